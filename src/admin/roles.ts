@@ -1,0 +1,143 @@
+/** Roles as Fleet names them. A user has one global role or a role per team, never both. */
+export const roles = ['admin', 'maintainer', 'observer', 'observer_plus', 'gitops'] as const;
+export type Role = (typeof roles)[number];
+
+export interface TeamRole {
+  teamId: number;
+  role: Role;
+}
+
+export interface Principal {
+  userId: number;
+  globalRole: Role | null;
+  teams: TeamRole[];
+  apiOnly: boolean;
+}
+
+/**
+ * What a caller wants to do. `teamId` is the team of the object (null = a global object or the
+ * "No team" bucket); undefined means "across all teams" (lists filter by team afterwards).
+ */
+export type Resource =
+  | 'app_config'
+  | 'user'
+  | 'team'
+  | 'enroll_secret'
+  | 'label'
+  | 'host'
+  | 'activity'
+  | 'cron'
+  | 'mdm_apple_setup'
+  | 'mdm_command'
+  | 'mdm_command_result'
+  | 'profile';
+export type Action = 'read' | 'write';
+
+type Grants = Partial<Record<Resource, Action[]>>;
+
+const readAll: Action[] = ['read'];
+const rw: Action[] = ['read', 'write'];
+
+/** What each role may do on objects in its scope (global role: everywhere; team role: its team). */
+const grants: Record<Role, Grants> = {
+  admin: {
+    app_config: rw,
+    user: rw,
+    team: rw,
+    enroll_secret: rw,
+    label: rw,
+    host: rw,
+    activity: readAll,
+    cron: rw,
+    mdm_apple_setup: rw,
+    mdm_command: rw,
+    mdm_command_result: readAll,
+    profile: rw,
+  },
+  maintainer: {
+    app_config: readAll,
+    team: readAll,
+    enroll_secret: rw,
+    label: rw,
+    host: rw,
+    activity: readAll,
+    mdm_command: rw,
+    mdm_command_result: readAll,
+    profile: rw,
+  },
+  observer: {
+    app_config: readAll,
+    team: readAll,
+    label: readAll,
+    host: readAll,
+    activity: readAll,
+    mdm_command_result: readAll,
+    profile: readAll,
+  },
+  observer_plus: {
+    app_config: readAll,
+    team: readAll,
+    label: readAll,
+    host: readAll,
+    activity: readAll,
+    mdm_command_result: readAll,
+    profile: readAll,
+  },
+  // GitOps is write-only: it applies configuration but cannot read most objects back.
+  gitops: {
+    app_config: ['read', 'write'],
+    team: ['write'],
+    enroll_secret: ['write'],
+    label: ['write'],
+    host: ['write'],
+    mdm_command: ['write'],
+    profile: ['write'],
+  },
+};
+
+/** Things only a global role can do, whatever a team role says. */
+const globalOnly: Partial<Record<Resource, Action[]>> = {
+  app_config: ['write'],
+  user: ['read', 'write'],
+  cron: ['read', 'write'],
+  mdm_apple_setup: ['read', 'write'],
+  label: ['write'],
+  team: ['write'],
+  activity: ['read'],
+};
+
+function roleAllows(role: Role, resource: Resource, action: Action): boolean {
+  return grants[role][resource]?.includes(action) ?? false;
+}
+
+/**
+ * May this principal do `action` on `resource` in team `teamId`?
+ * teamId: a team id, null for global / No-team objects, undefined for "any team" (list endpoints,
+ * which then narrow results with `visibleTeamIds`).
+ */
+export function isAllowed(p: Principal, resource: Resource, action: Action, teamId?: number | null): boolean {
+  if (p.globalRole) return roleAllows(p.globalRole, resource, action);
+  if (globalOnly[resource]?.includes(action)) {
+    // Team admins manage their own team and its users.
+    if (resource === 'team' && action === 'write' && typeof teamId === 'number') {
+      return p.teams.some((t) => t.teamId === teamId && t.role === 'admin');
+    }
+    return false;
+  }
+  if (teamId === null) {
+    // Global objects are readable by team users where the resource is readable at all (labels,
+    // app config); no-team objects are not writable by team users.
+    if (action === 'read' && (resource === 'label' || resource === 'app_config')) {
+      return p.teams.some((t) => roleAllows(t.role, resource, action));
+    }
+    return false;
+  }
+  if (teamId === undefined) return p.teams.some((t) => roleAllows(t.role, resource, action));
+  return p.teams.some((t) => t.teamId === teamId && roleAllows(t.role, resource, action));
+}
+
+/** Teams whose objects the principal may see for `resource`; `'all'` for global roles. */
+export function visibleTeamIds(p: Principal, resource: Resource, action: Action = 'read'): 'all' | number[] {
+  if (p.globalRole) return roleAllows(p.globalRole, resource, action) ? 'all' : [];
+  return p.teams.filter((t) => roleAllows(t.role, resource, action)).map((t) => t.teamId);
+}

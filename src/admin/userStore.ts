@@ -1,0 +1,179 @@
+import type { Kysely, Transaction } from 'kysely';
+import { dbNow } from '../db/dialect.js';
+import type { DB } from '../db/schema.js';
+import type { Role, TeamRole } from './roles.js';
+
+export interface UserRow {
+  id: number;
+  email: string;
+  name: string;
+  password: string;
+  global_role: Role | null;
+  api_only: boolean;
+  sso_enabled: boolean;
+  mfa_enabled: boolean;
+  admin_forced_password_reset: boolean;
+  created_at: string;
+  updated_at: string;
+  teams: (TeamRole & { teamName: string })[];
+}
+
+export interface NewUser {
+  email: string;
+  name: string;
+  passwordHash: string;
+  globalRole: Role | null;
+  teams: TeamRole[];
+  apiOnly: boolean;
+}
+
+/** users, user_teams and sessions. */
+export class UserStore {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  async countUsers(): Promise<number> {
+    const r = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  private async withTeams(rows: any[], db: Kysely<DB> | Transaction<DB> = this.db): Promise<UserRow[]> {
+    if (rows.length === 0) return [];
+    const teamRows = await db
+      .selectFrom('user_teams')
+      .innerJoin('teams', 'teams.id', 'user_teams.team_id')
+      .select(['user_teams.user_id', 'user_teams.team_id', 'user_teams.role', 'teams.name'])
+      .where(
+        'user_teams.user_id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .orderBy('user_teams.team_id')
+      .execute();
+    return rows.map((r) => ({
+      ...r,
+      api_only: Boolean(r.api_only),
+      sso_enabled: Boolean(r.sso_enabled),
+      mfa_enabled: Boolean(r.mfa_enabled),
+      admin_forced_password_reset: Boolean(r.admin_forced_password_reset),
+      teams: teamRows
+        .filter((t) => t.user_id === r.id)
+        .map((t) => ({ teamId: t.team_id, role: t.role as Role, teamName: t.name })),
+    }));
+  }
+
+  async getById(id: number): Promise<UserRow | undefined> {
+    const rows = await this.db.selectFrom('users').selectAll().where('id', '=', id).execute();
+    return (await this.withTeams(rows))[0];
+  }
+
+  async getByEmail(email: string): Promise<UserRow | undefined> {
+    const rows = await this.db.selectFrom('users').selectAll().where('email', '=', email).execute();
+    return (await this.withTeams(rows))[0];
+  }
+
+  async list(opts: { query?: string; teamId?: number; limit?: number; offset?: number; orderKey?: string; desc?: boolean }) {
+    let q = this.db.selectFrom('users').selectAll('users');
+    if (opts.query) {
+      const like = `%${opts.query}%`;
+      q = q.where((eb) => eb.or([eb('users.name', 'like', like), eb('users.email', 'like', like)]));
+    }
+    if (opts.teamId !== undefined) {
+      q = q.where('users.id', 'in', (eb) =>
+        eb.selectFrom('user_teams').select('user_id').where('team_id', '=', opts.teamId!),
+      );
+    }
+    const key = (['id', 'name', 'email', 'created_at'].includes(opts.orderKey ?? '') ? opts.orderKey : 'id') as 'id';
+    q = q.orderBy(`users.${key}`, opts.desc ? 'desc' : 'asc');
+    if (opts.limit !== undefined) q = q.limit(opts.limit).offset(opts.offset ?? 0);
+    return this.withTeams(await q.execute());
+  }
+
+  async create(u: NewUser, trx?: Transaction<DB>): Promise<number> {
+    const run = async (t: Transaction<DB>) => {
+      const now = dbNow();
+      const res = await t
+        .insertInto('users')
+        .values({
+          email: u.email,
+          name: u.name,
+          password: u.passwordHash,
+          global_role: u.globalRole,
+          api_only: u.apiOnly ? 1 : 0,
+          created_at: now,
+          updated_at: now,
+        })
+        .executeTakeFirstOrThrow();
+      const id = Number(res.insertId);
+      if (u.teams.length) {
+        await t
+          .insertInto('user_teams')
+          .values(u.teams.map((tr) => ({ user_id: id, team_id: tr.teamId, role: tr.role })))
+          .execute();
+      }
+      return id;
+    };
+    return trx ? run(trx) : this.db.transaction().execute(run);
+  }
+
+  async update(
+    id: number,
+    fields: { email?: string; name?: string; passwordHash?: string; globalRole?: Role | null; teams?: TeamRole[] },
+  ): Promise<void> {
+    await this.db.transaction().execute(async (t) => {
+      const set: Record<string, unknown> = { updated_at: dbNow() };
+      if (fields.email !== undefined) set.email = fields.email;
+      if (fields.name !== undefined) set.name = fields.name;
+      if (fields.passwordHash !== undefined) set.password = fields.passwordHash;
+      if (fields.globalRole !== undefined) set.global_role = fields.globalRole;
+      await t.updateTable('users').set(set).where('id', '=', id).execute();
+      if (fields.teams !== undefined) {
+        await t.deleteFrom('user_teams').where('user_id', '=', id).execute();
+        if (fields.teams.length) {
+          await t
+            .insertInto('user_teams')
+            .values(fields.teams.map((tr) => ({ user_id: id, team_id: tr.teamId, role: tr.role })))
+            .execute();
+        }
+      }
+    });
+  }
+
+  async delete(id: number): Promise<boolean> {
+    const res = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+
+  async countGlobalAdmins(): Promise<number> {
+    const r = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('global_role', '=', 'admin')
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async createSession(userId: number, key: string): Promise<number> {
+    const now = dbNow();
+    const res = await this.db
+      .insertInto('sessions')
+      .values({ key, user_id: userId, accessed_at: now, created_at: now })
+      .executeTakeFirstOrThrow();
+    return Number(res.insertId);
+  }
+
+  async getSessionByKey(key: string) {
+    return this.db.selectFrom('sessions').selectAll().where('key', '=', key).executeTakeFirst();
+  }
+
+  async touchSession(id: number): Promise<void> {
+    await this.db.updateTable('sessions').set({ accessed_at: dbNow() }).where('id', '=', id).execute();
+  }
+
+  async deleteSession(id: number): Promise<void> {
+    await this.db.deleteFrom('sessions').where('id', '=', id).execute();
+  }
+
+  async deleteUserSessions(userId: number): Promise<void> {
+    await this.db.deleteFrom('sessions').where('user_id', '=', userId).execute();
+  }
+}

@@ -1,0 +1,55 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { registerSessionRoutes } from './admin/sessionRoutes.js';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import { registerAdminApi } from './http/adminApi.js';
+import { installErrorHandler } from './http/errors.js';
+import { registerHealthRoutes } from './http/healthRoutes.js';
+import { createServices, type Services } from './services.js';
+
+export interface BuildAppOptions {
+  config: Config;
+  database: Database;
+  serverKey: string;
+  logger: Logger;
+}
+
+export interface App {
+  server: FastifyInstance;
+  services: Services;
+}
+
+/** Builds the Fastify instance with every route; used by `serve` and by the tests. */
+export async function buildApp(opts: BuildAppOptions): Promise<App> {
+  const { config, database, serverKey, logger } = opts;
+  const services = createServices(config, database, serverKey, logger);
+  const https =
+    config.tlsCert && config.tlsKey
+      ? { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }
+      : undefined;
+  const server = Fastify({
+    loggerInstance: logger,
+    bodyLimit: config.maxBodyBytes,
+    genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : randomUUID()),
+    requestIdHeader: false,
+    logController: new LogController({ disableRequestLogging: true }),
+    ...(https ? { https } : {}),
+  }) as unknown as FastifyInstance;
+
+  // One JSON line per request, with its id, status and duration.
+  server.addHook('onResponse', async (req, reply) => {
+    req.log.info(
+      { method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+  installErrorHandler(server);
+
+  await registerHealthRoutes(server, services);
+  await registerSessionRoutes.unversioned(server, services);
+  await registerAdminApi(server, services.auth, [(s) => registerSessionRoutes.versioned(s, services)]);
+  return { server, services };
+}

@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const bool = z.preprocess((v) => {
+  if (typeof v !== 'string') return v;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  return v;
+}, z.boolean());
+
+/**
+ * Every setting, with a default that works on a fresh machine. Each key is read from the env var
+ * `FLOTILLA_<KEY_IN_SNAKE_CASE>` (e.g. `serverUrl` ← `FLOTILLA_SERVER_URL`) or from the JSON file
+ * named by `FLOTILLA_CONFIG`; the environment wins over the file.
+ */
+export const configSchema = z
+  .object({
+    /** The public URL devices and admins reach this server at. */
+    serverUrl: z.url().default('http://localhost:8080'),
+    listenHost: z.string().min(1).default('0.0.0.0'),
+    listenPort: z.coerce.number().int().min(0).max(65535).default(8080),
+    /** `sqlite:<path>` (relative to dataDir when not absolute) or `mysql://user:pass@host:port/db`. */
+    databaseUrl: z
+      .string()
+      .regex(/^(sqlite:|mysql:\/\/)/, 'must start with sqlite: or mysql://')
+      .default('sqlite:flotilla.db'),
+    databasePoolSize: z.coerce.number().int().min(1).max(500).default(10),
+    dataDir: z.string().min(1).default('./data'),
+    tlsCert: z.string().optional(),
+    tlsKey: z.string().optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /**
+     * Key that encrypts secrets at rest (at least 32 characters; the first 32 bytes are used).
+     * Required on MySQL; on SQLite it is generated into the data directory when absent.
+     */
+    serverPrivateKey: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Admin sessions expire after this many seconds without use. */
+    sessionDurationSeconds: z.coerce.number().int().min(60).default(5 * 24 * 3600),
+    /** Largest request body accepted on the admin API. */
+    maxBodyBytes: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
+    /** Run the in-process cron jobs in this process. */
+    cronEnabled: bool.default(true),
+    /** Identifies this process in the cron lease table; defaults to hostname and pid. */
+    instanceId: z.string().optional(),
+    /** Apple: static SCEP challenge accepted in addition to the per-profile challenge. */
+    appleScepChallenge: z.string().optional(),
+    /** Apple: APNs base URL: production, sandbox, or any URL (tests point it at a local stand-in). */
+    apnsBaseUrl: z.string().default('production'),
+    /** Apple: trust CAs (PEM file) for a custom APNs base URL, e.g. a local stand-in. */
+    apnsCaFile: z.string().optional(),
+    /** Apple: header carrying the device's client certificate when a TLS terminator checks it. */
+    appleClientCertHeader: z.string().optional(),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+
+function snakeCase(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+}
+
+export class ConfigError extends Error {}
+
+/** Builds the config from a file, the environment and explicit overrides (in rising precedence). */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Record<keyof Config, unknown>> = {},
+): Config {
+  let fromFile: Record<string, unknown> = {};
+  if (env.FLOTILLA_CONFIG) {
+    try {
+      fromFile = JSON.parse(readFileSync(env.FLOTILLA_CONFIG, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`FLOTILLA_CONFIG: cannot read ${env.FLOTILLA_CONFIG}: ${(err as Error).message}`);
+    }
+  }
+  const fromEnv: Record<string, unknown> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[`FLOTILLA_${snakeCase(key)}`];
+    if (value !== undefined && value !== '') fromEnv[key] = value;
+  }
+  const merged = { ...fromFile, ...fromEnv, ...overrides };
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = String(issue.path[0] ?? '');
+    const name = key ? `FLOTILLA_${snakeCase(key)} (${key})` : 'config';
+    throw new ConfigError(`invalid setting ${name}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** Keys a config may hold that must never reach a log line. */
+export const secretConfigKeys: (keyof Config)[] = ['serverPrivateKey', 'appleScepChallenge', 'tlsKey'];

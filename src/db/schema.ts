@@ -1,0 +1,175 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Table types. Times are UTC strings (see dialect.ts); booleans come back as 0/1 numbers.
+ * Each domain adds its tables in its own interface and joins it into DB below.
+ */
+export type Bool = number | boolean;
+
+export interface AppConfigJsonTable {
+  id: number;
+  json_value: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TeamsTable {
+  id: Generated<number>;
+  name: string;
+  description: Generated<string>;
+  config: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface HostsTable {
+  id: Generated<number>;
+  osquery_host_id: string | null;
+  node_key: string | null;
+  orbit_node_key: string | null;
+  uuid: Generated<string>;
+  hardware_serial: Generated<string>;
+  platform: Generated<string>;
+  team_id: number | null;
+  hostname: Generated<string>;
+  computer_name: Generated<string>;
+  hardware_model: Generated<string>;
+  os_version: Generated<string>;
+  label_updated_at: Generated<string>;
+  detail_updated_at: Generated<string>;
+  last_enrolled_at: Generated<string>;
+  refetch_requested: Generated<Bool>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface HostMdmTable {
+  host_id: number;
+  enrolled: Generated<Bool>;
+  server_url: Generated<string>;
+  installed_from_dep: Generated<Bool>;
+  mdm_name: Generated<string>;
+  is_server: Generated<Bool>;
+  fleet_enroll_ref: Generated<string>;
+  is_personal_enrollment: Generated<Bool>;
+}
+
+export interface LabelsTable {
+  id: Generated<number>;
+  name: string;
+  description: Generated<string>;
+  query: string;
+  platform: Generated<string>;
+  label_type: Generated<number>;
+  label_membership_type: Generated<number>;
+  criteria: string | null;
+  author_id: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface LabelMembershipTable {
+  host_id: number;
+  label_id: number;
+  is_member: Generated<Bool>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UsersTable {
+  id: Generated<number>;
+  email: string;
+  name: Generated<string>;
+  password: string;
+  global_role: string | null;
+  api_only: Generated<Bool>;
+  sso_enabled: Generated<Bool>;
+  mfa_enabled: Generated<Bool>;
+  admin_forced_password_reset: Generated<Bool>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface UserTeamsTable {
+  user_id: number;
+  team_id: number;
+  role: string;
+}
+
+export interface SessionsTable {
+  id: Generated<number>;
+  key: string;
+  user_id: number;
+  accessed_at: string;
+  created_at: string;
+}
+
+export interface EnrollSecretsTable {
+  secret: string;
+  team_id: number | null;
+  created_at: string;
+}
+
+export interface ActivitiesTable {
+  id: Generated<number>;
+  user_id: number | null;
+  user_name: string | null;
+  user_email: string | null;
+  activity_type: string;
+  details: string;
+  created_at: string;
+}
+
+export interface HostActivitiesTable {
+  host_id: number;
+  activity_id: number;
+}
+
+export interface LocksTable {
+  id: Generated<number>;
+  name: string;
+  owner: string;
+  expires_at: string;
+}
+
+export interface CronStatsTable {
+  id: Generated<number>;
+  name: string;
+  instance: string;
+  stats_type: string;
+  status: string;
+  errors: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MdmConfigAssetsTable {
+  id: Generated<number>;
+  name: string;
+  value: Buffer;
+  md5_checksum: string;
+  created_at: string;
+  deleted_at: string | null;
+  deletion_uuid: Generated<string>;
+}
+
+export interface FoundationTables {
+  app_config_json: AppConfigJsonTable;
+  teams: TeamsTable;
+  hosts: HostsTable;
+  host_mdm: HostMdmTable;
+  labels: LabelsTable;
+  label_membership: LabelMembershipTable;
+  users: UsersTable;
+  user_teams: UserTeamsTable;
+  sessions: SessionsTable;
+  enroll_secrets: EnrollSecretsTable;
+  activities: ActivitiesTable;
+  host_activities: HostActivitiesTable;
+  locks: LocksTable;
+  cron_stats: CronStatsTable;
+  mdm_config_assets: MdmConfigAssetsTable;
+}
+
+// Domain table sets are joined here as they are added (e.g. `& AppleTables`).
+export type DB = FoundationTables;

@@ -1,0 +1,96 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuthService, Viewer } from '../admin/authService.js';
+import { isAllowed, type Action, type Resource } from '../admin/roles.js';
+import { badRequest, forbidden, unauthenticated } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    viewer?: Viewer;
+  }
+  interface FastifyContextConfig {
+    /** The route needs no Bearer token (setup, login). */
+    public?: boolean;
+  }
+}
+
+/** Every admin route is served under each of Fleet's version prefixes. */
+export const adminPrefixes = ['/api/v1/fleet', '/api/2022-04/fleet', '/api/latest/fleet'];
+
+export type AdminRouteModule = (scope: FastifyInstance) => void | Promise<void>;
+
+export function bearerToken(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (h?.startsWith('Bearer ')) return h.slice(7).trim() || undefined;
+  const q = (req.query as Record<string, unknown> | undefined)?.token;
+  return typeof q === 'string' && q ? q : undefined;
+}
+
+/** Registers the admin route modules under every prefix, behind Bearer authentication. */
+export async function registerAdminApi(app: FastifyInstance, auth: AuthService, modules: AdminRouteModule[]) {
+  for (const prefix of adminPrefixes) {
+    await app.register(
+      async (scope) => {
+        scope.addHook('onRequest', async (req) => {
+          if (req.routeOptions.config?.public) return;
+          req.viewer = await auth.authenticate(bearerToken(req));
+        });
+        for (const m of modules) await m(scope);
+      },
+      { prefix },
+    );
+  }
+}
+
+export function viewerOf(req: FastifyRequest): Viewer {
+  if (!req.viewer) throw unauthenticated();
+  return req.viewer;
+}
+
+/** Throws 403 unless the caller may do `action` on `resource` in `teamId`; returns the viewer. */
+export function authorize(req: FastifyRequest, resource: Resource, action: Action, teamId?: number | null): Viewer {
+  const viewer = viewerOf(req);
+  if (!isAllowed(viewer.principal, resource, action, teamId)) throw forbidden();
+  return viewer;
+}
+
+/**
+ * Reads Fleet's team selector: `team_id` or its newer alias `fleet_id`. Returns undefined when
+ * absent, null for 0 ("No team") when `zeroIsNoTeam`, else the number.
+ */
+export function teamIdFrom(
+  source: Record<string, unknown> | undefined,
+  opts: { zeroIsNoTeam?: boolean } = {},
+): number | null | undefined {
+  const raw = source?.team_id ?? source?.fleet_id;
+  if (raw === undefined || raw === '' ) return undefined;
+  if (raw === null) return null;
+  const n = typeof raw === 'number' ? raw : Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw badRequest('team_id must be a non-negative integer', 'team_id');
+  if (n === 0 && opts.zeroIsNoTeam) return null;
+  return n;
+}
+
+/** Fleet's list paging: page (0-based) and per_page; none of them means every row. */
+export function paging(query: Record<string, unknown>): { limit?: number; offset?: number; page: number; perPage?: number } {
+  const page = query.page === undefined ? 0 : Number(query.page);
+  const perPageRaw = query.per_page === undefined ? undefined : Number(query.per_page);
+  if (!Number.isInteger(page) || page < 0) throw badRequest('page must be a non-negative integer', 'page');
+  if (perPageRaw !== undefined && (!Number.isInteger(perPageRaw) || perPageRaw < 1)) {
+    throw badRequest('per_page must be a positive integer', 'per_page');
+  }
+  const perPage = perPageRaw ?? (query.page !== undefined ? 20 : undefined);
+  if (perPage === undefined) return { page };
+  return { limit: perPage, offset: page * perPage, page, perPage };
+}
+
+/** order_key / order_direction, checked against the columns a list allows. */
+export function ordering(query: Record<string, unknown>, allowed: string[], fallback: string): { key: string; desc: boolean } {
+  const dir = query.order_direction;
+  const key = query.order_key;
+  if (dir !== undefined && key === undefined) throw badRequest('order_direction requires order_key', 'order_direction');
+  if (dir !== undefined && dir !== 'asc' && dir !== 'desc') throw badRequest('order_direction must be asc or desc', 'order_direction');
+  if (key !== undefined && (typeof key !== 'string' || !allowed.includes(key))) {
+    throw badRequest(`order_key must be one of ${allowed.join(', ')}`, 'order_key');
+  }
+  return { key: (key as string) ?? fallback, desc: dir === 'desc' };
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { openDatabase } from './db/database.js';
+import { migrateToLatest } from './db/migrator.js';
+import { startServer } from './server.js';
+import { version } from './version.js';
+
+const usage = `flotilla ${version}
+
+Usage: flotilla <command> [options]
+
+Commands:
+  serve [--auto-migrate]   start the server (settings from FLOTILLA_* env vars or FLOTILLA_CONFIG)
+  migrate                  apply pending database migrations
+  version                  print the version
+`;
+
+async function serve(config: Config, args: string[]) {
+  const running = await startServer(config, { autoMigrate: args.includes('--auto-migrate') });
+  const users = await running.app.services.userStore.countUsers();
+  process.stdout.write(`Flotilla ${version} listening on ${running.url} (server URL ${config.serverUrl}, ${running.database.dialect} database)\n`);
+  if (users === 0) {
+    process.stdout.write(
+      `No users yet. Create the first admin:\n  curl -X POST ${running.url}/api/v1/setup -H 'content-type: application/json' \\\n` +
+        `    -d '{"admin":{"email":"admin@example.com","name":"Admin","password":"<12+ chars, a number and a symbol>"},"org_info":{"org_name":"Example"}}'\n`,
+    );
+  }
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await running.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+async function migrate(config: Config) {
+  const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    const applied = await migrateToLatest(database.db);
+    process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
+  } finally {
+    await database.close();
+  }
+}
+
+async function main(argv: string[]) {
+  const [command, ...args] = argv;
+  if (!command || command === 'help' || command === '--help') {
+    process.stdout.write(usage);
+    return;
+  }
+  if (command === 'version' || command === '--version') {
+    process.stdout.write(`${version}\n`);
+    return;
+  }
+  const config = loadConfig();
+  if (command === 'serve') return serve(config, args);
+  if (command === 'migrate') return migrate(config);
+  process.stderr.write(`unknown command: ${command}\n\n${usage}`);
+  process.exit(2);
+}
+
+main(process.argv.slice(2)).catch((err) => {
+  process.stderr.write(`flotilla: ${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,37 @@
+import type { Logger } from 'pino';
+import { ActivityService } from './admin/activityService.js';
+import { ActivityStore } from './admin/activityStore.js';
+import { AuthService } from './admin/authService.js';
+import { SessionService } from './admin/sessionService.js';
+import { UserStore } from './admin/userStore.js';
+import { AppConfigService } from './appconfig/service.js';
+import { AppConfigStore } from './appconfig/store.js';
+import type { Config } from './config.js';
+import { ConfigAssetService } from './configassets/service.js';
+import { ConfigAssetStore } from './configassets/store.js';
+import { SecretBox } from './crypto/secretbox.js';
+import type { Database } from './db/database.js';
+
+/**
+ * Every service, wired to its stores and clients. Routes and cron jobs get their services from
+ * here; tests build it directly.
+ */
+export function createServices(config: Config, database: Database, serverKey: string, logger: Logger) {
+  const { db } = database;
+  const box = new SecretBox(serverKey);
+  const userStore = new UserStore(db);
+  const activities = new ActivityService(new ActivityStore(db));
+  const assets = new ConfigAssetService(new ConfigAssetStore(db), box);
+  const auth = new AuthService(userStore, config.sessionDurationSeconds);
+  const appConfig = new AppConfigService(new AppConfigStore(db), config.serverUrl);
+  const sessions = new SessionService(userStore, auth, appConfig, activities);
+  const services = {
+    config, database, logger, box, userStore, activities, assets, auth, appConfig, sessions,
+    /** Starts cron jobs and other background work (set up by the cron module). */
+    startBackground: undefined as undefined | (() => Promise<void>),
+    stopBackground: undefined as undefined | (() => Promise<void>),
+  };
+  return services;
+}
+
+export type Services = ReturnType<typeof createServices>;
