@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerSessionRoutes } from './admin/sessionRoutes.js';
 import type { Config } from './config.js';
+import { cronRoutes } from './cron/routes.js';
 import type { Database } from './db/database.js';
 import { registerAdminApi } from './http/adminApi.js';
 import { installErrorHandler } from './http/errors.js';
@@ -50,6 +51,6 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
 
   await registerHealthRoutes(server, services);
   await registerSessionRoutes.unversioned(server, services);
-  await registerAdminApi(server, services.auth, [(s) => registerSessionRoutes.versioned(s, services)]);
+  await registerAdminApi(server, services.auth, [(s) => registerSessionRoutes.versioned(s, services), cronRoutes(services)]);
   return { server, services };
 }

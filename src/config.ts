@@ -42,6 +42,8 @@ export const configSchema = z
     cronEnabled: bool.default(true),
     /** Identifies this process in the cron lease table; defaults to hostname and pid. */
     instanceId: z.string().optional(),
+    /** Test only: run a no-op `test_tick` cron job every this many seconds (0 = off). */
+    cronTestJobIntervalSeconds: z.coerce.number().int().min(0).max(86400).default(0),
     /** Apple: static SCEP challenge accepted in addition to the per-profile challenge. */
     appleScepChallenge: z.string().optional(),
     /** Apple: APNs base URL: production, sandbox, or any URL (tests point it at a local stand-in). */

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { ActivityService } from './admin/activityService.js';
 import { ActivityStore } from './admin/activityStore.js';
@@ -11,6 +12,9 @@ import { ConfigAssetService } from './configassets/service.js';
 import { ConfigAssetStore } from './configassets/store.js';
 import { SecretBox } from './crypto/secretbox.js';
 import type { Database } from './db/database.js';
+import { registerCronJobs } from './cron/jobs.js';
+import { CronScheduler } from './cron/scheduler.js';
+import { CronStore } from './cron/store.js';
 
 /**
  * Every service, wired to its stores and clients. Routes and cron jobs get their services from
@@ -25,12 +29,20 @@ export function createServices(config: Config, database: Database, serverKey: st
   const auth = new AuthService(userStore, config.sessionDurationSeconds);
   const appConfig = new AppConfigService(new AppConfigStore(db), config.serverUrl);
   const sessions = new SessionService(userStore, auth, appConfig, activities);
+  const cronStore = new CronStore(db);
+  const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
   const services = {
     config, database, logger, box, userStore, activities, assets, auth, appConfig, sessions,
+    cronStore, cron,
     /** Starts cron jobs and other background work (set up by the cron module). */
     startBackground: undefined as undefined | (() => Promise<void>),
     stopBackground: undefined as undefined | (() => Promise<void>),
   };
+  registerCronJobs(services);
+  services.startBackground = async () => {
+    if (config.cronEnabled) cron.start();
+  };
+  services.stopBackground = () => cron.stop();
   return services;
 }
 

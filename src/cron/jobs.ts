@@ -1,0 +1,25 @@
+import { dbNow } from '../db/dialect.js';
+import type { Services } from '../services.js';
+
+/**
+ * Every cron job of the server is registered here. Each area adds its own
+ * `services.cron.register({ name, intervalSeconds, run: () => services.<area>.<method>() })` line:
+ * a job is a thin call into a service, never logic of its own.
+ */
+export function registerCronJobs(services: Services): void {
+  const { cron, config } = services;
+
+  // Run records are history only; keep a week of them.
+  cron.register({
+    name: 'cleanup_cron_stats',
+    intervalSeconds: 3600,
+    run: async () => {
+      await services.cronStore.deleteRunsBefore(dbNow(-7 * 24 * 3600 * 1000));
+    },
+  });
+
+  // Test-only: a job that does nothing but record its run, so tests can count runs per tick.
+  if (config.cronTestJobIntervalSeconds > 0) {
+    cron.register({ name: 'test_tick', intervalSeconds: config.cronTestJobIntervalSeconds, run: async () => {} });
+  }
+}
