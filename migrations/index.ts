@@ -1,7 +1,15 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_foundation.js';
+import * as m0002 from './0002_admin.js';
+import * as m0004 from './0004_apple_mdm.js';
+import * as m0005 from './0005_profiles.js';
+import * as m0006 from './0006_windows.js';
 
 /** Every migration, in order. Names never change once released; new ones go at the end. */
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
+  '0002_admin': m0002,
+  '0004_apple_mdm': m0004,
+  '0005_profiles': m0005,
+  '0006_windows': m0006,
 };

@@ -1,4 +1,7 @@
 import type { Generated } from 'kysely';
+import type { ProfileTables } from '../profiles/tables.js';
+import type { WindowsTables } from '../windows/tables.js';
+import type { AppleMdmTables } from '../apple/tables.js';
 
 /**
  * Table types. Times are UTC strings (see dialect.ts); booleans come back as 0/1 numbers.
@@ -172,4 +175,4 @@ export interface FoundationTables {
 }
 
 // Domain table sets are joined here as they are added (e.g. `& AppleTables`).
-export type DB = FoundationTables;
+export type DB = FoundationTables & WindowsTables & AppleMdmTables & ProfileTables;
