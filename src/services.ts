@@ -11,6 +11,13 @@ import type { Config } from './config.js';
 import { ConfigAssetService } from './configassets/service.js';
 import { ConfigAssetStore } from './configassets/store.js';
 import { SecretBox } from './crypto/secretbox.js';
+import { HostEvents } from './hosts/events.js';
+import { HostStore } from './hosts/store.js';
+import { LabelStore } from './labels/store.js';
+import { EnrollSecretService } from './teams/enrollSecretService.js';
+import { EnrollSecretStore } from './teams/enrollSecretStore.js';
+import { TeamService } from './teams/service.js';
+import { TeamStore } from './teams/store.js';
 import type { Database } from './db/database.js';
 import { registerCronJobs } from './cron/jobs.js';
 import { CronScheduler } from './cron/scheduler.js';
@@ -29,10 +36,19 @@ export function createServices(config: Config, database: Database, serverKey: st
   const auth = new AuthService(userStore, config.sessionDurationSeconds);
   const appConfig = new AppConfigService(new AppConfigStore(db), config.serverUrl);
   const sessions = new SessionService(userStore, auth, appConfig, activities);
+  // Hosts, teams, enroll secrets and labels (admin API area).
+  const hostStore = new HostStore(db);
+  const hostEvents = new HostEvents(logger);
+  const teamStore = new TeamStore(db);
+  const enrollSecretStore = new EnrollSecretStore(db);
+  const labelStore = new LabelStore(db);
+  const enrollSecrets = new EnrollSecretService(db, enrollSecretStore, teamStore, activities);
+  const teams = new TeamService(db, teamStore, enrollSecretStore, hostStore, userStore, activities, hostEvents);
   const cronStore = new CronStore(db);
   const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
   const services = {
     config, database, logger, box, userStore, activities, assets, auth, appConfig, sessions,
+    hostStore, hostEvents, teamStore, enrollSecretStore, labelStore, enrollSecrets, teams,
     cronStore, cron,
     /** Starts cron jobs and other background work (set up by the cron module). */
     startBackground: undefined as undefined | (() => Promise<void>),
