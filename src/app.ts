@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { registerSessionRoutes } from './admin/sessionRoutes.js';
 import type { Config } from './config.js';
 import { cronRoutes } from './cron/routes.js';
+import { applePushSetupRoutes } from './apple/push/routes.js';
 import type { Database } from './db/database.js';
 import { registerAdminApi } from './http/adminApi.js';
 import { installErrorHandler } from './http/errors.js';
@@ -48,9 +49,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     );
   });
   installErrorHandler(server);
+  server.addHook('onClose', async () => services.apnsClient.close());
 
   await registerHealthRoutes(server, services);
   await registerSessionRoutes.unversioned(server, services);
-  await registerAdminApi(server, services.auth, [(s) => registerSessionRoutes.versioned(s, services), cronRoutes(services)]);
+  await registerAdminApi(server, services.auth, [(s) => registerSessionRoutes.versioned(s, services), cronRoutes(services), applePushSetupRoutes(services)]);
   return { server, services };
 }

@@ -50,6 +50,18 @@ export const configSchema = z
     apnsBaseUrl: z.string().default('production'),
     /** Apple: trust CAs (PEM file) for a custom APNs base URL, e.g. a local stand-in. */
     apnsCaFile: z.string().optional(),
+    /** Apple: most APNs pushes in flight at once over the HTTP/2 session. */
+    apnsMaxConcurrentStreams: z.coerce.number().int().min(1).max(1000).default(100),
+    /** Apple: how often the re-push cron (`apple_mdm_apns_pusher`) runs. */
+    apnsRepushIntervalSeconds: z.coerce.number().int().min(1).default(60),
+    /** Apple: first re-push delay for a device with pending commands; doubles per try up to the max. */
+    apnsRepushBackoffSeconds: z.coerce.number().int().min(1).default(60),
+    /** Apple: longest delay between re-pushes of one device. */
+    apnsRepushMaxBackoffSeconds: z.coerce.number().int().min(1).default(3600),
+    /** Apple: enrollments pushed per re-push batch. */
+    apnsRepushBatchSize: z.coerce.number().int().min(1).max(10000).default(500),
+    /** Apple: how long a process caches the APNs certificate read from storage (renewals show up after this). */
+    apnsCertCacheSeconds: z.coerce.number().int().min(0).default(30),
     /** Apple: header carrying the device's client certificate when a TLS terminator checks it. */
     appleClientCertHeader: z.string().optional(),
   })

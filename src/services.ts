@@ -20,6 +20,7 @@ import { TeamService } from './teams/service.js';
 import { TeamStore } from './teams/store.js';
 import type { Database } from './db/database.js';
 import { registerCronJobs } from './cron/jobs.js';
+import { createApplePush } from './apple/push/index.js';
 import { CronScheduler } from './cron/scheduler.js';
 import { CronStore } from './cron/store.js';
 
@@ -44,12 +45,15 @@ export function createServices(config: Config, database: Database, serverKey: st
   const labelStore = new LabelStore(db);
   const enrollSecrets = new EnrollSecretService(db, enrollSecretStore, teamStore, activities);
   const teams = new TeamService(db, teamStore, enrollSecretStore, hostStore, userStore, activities, hostEvents);
+  // Apple push: APNs client, push certificate and push service.
+  const applePushParts = createApplePush({ config, db, assets, appConfig, logger });
   const cronStore = new CronStore(db);
   const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
   const services = {
     config, database, logger, box, userStore, activities, assets, auth, appConfig, sessions,
     hostStore, hostEvents, teamStore, enrollSecretStore, labelStore, enrollSecrets, teams,
     cronStore, cron,
+    apnsCertificates: applePushParts.certificates, applePush: applePushParts.push, apnsClient: applePushParts.client,
     /** Starts cron jobs and other background work (set up by the cron module). */
     startBackground: undefined as undefined | (() => Promise<void>),
     stopBackground: undefined as undefined | (() => Promise<void>),

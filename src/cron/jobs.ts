@@ -18,6 +18,15 @@ export function registerCronJobs(services: Services): void {
     },
   });
 
+  // Apple: push again to devices whose commands are still pending (NotNow included), with back-off.
+  cron.register({
+    name: 'apple_mdm_apns_pusher',
+    intervalSeconds: config.apnsRepushIntervalSeconds,
+    run: async () => {
+      await services.applePush.repushPending();
+    },
+  });
+
   // Test-only: a job that does nothing but record its run, so tests can count runs per tick.
   if (config.cronTestJobIntervalSeconds > 0) {
     cron.register({ name: 'test_tick', intervalSeconds: config.cronTestJobIntervalSeconds, run: async () => {} });

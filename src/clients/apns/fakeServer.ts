@@ -14,6 +14,8 @@ export interface RecordedPush {
   pushMagic?: string;
   /** UID (topic) of the client certificate that sent it. */
   clientCertTopic: string;
+  /** Serial number (hex, upper case) of that client certificate. */
+  clientCertSerial: string;
   status: number;
   reason?: string;
   at: Date;
@@ -136,6 +138,7 @@ export class FakeApnsServer {
     const socket = stream.session?.socket as TLSSocket | undefined;
     const peer = socket?.getPeerCertificate?.();
     const clientCertTopic = String((peer?.subject as unknown as Record<string, unknown> | undefined)?.UID ?? '');
+    const clientCertSerial = String(peer?.serialNumber ?? '').toUpperCase();
     const path = String(headers[':path'] ?? '');
     const match = /^\/3\/device\/([0-9a-fA-F]+)$/.exec(path);
     const tokenHex = match ? match[1].toLowerCase() : '';
@@ -170,7 +173,7 @@ export class FakeApnsServer {
     }
 
     const push: RecordedPush = {
-      tokenHex, topic, pushType, priority, body, pushMagic, clientCertTopic, status, reason, at: new Date(),
+      tokenHex, topic, pushType, priority, body, pushMagic, clientCertTopic, clientCertSerial, status, reason, at: new Date(),
     };
     this.pushes.push(push);
     const apnsId = randomUUID().toUpperCase();
