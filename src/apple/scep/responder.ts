@@ -1,0 +1,88 @@
+import type { KeyObject } from 'node:crypto';
+import { parseCsr, type ParsedCsr } from '../../crypto/csr.js';
+import { envelopedDecrypt } from '../../crypto/envelope.js';
+import { buildCertRep, MessageType, readPkiMessage, type FailInfoName, type ScepEnvelope } from './message.js';
+
+/**
+ * The PKIOperation protocol steps, free of storage: read the pkiMessage, check its signature,
+ * decrypt the CSR, ask the policy whether it may be signed, and answer a CertRep. Anything that is
+ * a pkiMessage gets a CertRep (FAILURE with failInfo when refused); only bytes that are not a
+ * pkiMessage at all raise ScepMessageError (HTTP 400).
+ */
+export interface ScepPolicy {
+  /** True when the challenge matches one we accept. */
+  challengeValid(challenge: string | undefined): Promise<boolean>;
+  /** For RenewalReq: is the signer certificate one we issued and still valid? */
+  renewalSigner(certDer: Buffer): Promise<'ok' | 'expired' | 'unknown'>;
+  /** Signs the CSR; returns the issued certificate DER. */
+  issue(csr: ParsedCsr, req: { renewal: boolean; requesterCertDer: Buffer }): Promise<Buffer>;
+}
+
+export interface PkiOperationResult {
+  certRep: Buffer;
+  status: 'SUCCESS' | 'FAILURE';
+  failInfo?: FailInfoName;
+  /** Why it failed, for the log (never secrets). */
+  reason?: string;
+  messageType?: string;
+  transactionId?: string;
+  issuedCertDer?: Buffer;
+}
+
+export async function respondToPkiOperation(
+  der: Buffer,
+  ca: { certDer: Buffer; key: KeyObject },
+  policy: ScepPolicy,
+): Promise<PkiOperationResult> {
+  const msg: ScepEnvelope = readPkiMessage(der);
+  const fail = (failInfo: FailInfoName, reason: string): PkiOperationResult => ({
+    certRep: buildCertRep({ ca, transactionId: msg.transactionId, recipientNonce: msg.senderNonce, status: 'FAILURE', failInfo }),
+    status: 'FAILURE',
+    failInfo,
+    reason,
+    messageType: msg.messageType,
+    transactionId: msg.transactionId,
+  });
+
+  if (!msg.signatureValid) return fail('badMessageCheck', `signature: ${msg.signatureError}`);
+  const renewal = msg.messageType === MessageType.RenewalReq;
+  if (msg.messageType !== MessageType.PKCSReq && !renewal) return fail('badRequest', `unsupported messageType ${msg.messageType}`);
+  if (!msg.transactionId || !msg.senderNonce?.length) return fail('badRequest', 'missing transactionID or senderNonce');
+  if (!msg.content) return fail('badRequest', 'no enveloped CSR');
+
+  let csr: ParsedCsr;
+  try {
+    const csrDer = envelopedDecrypt(msg.content, { cert: ca.certDer, key: ca.key });
+    try {
+      csr = parseCsr(csrDer);
+    } catch (err) {
+      return fail('badRequest', (err as Error).message);
+    }
+  } catch (err) {
+    return fail('badMessageCheck', (err as Error).message);
+  }
+
+  if (renewal) {
+    const state = await policy.renewalSigner(msg.signerCertDer);
+    if (state === 'expired') return fail('badTime', 'renewal signer certificate has expired');
+    if (state !== 'ok') return fail('badCertId', 'renewal signer certificate was not issued by this CA');
+  } else if (!(await policy.challengeValid(csr.challengePassword))) {
+    return fail('badRequest', csr.challengePassword === undefined ? 'missing challenge' : 'wrong challenge');
+  }
+
+  const issuedCertDer = await policy.issue(csr, { renewal, requesterCertDer: msg.signerCertDer });
+  return {
+    certRep: buildCertRep({
+      ca,
+      transactionId: msg.transactionId,
+      recipientNonce: msg.senderNonce,
+      status: 'SUCCESS',
+      issuedCertDer,
+      requesterCertDer: msg.signerCertDer,
+    }),
+    status: 'SUCCESS',
+    messageType: msg.messageType,
+    transactionId: msg.transactionId,
+    issuedCertDer,
+  };
+}

@@ -1,0 +1,96 @@
+import type { Kysely } from 'kysely';
+import { dbNow, toDbTime } from '../../db/dialect.js';
+import type { DB } from '../../db/schema.js';
+
+export interface ScepCertificateRow {
+  serial: number;
+  name: string;
+  not_valid_before: string;
+  not_valid_after: string;
+  certificate_pem: string;
+  sha256: string;
+  revoked: boolean;
+  enrollment_id: string | null;
+}
+
+/** scep_serials and scep_certificates: serial allocation and the record of issued certificates. */
+export class ScepStore {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  /**
+   * Allocates a serial, lets `sign` build the certificate with it, and records the certificate,
+   * all in one transaction: a failed signature leaves no serial behind.
+   */
+  async issueWithNewSerial(
+    sign: (serial: number) => { name: string; notBefore: Date; notAfter: Date; certificatePem: string; sha256: string },
+  ): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const now = dbNow();
+      const res = await trx.insertInto('scep_serials').values({ created_at: now }).executeTakeFirstOrThrow();
+      const serial = Number(res.insertId);
+      const cert = sign(serial);
+      await trx
+        .insertInto('scep_certificates')
+        .values({
+          serial,
+          name: cert.name.slice(0, 1024),
+          not_valid_before: toDbTime(cert.notBefore),
+          not_valid_after: toDbTime(cert.notAfter),
+          certificate_pem: cert.certificatePem,
+          sha256: cert.sha256,
+          revoked: 0,
+          enrollment_id: null,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      return serial;
+    });
+  }
+
+  async getBySerial(serial: number): Promise<ScepCertificateRow | undefined> {
+    const row = await this.db.selectFrom('scep_certificates').selectAll().where('serial', '=', serial).executeTakeFirst();
+    return row ? toRow(row) : undefined;
+  }
+
+  async getBySha256(sha256: string): Promise<ScepCertificateRow | undefined> {
+    const row = await this.db.selectFrom('scep_certificates').selectAll().where('sha256', '=', sha256).executeTakeFirst();
+    return row ? toRow(row) : undefined;
+  }
+
+  /** Links a certificate to the enrollment it authenticates (called at Authenticate). */
+  async setEnrollmentId(serial: number, enrollmentId: string): Promise<void> {
+    await this.db
+      .updateTable('scep_certificates')
+      .set({ enrollment_id: enrollmentId, updated_at: dbNow() })
+      .where('serial', '=', serial)
+      .execute();
+  }
+
+  async revoke(serial: number): Promise<void> {
+    await this.db.updateTable('scep_certificates').set({ revoked: 1, updated_at: dbNow() }).where('serial', '=', serial).execute();
+  }
+
+  async count(): Promise<number> {
+    const r = await this.db.selectFrom('scep_certificates').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async countSerials(): Promise<number> {
+    const r = await this.db.selectFrom('scep_serials').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+}
+
+function toRow(r: {
+  serial: number;
+  name: string;
+  not_valid_before: string;
+  not_valid_after: string;
+  certificate_pem: string;
+  sha256: string;
+  revoked: number | boolean;
+  enrollment_id: string | null;
+}): ScepCertificateRow {
+  return { ...r, serial: Number(r.serial), revoked: Boolean(Number(r.revoked)) };
+}
