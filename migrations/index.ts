@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_foundation.js';
 import * as m0002 from './0002_admin.js';
+import * as m0003 from './0003_apple_scep.js';
 import * as m0004 from './0004_apple_mdm.js';
 import * as m0005 from './0005_profiles.js';
 import * as m0006 from './0006_windows.js';
@@ -9,6 +10,7 @@ import * as m0006 from './0006_windows.js';
 export const migrations: Record<string, Migration> = {
   '0001_foundation': m0001,
   '0002_admin': m0002,
+  '0003_apple_scep': m0003,
   '0004_apple_mdm': m0004,
   '0005_profiles': m0005,
   '0006_windows': m0006,

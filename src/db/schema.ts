@@ -2,6 +2,7 @@ import type { Generated } from 'kysely';
 import type { ProfileTables } from '../profiles/tables.js';
 import type { WindowsTables } from '../windows/tables.js';
 import type { AppleMdmTables } from '../apple/tables.js';
+import type { AppleScepTables } from '../apple/scep/tables.js';
 
 /**
  * Table types. Times are UTC strings (see dialect.ts); booleans come back as 0/1 numbers.
@@ -175,4 +176,4 @@ export interface FoundationTables {
 }
 
 // Domain table sets are joined here as they are added (e.g. `& AppleTables`).
-export type DB = FoundationTables & WindowsTables & AppleMdmTables & ProfileTables;
+export type DB = FoundationTables & WindowsTables & AppleMdmTables & ProfileTables & AppleScepTables;
