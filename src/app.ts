@@ -2,14 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { adminBasicsRoutes } from './admin/routes.js';
 import { registerSessionRoutes } from './admin/sessionRoutes.js';
 import type { Config } from './config.js';
 import { cronRoutes } from './cron/routes.js';
 import { applePushSetupRoutes } from './apple/push/routes.js';
+import { registerAppleScepRoutes } from './apple/scep/routes.js';
+import { appleCheckinRoutes } from './apple/checkin/routes.js';
+import { appleEnrollmentAdminRoutes, registerAppleEnrollRoutes } from './apple/enrollment/routes.js';
 import type { Database } from './db/database.js';
 import { registerAdminApi } from './http/adminApi.js';
 import { installErrorHandler } from './http/errors.js';
 import { registerHealthRoutes } from './http/healthRoutes.js';
+import { registerOrbitRoutes } from './orbit/routes.js';
+import { registerWindowsRoutes } from './windows/routes.js';
 import { createServices, type Services } from './services.js';
 
 export interface BuildAppOptions {
@@ -52,7 +58,19 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
   server.addHook('onClose', async () => services.apnsClient.close());
 
   await registerHealthRoutes(server, services);
+  await registerOrbitRoutes(server, services);
+  await registerWindowsRoutes(server, services);
   await registerSessionRoutes.unversioned(server, services);
-  await registerAdminApi(server, services.auth, [(s) => registerSessionRoutes.versioned(s, services), cronRoutes(services), applePushSetupRoutes(services)]);
+  await registerAppleScepRoutes(server, services);
+  await registerAppleEnrollRoutes(server, services);
+  await server.register(
+    appleCheckinRoutes({
+      handler: services.appleCheckin,
+      bodyLimit: config.appleMdmMaxBodyBytes,
+      clientCertHeader: config.appleClientCertHeader?.toLowerCase(),
+    }),
+  );
+  server.addHook('onClose', async () => services.flushAppleCheckin());
+  await registerAdminApi(server, services.auth, [(s) => registerSessionRoutes.versioned(s, services), adminBasicsRoutes(services), cronRoutes(services), applePushSetupRoutes(services), appleEnrollmentAdminRoutes(services)]);
   return { server, services };
 }

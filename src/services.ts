@@ -1,10 +1,15 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { OrbitService } from './orbit/service.js';
+import { createWindowsServices } from './windows/service.js';
 import { ActivityService } from './admin/activityService.js';
 import { ActivityStore } from './admin/activityStore.js';
 import { AuthService } from './admin/authService.js';
 import { SessionService } from './admin/sessionService.js';
 import { UserStore } from './admin/userStore.js';
+import { UserService } from './admin/userService.js';
+import { HostService } from './hosts/service.js';
+import { LabelService } from './labels/service.js';
 import { AppConfigService } from './appconfig/service.js';
 import { AppConfigStore } from './appconfig/store.js';
 import type { Config } from './config.js';
@@ -23,6 +28,10 @@ import { registerCronJobs } from './cron/jobs.js';
 import { createApplePush } from './apple/push/index.js';
 import { CronScheduler } from './cron/scheduler.js';
 import { CronStore } from './cron/store.js';
+import { AppleScepService } from './apple/scep/service.js';
+import { ScepStore } from './apple/scep/store.js';
+import { AppleEnrollmentService } from './apple/enrollment/service.js';
+import { createAppleMdm } from './apple/checkin/index.js';
 
 /**
  * Every service, wired to its stores and clients. Routes and cron jobs get their services from
@@ -45,14 +54,32 @@ export function createServices(config: Config, database: Database, serverKey: st
   const labelStore = new LabelStore(db);
   const enrollSecrets = new EnrollSecretService(db, enrollSecretStore, teamStore, activities);
   const teams = new TeamService(db, teamStore, enrollSecretStore, hostStore, userStore, activities, hostEvents);
+  const labels = new LabelService(db, labelStore, hostStore, activities, hostEvents);
+  const hosts = new HostService(db, hostStore, labelStore, teamStore, activities, hostEvents);
+  const users = new UserService(db, userStore, teamStore, auth, activities);
   // Apple push: APNs client, push certificate and push service.
   const applePushParts = createApplePush({ config, db, assets, appConfig, logger });
+  // Windows MDM (MS-MDE2 enrollment, SyncML management, commands) and fleetd (orbit).
+  const windows = createWindowsServices({ config, database, appConfig, assets, hostStore, userStore, activities, logger });
+  const orbit = new OrbitService(hostStore, enrollSecrets, appConfig);
+  // Apple SCEP server and enrollment profiles.
+  const appleScep = new AppleScepService(assets, new ScepStore(db), config.appleScepChallenge, logger);
+  const appleEnrollment = new AppleEnrollmentService(appleScep, applePushParts.certificates, appConfig);
+  // Apple check-in and command queue (device endpoint, queue, lifecycle events).
+  const appleMdm = createAppleMdm({
+    config, db, logger, hostStore, hostEvents,
+    identityCa: () => appleScep.caCertificate(),
+    onCertificateAssociated: (der, deviceId) => appleScep.associateEnrollment(der, deviceId),
+  });
   const cronStore = new CronStore(db);
   const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
   const services = {
     config, database, logger, box, userStore, activities, assets, auth, appConfig, sessions,
-    hostStore, hostEvents, teamStore, enrollSecretStore, labelStore, enrollSecrets, teams,
+    hostStore, hostEvents, teamStore, enrollSecretStore, labelStore, enrollSecrets, teams, labels, hosts, users,
     cronStore, cron,
+    appleScep, appleEnrollment,
+    ...appleMdm,
+    windows, windowsCommands: windows.commands, orbit,
     apnsCertificates: applePushParts.certificates, applePush: applePushParts.push, apnsClient: applePushParts.client,
     /** Starts cron jobs and other background work (set up by the cron module). */
     startBackground: undefined as undefined | (() => Promise<void>),

@@ -98,6 +98,7 @@ const grants: Record<Role, Grants> = {
 /** Things only a global role can do, whatever a team role says. */
 const globalOnly: Partial<Record<Resource, Action[]>> = {
   app_config: ['write'],
+  // Users are checked per target user with canReadUser / canWriteUser below.
   user: ['read', 'write'],
   cron: ['read', 'write'],
   mdm_apple_setup: ['read', 'write'],
@@ -140,4 +141,43 @@ export function isAllowed(p: Principal, resource: Resource, action: Action, team
 export function visibleTeamIds(p: Principal, resource: Resource, action: Action = 'read'): 'all' | number[] {
   if (p.globalRole) return roleAllows(p.globalRole, resource, action) ? 'all' : [];
   return p.teams.filter((t) => roleAllows(t.role, resource, action)).map((t) => t.teamId);
+}
+
+/** The teams in which the principal is a team admin. */
+export function adminTeamIds(p: Principal): number[] {
+  return p.teams.filter((t) => t.role === 'admin').map((t) => t.teamId);
+}
+
+/** The user fields RBAC needs about a target user. */
+export interface UserScope {
+  id: number;
+  globalRole: Role | null;
+  teamIds: number[];
+}
+
+/**
+ * Fleet's user rules: everyone may read themselves; global admins read and write everyone;
+ * other global roles except gitops read everyone; team admins read and write users whose
+ * every team role lies in teams they administer; team members read the users of their teams.
+ */
+export function canReadUser(p: Principal, target: UserScope): boolean {
+  if (p.userId === target.id) return true;
+  if (p.globalRole) return p.globalRole !== 'gitops';
+  const mine = new Set(p.teams.map((t) => t.teamId));
+  return target.teamIds.some((id) => mine.has(id));
+}
+
+export function canWriteUser(p: Principal, target: UserScope): boolean {
+  if (p.globalRole === 'admin') return true;
+  if (p.globalRole) return false;
+  const admin = new Set(adminTeamIds(p));
+  return target.globalRole === null && target.teamIds.length > 0 && target.teamIds.every((id) => admin.has(id));
+}
+
+/** May the principal create a user with these roles (or give an existing user these roles)? */
+export function canAssignRoles(p: Principal, globalRole: Role | null, teamIds: number[]): boolean {
+  if (p.globalRole === 'admin') return true;
+  if (p.globalRole || globalRole) return false;
+  const admin = new Set(adminTeamIds(p));
+  return teamIds.length > 0 && teamIds.every((id) => admin.has(id));
 }

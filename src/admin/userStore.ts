@@ -71,7 +71,16 @@ export class UserStore {
     return (await this.withTeams(rows))[0];
   }
 
-  async list(opts: { query?: string; teamId?: number; limit?: number; offset?: number; orderKey?: string; desc?: boolean }) {
+  async list(opts: {
+    query?: string;
+    teamId?: number;
+    /** Only users with a role in one of these teams. */
+    teamIds?: number[];
+    limit?: number;
+    offset?: number;
+    orderKey?: string;
+    desc?: boolean;
+  }) {
     let q = this.db.selectFrom('users').selectAll('users');
     if (opts.query) {
       const like = `%${opts.query}%`;
@@ -80,6 +89,12 @@ export class UserStore {
     if (opts.teamId !== undefined) {
       q = q.where('users.id', 'in', (eb) =>
         eb.selectFrom('user_teams').select('user_id').where('team_id', '=', opts.teamId!),
+      );
+    }
+    if (opts.teamIds !== undefined) {
+      if (opts.teamIds.length === 0) return [];
+      q = q.where('users.id', 'in', (eb) =>
+        eb.selectFrom('user_teams').select('user_id').where('team_id', 'in', opts.teamIds!),
       );
     }
     const key = (['id', 'name', 'email', 'created_at'].includes(opts.orderKey ?? '') ? opts.orderKey : 'id') as 'id';
@@ -118,8 +133,9 @@ export class UserStore {
   async update(
     id: number,
     fields: { email?: string; name?: string; passwordHash?: string; globalRole?: Role | null; teams?: TeamRole[] },
+    trx?: Transaction<DB>,
   ): Promise<void> {
-    await this.db.transaction().execute(async (t) => {
+    const run = async (t: Transaction<DB>) => {
       const set: Record<string, unknown> = { updated_at: dbNow() };
       if (fields.email !== undefined) set.email = fields.email;
       if (fields.name !== undefined) set.name = fields.name;
@@ -135,11 +151,12 @@ export class UserStore {
             .execute();
         }
       }
-    });
+    };
+    await (trx ? run(trx) : this.db.transaction().execute(run));
   }
 
-  async delete(id: number): Promise<boolean> {
-    const res = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+  async delete(id: number, trx?: Transaction<DB>): Promise<boolean> {
+    const res = await (trx ?? this.db).deleteFrom('users').where('id', '=', id).executeTakeFirst();
     return Number(res.numDeletedRows) > 0;
   }
 
@@ -173,7 +190,9 @@ export class UserStore {
     await this.db.deleteFrom('sessions').where('id', '=', id).execute();
   }
 
-  async deleteUserSessions(userId: number): Promise<void> {
-    await this.db.deleteFrom('sessions').where('user_id', '=', userId).execute();
+  async deleteUserSessions(userId: number, exceptSessionId?: number): Promise<void> {
+    let q = this.db.deleteFrom('sessions').where('user_id', '=', userId);
+    if (exceptSessionId !== undefined) q = q.where('id', '!=', exceptSessionId);
+    await q.execute();
   }
 }

@@ -1,0 +1,122 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { ordering, paging, teamIdFrom, viewerOf } from '../http/adminApi.js';
+import type { Services } from '../services.js';
+import { idParam } from './routeParams.js';
+import { roles } from './roles.js';
+import { userJson } from './userJson.js';
+
+const role = z.enum(roles);
+const teamRoles = z.array(z.object({ id: z.number().int().positive(), role }).strip());
+
+const createUserBody = z
+  .object({
+    name: z.string().min(1).max(255),
+    email: z.email().max(255),
+    password: z.string().optional(),
+    global_role: role.nullable().optional(),
+    teams: teamRoles.optional(),
+    fleets: teamRoles.optional(),
+    api_only: z.boolean().optional(),
+    sso_enabled: z.boolean().optional(),
+    mfa_enabled: z.boolean().optional(),
+    admin_forced_password_reset: z.boolean().optional(),
+  })
+  .strict();
+
+const createApiOnlyBody = z
+  .object({
+    name: z.string().min(1).max(255),
+    global_role: role.nullable().optional(),
+    teams: teamRoles.optional(),
+    fleets: teamRoles.optional(),
+  })
+  .strict();
+
+const patchUserBody = z
+  .object({
+    name: z.string().min(1).max(255).optional(),
+    email: z.email().max(255).optional(),
+    password: z.string().optional(),
+    old_password: z.string().optional(),
+    new_password: z.string().optional(),
+    global_role: role.nullable().optional(),
+    teams: teamRoles.optional(),
+    fleets: teamRoles.optional(),
+    sso_enabled: z.boolean().optional(),
+    mfa_enabled: z.boolean().optional(),
+    position: z.string().max(255).optional(),
+  })
+  .strict();
+
+const listQuery = z
+  .object({
+    query: z.string().optional(),
+    team_id: z.string().optional(),
+    fleet_id: z.string().optional(),
+    page: z.string().optional(),
+    per_page: z.string().optional(),
+    order_key: z.string().optional(),
+    order_direction: z.string().optional(),
+  })
+  .strict();
+
+/** Users: list, create (also API-only), read, edit, delete, revoke sessions. */
+export function registerUserRoutes(scope: FastifyInstance, services: Services) {
+  const users = services.users;
+
+  scope.get('/users', async (req) => {
+    const q = listQuery.parse(req.query);
+    const page = paging(q);
+    const order = ordering(q, ['id', 'name', 'email', 'created_at'], 'name');
+    const teamId = teamIdFrom(q);
+    const list = await users.list(viewerOf(req), {
+      query: q.query?.trim() || undefined,
+      teamId: teamId ?? undefined,
+      limit: page.limit,
+      offset: page.offset,
+      orderKey: order.key,
+      desc: order.desc,
+    });
+    return { users: list.map(userJson) };
+  });
+
+  scope.post('/users/admin', async (req) => {
+    const b = createUserBody.parse(req.body);
+    const { user, token } = await users.create(viewerOf(req), { ...b, teams: b.teams ?? b.fleets });
+    return token ? { user: userJson(user), token } : { user: userJson(user) };
+  });
+
+  scope.post('/users/api_only', async (req) => {
+    const b = createApiOnlyBody.parse(req.body);
+    const { user, token } = await users.create(viewerOf(req), {
+      name: b.name,
+      global_role: b.global_role,
+      teams: b.teams ?? b.fleets,
+      api_only: true,
+    });
+    return { user: userJson(user), token };
+  });
+
+  scope.get('/users/:id', async (req) => ({ user: userJson(await users.get(viewerOf(req), idParam(req))) }));
+
+  scope.patch('/users/:id', async (req) => {
+    const b = patchUserBody.parse(req.body);
+    const user = await users.update(viewerOf(req), idParam(req), {
+      ...b,
+      password: b.new_password ?? b.password,
+      teams: b.teams ?? b.fleets,
+    });
+    return { user: userJson(user) };
+  });
+
+  scope.delete('/users/:id', async (req) => {
+    await users.delete(viewerOf(req), idParam(req));
+    return {};
+  });
+
+  scope.delete('/users/:id/sessions', async (req) => {
+    await users.deleteSessions(viewerOf(req), idParam(req));
+    return {};
+  });
+}

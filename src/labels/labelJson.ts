@@ -1,0 +1,27 @@
+import { toApiTime } from '../db/dialect.js';
+import type { LabelRow } from './store.js';
+
+const membershipTypes = ['dynamic', 'manual', 'host_vitals'];
+
+/** Fleet's label object. */
+export function labelJson(l: LabelRow, extra: { hostCount?: number; hostIds?: number[] | null } = {}) {
+  return {
+    id: l.id,
+    name: l.name,
+    description: l.description,
+    query: l.query,
+    platform: l.platform,
+    label_type: l.label_type === 1 ? 'builtin' : 'regular',
+    label_membership_type: membershipTypes[l.label_membership_type] ?? 'dynamic',
+    host_count: extra.hostCount ?? 0,
+    display_text: l.name,
+    author_id: l.author_id,
+    created_at: toApiTime(l.created_at),
+    updated_at: toApiTime(l.updated_at),
+    host_ids: l.label_membership_type === 1 ? (extra.hostIds ?? []) : null,
+  };
+}
+
+export function labelSummaryJson(l: LabelRow) {
+  return { id: l.id, name: l.name, description: l.description, label_type: l.label_type === 1 ? 'builtin' : 'regular' };
+}
