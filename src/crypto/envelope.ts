@@ -7,6 +7,7 @@ import {
   randomBytes,
   type KeyObject,
 } from 'node:crypto';
+import forge from 'node-forge';
 import { CmsError, octetStringValue, parseContentInfo } from './cms.js';
 import { algorithm, explicit, implicit, integer, octets, oid, seq, setOf, Tag, tlv } from './der.js';
 import { OID } from './oids.js';
@@ -74,6 +75,23 @@ function rsaDecryptKey(key: KeyObject, encrypted: Buffer, expectedLen: number): 
   return ok ? em.subarray(sep + 1) : randomBytes(expectedLen);
 }
 
+/**
+ * Symmetric decryption in node:crypto, except single DES: OpenSSL 3 only has it in the legacy
+ * provider, and older SCEP clients (e.g. Go's pkcs7 default) still send it, so node-forge's DES
+ * handles that one case (small messages, off the hot path).
+ */
+function decryptContent(name: ContentCipher, key: Buffer, iv: Buffer, data: Buffer): Buffer {
+  if (name === 'des-cbc') {
+    const d = forge.cipher.createDecipher('DES-CBC', forge.util.createBuffer(key.toString('binary')));
+    d.start({ iv: forge.util.createBuffer(iv.toString('binary')) });
+    d.update(forge.util.createBuffer(data.toString('binary')));
+    if (!d.finish()) throw new CmsError('bad padding');
+    return Buffer.from(d.output.getBytes(), 'binary');
+  }
+  const d = createDecipheriv(name, key, iv);
+  return Buffer.concat([d.update(data), d.final()]);
+}
+
 /** Decrypts a ContentInfo(EnvelopedData) with the recipient's certificate and RSA key. */
 export function envelopedDecrypt(der: Buffer, recipient: { cert: string | Buffer; key: string | Buffer | KeyObject }): Buffer {
   try {
@@ -100,8 +118,7 @@ export function envelopedDecrypt(der: Buffer, recipient: { cert: string | Buffer
     if (mine.child(2).child(0).oid() !== OID.rsaEncryption) throw new CmsError('unsupported key transport algorithm');
     const encryptedKey = mine.child(3).expect(Tag.OCTET_STRING, 'encryptedKey').content;
     const cek = rsaDecryptKey(toPrivateKey(recipient.key), encryptedKey, cipher.keyLen);
-    const d = createDecipheriv(cipher.name, cek, iv);
-    return Buffer.concat([d.update(encrypted), d.final()]);
+    return decryptContent(cipher.name, cek, iv, encrypted);
   } catch (err) {
     if (err instanceof CmsError) throw err;
     throw new CmsError(`cannot decrypt EnvelopedData: ${(err as Error).message}`);
