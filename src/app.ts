@@ -8,6 +8,8 @@ import type { Config } from './config.js';
 import { cronRoutes } from './cron/routes.js';
 import { applePushSetupRoutes } from './apple/push/routes.js';
 import { registerAppleScepRoutes } from './apple/scep/routes.js';
+import { appleEnrollmentAdminRoutes, registerAppleEnrollRoutes } from './apple/enrollment/routes.js';
+import { registerAppleScepRoutes } from './apple/scep/routes.js';
 import { appleCheckinRoutes } from './apple/checkin/routes.js';
 import { appleEnrollmentAdminRoutes, registerAppleEnrollRoutes } from './apple/enrollment/routes.js';
 import type { Database } from './db/database.js';
@@ -63,6 +65,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
   await registerSessionRoutes.unversioned(server, services);
   await registerAppleScepRoutes(server, services);
   await registerAppleEnrollRoutes(server, services);
+  await registerAppleScepRoutes(server, services);
+  await registerAppleEnrollRoutes(server, services);
   await server.register(
     appleCheckinRoutes({
       handler: services.appleCheckin,
@@ -71,6 +75,6 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     }),
   );
   server.addHook('onClose', async () => services.flushAppleCheckin());
-  await registerAdminApi(server, services.auth, [(s) => registerSessionRoutes.versioned(s, services), adminBasicsRoutes(services), cronRoutes(services), applePushSetupRoutes(services), appleEnrollmentAdminRoutes(services)]);
+  await registerAdminApi(server, services.auth, [(s) => registerSessionRoutes.versioned(s, services), adminBasicsRoutes(services), cronRoutes(services), applePushSetupRoutes(services), appleEnrollmentAdminRoutes(services), appleEnrollmentAdminRoutes(services)]);
   return { server, services };
 }

@@ -31,6 +31,9 @@ import { CronStore } from './cron/store.js';
 import { AppleScepService } from './apple/scep/service.js';
 import { ScepStore } from './apple/scep/store.js';
 import { AppleEnrollmentService } from './apple/enrollment/service.js';
+import { AppleScepService } from './apple/scep/service.js';
+import { ScepStore } from './apple/scep/store.js';
+import { AppleEnrollmentService } from './apple/enrollment/service.js';
 import { createAppleMdm } from './apple/checkin/index.js';
 
 /**
@@ -71,12 +74,16 @@ export function createServices(config: Config, database: Database, serverKey: st
     identityCa: () => appleScep.caCertificate(),
     onCertificateAssociated: (der, deviceId) => appleScep.associateEnrollment(der, deviceId),
   });
+  // Apple SCEP server and enrollment profiles.
+  const appleScep = new AppleScepService(assets, new ScepStore(db), config.appleScepChallenge, logger);
+  const appleEnrollment = new AppleEnrollmentService(appleScep, applePushParts.certificates, appConfig);
   const cronStore = new CronStore(db);
   const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
   const services = {
     config, database, logger, box, userStore, activities, assets, auth, appConfig, sessions,
     hostStore, hostEvents, teamStore, enrollSecretStore, labelStore, enrollSecrets, teams, labels, hosts, users,
     cronStore, cron,
+    appleScep, appleEnrollment,
     appleScep, appleEnrollment,
     ...appleMdm,
     windows, windowsCommands: windows.commands, orbit,

@@ -1,0 +1,38 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { authorize, type AdminRouteModule } from '../../http/adminApi.js';
+import { HttpError } from '../../http/errors.js';
+import type { Services } from '../../services.js';
+
+const profileFileName = 'fleet-mdm-enrollment-profile.mobileconfig';
+
+function sendProfile(reply: FastifyReply, profile: Buffer) {
+  return reply
+    .header('content-type', 'application/x-apple-aspen-config')
+    .header('content-disposition', `attachment;filename="${profileFileName}"`)
+    .send(profile);
+}
+
+/** Admin API: `GET /enrollment_profiles/manual` (anyone who may read the app config). */
+export function appleEnrollmentAdminRoutes(services: Services): AdminRouteModule {
+  return (scope) => {
+    scope.get('/enrollment_profiles/manual', async (req, reply) => {
+      authorize(req, 'app_config', 'read');
+      return sendProfile(reply, await services.appleEnrollment.manualProfile());
+    });
+  };
+}
+
+/** Device-facing `GET /api/mdm/apple/enroll?token=<enroll secret>` (no Bearer token). */
+export async function registerAppleEnrollRoutes(app: FastifyInstance, services: Services): Promise<void> {
+  await app.register(async (scope) => {
+    scope.get('/api/mdm/apple/enroll', async (req, reply) => {
+      const token = (req.query as Record<string, unknown>).token;
+      if (typeof token !== 'string' || token === '') {
+        throw new HttpError(401, 'Authentication Failed', [{ name: 'token', reason: 'an enroll secret is required in token' }]);
+      }
+      const team = await services.enrollSecrets.teamForSecret(token);
+      if (!team) throw new HttpError(401, 'Authentication Failed', [{ name: 'token', reason: 'invalid enroll secret' }]);
+      return sendProfile(reply, await services.appleEnrollment.manualProfile());
+    });
+  });
+}
