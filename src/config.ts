@@ -64,6 +64,14 @@ export const configSchema = z
     apnsCertCacheSeconds: z.coerce.number().int().min(0).default(30),
     /** Apple: header carrying the device's client certificate when a TLS terminator checks it. */
     appleClientCertHeader: z.string().optional(),
+    /** Windows: largest SOAP or SyncML body accepted from a device. */
+    windowsMaxBodyBytes: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
+    /** Windows: minutes between a device's management sessions (DMClient poll schedule). */
+    windowsPollIntervalMinutes: z.coerce.number().int().min(1).max(1440).default(1),
+    /** Windows: seconds a management digest nonce stays valid before the device is challenged again. */
+    windowsDigestNonceTtlSeconds: z.coerce.number().int().min(30).default(300),
+    /** Windows: accept on-premise user name (Flotilla user e-mail) and password enrollment. */
+    windowsOnPremiseEnrollment: bool.default(false),
   })
   .strict();
 

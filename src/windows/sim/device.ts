@@ -1,0 +1,369 @@
+import { generateKeyPairSync, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
+import forge from 'node-forge';
+import { buildSyncMessage, parseSyncMessage, resultsXml, statusXml, type SyncCommand, type SyncMessage } from '../syncml/codec.js';
+import { credentialsHash, digestFromHash } from '../syncml/digest.js';
+import { Action, base64EncodingType, deviceEnrollmentTokenType, issueRequestType, NS, TokenValueType } from '../mde2/soap.js';
+import { child, childrenNamed, escapeXml, parseXml, textAt, type XmlNode } from '../xml.js';
+
+/** One node of the device's configuration tree (LocURI → value). */
+export interface TreeValue {
+  data: string;
+  format?: string;
+}
+
+export interface SimulatedWindowsDeviceOptions {
+  /** Base URL of the server, e.g. http://127.0.0.1:8080. */
+  serverUrl: string;
+  enrollSecret: string;
+  hardwareUuid?: string;
+  hardwareSerial?: string;
+  hostname?: string;
+  /** MS-MDE2 DeviceID and HWDevID; random when omitted. */
+  deviceId?: string;
+  hwDevId?: string;
+  /** RSA key size for the device certificate (2048 like Windows; smaller speeds up load tests). */
+  keyBits?: number;
+}
+
+export interface SessionSummary {
+  messages: number;
+  commandsExecuted: number;
+  challenged: boolean;
+}
+
+const soapType = 'application/soap+xml; charset=utf-8';
+const syncmlType = 'application/vnd.syncml.dm+xml';
+
+/**
+ * A Windows PC as the server sees it: fleetd enrollment (orbit), MS-MDE2 discovery, policy and
+ * WSTEP enrollment with its own key and CSR, then OMA-DM management sessions with MD5 digest
+ * authentication. It keeps a real tree of LocURI values that Add/Replace/Delete/Get act on.
+ */
+export class SimulatedWindowsDevice {
+  readonly hardwareUuid: string;
+  readonly hardwareSerial: string;
+  readonly deviceId: string;
+  readonly hwDevId: string;
+  orbitNodeKey?: string;
+  certificate?: X509Certificate;
+  caCertificate?: X509Certificate;
+  managementUrl?: string;
+  /** Digest password from the provisioning document. */
+  password?: string;
+  providerId?: string;
+  pollIntervalMinutes?: number;
+  private nonce?: Buffer;
+  private sessionCounter = 0;
+  readonly tree = new Map<string, TreeValue>();
+  /** Every Exec the server asked for, in order. */
+  readonly execs: { locUri: string; data?: string }[] = [];
+  /** Every message the server sent, raw (for tests). */
+  readonly received: string[] = [];
+
+  constructor(private readonly opts: SimulatedWindowsDeviceOptions) {
+    this.hardwareUuid = opts.hardwareUuid ?? randomUUID().toUpperCase();
+    this.hardwareSerial = opts.hardwareSerial ?? `SIM${randomBytes(5).toString('hex').toUpperCase()}`;
+    this.deviceId = opts.deviceId ?? randomBytes(16).toString('hex').toUpperCase();
+    this.hwDevId = opts.hwDevId ?? randomBytes(32).toString('hex').toUpperCase();
+    this.tree.set('./DevDetail/Ext/Microsoft/SMBIOSSerialNumber', { data: this.hardwareSerial });
+    this.tree.set('./DevInfo/DevId', { data: this.deviceId });
+  }
+
+  private async post(url: string, contentType: string, body: string): Promise<{ status: number; text: string }> {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
+    return { status: res.status, text: await res.text() };
+  }
+
+  /** fleetd: `POST /api/fleet/orbit/enroll`. */
+  async orbitEnroll(): Promise<string> {
+    const res = await fetch(`${this.opts.serverUrl}/api/fleet/orbit/enroll`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        enroll_secret: this.opts.enrollSecret,
+        hardware_uuid: this.hardwareUuid,
+        hardware_serial: this.hardwareSerial,
+        hostname: this.opts.hostname ?? `DESKTOP-${this.hardwareSerial.slice(-7)}`,
+        platform: 'windows',
+        platform_like: 'windows',
+        osquery_identifier: '',
+        computer_name: this.opts.hostname ?? `DESKTOP-${this.hardwareSerial.slice(-7)}`,
+        hardware_model: 'Simulated PC',
+      }),
+    });
+    const body = (await res.json()) as { orbit_node_key?: string; error?: string };
+    if (res.status !== 200 || !body.orbit_node_key) throw new Error(`orbit enroll failed: ${res.status} ${JSON.stringify(body)}`);
+    this.orbitNodeKey = body.orbit_node_key;
+    return body.orbit_node_key;
+  }
+
+  /** fleetd: `POST /api/fleet/orbit/config`. */
+  async orbitConfig(): Promise<{ notifications: Record<string, unknown> }> {
+    const res = await fetch(`${this.opts.serverUrl}/api/fleet/orbit/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ orbit_node_key: this.orbitNodeKey }),
+    });
+    if (res.status !== 200) throw new Error(`orbit config failed: ${res.status}`);
+    return (await res.json()) as { notifications: Record<string, unknown> };
+  }
+
+  /** The token fleetd hands to RegisterDeviceWithManagement, base64 JSON with the node key. */
+  programmaticToken(): string {
+    return Buffer.from(JSON.stringify({ type: 1, payload: { orbit_node_key: this.orbitNodeKey, auth_token: '' } })).toString('base64');
+  }
+
+  /** What fleetd does on `needs_programmatic_windows_mdm_enrollment`: discovery, policy, enroll. */
+  async enrollProgrammatically(discoveryUrl?: string): Promise<void> {
+    const url = discoveryUrl ?? `${this.opts.serverUrl}/api/mdm/microsoft/discovery`;
+    const disc = await this.soap(url, Action.discover, discoverBody());
+    const result = child(disc, 'DiscoverResult');
+    const policyUrl = textAt(result, 'EnrollmentPolicyServiceUrl');
+    const enrollUrl = textAt(result, 'EnrollmentServiceUrl');
+    if (!policyUrl || !enrollUrl) throw new Error('discovery returned no service URLs');
+    const token = this.programmaticToken();
+    await this.soap(this.local(policyUrl), Action.getPolicies, getPoliciesBody(), securityHeader(token));
+    const rstr = await this.soap(this.local(enrollUrl), Action.rst, this.rstBody(), securityHeader(token));
+    const bst = child(child(child(rstr, 'RequestSecurityTokenResponse'), 'RequestedSecurityToken'), 'BinarySecurityToken');
+    if (!bst) throw new Error('enrollment returned no provisioning document');
+    this.applyProvisioningDoc(Buffer.from(bst.text.trim(), 'base64').toString('utf8'));
+  }
+
+  /** Devices reach the server at the configured base even when it advertises another origin. */
+  private local(url: string): string {
+    const u = new URL(url);
+    return this.opts.serverUrl + u.pathname + u.search;
+  }
+
+  private async soap(url: string, action: string, body: string, security = ''): Promise<XmlNode> {
+    const xml =
+      `<s:Envelope xmlns:s="${NS.soap}" xmlns:a="${NS.addressing}" xmlns:u="${NS.wsu}" xmlns:wsse="${NS.wsse}" xmlns:wst="${NS.wst}" xmlns:ac="${NS.ac}">` +
+      `<s:Header><a:Action s:mustUnderstand="1">${action}</a:Action><a:MessageID>urn:uuid:${randomUUID()}</a:MessageID>` +
+      `<a:ReplyTo><a:Address>http://www.w3.org/2005/08/addressing/anonymous</a:Address></a:ReplyTo>` +
+      `<a:To s:mustUnderstand="1">${escapeXml(url)}</a:To>${security}</s:Header><s:Body>${body}</s:Body></s:Envelope>`;
+    const res = await this.post(url, soapType, xml);
+    const env = parseXml(res.text);
+    const b = child(env, 'Body');
+    const fault = child(b, 'fault');
+    if (fault) throw new Error(`SOAP fault ${textAt(fault, 'code', 'subcode', 'value')}: ${textAt(fault, 'reason', 'text')}`);
+    if (!b || !b.children[0]) throw new Error(`empty SOAP answer (${res.status})`);
+    return b.children[0];
+  }
+
+  /** A PKCS#10 request as Windows makes it: CN `{GUID}!{DeviceID}`, SHA-256, RSA. */
+  csrBase64(): string {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: this.opts.keyBits ?? 2048 });
+    this.privateKeyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+    const key = forge.pki.privateKeyFromPem(this.privateKeyPem);
+    const csr = forge.pki.createCertificationRequest();
+    csr.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
+    csr.setSubject([{ name: 'commonName', value: `${randomUUID().toUpperCase().slice(0, 30)}!${this.deviceId}` }]);
+    csr.sign(key, forge.md.sha256.create());
+    return forge.util.encode64(forge.asn1.toDer(forge.pki.certificationRequestToAsn1(csr)).getBytes());
+  }
+  privateKeyPem?: string;
+
+  private rstBody(): string {
+    const ctx: [string, string][] = [
+      ['UXInitiated', 'false'],
+      ['HWDevID', this.hwDevId],
+      ['Locale', 'en-US'],
+      ['TargetedUserLoggedIn', 'true'],
+      ['OSEdition', '48'],
+      ['DeviceName', this.opts.hostname ?? `DESKTOP-${this.hardwareSerial.slice(-7)}`],
+      ['MAC', '00-0C-29-7B-4E-4C'],
+      ['DeviceID', this.deviceId],
+      ['EnrollmentType', 'Full'],
+      ['DeviceType', 'CIMClient_Windows'],
+      ['OSVersion', '10.0.22631.2861'],
+      ['ApplicationVersion', '10.0.22631.2861'],
+      ['NotInOobe', 'false'],
+      ['RequestVersion', '5.0'],
+    ];
+    return (
+      `<wst:RequestSecurityToken><wst:TokenType>${deviceEnrollmentTokenType}</wst:TokenType><wst:RequestType>${issueRequestType}</wst:RequestType>` +
+      `<wsse:BinarySecurityToken ValueType="${TokenValueType.pkcs10}" EncodingType="${base64EncodingType}">${this.csrBase64()}</wsse:BinarySecurityToken>` +
+      `<ac:AdditionalContext xmlns="${NS.ac}">` +
+      ctx.map(([n, v]) => `<ac:ContextItem Name="${n}"><ac:Value>${escapeXml(v)}</ac:Value></ac:ContextItem>`).join('') +
+      `</ac:AdditionalContext></wst:RequestSecurityToken>`
+    );
+  }
+
+  /** Installs what the wap-provisioningdoc says: certificates, management address, digest secret, poll. */
+  applyProvisioningDoc(xml: string): void {
+    const doc = parseXml(xml);
+    const find = (n: XmlNode, type: string) => childrenNamed(n, 'characteristic').filter((c) => c.attrs.type === type);
+    const parms = (n: XmlNode) => Object.fromEntries(childrenNamed(n, 'parm').map((p) => [p.attrs.name, p.attrs.value ?? '']));
+    const store = find(doc, 'CertificateStore')[0];
+    const root = find(find(find(store, 'Root')[0], 'System')[0], '')[0] ?? childrenNamed(find(find(store, 'Root')[0], 'System')[0], 'characteristic')[0];
+    this.caCertificate = new X509Certificate(Buffer.from(parms(root).EncodedCertificate, 'base64'));
+    const my = find(store, 'My')[0];
+    const mine = childrenNamed(my, 'characteristic').find((c) => c.attrs.type === 'User' || c.attrs.type === 'System') as XmlNode;
+    const certNode = childrenNamed(mine, 'characteristic').find((c) => c.attrs.type !== 'PrivateKeyContainer') as XmlNode;
+    this.certificate = new X509Certificate(Buffer.from(parms(certNode).EncodedCertificate, 'base64'));
+    const app = find(doc, 'APPLICATION')[0];
+    const appParms = parms(app);
+    this.managementUrl = appParms.ADDR;
+    this.providerId = appParms['PROVIDER-ID'];
+    const appsrv = find(app, 'APPAUTH').map(parms).find((p) => p.AAUTHLEVEL === 'APPSRV');
+    if (!appsrv || appsrv.AAUTHNAME !== this.deviceId) throw new Error('provisioning document has no APPSRV credentials for this device');
+    this.password = appsrv.AAUTHSECRET;
+    const poll = find(find(find(find(doc, 'DMClient')[0], 'Provider')[0], this.providerId)[0], 'Poll')[0];
+    this.pollIntervalMinutes = Number(parms(poll).IntervalForFirstSetOfRetries);
+  }
+
+  private cred() {
+    if (!this.nonce || !this.password) return undefined;
+    return { type: 'syncml:auth-md5', format: 'b64', data: digestFromHash(credentialsHash(this.deviceId, this.password), this.nonce) };
+  }
+
+  private message(sessionId: string, msgId: number, body: string[]): string {
+    if (!this.managementUrl) throw new Error('not enrolled');
+    return buildSyncMessage({ sessionId, msgId: String(msgId), target: this.managementUrl, source: this.deviceId, cred: this.cred(), body });
+  }
+
+  /**
+   * One management session: the first package (Alert 1201, LoginStatus, DevInfo), answering the
+   * digest challenge when asked, then executing the server's commands until it sends none.
+   */
+  async runSession(extraFirstPackage: string[] = []): Promise<SessionSummary> {
+    const sessionId = (++this.sessionCounter).toString(16).toUpperCase();
+    let msgId = 1;
+    const first = [
+      `<Alert><CmdID>1</CmdID><Data>1201</Data></Alert>`,
+      `<Alert><CmdID>2</CmdID><Data>1224</Data><Item><Meta><Type xmlns="syncml:metinf">com.microsoft/MDM/LoginStatus</Type></Meta><Data>user</Data></Item></Alert>`,
+      `<Replace><CmdID>3</CmdID>` +
+        [['./DevInfo/DevId', this.deviceId], ['./DevInfo/Man', 'Simulated'], ['./DevInfo/Mod', 'Simulated PC'], ['./DevInfo/DmV', '1.3'], ['./DevInfo/Lang', 'en-US']]
+          .map(([u, v]) => `<Item><Source><LocURI>${u}</LocURI></Source><Data>${escapeXml(v)}</Data></Item>`)
+          .join('') +
+        `</Replace>`,
+      ...extraFirstPackage,
+    ];
+    let body = first;
+    let messages = 0;
+    let executed = 0;
+    let challenged = false;
+    for (let round = 0; round < 50; round++) {
+      const res = await this.post(this.local(this.managementUrl as string), syncmlType, this.message(sessionId, msgId, body));
+      messages++;
+      this.received.push(res.text);
+      if (res.status !== 200 || !res.text.startsWith('<SyncML')) throw new Error(`management answer ${res.status}: ${res.text.slice(0, 300)}`);
+      const answer = parseSyncMessage(res.text);
+      const hdr = answer.commands.find((c) => c.verb === 'Status' && c.cmdRef === '0');
+      const code = hdr?.data;
+      if (code === '407' || code === '401') {
+        const chal = child(hdr?.node, 'Chal');
+        const next = textAt(child(chal, 'Meta'), 'NextNonce');
+        if (!next || challenged) throw new Error(`authentication failed (${code})`);
+        this.nonce = Buffer.from(next, 'base64');
+        challenged = true;
+        continue; // re-send the same package with credentials
+      }
+      if (code !== '200') throw new Error(`server refused the session header: ${code}`);
+      const commands = answer.commands.filter((c) => c.verb !== 'Status');
+      if (commands.length === 0) return { messages, commandsExecuted: executed, challenged };
+      msgId++;
+      body = this.execute(answer, commands);
+      executed += commands.length;
+    }
+    throw new Error('session did not finish');
+  }
+
+  /** Sends the unenroll alert (the user removed the work account). */
+  async unenroll(): Promise<string> {
+    const sessionId = (++this.sessionCounter).toString(16).toUpperCase();
+    const alert = `<Alert><CmdID>2</CmdID><Data>1226</Data><Item><Meta><Type xmlns="syncml:metinf">com.microsoft:mdm.unenrollment.userrequest</Type><Format xmlns="syncml:metinf">int</Format></Meta><Data>1</Data></Item></Alert>`;
+    let res = await this.post(this.local(this.managementUrl as string), syncmlType, this.message(sessionId, 1, [alert]));
+    const hdr = parseSyncMessage(res.text).commands.find((c) => c.verb === 'Status' && c.cmdRef === '0');
+    if (hdr?.data === '407' || hdr?.data === '401') {
+      const next = textAt(child(child(hdr.node, 'Chal'), 'Meta'), 'NextNonce');
+      this.nonce = Buffer.from(next ?? '', 'base64');
+      res = await this.post(this.local(this.managementUrl as string), syncmlType, this.message(sessionId, 1, [alert]));
+    }
+    return res.text;
+  }
+
+  /** Executes server commands against the tree; returns Status (and Results) in command order. */
+  private execute(answer: SyncMessage, commands: SyncCommand[]): string[] {
+    const msgRef = answer.header.msgId;
+    let id = 0;
+    const out: string[] = [statusXml({ cmdId: String(++id), msgRef, cmdRef: '0', cmd: 'SyncHdr', code: '200' })];
+    const status = (c: SyncCommand, code: string) => out.push(statusXml({ cmdId: String(++id), msgRef, cmdRef: c.cmdId, cmd: c.verb, code }));
+    for (const c of commands) {
+      if (c.verb === 'Atomic') {
+        const snapshot = new Map(this.tree);
+        const codes = c.children.map((k) => this.apply(k));
+        const failed = codes.some((r) => !r.code.startsWith('2'));
+        if (failed) {
+          this.tree.clear();
+          for (const [k, v] of snapshot) this.tree.set(k, v);
+        }
+        status(c, failed ? '507' : '200');
+        c.children.forEach((k, i) => status(k, failed && codes[i].code.startsWith('2') ? '216' : codes[i].code));
+        continue;
+      }
+      const r = this.apply(c);
+      status(c, r.code);
+      if (r.results) out.push(resultsXml({ cmdId: String(++id), msgRef, cmdRef: c.cmdId, items: r.results }));
+    }
+    return out;
+  }
+
+  private apply(c: SyncCommand): { code: string; results?: { locUri: string; data: string; format?: string }[] } {
+    const uris = c.items.map((i) => i.target ?? '');
+    if (uris.some((u) => !u)) return { code: '400' };
+    switch (c.verb) {
+      case 'Add':
+        if (uris.some((u) => this.tree.has(u))) return { code: '418' };
+        c.items.forEach((i) => this.tree.set(i.target as string, { data: i.data ?? '', format: i.metaFormat }));
+        return { code: '200' };
+      case 'Replace':
+        c.items.forEach((i) => this.tree.set(i.target as string, { data: i.data ?? '', format: i.metaFormat }));
+        return { code: '200' };
+      case 'Delete': {
+        const present = uris.filter((u) => this.subtree(u).length > 0);
+        if (present.length === 0) return { code: '404' };
+        for (const u of uris) for (const k of this.subtree(u)) this.tree.delete(k);
+        return { code: '200' };
+      }
+      case 'Get': {
+        const results: { locUri: string; data: string; format?: string }[] = [];
+        for (const u of uris) {
+          const v = this.tree.get(u);
+          if (v) results.push({ locUri: u, data: v.data, format: v.format });
+          else {
+            const kids = this.subtree(u).map((k) => k.slice(u.length + 1).split('/')[0]);
+            if (kids.length === 0) return { code: '404' };
+            results.push({ locUri: u, data: [...new Set(kids)].join('/'), format: 'node' });
+          }
+        }
+        return { code: '200', results };
+      }
+      case 'Exec':
+        c.items.forEach((i) => this.execs.push({ locUri: i.target as string, data: i.data }));
+        return { code: '200' };
+      default:
+        return { code: '406' };
+    }
+  }
+
+  private subtree(uri: string): string[] {
+    return [...this.tree.keys()].filter((k) => k === uri || k.startsWith(`${uri}/`));
+  }
+}
+
+function discoverBody(): string {
+  return (
+    `<Discover xmlns="${NS.discovery}"><request xmlns:i="${NS.xsi}"><EmailAddress></EmailAddress><RequestVersion>5.0</RequestVersion>` +
+    `<DeviceType>CIMClient_Windows</DeviceType><ApplicationVersion>10.0.22631.2861</ApplicationVersion><OSEdition>48</OSEdition>` +
+    `<AuthPolicies><AuthPolicy>OnPremise</AuthPolicy><AuthPolicy>Federated</AuthPolicy></AuthPolicies></request></Discover>`
+  );
+}
+
+function getPoliciesBody(): string {
+  return `<GetPolicies xmlns="${NS.policy}" xmlns:xsi="${NS.xsi}"><client><lastUpdate xsi:nil="true"/><preferredLanguage xsi:nil="true"/></client><requestFilter xsi:nil="true"/></GetPolicies>`;
+}
+
+function securityHeader(token: string): string {
+  return `<wsse:Security s:mustUnderstand="1"><wsse:BinarySecurityToken ValueType="${TokenValueType.programmatic}" EncodingType="${base64EncodingType}">${token}</wsse:BinarySecurityToken></wsse:Security>`;
+}

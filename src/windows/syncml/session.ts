@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { dbNow, fromDbTime } from '../../db/dialect.js';
+import { commandUuidOfCmdRef } from '../commands.js';
+import type { CommandResultToSave, WindowsEnrollment, WindowsMdmStore } from '../store.js';
+import { unescapeXml } from '../xml.js';
+import { buildSyncMessage, commandXml, parseSyncMessage, statusXml, SyncmlError, type SyncCommand, type SyncMessage } from './codec.js';
+import { digestMatches } from './digest.js';
+
+/** Raised when no SyncML answer can be built (bad message, unknown device): a SOAP fault goes back. */
+export class ManagementFault extends Error {}
+
+export const unenrollAlertType = 'com.microsoft:mdm.unenrollment.userrequest';
+
+export interface ManagementLifecycle {
+  /** The device sent the user-unenroll alert: MDM is off for its host. */
+  unenrolled(enrollment: WindowsEnrollment): Promise<void>;
+}
+
+export interface ManagementOptions {
+  managementUrl: () => Promise<string>;
+  nonceTtlSeconds: number;
+}
+
+/**
+ * One SyncML message in, one out. Stateless between messages: everything a session needs
+ * (enrollment, digest nonce, queue) is in the database, so any process can answer any message.
+ */
+export class ManagementSessionService {
+  constructor(
+    private readonly store: WindowsMdmStore,
+    private readonly lifecycle: ManagementLifecycle,
+    private readonly opts: ManagementOptions,
+    private readonly log: Logger,
+  ) {}
+
+  async handle(xml: string): Promise<string> {
+    let msg: SyncMessage;
+    try {
+      msg = parseSyncMessage(xml);
+    } catch (err) {
+      throw new ManagementFault(err instanceof SyncmlError ? err.message : 'invalid SyncML message');
+    }
+    const h = msg.header;
+    const enrollment = await this.store.enrollmentByDeviceId(h.sourceUri);
+    if (!enrollment) throw new ManagementFault('device was not MDM enrolled');
+    const serverUrl = await this.opts.managementUrl();
+    const answer = (body: string[]) =>
+      buildSyncMessage({ sessionId: h.sessionId, msgId: h.msgId, target: h.sourceUri, source: serverUrl, body });
+    const hdrStatus = (code: string, nextNonceB64?: string) =>
+      statusXml({ cmdId: '1', msgRef: h.msgId, cmdRef: '0', cmd: 'SyncHdr', code, nextNonceB64 });
+
+    // Authentication: MD5 digest over the credentials handed out in the provisioning document.
+    const auth = await this.authenticate(enrollment, msg);
+    if (auth.challenge) return answer([hdrStatus(auth.code, auth.challenge)]);
+
+    // Unenroll alert: the device is leaving; answer the header and forget it.
+    const unenroll = msg.commands.some(
+      (c) => c.verb === 'Alert' && c.data === '1226' && c.items.some((i) => (i.metaType ?? '').trim() === unenrollAlertType),
+    );
+    if (unenroll) {
+      await this.store.deleteEnrollment(enrollment.id);
+      await this.lifecycle.unenrolled(enrollment);
+      return answer([hdrStatus('200')]);
+    }
+
+    const body = [hdrStatus('200')];
+    let statusId = 1;
+    // Statuses for the device's own commands (not Alert/Status/Results), in document order.
+    for (const c of msg.commands) {
+      if (c.verb === 'Alert' || c.verb === 'Status' || c.verb === 'Results') continue;
+      body.push(statusXml({ cmdId: String(++statusId), msgRef: h.msgId, cmdRef: c.cmdId, cmd: c.verb, code: '200' }));
+    }
+
+    await this.saveAnswers(enrollment, xml, msg.commands);
+    await this.store.markSeen(enrollment.id);
+
+    for (const cmd of await this.store.pendingCommands(enrollment.id)) body.push(cmd.raw_command);
+    return answer(body);
+  }
+
+  private async authenticate(e: WindowsEnrollment, msg: SyncMessage): Promise<{ challenge?: string; code: string }> {
+    const cred = msg.header.cred;
+    const nonceValid = e.auth_nonce && e.auth_nonce_expires_at && (fromDbTime(e.auth_nonce_expires_at)?.getTime() ?? 0) > Date.now();
+    if (!cred || !nonceValid || !e.credentials_hash) return { challenge: await this.newChallenge(e), code: '407' };
+    if (cred.type !== 'syncml:auth-md5' || cred.format !== 'b64') {
+      throw new ManagementFault('unsupported credential type; expected syncml:auth-md5 in b64');
+    }
+    if (!digestMatches(e.credentials_hash, Buffer.from(e.auth_nonce as string), cred.data)) {
+      this.log.info({ enrollmentId: e.id }, 'windows mdm: digest mismatch');
+      return { challenge: await this.newChallenge(e), code: '401' };
+    }
+    return { code: '200' };
+  }
+
+  private async newChallenge(e: WindowsEnrollment): Promise<string> {
+    const nonce = randomUUID();
+    await this.store.setNonce(e.id, nonce, dbNow(this.opts.nonceTtlSeconds * 1000));
+    return Buffer.from(nonce).toString('base64');
+  }
+
+  /**
+   * Matches the device's Status/Results (nested Atomic children included) to queued commands by
+   * CmdRef, stores them with the raw message, dequeues what was answered and re-queues an Add
+   * answered 418 as a Replace under a fresh UUID. Answers to commands never sent are ignored.
+   */
+  private async saveAnswers(e: WindowsEnrollment, rawMessage: string, commands: SyncCommand[]): Promise<void> {
+    const answers = new Map<string, SyncCommand[]>();
+    const collect = (list: SyncCommand[]) => {
+      for (const c of list) {
+        if ((c.verb === 'Status' || c.verb === 'Results') && c.cmdRef && c.cmdRef !== '0') {
+          const uuid = commandUuidOfCmdRef(c.cmdRef);
+          answers.set(uuid, [...(answers.get(uuid) ?? []), c]);
+        }
+        collect(c.children);
+      }
+    };
+    collect(commands);
+    if (answers.size === 0) return;
+    const queued = await this.store.queuedAmong(e.id, [...answers.keys()]);
+    if (queued.length < answers.size) {
+      const known = new Set(queued.map((q) => q.command_uuid));
+      const unmatched = [...answers.keys()].filter((u) => !known.has(u));
+      this.log.info({ enrollmentId: e.id, unmatched }, 'windows mdm: answers to commands not queued for this device ignored');
+    }
+    if (queued.length === 0) return;
+    const results: CommandResultToSave[] = [];
+    const followUps: { commandUuid: string; rawCommand: string; targetLocUri: string }[] = [];
+    for (const q of queued) {
+      const group = answers.get(q.command_uuid) as SyncCommand[];
+      const statuses = group.filter((c) => c.verb === 'Status');
+      const own = statuses.find((s) => s.cmdRef === q.command_uuid) ?? statuses[0];
+      const statusCode = unescapeXml(own?.data ?? '').trim() || '200';
+      results.push({ commandUuid: q.command_uuid, rawResult: group.map(commandXml).join(''), statusCode });
+      if (statuses.some((s) => (s.data ?? '').trim() === '418') && /<Add[\s>]/.test(q.raw_command)) {
+        const fresh = randomUUID();
+        const rawCommand = q.raw_command.split(q.command_uuid).join(fresh).replace(/<Add(?=[\s>])/g, '<Replace').replace(/<\/Add>/g, '</Replace>');
+        followUps.push({ commandUuid: fresh, rawCommand, targetLocUri: '' });
+      }
+    }
+    await this.store.saveResponse(e.id, rawMessage, results, followUps);
+  }
+}
