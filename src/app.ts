@@ -7,13 +7,13 @@ import { registerSessionRoutes } from './admin/sessionRoutes.js';
 import type { Config } from './config.js';
 import { cronRoutes } from './cron/routes.js';
 import { applePushSetupRoutes } from './apple/push/routes.js';
-import { registerAppleScepRoutes } from './apple/scep/routes.js';
-import { appleEnrollmentAdminRoutes, registerAppleEnrollRoutes } from './apple/enrollment/routes.js';
+import { appleCommandRoutes } from './apple/commands/routes.js';
 import { registerAppleScepRoutes } from './apple/scep/routes.js';
 import { appleCheckinRoutes } from './apple/checkin/routes.js';
 import { appleEnrollmentAdminRoutes, registerAppleEnrollRoutes } from './apple/enrollment/routes.js';
 import type { Database } from './db/database.js';
 import { registerAdminApi } from './http/adminApi.js';
+import { registerProfileRoutes } from './profiles/routes.js';
 import { installErrorHandler } from './http/errors.js';
 import { registerHealthRoutes } from './http/healthRoutes.js';
 import { registerOrbitRoutes } from './orbit/routes.js';
@@ -65,8 +65,6 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
   await registerSessionRoutes.unversioned(server, services);
   await registerAppleScepRoutes(server, services);
   await registerAppleEnrollRoutes(server, services);
-  await registerAppleScepRoutes(server, services);
-  await registerAppleEnrollRoutes(server, services);
   await server.register(
     appleCheckinRoutes({
       handler: services.appleCheckin,
@@ -75,6 +73,6 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     }),
   );
   server.addHook('onClose', async () => services.flushAppleCheckin());
-  await registerAdminApi(server, services.auth, [(s) => registerSessionRoutes.versioned(s, services), adminBasicsRoutes(services), cronRoutes(services), applePushSetupRoutes(services), appleEnrollmentAdminRoutes(services), appleEnrollmentAdminRoutes(services)]);
+  await registerAdminApi(server, services.auth, [(s) => registerSessionRoutes.versioned(s, services), adminBasicsRoutes(services), cronRoutes(services), applePushSetupRoutes(services), appleCommandRoutes(services), appleEnrollmentAdminRoutes(services), (s) => registerProfileRoutes(s, services)]);
   return { server, services };
 }

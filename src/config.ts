@@ -64,6 +64,12 @@ export const configSchema = z
     apnsCertCacheSeconds: z.coerce.number().int().min(0).default(30),
     /** Apple: header carrying the device's client certificate when a TLS terminator checks it. */
     appleClientCertHeader: z.string().optional(),
+    /** Apple: largest check-in or command report accepted (results such as app lists can be large). */
+    appleMdmMaxBodyBytes: z.coerce.number().int().min(1024).default(20 * 1024 * 1024),
+    /** Apple: a command handed to a device this many times without a decodable answer is given up. */
+    appleCommandMaxDeliveries: z.coerce.number().int().min(1).max(1000).default(5),
+    /** Apple: acknowledged command results (and their queue rows) are deleted after this many days. */
+    appleCommandRetentionDays: z.coerce.number().min(0).default(30),
     /** Windows: largest SOAP or SyncML body accepted from a device. */
     windowsMaxBodyBytes: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
     /** Windows: minutes between a device's management sessions (DMClient poll schedule). */
@@ -72,6 +78,20 @@ export const configSchema = z
     windowsDigestNonceTtlSeconds: z.coerce.number().int().min(30).default(300),
     /** Windows: accept on-premise user name (Flotilla user e-mail) and password enrollment. */
     windowsOnPremiseEnrollment: bool.default(false),
+    /** Profiles: largest configuration profile / declaration upload, in bytes. */
+    profileMaxUploadBytes: z.coerce.number().int().min(1024).default(1024 * 1024),
+    /** Profiles: hosts per window of the profile manager's cursor walk. */
+    profileManagerBatchHosts: z.coerce.number().int().min(1).default(5000),
+    /** Profiles: time one profile manager tick may spend before stopping at a window boundary. */
+    profileManagerTickBudgetMs: z.coerce.number().int().min(100).default(12_000),
+    /** Profiles: re-sends after the first attempt before a profile is marked failed. */
+    profileMaxRetries: z.coerce.number().int().min(0).default(3),
+    /** Profiles: ask each Apple host for its ProfileList at least this often (seconds). */
+    profileVerifyIntervalSeconds: z.coerce.number().int().min(1).default(3600),
+    /** Profiles: a profile missing from a ProfileList counts only if acknowledged this long before it was asked. */
+    profileVerifyGraceSeconds: z.coerce.number().int().min(0).default(60),
+    /** Profiles: hosts asked for a ProfileList per manager tick. */
+    profileVerifyHostsPerTick: z.coerce.number().int().min(1).default(2000),
   })
   .strict();
 

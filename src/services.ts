@@ -25,12 +25,11 @@ import { TeamService } from './teams/service.js';
 import { TeamStore } from './teams/store.js';
 import type { Database } from './db/database.js';
 import { registerCronJobs } from './cron/jobs.js';
+import { createProfileServices } from './profiles/index.js';
 import { createApplePush } from './apple/push/index.js';
+import { createAppleCommandAdmin } from './apple/commands/adminIndex.js';
 import { CronScheduler } from './cron/scheduler.js';
 import { CronStore } from './cron/store.js';
-import { AppleScepService } from './apple/scep/service.js';
-import { ScepStore } from './apple/scep/store.js';
-import { AppleEnrollmentService } from './apple/enrollment/service.js';
 import { AppleScepService } from './apple/scep/service.js';
 import { ScepStore } from './apple/scep/store.js';
 import { AppleEnrollmentService } from './apple/enrollment/service.js';
@@ -74,9 +73,16 @@ export function createServices(config: Config, database: Database, serverKey: st
     identityCa: () => appleScep.caCertificate(),
     onCertificateAssociated: (der, deviceId) => appleScep.associateEnrollment(der, deviceId),
   });
-  // Apple SCEP server and enrollment profiles.
-  const appleScep = new AppleScepService(assets, new ScepStore(db), config.appleScepChallenge, logger);
-  const appleEnrollment = new AppleEnrollmentService(appleScep, applePushParts.certificates, appConfig);
+  // Admin commands API (run, list, results) and Apple host actions (refetch, lock, unlock, wipe).
+  const appleCommandParts = createAppleCommandAdmin({
+    db, queue: appleMdm.appleQueue, push: applePushParts.push, certificates: applePushParts.certificates,
+    activities, hostStore, windowsCommands: windows.commands,
+  });
+  // Configuration profiles and declarations: admin operations, the manager, DDM endpoints.
+  const profileParts = createProfileServices({
+    config, db, logger, activities, hostEvents,
+    appleMdmEvents: appleMdm.appleMdmEvents, appleQueue: appleMdm.appleQueue, applePush: applePushParts.push,
+  });
   const cronStore = new CronStore(db);
   const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
   const services = {
@@ -84,10 +90,11 @@ export function createServices(config: Config, database: Database, serverKey: st
     hostStore, hostEvents, teamStore, enrollSecretStore, labelStore, enrollSecrets, teams, labels, hosts, users,
     cronStore, cron,
     appleScep, appleEnrollment,
-    appleScep, appleEnrollment,
     ...appleMdm,
+    ...profileParts,
     windows, windowsCommands: windows.commands, orbit,
     apnsCertificates: applePushParts.certificates, applePush: applePushParts.push, apnsClient: applePushParts.client,
+    appleCommandAdmin: appleCommandParts.commands, appleHostActions: appleCommandParts.hostActions,
     /** Starts cron jobs and other background work (set up by the cron module). */
     startBackground: undefined as undefined | (() => Promise<void>),
     stopBackground: undefined as undefined | (() => Promise<void>),

@@ -1,0 +1,102 @@
+import type {
+  AuthenticateMessage,
+  CheckOutMessage,
+  CommandReport,
+  DeclarativeManagementMessage,
+  GetBootstrapTokenMessage,
+  GetTokenMessage,
+  ReturnToServiceMessage,
+  SetBootstrapTokenMessage,
+  TokenUpdateMessage,
+  UserAuthenticateMessage,
+} from './messages.js';
+import { MdmRequestError } from './messages.js';
+import type { CheckinAndCommandService, MdmReply, MdmRequest } from './service.js';
+import type { EnrollmentStore } from './store.js';
+
+/**
+ * First link of the chain: binds identity certificates to devices. At Authenticate the
+ * certificate's hash is associated with the device channel (a certificate already bound to another
+ * device is refused; a new certificate for the same device — a renewal — is added). Every other
+ * message must come with a certificate associated with its device, so one device's identity
+ * cannot act for another.
+ */
+export class CertAuthService implements CheckinAndCommandService {
+  constructor(
+    private readonly store: EnrollmentStore,
+    private readonly next: CheckinAndCommandService,
+    /** Also told about each association (the SCEP store links issued certificates to enrollments). */
+    private readonly onAssociate?: (certDer: Buffer, deviceId: string) => Promise<void>,
+  ) {}
+
+  private async associate(r: MdmRequest): Promise<void> {
+    const cert = r.cert;
+    if (!cert) throw new MdmRequestError('no device certificate');
+    const ids = await this.store.idsForCertificate(cert.sha256);
+    if (ids.some((id) => id !== r.enrollment.deviceId)) {
+      throw new MdmRequestError('certificate belongs to another enrollment');
+    }
+    if (ids.length === 0) {
+      await this.store.associateCertificate(r.enrollment.deviceId, cert.sha256, cert.notAfter);
+      await this.onAssociate?.(cert.der, r.enrollment.deviceId);
+    }
+  }
+
+  private async check(r: MdmRequest): Promise<void> {
+    const cert = r.cert;
+    if (!cert) throw new MdmRequestError('no device certificate');
+    if (!(await this.store.hasCertificateAssociation(r.enrollment.deviceId, cert.sha256))) {
+      throw new MdmRequestError('certificate is not associated with this enrollment');
+    }
+  }
+
+  async authenticate(r: MdmRequest, m: AuthenticateMessage): Promise<void> {
+    await this.associate(r);
+    return this.next.authenticate(r, m);
+  }
+
+  async tokenUpdate(r: MdmRequest, m: TokenUpdateMessage): Promise<void> {
+    await this.check(r);
+    return this.next.tokenUpdate(r, m);
+  }
+
+  async checkOut(r: MdmRequest, m: CheckOutMessage): Promise<void> {
+    await this.check(r);
+    return this.next.checkOut(r, m);
+  }
+
+  async userAuthenticate(r: MdmRequest, m: UserAuthenticateMessage): Promise<MdmReply | undefined> {
+    await this.check(r);
+    return this.next.userAuthenticate(r, m);
+  }
+
+  async setBootstrapToken(r: MdmRequest, m: SetBootstrapTokenMessage): Promise<void> {
+    await this.check(r);
+    return this.next.setBootstrapToken(r, m);
+  }
+
+  async getBootstrapToken(r: MdmRequest, m: GetBootstrapTokenMessage): Promise<MdmReply | undefined> {
+    await this.check(r);
+    return this.next.getBootstrapToken(r, m);
+  }
+
+  async getToken(r: MdmRequest, m: GetTokenMessage): Promise<MdmReply | undefined> {
+    await this.check(r);
+    return this.next.getToken(r, m);
+  }
+
+  async declarativeManagement(r: MdmRequest, m: DeclarativeManagementMessage): Promise<MdmReply | undefined> {
+    await this.check(r);
+    return this.next.declarativeManagement(r, m);
+  }
+
+  async returnToService(r: MdmRequest, m: ReturnToServiceMessage): Promise<MdmReply | undefined> {
+    await this.check(r);
+    return this.next.returnToService(r, m);
+  }
+
+  async commandAndReportResults(r: MdmRequest, report: CommandReport): Promise<Buffer | undefined> {
+    await this.check(r);
+    return this.next.commandAndReportResults(r, report);
+  }
+}

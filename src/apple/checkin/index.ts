@@ -1,0 +1,68 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Config } from '../../config.js';
+import type { DB } from '../../db/schema.js';
+import type { HostEvents } from '../../hosts/events.js';
+import type { HostStore } from '../../hosts/store.js';
+import { AppleCommandQueue } from '../commands/queue.js';
+import { CommandQueueStore } from '../commands/store.js';
+import { AppleMdmEvents } from '../events.js';
+import { CertAuthService } from './certAuth.js';
+import { withHooks } from './chain.js';
+import { CoreCheckinService } from './core.js';
+import { DeviceIdentityVerifier, type IdentityCaProvider } from './deviceIdentity.js';
+import { AppleCheckinHandler } from './handler.js';
+import { HostMdmStateStore } from './hostMdmStore.js';
+import { FleetLifecycleHooks } from './lifecycle.js';
+import { EnrollmentStore } from './store.js';
+
+export interface AppleMdmDeps {
+  config: Config;
+  db: Kysely<DB>;
+  logger: Logger;
+  hostStore: HostStore;
+  hostEvents: HostEvents;
+  /** Our SCEP CA (device identities must be issued by it). */
+  identityCa: IdentityCaProvider;
+  /** Told when a certificate is bound to a device at Authenticate (SCEP bookkeeping). */
+  onCertificateAssociated?: (certDer: Buffer, deviceId: string) => Promise<void>;
+}
+
+/**
+ * Builds the Apple check-in chain (certificate authentication → core protocol storage → Fleet
+ * lifecycle), the command queue and the event hub, and hooks host deletion to enrollment cleanup.
+ */
+export function createAppleMdm(deps: AppleMdmDeps) {
+  const { config, db, logger } = deps;
+  const events = new AppleMdmEvents(logger);
+  const enrollmentStore = new EnrollmentStore(db);
+  const queueStore = new CommandQueueStore(db);
+  const hostMdmState = new HostMdmStateStore(db);
+  const queue = new AppleCommandQueue(queueStore, {
+    maxDeliveryAttempts: config.appleCommandMaxDeliveries,
+    retentionDays: config.appleCommandRetentionDays,
+    logger,
+  });
+  const core = new CoreCheckinService(enrollmentStore, queueStore, queue, events, logger);
+  const lifecycle = new FleetLifecycleHooks(enrollmentStore, deps.hostStore, hostMdmState, events, config.serverUrl, logger);
+  const chain = new CertAuthService(enrollmentStore, withHooks(core, [lifecycle], logger), deps.onCertificateAssociated);
+  const identity = new DeviceIdentityVerifier(deps.identityCa);
+  const handler = new AppleCheckinHandler(identity, chain);
+
+  // Deleting a host removes its enrollment state; the device must enroll again.
+  deps.hostEvents.add({
+    hostsDeleted: async (hosts) => {
+      await enrollmentStore.deleteDevices(hosts.map((h) => h.uuid).filter(Boolean));
+      await hostMdmState.deleteForHosts(hosts.map((h) => h.id));
+    },
+  });
+
+  return {
+    appleMdmEvents: events,
+    appleQueue: queue,
+    appleCheckin: handler,
+    appleEnrollments: enrollmentStore,
+    /** Writes buffered last-seen times and delivery counts (shutdown and tests). */
+    flushAppleCheckin: () => core.flush(),
+  };
+}

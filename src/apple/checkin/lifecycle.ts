@@ -1,0 +1,174 @@
+import type { Logger } from 'pino';
+import { dbNow } from '../../db/dialect.js';
+import type { HostStore } from '../../hosts/store.js';
+import type { AppleMdmEvents } from '../events.js';
+import { parsePlistDict, type PlistValue } from '../plist/parse.js';
+import type { HostMdmStateStore } from './hostMdmStore.js';
+import {
+  enrollmentTypes,
+  platformFromProductName,
+  type AuthenticateMessage,
+  type CheckOutMessage,
+  type CommandReport,
+  type TokenUpdateMessage,
+} from './messages.js';
+import type { CheckinHooks, MdmRequest } from './service.js';
+import type { EnrollmentStore } from './store.js';
+
+/** Fleet's name for its own MDM in host_mdm. */
+export const mdmName = 'Fleet';
+
+const osName: Record<string, string> = { darwin: 'macOS', ios: 'iOS', ipados: 'iPadOS' };
+
+function str(v: PlistValue | undefined): string | undefined {
+  return typeof v === 'string' && v ? v : undefined;
+}
+
+/**
+ * Third link: what Fleet does on top of the protocol — hosts and host_mdm (turn on at the first
+ * TokenUpdate after Authenticate, turn off at CheckOut), host vitals from DeviceInformation, and
+ * the events other areas listen to. Runs after the core has stored the message.
+ */
+export class FleetLifecycleHooks implements CheckinHooks {
+  constructor(
+    private readonly enrollments: EnrollmentStore,
+    private readonly hosts: HostStore,
+    private readonly hostMdm: HostMdmStateStore,
+    private readonly events: AppleMdmEvents,
+    private readonly serverUrl: string,
+    private readonly logger?: Logger,
+  ) {}
+
+  private mdmServerUrl(): string {
+    return `${this.serverUrl.replace(/\/$/, '')}/mdm/apple/mdm`;
+  }
+
+  async authenticate(r: MdmRequest, _m: AuthenticateMessage): Promise<void> {
+    const kind = r.notes.authenticateKind;
+    if (kind !== 'first' && kind !== 'reenrollment') return;
+    // A fresh enrollment resets lock/wipe state of a host we already know.
+    const host = await this.hosts.findByUuid(r.enrollment.deviceId);
+    if (host) await this.hostMdm.deleteActions(host.id);
+  }
+
+  async tokenUpdate(r: MdmRequest, _m: TokenUpdateMessage): Promise<void> {
+    const e = r.enrollment;
+    // A SCEP identity renewal re-runs Authenticate + TokenUpdate; it is not a new enrollment.
+    await this.enrollments.clearRenewal(e.deviceId);
+    const turnOn =
+      r.notes.tokenUpdateTally === 1 &&
+      r.notes.enrollmentEnabled === true &&
+      (e.type === enrollmentTypes.device || e.type === enrollmentTypes.userEnrollmentDevice);
+    if (!turnOn) return;
+    await this.turnOn(r);
+  }
+
+  /** MDM on: create or match the host (by UDID, then serial), host_mdm enrolled, last_enrolled_at. */
+  private async turnOn(r: MdmRequest): Promise<void> {
+    const e = r.enrollment;
+    const device = await this.enrollments.getDevice(e.deviceId);
+    if (!device) return;
+    let auth: Record<string, PlistValue> = {};
+    try {
+      auth = parsePlistDict(device.authenticate);
+    } catch {
+      // Stored by us after validation; an unreadable one only costs the vitals.
+    }
+    const personal = e.type === enrollmentTypes.userEnrollmentDevice || r.params.byod === '1';
+    const platform = device.platform || platformFromProductName(str(auth.ProductName));
+    const serial = device.serial_number ?? (personal ? e.deviceId : undefined);
+    const deviceName = str(auth.DeviceName);
+    const model = platform === 'darwin' ? str(auth.Model) ?? str(auth.ProductName) : str(auth.ProductName);
+    const osVersion = str(auth.OSVersion) ? `${osName[platform] ?? 'macOS'} ${str(auth.OSVersion)}` : undefined;
+    const host = await this.hosts.findByUuidOrSerial(e.deviceId, serial);
+    let hostId: number;
+    if (!host) {
+      hostId = await this.hosts.create({
+        uuid: e.deviceId,
+        hardware_serial: serial ?? '',
+        platform,
+        hostname: deviceName ?? '',
+        computer_name: deviceName ?? '',
+        hardware_model: model ?? '',
+        os_version: osVersion ?? '',
+      });
+    } else {
+      hostId = host.id;
+      const vitals: Record<string, string> = { platform };
+      if (serial) vitals.hardware_serial = serial;
+      if (model) vitals.hardware_model = model;
+      if (osVersion && !host.os_version) vitals.os_version = osVersion;
+      if (deviceName && !host.computer_name) vitals.computer_name = deviceName;
+      await this.hosts.updateVitals(hostId, vitals);
+    }
+    await this.hosts.upsertHostMdm(hostId, {
+      enrolled: true,
+      server_url: this.mdmServerUrl(),
+      installed_from_dep: false,
+      is_personal_enrollment: personal,
+      mdm_name: mdmName,
+    });
+    await this.hosts.setLastEnrolledAt(hostId, dbNow());
+    await this.events.emitEnrolled({ hostId, hostUuid: e.deviceId, enrollmentId: e.id, platform });
+  }
+
+  /** MDM off: host_mdm no longer enrolled (the core has disabled the enrollment). */
+  async checkOut(r: MdmRequest, _m: CheckOutMessage): Promise<void> {
+    const e = r.enrollment;
+    if (e.type !== enrollmentTypes.device && e.type !== enrollmentTypes.userEnrollmentDevice) return;
+    const host = await this.hosts.findByUuid(e.deviceId);
+    if (host) {
+      await this.hosts.upsertHostMdm(host.id, {
+        enrolled: false,
+        server_url: '',
+        installed_from_dep: false,
+        is_personal_enrollment: false,
+        mdm_name: mdmName,
+      });
+    }
+    await this.events.emitCheckedOut({ hostId: host?.id ?? null, hostUuid: e.deviceId, enrollmentId: e.id });
+  }
+
+  async commandAndReportResults(r: MdmRequest, report: CommandReport): Promise<void> {
+    const requestType = r.notes.reportedRequestType;
+    if (report.status === 'Idle' || !report.commandUuid || !requestType || r.notes.reportDropped) return;
+    const result = report.dict;
+    if (report.status === 'Acknowledged' && requestType === 'DeviceInformation') {
+      await this.applyDeviceInformation(r, result);
+    }
+    await this.events.emitCommandResult({
+      enrollmentId: r.enrollment.id,
+      hostUuid: r.enrollment.deviceId,
+      commandUuid: report.commandUuid,
+      requestType,
+      status: report.status,
+      raw: r.raw,
+      result,
+    });
+  }
+
+  /** DeviceInformation answers update the host row: name, model, OS version, serial. */
+  private async applyDeviceInformation(r: MdmRequest, result: Record<string, PlistValue>): Promise<void> {
+    const q = result.QueryResponses;
+    if (!q || typeof q !== 'object' || Array.isArray(q) || Buffer.isBuffer(q) || q instanceof Date) return;
+    const host = await this.hosts.findByUuid(r.enrollment.deviceId);
+    if (!host) return;
+    const qr = q as Record<string, PlistValue>;
+    const platform = host.platform || 'darwin';
+    const vitals: Record<string, string> = {};
+    const name = str(qr.DeviceName);
+    if (name) vitals.computer_name = name;
+    const hostname = str(qr.HostName) ?? name;
+    if (hostname) vitals.hostname = hostname;
+    const model = str(qr.ProductName) ?? str(qr.Model);
+    if (model) vitals.hardware_model = model;
+    const os = str(qr.OSVersion);
+    if (os) vitals.os_version = `${osName[platform] ?? 'macOS'} ${os}`;
+    const serial = str(qr.SerialNumber);
+    if (serial) vitals.hardware_serial = serial;
+    if (Object.keys(vitals).length) await this.hosts.updateVitals(host.id, vitals);
+    await this.hosts.setRefetchRequested(host.id, false);
+    await this.hostMdm.clearCommand(host.id, 'DeviceInformation');
+    this.logger?.debug({ hostId: host.id }, 'host vitals updated from DeviceInformation');
+  }
+}

@@ -1,0 +1,180 @@
+import type { Logger } from 'pino';
+import type { Transaction } from 'kysely';
+import { toDbTime } from '../../db/dialect.js';
+import type { DB } from '../../db/schema.js';
+import { BatchWriter } from '../batchWriter.js';
+import { parsePlistDict, type PlistValue } from '../plist/parse.js';
+import { buildPlist } from './build.js';
+import type { CommandQueueStore, NextCommandRow, QueuedCommandRow } from './store.js';
+
+export interface EnqueueCommand {
+  commandUuid: string;
+  requestType: string;
+  plist: Buffer;
+  /** Higher runs first; 0 by default. */
+  priority?: number;
+}
+
+export interface AppleCommandResult {
+  enrollmentId: string;
+  hostUuid: string;
+  commandUuid: string;
+  requestType: string;
+  status: string;
+  /** The device's report, byte for byte. */
+  raw: Buffer;
+  result: Record<string, PlistValue>;
+  updatedAt: string;
+}
+
+export interface AppleQueuedCommand {
+  enrollmentId: string;
+  hostUuid: string;
+  commandUuid: string;
+  requestType: string;
+  /** `Pending` until the device answers, then its last status. */
+  status: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Statuses after which a command is not sent again. */
+export const finalStatuses = new Set(['Acknowledged', 'Error', 'CommandFormatError']);
+
+/**
+ * The Apple command queue: one command row fanned out to many enrollments, delivered by priority
+ * then age, answered with results kept as raw plists.
+ */
+export class AppleCommandQueue {
+  private readonly deliveries: BatchWriter<{ id: string; commandUuid: string }>;
+
+  constructor(
+    private readonly store: CommandQueueStore,
+    private readonly opts: { maxDeliveryAttempts: number; retentionDays: number; logger?: Logger },
+  ) {
+    this.deliveries = new BatchWriter((items) => store.addDeliveryAttempts(items), {
+      intervalMs: 1000,
+      maxItems: 1000,
+      logger: opts.logger,
+      name: 'apple_delivery_attempts',
+    });
+  }
+
+  /** Stores the command once and queues it for every enrollment, in one transaction. */
+  async enqueue(enrollmentIds: string[], cmd: EnqueueCommand, trx?: Transaction<DB>): Promise<void> {
+    const ids = [...new Set(enrollmentIds)];
+    const run = async (t: Transaction<DB>) => {
+      await this.store.insertCommand(t, cmd);
+      await this.store.insertQueueRows(t, ids, cmd.commandUuid, cmd.priority ?? 0);
+    };
+    if (trx) await run(trx);
+    else await this.store.db.transaction().execute(run);
+  }
+
+  /**
+   * The next command for an enrollment. Commands handed out `maxDeliveryAttempts` times without
+   * a decodable answer are taken out of the queue with an Error result, so one command the device
+   * chokes on cannot block the ones behind it.
+   */
+  async next(enrollmentId: string, includeNotNow: boolean): Promise<NextCommandRow | undefined> {
+    for (let i = 0; i < 5; i++) {
+      const row = await this.store.nextCommand(enrollmentId, includeNotNow);
+      if (!row) return undefined;
+      if (row.delivery_attempts < this.opts.maxDeliveryAttempts) {
+        this.deliveries.add(`${enrollmentId}\n${row.command_uuid}`, { id: enrollmentId, commandUuid: row.command_uuid });
+        return row;
+      }
+      this.opts.logger?.warn(
+        { enrollmentId, commandUuid: row.command_uuid, requestType: row.request_type, attempts: row.delivery_attempts },
+        'apple command delivered too often without an answer; giving up on it',
+      );
+      await this.store.giveUp(enrollmentId, row.command_uuid, giveUpResult(enrollmentId, row.command_uuid, row.delivery_attempts));
+    }
+    return undefined;
+  }
+
+  /** Writes pending delivery counts now. */
+  flush(): Promise<void> {
+    return this.deliveries.flush();
+  }
+
+  async commandResults(commandUuid: string): Promise<AppleCommandResult[]> {
+    const rows = await this.store.commandResults(commandUuid);
+    return rows.map((r) => ({
+      enrollmentId: r.enrollment_id,
+      hostUuid: r.device_id,
+      commandUuid: r.command_uuid,
+      requestType: r.request_type,
+      status: r.status,
+      raw: r.result,
+      result: safeParse(r.result),
+      updatedAt: r.updated_at,
+    }));
+  }
+
+  async getCommand(commandUuid: string) {
+    return this.store.getCommand(commandUuid);
+  }
+
+  /** Queued commands, newest first, optionally for some hosts (device ids = host UUIDs) or one type. */
+  async listCommands(
+    f: { hostUuids?: string[]; requestType?: string; commandUuid?: string; page?: number; perPage?: number } = {},
+  ): Promise<AppleQueuedCommand[]> {
+    const perPage = Math.min(Math.max(f.perPage ?? 100, 1), 10_000);
+    const rows = await this.store.listCommands({
+      deviceIds: f.hostUuids,
+      requestType: f.requestType,
+      commandUuid: f.commandUuid,
+      limit: perPage,
+      offset: (f.page ?? 0) * perPage,
+    });
+    return rows.map(toQueued);
+  }
+
+  /** Enrollment ids among these that exist (to refuse commands for unknown hosts). */
+  existingEnrollmentIds(ids: string[]): Promise<string[]> {
+    return this.store.existingEnrollmentIds(ids);
+  }
+
+  /** Retention job: removes acknowledged results and queue rows older than the configured age. */
+  async deleteOldResults(now = Date.now()): Promise<number> {
+    const cutoff = toDbTime(new Date(now - this.opts.retentionDays * 24 * 3600 * 1000));
+    return this.store.deleteAcknowledgedBefore(cutoff);
+  }
+}
+
+function toQueued(r: QueuedCommandRow): AppleQueuedCommand {
+  return {
+    enrollmentId: r.enrollment_id,
+    hostUuid: r.device_id,
+    commandUuid: r.command_uuid,
+    requestType: r.request_type,
+    status: r.status ?? 'Pending',
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function safeParse(raw: Buffer): Record<string, PlistValue> {
+  try {
+    return parsePlistDict(raw);
+  } catch {
+    return {};
+  }
+}
+
+function giveUpResult(enrollmentId: string, commandUuid: string, attempts: number): Buffer {
+  return buildPlist({
+    CommandUUID: commandUuid,
+    Status: 'Error',
+    EnrollmentID: enrollmentId,
+    ErrorChain: [
+      {
+        ErrorCode: 0,
+        ErrorDomain: 'flotilla.delivery',
+        LocalizedDescription: `The device did not answer this command after ${attempts} deliveries.`,
+        USEnglishDescription: `The device did not answer this command after ${attempts} deliveries.`,
+      },
+    ],
+  });
+}

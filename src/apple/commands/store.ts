@@ -1,0 +1,324 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { dbNow, dialectOf, insertedValue } from '../../db/dialect.js';
+import type { DB } from '../../db/schema.js';
+
+type AnyDb = Kysely<DB> | Transaction<DB>;
+
+let lastMicros = 0;
+/**
+ * Current UTC time with microseconds, strictly increasing within this process, so commands
+ * enqueued in the same millisecond keep their order.
+ */
+export function microNow(): string {
+  let micros = Math.floor((performance.timeOrigin + performance.now()) * 1000);
+  if (micros <= lastMicros) micros = lastMicros + 1;
+  lastMicros = micros;
+  const ms = Math.floor(micros / 1000);
+  const iso = new Date(ms).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+  return `${iso.slice(0, 10)} ${iso.slice(11, 23)}${String(micros % 1000).padStart(3, '0')}`;
+}
+
+export interface NextCommandRow {
+  command_uuid: string;
+  request_type: string;
+  command: Buffer;
+  delivery_attempts: number;
+}
+
+export interface CommandResultRow {
+  enrollment_id: string;
+  device_id: string;
+  command_uuid: string;
+  request_type: string;
+  status: string;
+  result: Buffer;
+  updated_at: string;
+}
+
+export interface QueuedCommandRow {
+  enrollment_id: string;
+  device_id: string;
+  command_uuid: string;
+  request_type: string;
+  status: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const ENQUEUE_CHUNK = 1000;
+
+/** nano_commands, nano_enrollment_queue and nano_command_results. */
+export class CommandQueueStore {
+  constructor(readonly db: Kysely<DB>) {}
+
+  async insertCommand(
+    trx: AnyDb,
+    c: { commandUuid: string; requestType: string; plist: Buffer; subtype?: string },
+  ): Promise<void> {
+    const now = microNow();
+    await trx
+      .insertInto('nano_commands')
+      .values({
+        command_uuid: c.commandUuid,
+        request_type: c.requestType,
+        command: c.plist,
+        subtype: c.subtype ?? 'None',
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+  }
+
+  /** One queue row per enrollment, in chunks (statements stay well under placeholder limits). */
+  async insertQueueRows(trx: AnyDb, enrollmentIds: string[], commandUuid: string, priority: number): Promise<void> {
+    const now = microNow();
+    for (let i = 0; i < enrollmentIds.length; i += ENQUEUE_CHUNK) {
+      const rows = enrollmentIds.slice(i, i + ENQUEUE_CHUNK).map((id) => ({
+        id,
+        command_uuid: commandUuid,
+        priority,
+        active: 1,
+        created_at: now,
+        updated_at: now,
+      }));
+      await trx.insertInto('nano_enrollment_queue').values(rows).execute();
+    }
+  }
+
+  async existingEnrollmentIds(ids: string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const out: string[] = [];
+    for (let i = 0; i < ids.length; i += ENQUEUE_CHUNK) {
+      const rows = await this.db
+        .selectFrom('nano_enrollments')
+        .select('id')
+        .where('id', 'in', ids.slice(i, i + ENQUEUE_CHUNK))
+        .execute();
+      out.push(...rows.map((r) => r.id));
+    }
+    return out;
+  }
+
+  /**
+   * Deactivates the device's (and its users') queued commands that have no final result, as a new
+   * enrollment starts with an empty queue.
+   */
+  async deactivatePending(trx: AnyDb, deviceId: string): Promise<void> {
+    await trx
+      .updateTable('nano_enrollment_queue as q')
+      .set({ active: 0, updated_at: microNow() })
+      .where('q.active', '=', 1)
+      .where('q.id', 'in', (eb) => eb.selectFrom('nano_enrollments').select('id').where('device_id', '=', deviceId))
+      .execute();
+  }
+
+  /**
+   * Records that a report answered a queued command: final answers leave the active queue; a
+   * NotNow keeps it active and resets its delivery count (the device could decode it). Returns
+   * false when the command was never queued for this enrollment.
+   */
+  async settleQueueRow(enrollmentId: string, commandUuid: string, final: boolean): Promise<boolean> {
+    const set = final ? { active: 0, updated_at: microNow() } : { delivery_attempts: 0, updated_at: microNow() };
+    const res = await this.db
+      .updateTable('nano_enrollment_queue')
+      .set(set)
+      .where('id', '=', enrollmentId)
+      .where('command_uuid', '=', commandUuid)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) > 0;
+  }
+
+  async requestType(commandUuid: string): Promise<string | undefined> {
+    const r = await this.db
+      .selectFrom('nano_commands')
+      .select('request_type')
+      .where('command_uuid', '=', commandUuid)
+      .executeTakeFirst();
+    return r?.request_type;
+  }
+
+  /** One row per (enrollment, command); a later status overwrites, NotNows are counted. */
+  async upsertResult(enrollmentId: string, commandUuid: string, status: string, raw: Buffer): Promise<void> {
+    const now = dbNow();
+    const notNow = status === 'NotNow';
+    const dialect = dialectOf(this.db);
+    const set = {
+      status: insertedValue(dialect, 'status'),
+      result: insertedValue(dialect, 'result'),
+      not_now_at: sql`COALESCE(not_now_at, ${insertedValue(dialect, 'not_now_at')})`,
+      not_now_tally: sql`not_now_tally + ${insertedValue(dialect, 'not_now_tally')}`,
+      updated_at: insertedValue(dialect, 'updated_at'),
+    } as Record<string, any>;
+    const base = this.db.insertInto('nano_command_results').values({
+      id: enrollmentId,
+      command_uuid: commandUuid,
+      status,
+      result: raw,
+      not_now_at: notNow ? now : null,
+      not_now_tally: notNow ? 1 : 0,
+      created_at: now,
+      updated_at: now,
+    });
+    if (dialect === 'mysql') await base.onDuplicateKeyUpdate(set).execute();
+    else await base.onConflict((oc) => oc.columns(['id', 'command_uuid']).doUpdateSet(set)).execute();
+  }
+
+  /**
+   * The enrollment's next command: active, not yet answered (or NotNow'd, when `includeNotNow`),
+   * highest priority first, then oldest. Walks the covering index (id, active, priority, created_at).
+   */
+  async nextCommand(enrollmentId: string, includeNotNow: boolean): Promise<NextCommandRow | undefined> {
+    const row = await this.db
+      .selectFrom('nano_enrollment_queue as q')
+      .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
+      .leftJoin('nano_command_results as r', (j) => j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'))
+      .select(['q.command_uuid', 'c.request_type', 'c.command', 'q.delivery_attempts'])
+      .where('q.id', '=', enrollmentId)
+      .where('q.active', '=', 1)
+      .where((eb) => (includeNotNow ? eb.or([eb('r.status', 'is', null), eb('r.status', '=', 'NotNow')]) : eb('r.status', 'is', null)))
+      .orderBy('q.priority', 'desc')
+      .orderBy('q.created_at', 'asc')
+      .limit(1)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    return { ...row, command: Buffer.from(row.command), delivery_attempts: Number(row.delivery_attempts) };
+  }
+
+  /** Counts deliveries of commands (flushed in batches). */
+  async addDeliveryAttempts(pairs: { id: string; commandUuid: string }[]): Promise<void> {
+    if (pairs.length === 0) return;
+    await this.db
+      .updateTable('nano_enrollment_queue')
+      .set({ delivery_attempts: sql`delivery_attempts + 1` })
+      .where((eb) =>
+        eb(
+          eb.refTuple('id', 'command_uuid'),
+          'in',
+          pairs.map((p) => eb.tuple(p.id, p.commandUuid)),
+        ),
+      )
+      .execute();
+  }
+
+  /** Takes a command that was delivered too often without an answer out of the queue, with an Error result. */
+  async giveUp(enrollmentId: string, commandUuid: string, resultPlist: Buffer): Promise<void> {
+    await this.settleQueueRow(enrollmentId, commandUuid, true);
+    await this.upsertResult(enrollmentId, commandUuid, 'Error', resultPlist);
+  }
+
+  async commandResults(commandUuid: string): Promise<CommandResultRow[]> {
+    const rows = await this.db
+      .selectFrom('nano_command_results as r')
+      .innerJoin('nano_commands as c', 'c.command_uuid', 'r.command_uuid')
+      .innerJoin('nano_enrollments as e', 'e.id', 'r.id')
+      .select([
+        'r.id as enrollment_id',
+        'e.device_id',
+        'r.command_uuid',
+        'c.request_type',
+        'r.status',
+        'r.result',
+        'r.updated_at',
+      ])
+      .where('r.command_uuid', '=', commandUuid)
+      .orderBy('r.id')
+      .execute();
+    return rows.map((r) => ({ ...r, result: Buffer.from(r.result) }));
+  }
+
+  async getCommand(commandUuid: string): Promise<{ command_uuid: string; request_type: string; command: Buffer } | undefined> {
+    const r = await this.db
+      .selectFrom('nano_commands')
+      .select(['command_uuid', 'request_type', 'command'])
+      .where('command_uuid', '=', commandUuid)
+      .executeTakeFirst();
+    return r ? { ...r, command: Buffer.from(r.command) } : undefined;
+  }
+
+  /** Queued commands with their latest status (null = not answered yet), newest first. */
+  async listCommands(f: {
+    deviceIds?: string[];
+    requestType?: string;
+    commandUuid?: string;
+    limit: number;
+    offset: number;
+  }): Promise<QueuedCommandRow[]> {
+    let q = this.db
+      .selectFrom('nano_enrollment_queue as q')
+      .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
+      .innerJoin('nano_enrollments as e', 'e.id', 'q.id')
+      .leftJoin('nano_command_results as r', (j) => j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'))
+      .select([
+        'q.id as enrollment_id',
+        'e.device_id',
+        'q.command_uuid',
+        'c.request_type',
+        'r.status',
+        'q.created_at',
+        sql<string>`COALESCE(r.updated_at, q.created_at)`.as('updated_at'),
+      ]);
+    if (f.deviceIds) {
+      if (f.deviceIds.length === 0) return [];
+      q = q.where('e.device_id', 'in', f.deviceIds);
+    }
+    if (f.requestType) q = q.where('c.request_type', '=', f.requestType);
+    if (f.commandUuid) q = q.where('q.command_uuid', '=', f.commandUuid);
+    const rows = await q.orderBy('q.created_at', 'desc').orderBy('q.id').limit(f.limit).offset(f.offset).execute();
+    return rows.map((r) => ({ ...r, status: r.status ?? null }));
+  }
+
+  /**
+   * Retention: deletes acknowledged results (and their queue rows) last updated before `cutoff`,
+   * then commands no enrollment refers to any more. Returns how many results went.
+   */
+  async deleteAcknowledgedBefore(cutoff: string, batch = 5000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows = await this.db
+        .selectFrom('nano_command_results')
+        .select(['id', 'command_uuid'])
+        .where('status', '=', 'Acknowledged')
+        .where('updated_at', '<', cutoff)
+        .limit(batch)
+        .execute();
+      if (rows.length === 0) break;
+      await this.db.transaction().execute(async (trx) => {
+        for (let i = 0; i < rows.length; i += ENQUEUE_CHUNK) {
+          const tuples = rows.slice(i, i + ENQUEUE_CHUNK);
+          await trx
+            .deleteFrom('nano_enrollment_queue')
+            .where((eb) => eb(eb.refTuple('id', 'command_uuid'), 'in', tuples.map((t) => eb.tuple(t.id, t.command_uuid))))
+            .execute();
+          await trx
+            .deleteFrom('nano_command_results')
+            .where((eb) => eb(eb.refTuple('id', 'command_uuid'), 'in', tuples.map((t) => eb.tuple(t.id, t.command_uuid))))
+            .execute();
+        }
+      });
+      total += rows.length;
+      if (rows.length < batch) break;
+    }
+    // Commands left with no queue row and no result (and older than the cutoff) are done with.
+    await this.db
+      .deleteFrom('nano_commands')
+      .where('created_at', '<', cutoff)
+      .where((eb) =>
+        eb.not(eb.exists(eb.selectFrom('nano_enrollment_queue as q').select('q.id').whereRef('q.command_uuid', '=', 'nano_commands.command_uuid'))),
+      )
+      .where((eb) =>
+        eb.not(eb.exists(eb.selectFrom('nano_command_results as r').select('r.id').whereRef('r.command_uuid', '=', 'nano_commands.command_uuid'))),
+      )
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('nano_cert_auth_associations as a')
+              .select('a.id')
+              .whereRef('a.renew_command_uuid', '=', 'nano_commands.command_uuid'),
+          ),
+        ),
+      )
+      .execute();
+    return total;
+  }
+}
