@@ -1,0 +1,106 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { authorize, ordering, paging, viewerOf } from '../../http/adminApi.js';
+import type { Services } from '../../services.js';
+import { parseStatusFilter } from './adminService.js';
+
+/** Fleet caps `commands/run` bodies at 2 MiB. */
+export const maxCommandBodyBytes = 2 * 1024 * 1024;
+
+const runBody = z
+  .object({
+    command: z.string().min(1, 'command is required'),
+    host_uuids: z.array(z.string().min(1)).min(1, 'host_uuids must name at least one host').max(10_000),
+  })
+  .strict();
+
+const listQuery = z
+  .object({
+    page: z.string().optional(),
+    per_page: z.string().optional(),
+    order_key: z.string().optional(),
+    order_direction: z.string().optional(),
+    host_identifier: z.string().optional(),
+    request_type: z.string().optional(),
+    command_status: z.string().optional(),
+    token: z.string().optional(),
+  })
+  .strict();
+
+const resultsQuery = z.object({ command_uuid: z.string().min(1, 'command_uuid is required'), token: z.string().optional() }).strict();
+
+const hostParams = z.object({ id: z.coerce.number().int().positive() }).strict();
+const lockQuery = z.object({ view_pin: z.enum(['true', 'false', '1', '0']).optional(), token: z.string().optional() }).strict();
+const wipeBody = z
+  .object({ windows: z.object({ wipe_type: z.enum(['doWipe', 'doWipeProtected']) }).strict().optional() })
+  .strict()
+  .optional();
+
+const orderKeys = ['updated_at', 'request_type', 'hostname', 'status', 'command_uuid', 'host_uuid'] as const;
+
+/** Fleet's admin commands API and the Apple host actions (refetch, lock, unlock, wipe). */
+export function appleCommandRoutes(services: Services) {
+  const commands = services.appleCommandAdmin;
+  const actions = services.appleHostActions;
+  return (scope: FastifyInstance) => {
+    scope.post('/commands/run', { bodyLimit: maxCommandBodyBytes }, async (req) => {
+      const viewer = authorize(req, 'mdm_command', 'write');
+      return commands.run(viewer, runBody.parse(req.body ?? {}));
+    });
+
+    scope.get('/commands', async (req) => {
+      const viewer = authorize(req, 'mdm_command_result', 'read');
+      const q = listQuery.parse(req.query ?? {});
+      const page = paging(q);
+      const order = q.order_key === undefined ? { key: 'updated_at', desc: true } : ordering(q, [...orderKeys], 'updated_at');
+      const results = await commands.list(viewer, {
+        hostIdentifier: q.host_identifier?.trim() || undefined,
+        requestType: q.request_type?.trim() || undefined,
+        statuses: parseStatusFilter(q.command_status),
+        orderKey: order.key as (typeof orderKeys)[number],
+        desc: order.desc,
+        limit: page.limit,
+        offset: page.offset,
+      });
+      return { results };
+    });
+
+    const results = async (req: FastifyRequest) => {
+      const viewer = authorize(req, 'mdm_command_result', 'read');
+      const q = resultsQuery.parse(req.query ?? {});
+      return { results: await commands.results(viewer, q.command_uuid) };
+    };
+    scope.get('/commands/results', results);
+    // Deprecated aliases Fleet still serves.
+    scope.get('/mdm/commandresults', results);
+    scope.get('/mdm/apple/commandresults', results);
+
+    scope.post('/hosts/:id/refetch', async (req) => {
+      const { id } = hostParams.parse(req.params);
+      await actions.refetch(viewerOf(req), id);
+      return {};
+    });
+
+    scope.post('/hosts/:id/lock', async (req, reply) => {
+      const { id } = hostParams.parse(req.params);
+      const q = lockQuery.parse(req.query ?? {});
+      const res = await actions.lock(viewerOf(req), id);
+      if (q.view_pin === 'true' || q.view_pin === '1') return { unlock_pin: res.unlockPin ?? '' };
+      return reply.status(204).send();
+    });
+
+    scope.post('/hosts/:id/unlock', async (req, reply) => {
+      const { id } = hostParams.parse(req.params);
+      const res = await actions.unlock(viewerOf(req), id);
+      if (res.unlockPin !== null) return { host_id: id, unlock_pin: res.unlockPin };
+      return reply.status(204).send();
+    });
+
+    scope.post('/hosts/:id/wipe', async (req, reply) => {
+      const { id } = hostParams.parse(req.params);
+      wipeBody.parse(req.body ?? undefined);
+      await actions.wipe(viewerOf(req), id);
+      return reply.status(204).send();
+    });
+  };
+}
