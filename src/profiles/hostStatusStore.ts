@@ -1,0 +1,348 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { upsert } from '../db/dialect.js';
+import type { DB } from '../db/schema.js';
+
+type Db = Kysely<DB> | Transaction<DB>;
+
+const CHUNK = 500;
+
+export type HostProfileWrite = {
+  host_uuid: string;
+  profile_uuid: string;
+  profile_identifier: string;
+  profile_name: string;
+  status: string | null;
+  operation_type: string;
+  detail: string | null;
+  command_uuid: string;
+  checksum: string;
+  retries: number;
+  ignore_error: number;
+  scope: string;
+  secrets_updated_at: string | null;
+  created_at: string;
+  updated_at: string;
+};
+
+export type HostDeclarationWrite = {
+  host_uuid: string;
+  declaration_uuid: string;
+  declaration_identifier: string;
+  declaration_name: string;
+  status: string | null;
+  operation_type: string;
+  detail: string | null;
+  token: string;
+  scope: string;
+  secrets_updated_at: string | null;
+  created_at: string;
+  updated_at: string;
+};
+
+/** Host status counts in Fleet's summary shape. */
+export interface StatusCounts {
+  verified: number;
+  verifying: number;
+  pending: number;
+  failed: number;
+}
+
+/**
+ * Per-host status rows: bulk writes for the manager, compare-and-set updates for command results
+ * (keyed on host + command UUID, so a late answer to a superseded command changes nothing), and
+ * the summaries.
+ */
+export class HostStatusStore {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  async upsertProfileRows(rows: HostProfileWrite[], db: Db = this.db): Promise<void> {
+    const update = Object.keys(rows[0] ?? {}).filter((c) => c !== 'created_at' && c !== 'host_uuid' && c !== 'profile_uuid');
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await upsert(db, 'host_mdm_apple_profiles', rows.slice(i, i + CHUNK), ['host_uuid', 'profile_uuid'], update);
+    }
+  }
+
+  async upsertDeclarationRows(rows: HostDeclarationWrite[], db: Db = this.db): Promise<void> {
+    const update = Object.keys(rows[0] ?? {}).filter((c) => c !== 'created_at' && c !== 'host_uuid' && c !== 'declaration_uuid');
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await upsert(db, 'host_mdm_apple_declarations', rows.slice(i, i + CHUNK), ['host_uuid', 'declaration_uuid'], update);
+    }
+  }
+
+  async deleteProfileRows(pairs: { host_uuid: string; def_uuid: string }[], db: Db = this.db): Promise<void> {
+    const byDef = groupBy(pairs, (p) => p.def_uuid);
+    for (const [def, list] of byDef) {
+      for (let i = 0; i < list.length; i += CHUNK) {
+        await db
+          .deleteFrom('host_mdm_apple_profiles')
+          .where('profile_uuid', '=', def)
+          .where('host_uuid', 'in', list.slice(i, i + CHUNK).map((p) => p.host_uuid))
+          .execute();
+      }
+    }
+  }
+
+  /** Marks removal rows of one profile as sent with `commandUuid`. */
+  async markRemovalsSent(
+    defUuid: string,
+    hostUuids: string[],
+    commandUuid: string,
+    ignoreError: number,
+    now: string,
+    db: Db = this.db,
+  ): Promise<void> {
+    for (let i = 0; i < hostUuids.length; i += CHUNK) {
+      await db
+        .updateTable('host_mdm_apple_profiles')
+        .set({ status: 'pending', operation_type: 'remove', command_uuid: commandUuid, ignore_error: ignoreError, detail: null, updated_at: now })
+        .where('profile_uuid', '=', defUuid)
+        .where('host_uuid', 'in', hostUuids.slice(i, i + CHUNK))
+        .execute();
+    }
+  }
+
+  /** Takes superseded commands out of the given enrollments' queues so they are never replayed. */
+  async deactivateQueued(commandUuid: string, enrollmentIds: string[], db: Db = this.db): Promise<void> {
+    for (let i = 0; i < enrollmentIds.length; i += CHUNK) {
+      await db
+        .updateTable('nano_enrollment_queue')
+        .set({ active: 0 })
+        .where('command_uuid', '=', commandUuid)
+        .where('id', 'in', enrollmentIds.slice(i, i + CHUNK))
+        .where('active', '=', 1)
+        .execute();
+    }
+  }
+
+  async profileRowByCommand(hostUuid: string, commandUuid: string) {
+    return this.db
+      .selectFrom('host_mdm_apple_profiles')
+      .selectAll()
+      .where('host_uuid', '=', hostUuid)
+      .where('command_uuid', '=', commandUuid)
+      .execute();
+  }
+
+  /** Compare-and-set: only the row still pointing at `commandUuid` with status `from` changes. */
+  async setProfileStatusByCommand(
+    hostUuid: string,
+    commandUuid: string,
+    operation: 'install' | 'remove',
+    from: (string | null)[],
+    fields: { status: string | null; detail?: string | null; retries?: number },
+    now: string,
+  ): Promise<number> {
+    const res = await this.db
+      .updateTable('host_mdm_apple_profiles')
+      .set({ ...fields, updated_at: now })
+      .where('host_uuid', '=', hostUuid)
+      .where('command_uuid', '=', commandUuid)
+      .where('operation_type', '=', operation)
+      .where((eb) => statusIn(eb, from))
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async deleteProfileRowsByCommand(hostUuid: string, commandUuid: string, operation: 'remove'): Promise<void> {
+    await this.db
+      .deleteFrom('host_mdm_apple_profiles')
+      .where('host_uuid', '=', hostUuid)
+      .where('command_uuid', '=', commandUuid)
+      .where('operation_type', '=', operation)
+      .execute();
+  }
+
+  /** Install rows of a host with their definition's PayloadUUID, for verification. */
+  async installRowsForVerification(hostUuid: string) {
+    return this.db
+      .selectFrom('host_mdm_apple_profiles as r')
+      .leftJoin('mdm_apple_configuration_profiles as p', 'p.profile_uuid', 'r.profile_uuid')
+      .select([
+        'r.profile_uuid',
+        'r.profile_identifier',
+        'r.status',
+        'r.command_uuid',
+        'r.retries',
+        'r.updated_at',
+        'p.payload_uuid',
+      ])
+      .where('r.host_uuid', '=', hostUuid)
+      .where('r.operation_type', '=', 'install')
+      .execute();
+  }
+
+  async setProfileRowCas(
+    hostUuid: string,
+    profileUuid: string,
+    expect: { status: string | null; command_uuid: string },
+    fields: { status: string | null; detail?: string | null; retries?: number },
+    now: string,
+  ): Promise<void> {
+    await this.db
+      .updateTable('host_mdm_apple_profiles')
+      .set({ ...fields, updated_at: now })
+      .where('host_uuid', '=', hostUuid)
+      .where('profile_uuid', '=', profileUuid)
+      .where('command_uuid', '=', expect.command_uuid)
+      .where('operation_type', '=', 'install')
+      .where((eb) => statusIn(eb, [expect.status]))
+      .execute();
+  }
+
+  /** Hosts due a ProfileList: after an install was acknowledged, or when the last check is old. */
+  async hostsDueVerification(opts: { olderThan: string; outstandingSince: string; limit: number }) {
+    const res = await sql<{ host_uuid: string; enrollment_id: string }>`
+      SELECT h.uuid AS host_uuid, ne.id AS enrollment_id
+      FROM hosts h
+      JOIN nano_enrollments ne ON ne.device_id = h.uuid AND ne.enabled = 1 AND ne.type IN ('Device', 'User Enrollment (Device)')
+      LEFT JOIN host_mdm_apple_profile_checks c ON c.host_uuid = h.uuid
+      WHERE h.platform IN ('darwin', 'ios', 'ipados')
+        AND (c.host_uuid IS NULL OR c.answered_at IS NOT NULL OR c.requested_at < ${opts.outstandingSince})
+        AND (
+          EXISTS (SELECT 1 FROM host_mdm_apple_profiles r WHERE r.host_uuid = h.uuid AND r.operation_type = 'install'
+            AND r.status = 'verifying' AND (c.host_uuid IS NULL OR r.updated_at >= c.requested_at))
+          OR ((c.host_uuid IS NULL OR c.requested_at < ${opts.olderThan})
+            AND EXISTS (SELECT 1 FROM host_mdm_apple_profiles r WHERE r.host_uuid = h.uuid AND r.operation_type = 'install'
+              AND r.status IN ('verifying', 'verified')))
+        )
+      LIMIT ${opts.limit}`.execute(this.db);
+    return res.rows;
+  }
+
+  async recordChecksRequested(hostUuids: string[], commandUuid: string, now: string, db: Db = this.db): Promise<void> {
+    const rows = hostUuids.map((h) => ({ host_uuid: h, command_uuid: commandUuid, requested_at: now, answered_at: null }));
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await upsert(db, 'host_mdm_apple_profile_checks', rows.slice(i, i + CHUNK), ['host_uuid'], [
+        'command_uuid',
+        'requested_at',
+        'answered_at',
+      ]);
+    }
+  }
+
+  async checkFor(hostUuid: string, commandUuid: string) {
+    return this.db
+      .selectFrom('host_mdm_apple_profile_checks')
+      .selectAll()
+      .where('host_uuid', '=', hostUuid)
+      .where('command_uuid', '=', commandUuid)
+      .executeTakeFirst();
+  }
+
+  async markCheckAnswered(hostUuid: string, commandUuid: string, now: string): Promise<void> {
+    await this.db
+      .updateTable('host_mdm_apple_profile_checks')
+      .set({ answered_at: now })
+      .where('host_uuid', '=', hostUuid)
+      .where('command_uuid', '=', commandUuid)
+      .execute();
+  }
+
+  /** Resend: back to "decided, not yet queued" so the manager sends it again. */
+  async resetForResend(hostUuid: string, profileUuid: string, now: string): Promise<number> {
+    const res = await this.db
+      .updateTable('host_mdm_apple_profiles')
+      .set({ status: null, detail: null, retries: 0, updated_at: now })
+      .where('host_uuid', '=', hostUuid)
+      .where('profile_uuid', '=', profileUuid)
+      .where('operation_type', '=', 'install')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async deleteRowsOfHosts(hostUuids: string[]): Promise<void> {
+    if (hostUuids.length === 0) return;
+    await this.db.deleteFrom('host_mdm_apple_profiles').where('host_uuid', 'in', hostUuids).execute();
+    await this.db.deleteFrom('host_mdm_apple_declarations').where('host_uuid', 'in', hostUuids).execute();
+    await this.db.deleteFrom('host_mdm_apple_profile_checks').where('host_uuid', 'in', hostUuids).execute();
+  }
+
+  /** Profile and declaration rows of one host, as the host details page lists them. */
+  async rowsOfHost(hostUuid: string) {
+    const profiles = await this.db
+      .selectFrom('host_mdm_apple_profiles')
+      .select(['profile_uuid as uuid', 'profile_name as name', 'status', 'operation_type', 'detail', 'scope'])
+      .where('host_uuid', '=', hostUuid)
+      .orderBy('profile_name')
+      .execute();
+    const declarations = await this.db
+      .selectFrom('host_mdm_apple_declarations')
+      .select(['declaration_uuid as uuid', 'declaration_name as name', 'status', 'operation_type', 'detail', 'scope'])
+      .where('host_uuid', '=', hostUuid)
+      .orderBy('declaration_name')
+      .execute();
+    return [...profiles, ...declarations];
+  }
+
+  /**
+   * Hosts of a team per OS-settings status (each host counted once): failed if any row failed,
+   * else pending if any row is pending or NULL, else verifying if any row is, else verified.
+   */
+  async summary(teamId: number | null): Promise<StatusCounts> {
+    const teamFilter = teamId === null ? sql`h.team_id IS NULL` : sql`h.team_id = ${teamId}`;
+    const res = await sql<{ bucket: string; n: number | string }>`
+      SELECT bucket, COUNT(*) AS n FROM (
+        SELECT s.host_uuid,
+          CASE
+            WHEN SUM(CASE WHEN s.status = 'failed' THEN 1 ELSE 0 END) > 0 THEN 'failed'
+            WHEN SUM(CASE WHEN s.status IS NULL OR s.status = 'pending' THEN 1 ELSE 0 END) > 0 THEN 'pending'
+            WHEN SUM(CASE WHEN s.status = 'verifying' THEN 1 ELSE 0 END) > 0 THEN 'verifying'
+            ELSE 'verified'
+          END AS bucket
+        FROM (
+          SELECT host_uuid, status FROM host_mdm_apple_profiles
+          UNION ALL SELECT host_uuid, status FROM host_mdm_apple_declarations
+        ) s
+        JOIN hosts h ON h.uuid = s.host_uuid
+        WHERE ${teamFilter}
+        GROUP BY s.host_uuid
+      ) per_host
+      GROUP BY bucket`.execute(this.db);
+    const out: StatusCounts = { verified: 0, verifying: 0, pending: 0, failed: 0 };
+    for (const r of res.rows) out[r.bucket as keyof StatusCounts] = Number(r.n);
+    return out;
+  }
+
+  /** Hosts per status for one profile or declaration (NULL counted as pending). */
+  async profileStatus(kind: 'apple' | 'declaration', uuid: string): Promise<StatusCounts> {
+    const rows =
+      kind === 'apple'
+        ? await this.db
+            .selectFrom('host_mdm_apple_profiles')
+            .where('profile_uuid', '=', uuid)
+            .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+            .groupBy('status')
+            .execute()
+        : await this.db
+            .selectFrom('host_mdm_apple_declarations')
+            .where('declaration_uuid', '=', uuid)
+            .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+            .groupBy('status')
+            .execute();
+    const out: StatusCounts = { verified: 0, verifying: 0, pending: 0, failed: 0 };
+    for (const r of rows) {
+      const k = (r.status ?? 'pending') as keyof StatusCounts;
+      if (k in out) out[k] += Number(r.n);
+    }
+    return out;
+  }
+}
+
+function statusIn(eb: any, from: (string | null)[]) {
+  const vals = from.filter((s): s is string => s !== null);
+  const ors = [];
+  if (vals.length) ors.push(eb('status', 'in', vals));
+  if (from.includes(null)) ors.push(eb('status', 'is', null));
+  return eb.or(ors);
+}
+
+export function groupBy<T, K>(items: T[], key: (t: T) => K): Map<K, T[]> {
+  const m = new Map<K, T[]>();
+  for (const it of items) {
+    const k = key(it);
+    const l = m.get(k);
+    if (l) l.push(it);
+    else m.set(k, [it]);
+  }
+  return m;
+}

@@ -1,0 +1,205 @@
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { dialectOf } from '../db/dialect.js';
+import type { DB } from '../db/schema.js';
+import { appliesToHost, sameTeam, type EntityTables } from './targeting.js';
+
+type Db = Kysely<DB> | Transaction<DB>;
+
+/** Which hosts (and optionally which definitions) a reconcile query looks at. */
+export interface ReconcileScope {
+  /** Host ids in (lo, hi]: one window of the cron's cursor walk. */
+  window?: { lo: number; hi: number };
+  hostIds?: number[];
+  defUuids?: string[];
+}
+
+/** A (host, definition) pair the host should have but does not have as it is now. */
+export interface InstallCandidate {
+  host_id: number;
+  host_uuid: string;
+  platform: string;
+  enrollment_id: string;
+  def_uuid: string;
+  identifier: string;
+  name: string;
+  content: string;
+  scope: string;
+  secrets_updated_at: string | null;
+  cur_exists: number;
+  cur_status: string | null;
+  cur_op: string | null;
+  cur_content: string | null;
+  cur_command: string | null;
+  cur_retries: number | null;
+}
+
+/** A current host row whose definition no longer applies (or a removal not yet sent). */
+export interface RemoveCandidate {
+  host_id: number;
+  host_uuid: string;
+  platform: string;
+  enrollment_id: string;
+  def_uuid: string;
+  identifier: string;
+  cur_status: string | null;
+  cur_op: string;
+  cur_command: string | null;
+  cur_ignore_error: number | null;
+}
+
+function hostFilter(scope: ReconcileScope): RawBuilder<unknown> {
+  const parts: RawBuilder<unknown>[] = [];
+  if (scope.window) parts.push(sql`h.id > ${scope.window.lo} AND h.id <= ${scope.window.hi}`);
+  if (scope.hostIds) parts.push(scope.hostIds.length ? sql`h.id IN (${sql.join(scope.hostIds)})` : sql`1 = 0`);
+  return parts.length ? sql.join(parts, sql` AND `) : sql`1 = 1`;
+}
+
+function defFilter(t: EntityTables, alias: string, key: string, scope: ReconcileScope): RawBuilder<unknown> {
+  if (!scope.defUuids) return sql`1 = 1`;
+  if (scope.defUuids.length === 0) return sql`1 = 0`;
+  return sql`${sql.ref(`${alias}.${key}`)} IN (${sql.join(scope.defUuids)})`;
+}
+
+const platformFilter = (t: EntityTables) => sql`h.platform IN (${sql.join(t.platforms)})`;
+
+/** Does the host table carry per-row commands (profiles) or not (declarations)? */
+const hasCommandColumns = (t: EntityTables) => t.hostTable !== 'host_mdm_apple_declarations';
+
+/**
+ * The set algebra of reconciliation: desired pairs (team + label targeting) against current host
+ * status rows, in SQL, one bounded scope at a time. Generic over Apple profiles and declarations
+ * (and any other entity described by EntityTables).
+ */
+export class ReconcileStore {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  /** Desired pairs that need (re)delivery: missing, edited, coming back from a removal, or marked NULL. */
+  async installCandidates(t: EntityTables, scope: ReconcileScope, db: Db = this.db): Promise<InstallCandidate[]> {
+    const p = (c: string) => sql.ref(`p.${c}`);
+    const cur = (c: string) => sql.ref(`cur.${c}`);
+    const cmdCols = hasCommandColumns(t)
+      ? sql`cur.command_uuid AS cur_command, cur.retries AS cur_retries`
+      : sql`NULL AS cur_command, NULL AS cur_retries`;
+    const res = await sql<InstallCandidate>`
+      SELECT h.id AS host_id, h.uuid AS host_uuid, h.platform AS platform, ne.id AS enrollment_id,
+        ${p(t.defKey)} AS def_uuid, ${p(t.defIdentifierCol)} AS identifier, p.name AS name,
+        ${p(t.contentCol)} AS content, p.scope AS scope, p.secrets_updated_at AS secrets_updated_at,
+        CASE WHEN cur.host_uuid IS NULL THEN 0 ELSE 1 END AS cur_exists,
+        cur.status AS cur_status, cur.operation_type AS cur_op, ${cur(t.contentCol)} AS cur_content, ${cmdCols}
+      FROM hosts h
+      ${t.enrollmentJoin}
+      JOIN ${sql.table(t.defTable)} p ON ${sameTeam}
+      LEFT JOIN ${sql.table(t.hostTable)} cur ON cur.host_uuid = h.uuid AND ${cur(t.hostKey)} = ${p(t.defKey)}
+      WHERE ${platformFilter(t)} AND ${hostFilter(scope)} AND ${defFilter(t, 'p', t.defKey, scope)}
+        AND (cur.host_uuid IS NULL OR cur.operation_type <> 'install' OR cur.status IS NULL
+          OR ${cur(t.contentCol)} <> ${p(t.contentCol)}
+          OR (p.secrets_updated_at IS NOT NULL AND (cur.secrets_updated_at IS NULL OR cur.secrets_updated_at < p.secrets_updated_at)))
+        AND ${appliesToHost(t)}
+      ORDER BY h.id`.execute(db);
+    return res.rows.map((r) => ({ ...r, host_id: Number(r.host_id), cur_exists: Number(r.cur_exists) }));
+  }
+
+  /** Current install rows that are no longer desired, plus removals marked but not yet sent. */
+  async removeCandidates(t: EntityTables, scope: ReconcileScope, db: Db = this.db): Promise<RemoveCandidate[]> {
+    const p = (c: string) => sql.ref(`p.${c}`);
+    const cur = (c: string) => sql.ref(`cur.${c}`);
+    const cmdCols = hasCommandColumns(t)
+      ? sql`cur.command_uuid AS cur_command, cur.ignore_error AS cur_ignore_error`
+      : sql`NULL AS cur_command, NULL AS cur_ignore_error`;
+    const res = await sql<RemoveCandidate>`
+      SELECT h.id AS host_id, h.uuid AS host_uuid, h.platform AS platform, ne.id AS enrollment_id,
+        ${cur(t.hostKey)} AS def_uuid, ${cur(t.hostIdentifierCol)} AS identifier,
+        cur.status AS cur_status, cur.operation_type AS cur_op, ${cmdCols}
+      FROM ${sql.table(t.hostTable)} cur
+      JOIN hosts h ON h.uuid = cur.host_uuid
+      ${t.enrollmentJoin}
+      LEFT JOIN ${sql.table(t.defTable)} p ON ${p(t.defKey)} = ${cur(t.hostKey)}
+      WHERE ${platformFilter(t)} AND ${hostFilter(scope)} AND ${defFilter(t, 'cur', t.hostKey, scope)}
+        AND ((cur.operation_type = 'remove' AND cur.status IS NULL)
+          OR (cur.operation_type = 'install'
+            AND NOT (${p(t.defKey)} IS NOT NULL AND ${sameTeam} AND ${appliesToHost(t)})))
+      ORDER BY h.id`.execute(db);
+    return res.rows.map((r) => ({ ...r, host_id: Number(r.host_id) }));
+  }
+
+  /**
+   * Immediate pending: writes status NULL ("decided, not yet queued") for every pair in scope that
+   * needs (re)delivery, in one INSERT ... SELECT. Existing rows keep their command_uuid so the
+   * manager can supersede the command they point at.
+   */
+  async markInstallsPending(t: EntityTables, scope: ReconcileScope, now: string, db: Db = this.db): Promise<void> {
+    const p = (c: string) => sql.ref(`p.${c}`);
+    const cur = (c: string) => sql.ref(`cur.${c}`);
+    const mysql = dialectOf(db) === 'mysql';
+    const onConflict = mysql
+      ? sql`ON DUPLICATE KEY UPDATE status = NULL, operation_type = 'install', updated_at = VALUES(updated_at)`
+      : sql`ON CONFLICT (host_uuid, ${sql.ref(t.hostKey)}) DO UPDATE SET status = NULL, operation_type = 'install', updated_at = excluded.updated_at`;
+    await sql`
+      INSERT INTO ${sql.table(t.hostTable)}
+        (host_uuid, ${sql.ref(t.hostKey)}, ${sql.ref(t.hostIdentifierCol)}, ${sql.ref(t.hostNameCol)}, status, operation_type, scope, created_at, updated_at)
+      SELECT h.uuid, ${p(t.defKey)}, ${p(t.defIdentifierCol)}, p.name, NULL, 'install', p.scope, ${now}, ${now}
+      FROM hosts h
+      ${t.enrollmentJoin}
+      JOIN ${sql.table(t.defTable)} p ON ${sameTeam}
+      LEFT JOIN ${sql.table(t.hostTable)} cur ON cur.host_uuid = h.uuid AND ${cur(t.hostKey)} = ${p(t.defKey)}
+      WHERE ${platformFilter(t)} AND ${hostFilter(scope)} AND ${defFilter(t, 'p', t.defKey, scope)}
+        AND (cur.host_uuid IS NULL OR cur.operation_type <> 'install'
+          OR (cur.status IS NOT NULL AND ${cur(t.contentCol)} <> ${p(t.contentCol)}))
+        AND ${appliesToHost(t)}
+      ${onConflict}`.execute(db);
+  }
+
+  /** Immediate pending for removals: install rows in scope that no longer apply become remove/NULL. */
+  async markRemovalsPending(t: EntityTables, scope: ReconcileScope, now: string, db: Db = this.db): Promise<void> {
+    const p = (c: string) => sql.ref(`p.${c}`);
+    const cur = (c: string) => sql.ref(`cur.${c}`);
+    // A removal of something that may never have arrived should swallow "profile not found".
+    // (MySQL assigns left to right, so ignore_error must read status before it is cleared.)
+    const ignoreError = hasCommandColumns(t)
+      ? sql`ignore_error = CASE WHEN status IS NULL OR status IN ('pending', 'failed') THEN 1 ELSE 0 END,`
+      : sql``;
+    await sql`
+      UPDATE ${sql.table(t.hostTable)} AS cur
+      SET ${ignoreError} operation_type = 'remove', status = NULL, updated_at = ${now}
+      WHERE cur.operation_type = 'install' AND ${defFilter(t, 'cur', t.hostKey, scope)}
+        AND EXISTS (SELECT 1 FROM hosts h ${t.enrollmentJoin}
+          WHERE h.uuid = cur.host_uuid AND ${platformFilter(t)} AND ${hostFilter(scope)})
+        AND NOT EXISTS (SELECT 1 FROM hosts h JOIN ${sql.table(t.defTable)} p ON ${p(t.defKey)} = ${cur(t.hostKey)}
+          WHERE h.uuid = cur.host_uuid AND ${sameTeam} AND ${appliesToHost(t)})`.execute(db);
+  }
+
+  /** The next window of host ids after `after`, at most `size` hosts; undefined at the end. */
+  async nextHostWindow(after: number, size: number): Promise<{ lo: number; hi: number } | undefined> {
+    const rows = await this.db
+      .selectFrom('hosts')
+      .select('id')
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(size)
+      .execute();
+    if (rows.length === 0) return undefined;
+    return { lo: after, hi: Number(rows[rows.length - 1].id) };
+  }
+
+  async getCursor(name: string): Promise<number> {
+    const row = await this.db.selectFrom('mdm_profile_manager_state').select('value').where('name', '=', name).executeTakeFirst();
+    return row ? Number(row.value) : 0;
+  }
+
+  async setCursor(name: string, value: number, now: string): Promise<void> {
+    const updated = await this.db
+      .updateTable('mdm_profile_manager_state')
+      .set({ value: String(value), updated_at: now })
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) === 0) {
+      await this.db
+        .insertInto('mdm_profile_manager_state')
+        .values({ name, value: String(value), updated_at: now })
+        .execute()
+        .catch(async () => {
+          await this.db.updateTable('mdm_profile_manager_state').set({ value: String(value), updated_at: now }).where('name', '=', name).execute();
+        });
+    }
+  }
+}

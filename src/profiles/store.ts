@@ -1,0 +1,237 @@
+import type { Kysely, Selectable, Transaction } from 'kysely';
+import type { DB } from '../db/schema.js';
+import type { AppleDeclarationsTable, AppleProfilesTable } from './tables.js';
+
+type Db = Kysely<DB> | Transaction<DB>;
+
+export type AppleProfileRow = Selectable<AppleProfilesTable>;
+export type DeclarationRow = Selectable<AppleDeclarationsTable>;
+
+/** One label reference of a profile: its name, id (null = deleted label) and mode flags. */
+export interface LabelRef {
+  label_name: string;
+  label_id: number | null;
+  exclude: boolean;
+  require_all: boolean;
+}
+
+/** Definitions of Apple profiles and declarations, and their label targeting. */
+export class ProfileStore {
+  constructor(readonly db: Kysely<DB>) {}
+
+  async teamName(teamId: number, db: Db = this.db): Promise<string | undefined> {
+    const row = await db.selectFrom('teams').select('name').where('id', '=', teamId).executeTakeFirst();
+    return row?.name;
+  }
+
+  async teamIdByName(name: string): Promise<number | undefined> {
+    const row = await this.db.selectFrom('teams').select('id').where('name', '=', name).executeTakeFirst();
+    return row ? Number(row.id) : undefined;
+  }
+
+  async labelsByName(names: string[], db: Db = this.db): Promise<{ id: number; name: string }[]> {
+    if (names.length === 0) return [];
+    const rows = await db.selectFrom('labels').select(['id', 'name']).where('name', 'in', names).execute();
+    return rows.map((r) => ({ id: Number(r.id), name: r.name }));
+  }
+
+  /** Is `name` taken in the team by any kind of profile (other than `exceptUuid`)? */
+  async nameInUse(teamId: number, name: string, exceptUuid: string | undefined, db: Db = this.db): Promise<boolean> {
+    const a = await db
+      .selectFrom('mdm_apple_configuration_profiles')
+      .select('profile_uuid')
+      .where('team_id', '=', teamId)
+      .where('name', '=', name)
+      .$if(!!exceptUuid, (q) => q.where('profile_uuid', '!=', exceptUuid!))
+      .executeTakeFirst();
+    if (a) return true;
+    const d = await db
+      .selectFrom('mdm_apple_declarations')
+      .select('declaration_uuid')
+      .where('team_id', '=', teamId)
+      .where('name', '=', name)
+      .$if(!!exceptUuid, (q) => q.where('declaration_uuid', '!=', exceptUuid!))
+      .executeTakeFirst();
+    return !!d;
+  }
+
+  async appleIdentifierInUse(teamId: number, identifier: string, db: Db = this.db): Promise<boolean> {
+    const row = await db
+      .selectFrom('mdm_apple_configuration_profiles')
+      .select('profile_uuid')
+      .where('team_id', '=', teamId)
+      .where('identifier', '=', identifier)
+      .executeTakeFirst();
+    return !!row;
+  }
+
+  async declarationIdentifierInUse(teamId: number, identifier: string, db: Db = this.db): Promise<boolean> {
+    const row = await db
+      .selectFrom('mdm_apple_declarations')
+      .select('declaration_uuid')
+      .where('team_id', '=', teamId)
+      .where('identifier', '=', identifier)
+      .executeTakeFirst();
+    return !!row;
+  }
+
+  async insertAppleProfile(row: AppleProfileRow, db: Db = this.db): Promise<void> {
+    await db.insertInto('mdm_apple_configuration_profiles').values(row).execute();
+  }
+
+  async updateAppleProfile(uuid: string, fields: Partial<AppleProfileRow>, db: Db = this.db): Promise<void> {
+    await db.updateTable('mdm_apple_configuration_profiles').set(fields).where('profile_uuid', '=', uuid).execute();
+  }
+
+  async insertDeclaration(row: DeclarationRow, db: Db = this.db): Promise<void> {
+    await db.insertInto('mdm_apple_declarations').values(row).execute();
+  }
+
+  async updateDeclaration(uuid: string, fields: Partial<DeclarationRow>, db: Db = this.db): Promise<void> {
+    await db.updateTable('mdm_apple_declarations').set(fields).where('declaration_uuid', '=', uuid).execute();
+  }
+
+  async replaceAppleProfileLabels(uuid: string, labels: LabelRef[], now: string, db: Db = this.db): Promise<void> {
+    await db.deleteFrom('mdm_configuration_profile_labels').where('apple_profile_uuid', '=', uuid).execute();
+    if (labels.length === 0) return;
+    await db
+      .insertInto('mdm_configuration_profile_labels')
+      .values(
+        labels.map((l) => ({
+          apple_profile_uuid: uuid,
+          windows_profile_uuid: null,
+          label_name: l.label_name,
+          label_id: l.label_id,
+          exclude: l.exclude ? 1 : 0,
+          require_all: l.require_all ? 1 : 0,
+          created_at: now,
+        })),
+      )
+      .execute();
+  }
+
+  async replaceDeclarationLabels(uuid: string, labels: LabelRef[], now: string, db: Db = this.db): Promise<void> {
+    await db.deleteFrom('mdm_declaration_labels').where('apple_declaration_uuid', '=', uuid).execute();
+    if (labels.length === 0) return;
+    await db
+      .insertInto('mdm_declaration_labels')
+      .values(
+        labels.map((l) => ({
+          apple_declaration_uuid: uuid,
+          label_name: l.label_name,
+          label_id: l.label_id,
+          exclude: l.exclude ? 1 : 0,
+          require_all: l.require_all ? 1 : 0,
+          created_at: now,
+        })),
+      )
+      .execute();
+  }
+
+  async getAppleProfile(uuid: string, db: Db = this.db): Promise<AppleProfileRow | undefined> {
+    return db.selectFrom('mdm_apple_configuration_profiles').selectAll().where('profile_uuid', '=', uuid).executeTakeFirst();
+  }
+
+  async getDeclaration(uuid: string, db: Db = this.db): Promise<DeclarationRow | undefined> {
+    return db.selectFrom('mdm_apple_declarations').selectAll().where('declaration_uuid', '=', uuid).executeTakeFirst();
+  }
+
+  async appleProfilesOfTeam(teamId: number, db: Db = this.db): Promise<AppleProfileRow[]> {
+    return db.selectFrom('mdm_apple_configuration_profiles').selectAll().where('team_id', '=', teamId).orderBy('name').execute();
+  }
+
+  async declarationsOfTeam(teamId: number, db: Db = this.db): Promise<DeclarationRow[]> {
+    return db.selectFrom('mdm_apple_declarations').selectAll().where('team_id', '=', teamId).orderBy('name').execute();
+  }
+
+  /** Label rows per profile uuid (Apple profiles and declarations alike). */
+  async labelsFor(uuids: string[]): Promise<Map<string, LabelRef[]>> {
+    const out = new Map<string, LabelRef[]>();
+    if (uuids.length === 0) return out;
+    const a = await this.db
+      .selectFrom('mdm_configuration_profile_labels')
+      .select(['apple_profile_uuid as uuid', 'label_name', 'label_id', 'exclude', 'require_all'])
+      .where('apple_profile_uuid', 'in', uuids)
+      .orderBy('label_name')
+      .execute();
+    const d = await this.db
+      .selectFrom('mdm_declaration_labels')
+      .select(['apple_declaration_uuid as uuid', 'label_name', 'label_id', 'exclude', 'require_all'])
+      .where('apple_declaration_uuid', 'in', uuids)
+      .orderBy('label_name')
+      .execute();
+    for (const r of [...a, ...d]) {
+      const list = out.get(r.uuid!) ?? [];
+      list.push({
+        label_name: r.label_name,
+        label_id: r.label_id === null ? null : Number(r.label_id),
+        exclude: Number(r.exclude) === 1,
+        require_all: Number(r.require_all) === 1,
+      });
+      out.set(r.uuid!, list);
+    }
+    return out;
+  }
+
+  /**
+   * Deletes an Apple profile: rows never sent go away, queued Install commands are deactivated,
+   * and every other host row becomes a pending removal (ignoring "not found" where the profile may
+   * never have arrived). Runs inside the caller's transaction.
+   */
+  async deleteAppleProfile(uuid: string, now: string, db: Db): Promise<void> {
+    await db
+      .deleteFrom('host_mdm_apple_profiles')
+      .where('profile_uuid', '=', uuid)
+      .where('operation_type', '=', 'install')
+      .where('status', 'is', null)
+      .where('command_uuid', '=', '')
+      .execute();
+    await db
+      .updateTable('nano_enrollment_queue')
+      .set({ active: 0 })
+      .where('command_uuid', 'in', (q) =>
+        q
+          .selectFrom('host_mdm_apple_profiles')
+          .select('command_uuid')
+          .where('profile_uuid', '=', uuid)
+          .where('operation_type', '=', 'install')
+          .where('command_uuid', '!=', ''),
+      )
+      .where('active', '=', 1)
+      .execute();
+    await db
+      .updateTable('host_mdm_apple_profiles')
+      .set((eb) => ({
+        operation_type: 'remove',
+        ignore_error: eb
+          .case()
+          .when(eb.or([eb('status', 'is', null), eb('status', 'in', ['pending', 'failed'])]))
+          .then(1)
+          .else(0)
+          .end(),
+        status: null,
+        updated_at: now,
+      }))
+      .where('profile_uuid', '=', uuid)
+      .where('operation_type', '=', 'install')
+      .execute();
+    await db.deleteFrom('mdm_apple_configuration_profiles').where('profile_uuid', '=', uuid).execute();
+  }
+
+  /** Deletes a declaration: unsent rows go away, the rest become pending removals (removal by omission). */
+  async deleteDeclaration(uuid: string, now: string, db: Db): Promise<void> {
+    await db
+      .deleteFrom('host_mdm_apple_declarations')
+      .where('declaration_uuid', '=', uuid)
+      .where('operation_type', '=', 'install')
+      .where('status', 'is', null)
+      .execute();
+    await db
+      .updateTable('host_mdm_apple_declarations')
+      .set({ operation_type: 'remove', status: null, updated_at: now })
+      .where('declaration_uuid', '=', uuid)
+      .where('operation_type', '=', 'install')
+      .execute();
+    await db.deleteFrom('mdm_apple_declarations').where('declaration_uuid', '=', uuid).execute();
+  }
+}
