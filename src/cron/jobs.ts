@@ -30,6 +30,15 @@ export function registerCronJobs(services: Services): void {
   // Profiles: reconcile Apple profiles and declarations, and ask hosts for ProfileList.
   cron.register({ name: 'mdm_apple_profile_manager', intervalSeconds: 30, run: async () => void (await services.profileManager.tick()) });
 
+  // Apple: delete acknowledged command results (and their queue rows) older than the retention age.
+  cron.register({
+    name: 'apple_mdm_command_retention',
+    intervalSeconds: 3600,
+    run: async () => {
+      await services.appleQueue.deleteOldResults();
+    },
+  });
+
   // Test-only: a job that does nothing but record its run, so tests can count runs per tick.
   if (config.cronTestJobIntervalSeconds > 0) {
     cron.register({ name: 'test_tick', intervalSeconds: config.cronTestJobIntervalSeconds, run: async () => {} });
