@@ -83,6 +83,11 @@ export function createServices(config: Config, database: Database, serverKey: st
     config, db, logger, activities, hostEvents,
     appleMdmEvents: appleMdm.appleMdmEvents, appleQueue: appleMdm.appleQueue, applePush: applePushParts.push,
   });
+  // GET /hosts/:id shows each host's profiles (null while the host is not MDM-enrolled).
+  hosts.addMdmDetail(async (h) => {
+    const mdmRow = await hostStore.getHostMdm(h.id);
+    return { profiles: mdmRow?.enrolled ? await profileParts.profiles.hostProfilesJson(h.uuid) : null };
+  });
   const cronStore = new CronStore(db);
   const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
   const services = {

@@ -153,8 +153,8 @@ describeEachDialect(
       await converge(srv, [mac]);
       rows = await hostRows(srv, mac.udid);
       expect(rows[0]).toMatchObject({ status: 'verified', command_uuid: cmd });
-      const host = await srv.app.services.profiles.hostProfilesJson(mac.udid);
-      expect(host).toEqual([expect.objectContaining({ profile_uuid: dockUuid, status: 'verified', name: 'Dock' })]);
+      const host = await api(srv, 'GET', `/api/latest/fleet/hosts/${macHostId}`, { token: admin });
+      expect(host.body.host.mdm.profiles).toEqual([expect.objectContaining({ profile_uuid: dockUuid, status: 'verified', name: 'Dock' })]);
       const list = await api(srv, 'GET', '/api/latest/fleet/configuration_profiles', { token: admin });
       expect(list.body.profiles).toEqual([expect.objectContaining({ profile_uuid: dockUuid, identifier: 'com.example.dock', platform: 'darwin' })]);
       const media = await fetch(`${srv.url}/api/latest/fleet/configuration_profiles/${dockUuid}?alt=media`, { headers: { authorization: `Bearer ${admin}` } });
