@@ -2,6 +2,10 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { afterAll, expect, it } from 'vitest';
+import { ApnsCertificateService } from '../../src/apple/push/certificates.js';
+import { ApplePushStore } from '../../src/apple/push/store.js';
+import { ConfigAssetService } from '../../src/configassets/service.js';
+import { ConfigAssetStore } from '../../src/configassets/store.js';
 import { toDbTime } from '../../src/db/dialect.js';
 import { api, setupAdmin } from '../helpers/api.js';
 import { makePushCertificate, newPushTopic, startFakeApns } from '../helpers/apns.js';
@@ -237,6 +241,20 @@ describeEachDialect(
       const secondSerial = apns.fake.pushesTo(dev.tokenHex).at(-1)!.clientCertSerial;
       expect(secondSerial).toBe(new X509Certificate(renewed.certPem).serialNumber.toUpperCase());
       expect(secondSerial).not.toBe(firstSerial);
+    });
+
+    it('another process sees a renewed certificate once its short cache expires', async () => {
+      const s = server().app.services;
+      let clock = Date.now();
+      // A second process: its own asset service and certificate cache over the same database.
+      const otherAssets = new ConfigAssetService(new ConfigAssetStore(s.database.db), s.box);
+      const other = new ApnsCertificateService(otherAssets, new ApplePushStore(s.database.db), s.appConfig, 30_000, () => clock);
+      const before = await other.current();
+      const renewed = makePushCertificate({ keyPem, topic, days: 500 });
+      expect((await uploadCert(server(), admin, renewed.certPem)).status).toBe(200);
+      expect((await other.current())?.certPem).toBe(before?.certPem);
+      clock += 31_000;
+      expect((await other.current())?.certPem).toBe(new X509Certificate(renewed.certPem).toString());
     });
 
     it('deletes the certificate: Apple MDM is off and pushes stop', async () => {
