@@ -71,6 +71,7 @@ export function createServices(config: Config, database: Database, serverKey: st
   const appleMdm = createAppleMdm({
     config, db, logger, hostStore, hostEvents,
     identityCa: () => appleScep.caCertificate(),
+    serverUrl: () => appConfig.serverUrl(),
     onCertificateAssociated: (der, deviceId) => appleScep.associateEnrollment(der, deviceId),
   });
   // Admin commands API (run, list, results) and Apple host actions (refetch, lock, unlock, wipe).

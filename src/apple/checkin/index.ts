@@ -24,6 +24,8 @@ export interface AppleMdmDeps {
   hostEvents: HostEvents;
   /** Our SCEP CA (device identities must be issued by it). */
   identityCa: IdentityCaProvider;
+  /** The server's public URL as configured now. */
+  serverUrl: () => Promise<string>;
   /** Told when a certificate is bound to a device at Authenticate (SCEP bookkeeping). */
   onCertificateAssociated?: (certDer: Buffer, deviceId: string) => Promise<void>;
 }
@@ -44,7 +46,7 @@ export function createAppleMdm(deps: AppleMdmDeps) {
     logger,
   });
   const core = new CoreCheckinService(enrollmentStore, queueStore, queue, events, logger);
-  const lifecycle = new FleetLifecycleHooks(enrollmentStore, deps.hostStore, hostMdmState, events, config.serverUrl, logger);
+  const lifecycle = new FleetLifecycleHooks(enrollmentStore, deps.hostStore, hostMdmState, events, deps.serverUrl, logger);
   const chain = new CertAuthService(enrollmentStore, withHooks(core, [lifecycle], logger), deps.onCertificateAssociated);
   const identity = new DeviceIdentityVerifier(deps.identityCa);
   const handler = new AppleCheckinHandler(identity, chain);

@@ -35,12 +35,13 @@ export class FleetLifecycleHooks implements CheckinHooks {
     private readonly hosts: HostStore,
     private readonly hostMdm: HostMdmStateStore,
     private readonly events: AppleMdmEvents,
-    private readonly serverUrl: string,
+    /** The server's public URL (app config), for host_mdm.server_url. */
+    private readonly serverUrl: () => Promise<string>,
     private readonly logger?: Logger,
   ) {}
 
-  private mdmServerUrl(): string {
-    return `${this.serverUrl.replace(/\/$/, '')}/mdm/apple/mdm`;
+  private async mdmServerUrl(): Promise<string> {
+    return `${(await this.serverUrl()).replace(/\/$/, '')}/mdm/apple/mdm`;
   }
 
   async authenticate(r: MdmRequest, _m: AuthenticateMessage): Promise<void> {
@@ -103,7 +104,7 @@ export class FleetLifecycleHooks implements CheckinHooks {
     }
     await this.hosts.upsertHostMdm(hostId, {
       enrolled: true,
-      server_url: this.mdmServerUrl(),
+      server_url: await this.mdmServerUrl(),
       installed_from_dep: false,
       is_personal_enrollment: personal,
       mdm_name: mdmName,
