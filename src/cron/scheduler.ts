@@ -183,7 +183,8 @@ export class CronScheduler {
         clearInterval(renew);
       }
       await this.store.finishRun(start.statsId, 'completed', errors);
-      this.logger.info({ job: job.name, type, ms: Date.now() - began, errors: errors.length }, 'cron job ran');
+      // Routine runs log at debug: a 10-second job would otherwise fill the log.
+      this.logger.debug({ job: job.name, type, ms: Date.now() - began, errors: errors.length }, 'cron job ran');
       return { ran: true, statsId: start.statsId, errors };
     } finally {
       this.active.delete(job.name);

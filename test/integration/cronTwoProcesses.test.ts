@@ -1,11 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mysqlAvailable, mysqlRootUrl } from '../helpers/testServer.js';
+import { createTestDatabase, mysqlAvailable, type TestDatabase } from '../helpers/testServer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -16,6 +12,9 @@ interface ServerProcess {
   exited: Promise<number | null>;
 }
 
+/** Every child started here, so a failed start still gets cleaned up. */
+const spawned: ChildProcess[] = [];
+
 /** Starts `flotilla serve --auto-migrate` from source in its own process; resolves once it listens. */
 function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--auto-migrate'], {
@@ -23,10 +22,11 @@ function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  spawned.push(child);
   const output: string[] = [];
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output.join('')}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output.join('')}`)), 60_000);
     const onData = (chunk: Buffer) => {
       output.push(chunk.toString());
       const m = /listening on (http:\/\/\S+)/.exec(output.join(''));
@@ -47,33 +47,29 @@ function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
 const d = mysqlAvailable ? describe : describe.skip;
 
 d('two server processes against one MySQL database', () => {
-  const name = `flotilla_test_${randomBytes(6).toString('hex')}`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'flotilla-2proc-'));
   const procs: ServerProcess[] = [];
+  let testDb: TestDatabase | undefined;
 
   afterAll(async () => {
-    for (const p of procs) if (p.child.exitCode === null) p.child.kill('SIGKILL');
-    const c = await createConnection({ uri: mysqlRootUrl });
-    await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
-    await c.end();
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const child of spawned) if (child.exitCode === null) child.kill('SIGKILL');
+    await testDb?.drop();
   });
 
   it('runs the 1-second test job exactly once per tick, and the survivor takes over when one stops', async () => {
-    const c = await createConnection({ uri: mysqlRootUrl, dateStrings: true });
-    await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-    await c.query(`USE \`${name}\``);
+    // A fresh, migrated database (migrating on MySQL takes seconds; the servers then find nothing pending).
+    testDb = await createTestDatabase('mysql');
+    const c = await createConnection({ uri: testDb.url, dateStrings: true });
     const env = {
-      FLOTILLA_DATABASE_URL: `${mysqlRootUrl}/${name}`,
+      FLOTILLA_DATABASE_URL: testDb.url,
       FLOTILLA_SERVER_PRIVATE_KEY: 'two-process-test-key-0123456789abcdef',
       FLOTILLA_LISTEN_HOST: '127.0.0.1',
       FLOTILLA_LISTEN_PORT: '0',
-      FLOTILLA_DATA_DIR: dataDir,
+      FLOTILLA_DATA_DIR: testDb.dataDir,
       FLOTILLA_LOG_LEVEL: 'warn',
       FLOTILLA_CRON_ENABLED: 'true',
       FLOTILLA_CRON_TEST_JOB_INTERVAL_SECONDS: '1',
     };
-    // Both start at once against the empty database: migrations and CA creation race too.
+    // Both start at once: creating the built-in CAs races too.
     procs.push(...(await Promise.all([spawnServer(env), spawnServer(env)])));
     for (const p of procs) expect((await fetch(`${p.url}/healthz`)).status).toBe(200);
 
@@ -115,5 +111,5 @@ d('two server processes against one MySQL database', () => {
     const [pending] = (await c.query("SELECT COUNT(*) AS n FROM cron_stats WHERE status = 'pending'")) as unknown as [{ n: number }[]];
     expect(Number(pending[0].n)).toBe(0);
     await c.end();
-  }, 40_000);
+  }, 120_000);
 });
