@@ -2,7 +2,10 @@ import type { Kysely } from 'kysely';
 import { dbNow } from '../src/db/dialect.js';
 import { builtinLabels } from '../src/labels/builtin.js';
 
-/** Seeds the built-in labels (label_type 1) and adds the indexes the admin host list uses. */
+/**
+ * Seeds the built-in labels (label_type 1) and adds the indexes the admin host list uses.
+ * Built-in labels added to the list later need their own migration: this one has already run.
+ */
 export async function up(db: Kysely<any>): Promise<void> {
   const now = dbNow();
   await db
