@@ -16,6 +16,7 @@ export interface WindowsEnrollment {
   credentials_acknowledged: boolean;
   auth_nonce: string | null;
   auth_nonce_expires_at: string | null;
+  last_seen_at: string | null;
   created_at: string;
 }
 
@@ -58,6 +59,7 @@ const enrollmentColumns = [
   'credentials_acknowledged',
   'auth_nonce',
   'auth_nonce_expires_at',
+  'last_seen_at',
   'created_at',
 ] as const;
 

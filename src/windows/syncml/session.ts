@@ -73,7 +73,9 @@ export class ManagementSessionService {
     }
 
     await this.saveAnswers(enrollment, xml, msg.commands);
-    await this.store.markSeen(enrollment.id);
+    // Last-seen is informational: write it at most once a minute to keep sessions to one commit.
+    const seen = fromDbTime(enrollment.last_seen_at)?.getTime() ?? 0;
+    if (Date.now() - seen > 60_000) await this.store.markSeen(enrollment.id);
 
     for (const cmd of await this.store.pendingCommands(enrollment.id)) body.push(cmd.raw_command);
     return answer(body);
