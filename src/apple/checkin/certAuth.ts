@@ -21,7 +21,16 @@ import type { EnrollmentStore } from './store.js';
  * message must come with a certificate associated with its device, so one device's identity
  * cannot act for another.
  */
+const KNOWN_TTL_MS = 30_000;
+const KNOWN_LIMIT = 100_000;
+
 export class CertAuthService implements CheckinAndCommandService {
+  /**
+   * (device, certificate) pairs confirmed lately, so the hot path skips the lookup. Entries live
+   * 30 s; a host deleted in another process stops being accepted here within that time.
+   */
+  private readonly known = new Map<string, number>();
+
   constructor(
     private readonly store: EnrollmentStore,
     private readonly next: CheckinAndCommandService,
@@ -45,9 +54,21 @@ export class CertAuthService implements CheckinAndCommandService {
   private async check(r: MdmRequest): Promise<void> {
     const cert = r.cert;
     if (!cert) throw new MdmRequestError('no device certificate');
+    const key = `${r.enrollment.deviceId}\n${cert.sha256}`;
+    const until = this.known.get(key);
+    if (until !== undefined && until > Date.now()) return;
     if (!(await this.store.hasCertificateAssociation(r.enrollment.deviceId, cert.sha256))) {
+      this.known.delete(key);
       throw new MdmRequestError('certificate is not associated with this enrollment');
     }
+    if (this.known.size >= KNOWN_LIMIT) this.known.delete(this.known.keys().next().value as string);
+    this.known.set(key, Date.now() + KNOWN_TTL_MS);
+  }
+
+  /** Forgets cached associations of these devices (their enrollment state was deleted). */
+  forgetDevices(deviceIds: string[]): void {
+    const ids = new Set(deviceIds);
+    for (const key of this.known.keys()) if (ids.has(key.slice(0, key.indexOf('\n')))) this.known.delete(key);
   }
 
   async authenticate(r: MdmRequest, m: AuthenticateMessage): Promise<void> {

@@ -229,7 +229,7 @@ export class CoreCheckinService implements CheckinAndCommandService {
         r.notes.reportDropped = true;
       } else {
         await this.queueStore.upsertResult(id, uuid, report.status, r.raw);
-        r.notes.reportedRequestType = await this.queueStore.requestType(uuid);
+        r.notes.reportedRequestType = await this.queue.requestTypeOf(uuid);
       }
     }
     // NotNow'd commands wait until the device reports Idle again (its next session), so a NotNow

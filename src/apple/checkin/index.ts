@@ -54,7 +54,9 @@ export function createAppleMdm(deps: AppleMdmDeps) {
   // Deleting a host removes its enrollment state; the device must enroll again.
   deps.hostEvents.add({
     hostsDeleted: async (hosts) => {
-      await enrollmentStore.deleteDevices(hosts.map((h) => h.uuid).filter(Boolean));
+      const uuids = hosts.map((h) => h.uuid).filter(Boolean);
+      await enrollmentStore.deleteDevices(uuids);
+      chain.forgetDevices(uuids);
       await hostMdmState.deleteForHosts(hosts.map((h) => h.id));
     },
   });

@@ -45,8 +45,12 @@ export const finalStatuses = new Set(['Acknowledged', 'Error', 'CommandFormatErr
  * The Apple command queue: one command row fanned out to many enrollments, delivered by priority
  * then age, answered with results kept as raw plists.
  */
+const REQUEST_TYPE_CACHE_LIMIT = 50_000;
+
 export class AppleCommandQueue {
   private readonly deliveries: BatchWriter<{ id: string; commandUuid: string }>;
+  /** Request types of commands handed out lately, so a report's type needs no query (immutable data). */
+  private readonly requestTypes = new Map<string, string>();
 
   constructor(
     private readonly store: CommandQueueStore,
@@ -81,6 +85,7 @@ export class AppleCommandQueue {
       const row = await this.store.nextCommand(enrollmentId, includeNotNow);
       if (!row) return undefined;
       if (row.delivery_attempts < this.opts.maxDeliveryAttempts) {
+        this.rememberRequestType(row.command_uuid, row.request_type);
         this.deliveries.add(`${enrollmentId}\n${row.command_uuid}`, { id: enrollmentId, commandUuid: row.command_uuid });
         return row;
       }
@@ -91,6 +96,21 @@ export class AppleCommandQueue {
       await this.store.giveUp(enrollmentId, row.command_uuid, giveUpResult(enrollmentId, row.command_uuid, row.delivery_attempts));
     }
     return undefined;
+  }
+
+  private rememberRequestType(commandUuid: string, requestType: string): void {
+    if (this.requestTypes.has(commandUuid)) return;
+    if (this.requestTypes.size >= REQUEST_TYPE_CACHE_LIMIT) this.requestTypes.delete(this.requestTypes.keys().next().value as string);
+    this.requestTypes.set(commandUuid, requestType);
+  }
+
+  /** The request type of a command (reports do not reliably carry it). */
+  async requestTypeOf(commandUuid: string): Promise<string | undefined> {
+    const known = this.requestTypes.get(commandUuid);
+    if (known) return known;
+    const t = await this.store.requestType(commandUuid);
+    if (t) this.rememberRequestType(commandUuid, t);
+    return t;
   }
 
   /** Writes pending delivery counts now. */

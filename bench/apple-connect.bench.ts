@@ -1,0 +1,219 @@
+import { spawn } from 'node:child_process';
+import { createHash, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Kysely } from 'kysely';
+import * as plist from 'plist';
+import { buildCommandPlist, buildPlist } from '../src/apple/commands/build.js';
+import { microNow } from '../src/apple/commands/store.js';
+import { parsePlistDict } from '../src/apple/plist/parse.js';
+import { AssetName, ConfigAssetService } from '../src/configassets/service.js';
+import { ConfigAssetStore } from '../src/configassets/store.js';
+import { createCertificateAuthority } from '../src/crypto/certificateAuthority.js';
+import { buildSignedData } from '../src/crypto/cms.js';
+import { issueFromSpki, issuingCa } from '../src/crypto/issue.js';
+import { encodeName } from '../src/crypto/name.js';
+import { SecretBox } from '../src/crypto/secretbox.js';
+import { dbNow } from '../src/db/dialect.js';
+import type { DB } from '../src/db/schema.js';
+import { mysqlReachable } from './lib/database.js';
+import { reportFigure } from './lib/load.js';
+import { benchServerKey, startBenchServer } from './lib/server.js';
+
+/**
+ * Apple connect round trips per second: a device reports Acknowledged for its last command and
+ * gets its next one (certificate check, Mdm-Signature verification, result stored, next command
+ * by the covering index). 1,000 enrolled devices seeded in bulk with commands pre-queued, 32
+ * requests in flight, on MySQL; then the same requests against a no-database echo of the endpoint
+ * (signature check + plist parse + fixed answer) as the ceiling. Requests are signed up front with
+ * the devices' 2048-bit RSA keys so the figure measures the server, not the load generator.
+ * Also prints the plist parse cost of our parser and of the `plist` package.
+ */
+const deviceCount = Number(process.env.BENCH_APPLE_DEVICES ?? 1000);
+const rounds = Number(process.env.BENCH_APPLE_ROUNDS ?? 6);
+const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5000);
+const concurrency = 32;
+const benchDir = dirname(fileURLToPath(import.meta.url));
+
+interface BenchDevice {
+  udid: string;
+  certDer: Buffer;
+}
+
+const ca = createCertificateAuthority('Bench Apple MDM CA');
+const issuer = issuingCa(ca);
+// Devices share one key (each has its own certificate); signing cost per request is the same.
+const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const spki = publicKey.export({ type: 'spki', format: 'der' });
+const devices: BenchDevice[] = Array.from({ length: deviceCount }, (_, i) => ({
+  udid: `BENCHDEV-0000-4000-8000-${i.toString(16).padStart(12, '0')}`.toUpperCase(),
+  certDer: issueFromSpki({
+    spki,
+    subjectDer: encodeName({ CN: 'Fleet Identity', O: 'Fleet', OU: 'Fleet Device Enrollment' }),
+    days: 365,
+    ca: issuer,
+    usage: 'client',
+  }).certDer,
+}));
+const commands = Array.from({ length: rounds + 1 }, () => buildCommandPlist('SecurityInfo', {}));
+
+/** Round k: Idle for k = 0, else Acknowledged for command k-1. Each body signed by its device. */
+function signedRequests(key: KeyObject): { body: Buffer; signature: string; udid: string; round: number }[][] {
+  const out: { body: Buffer; signature: string; udid: string; round: number }[][] = [];
+  for (let k = 0; k <= rounds - 1; k++) {
+    out.push(
+      devices.map((d) => {
+        const body = buildPlist(
+          k === 0 ? { UDID: d.udid, Status: 'Idle' } : { UDID: d.udid, Status: 'Acknowledged', CommandUUID: commands[k - 1].commandUuid },
+        );
+        const signature = buildSignedData({ content: body, detached: true, signerCert: d.certDer, signerKey: key }).toString('base64');
+        return { body, signature, udid: d.udid, round: k };
+      }),
+    );
+  }
+  return out;
+}
+
+async function seed(db: Kysely<DB>): Promise<void> {
+  const assets = new ConfigAssetService(new ConfigAssetStore(db), new SecretBox(benchServerKey));
+  await assets.set({ [AssetName.appleScepCaCert]: ca.certPem, [AssetName.appleScepCaKey]: ca.keyPem });
+  const now = dbNow();
+  for (const c of commands) {
+    await db
+      .insertInto('nano_commands')
+      .values({ command_uuid: c.commandUuid, request_type: 'SecurityInfo', command: c.plist, created_at: microNow(), updated_at: now })
+      .execute();
+  }
+  for (let i = 0; i < devices.length; i += 500) {
+    const batch = devices.slice(i, i + 500);
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('nano_devices')
+        .values(batch.map((d) => ({ id: d.udid, authenticate: '<plist/>', authenticate_at: now, platform: 'darwin', created_at: now, updated_at: now })))
+        .execute();
+      await trx
+        .insertInto('nano_enrollments')
+        .values(
+          batch.map((d) => ({
+            id: d.udid, device_id: d.udid, type: 'Device', topic: 'com.apple.mgmt.External.bench', push_magic: randomUUID(),
+            token_hex: createHash('sha256').update(d.udid).digest('hex'), last_seen_at: now, created_at: now, updated_at: now,
+          })),
+        )
+        .execute();
+      await trx
+        .insertInto('nano_cert_auth_associations')
+        .values(batch.map((d) => ({ id: d.udid, sha256: createHash('sha256').update(d.certDer).digest('hex'), created_at: now, updated_at: now })))
+        .execute();
+      for (const c of commands) {
+        const at = microNow();
+        await trx
+          .insertInto('nano_enrollment_queue')
+          .values(batch.map((d) => ({ id: d.udid, command_uuid: c.commandUuid, created_at: at, updated_at: at })))
+          .execute();
+      }
+    });
+  }
+}
+
+/**
+ * Sends the pre-signed requests round by round with `concurrency` in flight, until they run out
+ * or the duration ends; every answer must be 200 and carry a command.
+ */
+async function drive(url: string, requests: ReturnType<typeof signedRequests>): Promise<{ perSecond: number; sent: number }> {
+  const flat = requests.flat();
+  let next = 0;
+  let sent = 0;
+  let bad = 0;
+  const began = performance.now();
+  const deadline = began + durationMs;
+  const worker = async () => {
+    while (next < flat.length && performance.now() < deadline) {
+      const r = flat[next++];
+      const res = await fetch(`${url}/mdm/apple/mdm`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/x-apple-aspen-mdm; charset=UTF-8', 'mdm-signature': r.signature },
+        body: new Uint8Array(r.body),
+      });
+      const body = Buffer.from(await res.arrayBuffer());
+      if (res.status !== 200 || !body.includes('CommandUUID')) bad++;
+      sent++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - began) / 1000;
+  if (bad) throw new Error(`${bad} of ${sent} connect requests did not get a command`);
+  return { perSecond: sent / seconds, sent };
+}
+
+async function startEcho(caFile: string): Promise<{ url: string; close(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(benchDir, 'appleEchoServer.ts'), caFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', () => reject(new Error(`echo server exited: ${out}`)));
+  });
+  return {
+    url,
+    close: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+function plistFigures(): void {
+  const reports = {
+    ack: buildPlist({ UDID: devices[0].udid, Status: 'Acknowledged', CommandUUID: commands[0].commandUuid }),
+    device_information: buildPlist({
+      UDID: devices[0].udid, Status: 'Acknowledged', CommandUUID: commands[0].commandUuid, RequestType: 'DeviceInformation',
+      QueryResponses: {
+        DeviceName: 'Bench Mac', OSVersion: '14.4.1', BuildVersion: '23E224', ProductName: 'Mac15,3', Model: 'Mac15,3',
+        SerialNumber: 'C02BENCH0001', UDID: devices[0].udid, WiFiMAC: '00:11:22:33:44:55', DeviceCapacity: 494.38,
+        AvailableDeviceCapacity: 201.5, IsSupervised: false, TimeZone: 'UTC',
+      },
+    }),
+  };
+  for (const [name, body] of Object.entries(reports)) {
+    const n = 20_000;
+    let t = performance.now();
+    for (let i = 0; i < n; i++) parsePlistDict(body);
+    reportFigure(`apple_plist_parse_us_${name}`, ((performance.now() - t) * 1000) / n, 'µs/parse');
+    const text = body.toString('utf8');
+    t = performance.now();
+    for (let i = 0; i < n; i++) plist.parse(text);
+    reportFigure(`apple_plist_package_parse_us_${name}`, ((performance.now() - t) * 1000) / n, 'µs/parse');
+  }
+}
+
+plistFigures();
+process.stderr.write(`apple-connect: signing ${deviceCount * rounds} requests...\n`);
+const requests = signedRequests(privateKey);
+
+if (await mysqlReachable()) {
+  const server = await startBenchServer({ dialect: 'mysql', seed });
+  try {
+    const { perSecond, sent } = await drive(server.url, requests);
+    process.stderr.write(`apple-connect: ${sent} round trips on MySQL\n`);
+    reportFigure('apple_connect_round_trips_per_second_mysql', perSecond, 'requests/s');
+  } finally {
+    await server.close();
+  }
+} else {
+  process.stderr.write('apple-connect: MySQL is unreachable; skipping the MySQL figure\n');
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-ca-'));
+writeFileSync(join(dir, 'ca.pem'), ca.certPem);
+const echo = await startEcho(join(dir, 'ca.pem'));
+try {
+  const { perSecond } = await drive(echo.url, requests);
+  reportFigure('apple_connect_round_trips_per_second_no_database', perSecond, 'requests/s');
+} finally {
+  await echo.close();
+}
