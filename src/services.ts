@@ -84,10 +84,11 @@ export function createServices(config: Config, database: Database, serverKey: st
     config, db, logger, activities, hostEvents,
     appleMdmEvents: appleMdm.appleMdmEvents, appleQueue: appleMdm.appleQueue, applePush: applePushParts.push,
   });
-  // GET /hosts/:id shows each host's profiles (null while the host is not MDM-enrolled).
+  // GET /hosts/:id shows each host's profiles (null when not MDM-enrolled or none, as Fleet shows it).
   hosts.addMdmDetail(async (h) => {
     const mdmRow = await hostStore.getHostMdm(h.id);
-    return { profiles: mdmRow?.enrolled ? await profileParts.profiles.hostProfilesJson(h.uuid) : null };
+    const list = mdmRow?.enrolled ? await profileParts.profiles.hostProfilesJson(h.uuid) : [];
+    return { profiles: list.length ? list : null };
   });
   const cronStore = new CronStore(db);
   const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
