@@ -18,6 +18,8 @@ Commands:
 async function serve(config: Config, args: string[]) {
   const running = await startServer(config, { autoMigrate: args.includes('--auto-migrate') });
   const users = await running.app.services.userStore.countUsers();
+  // Let buffered start-up log lines out first, so the banner below is the last thing printed.
+  await new Promise<void>((resolve) => running.app.services.logger.flush(() => resolve()));
   process.stdout.write(`Flotilla ${version} listening on ${running.url} (server URL ${config.serverUrl}, ${running.database.dialect} database)\n`);
   if (users === 0) {
     process.stdout.write(
