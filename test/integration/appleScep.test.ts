@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createPrivateKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,11 @@ import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
 const run = promisify(execFile);
 const staticChallenge = 'static-scep-secret';
 
+// Keys are made once: RSA key generation would otherwise dominate the run time.
+const deviceKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+const deviceKeyPem = deviceKey.export({ type: 'pkcs1', format: 'pem' }) as string;
+const otherCa = createCertificateAuthority('Another CA');
+
 async function counts(srv: TestServer) {
   const store = srv.app.services.appleScep.store;
   return { certs: await store.count(), serials: await store.countSerials() };
@@ -23,7 +28,7 @@ async function counts(srv: TestServer) {
 
 /** A hand-built PKCSReq, so tests can break one part of it at a time. */
 function pkcsReq(caCertDer: Buffer, opts: { csr?: Buffer; challenge?: string; messageType?: '19' | '17' } = {}) {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const privateKey = deviceKey;
   const csr = opts.csr ?? buildCsr({ privateKey, subject: { CN: 'hand-built' }, challengePassword: opts.challenge ?? staticChallenge });
   const signer = selfSignedCertificate({ privateKey, subject: { CN: 'SCEP SIGNER' } });
   const senderNonce = randomBytes(16);
@@ -70,7 +75,7 @@ describeEachDialect(
       const a = await scepEnroll({ url: scepUrl(), challenge: staticChallenge, subjectCN: 'device-a', subject: { O: 'Fleet' } });
       const perServer = await server().app.services.appleScep.challenge();
       expect(await server().app.services.appleScep.challenge()).toBe(perServer);
-      const b = await scepEnroll({ url: scepUrl(), challenge: perServer, subjectCN: 'device-b', forceGet: true });
+      const b = await scepEnroll({ url: scepUrl(), challenge: perServer, subjectCN: 'device-b', forceGet: true, keyPem: deviceKeyPem });
       const ca = new X509Certificate(a.caCertPem);
       for (const r of [a, b]) {
         const x = new X509Certificate(r.certPem);
@@ -92,35 +97,33 @@ describeEachDialect(
 
     it('refuses a wrong or missing challenge with CertRep FAILURE badRequest and stores nothing', async () => {
       const before = await counts(server());
-      await expect(scepEnroll({ url: scepUrl(), challenge: 'wrong', subjectCN: 'x' })).rejects.toMatchObject({ failInfo: 'badRequest' });
-      await expect(scepEnroll({ url: scepUrl(), challenge: '', subjectCN: 'x' })).rejects.toBeInstanceOf(ScepClientError);
+      await expect(scepEnroll({ url: scepUrl(), challenge: 'wrong', subjectCN: 'x', keyPem: deviceKeyPem })).rejects.toMatchObject({ failInfo: 'badRequest' });
+      await expect(scepEnroll({ url: scepUrl(), challenge: '', subjectCN: 'x', keyPem: deviceKeyPem })).rejects.toBeInstanceOf(ScepClientError);
       expect(await counts(server())).toEqual(before);
     });
 
     it('renews with a certificate it issued (no challenge) and refuses one from another CA', async () => {
-      const first = await scepEnroll({ url: scepUrl(), challenge: staticChallenge, subjectCN: 'renew-me' });
-      const renewed = await scepEnroll({ url: scepUrl(), challenge: '', subjectCN: 'renew-me', renew: first });
+      const first = await scepEnroll({ url: scepUrl(), challenge: staticChallenge, subjectCN: 'renew-me', keyPem: deviceKeyPem });
+      const renewed = await scepEnroll({ url: scepUrl(), challenge: '', subjectCN: 'renew-me', renew: first, keyPem: deviceKeyPem });
       expect(new X509Certificate(renewed.certPem).serialNumber).not.toBe(new X509Certificate(first.certPem).serialNumber);
       expect(new X509Certificate(renewed.certPem).verify(new X509Certificate(first.caCertPem).publicKey)).toBe(true);
 
       const before = await counts(server());
-      const otherCa = createCertificateAuthority('Another CA');
-      const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       const foreign = issueCertificate({
-        publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+        publicKeyPem: createPublicKey(deviceKey).export({ type: 'spki', format: 'pem' }) as string,
         subject: { CN: 'foreign' },
         days: 30,
         ca: otherCa,
         usage: 'client',
       });
-      const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      const keyPem = deviceKeyPem;
       await expect(
         scepEnroll({ url: scepUrl(), challenge: '', subjectCN: 'foreign', renew: { certPem: foreign.certPem, keyPem } }),
       ).rejects.toMatchObject({ failInfo: 'badCertId' });
       // A revoked certificate of ours is refused too.
       const row = await server().app.services.appleScep.certificateFor(new X509Certificate(renewed.certPem).raw);
       await server().app.services.appleScep.store.revoke(row!.serial);
-      await expect(scepEnroll({ url: scepUrl(), challenge: '', subjectCN: 'renew-me', renew: renewed })).rejects.toMatchObject({
+      await expect(scepEnroll({ url: scepUrl(), challenge: '', subjectCN: 'renew-me', renew: renewed, keyPem: deviceKeyPem })).rejects.toMatchObject({
         failInfo: 'badCertId',
       });
       expect(await counts(server())).toEqual(before);
@@ -191,8 +194,7 @@ describeEachDialect(
       expectFailure(res.body, badCsr.senderNonce, FailInfo.badRequest);
 
       // A CSR whose self-signature is broken.
-      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-      const csr = buildCsr({ privateKey, subject: { CN: 'x' }, challengePassword: staticChallenge });
+      const csr = buildCsr({ privateKey: deviceKey, subject: { CN: 'x' }, challengePassword: staticChallenge });
       csr[csr.length - 5] ^= 0xff;
       const brokenCsr = pkcsReq(ca.certDer, { csr });
       expectFailure((await postPki(srv, brokenCsr.der)).body, brokenCsr.senderNonce, FailInfo.badRequest);
@@ -208,8 +210,7 @@ describeEachDialect(
       expectFailure((await postPki(srv, tampered)).body, good.senderNonce, FailInfo.badMessageCheck);
 
       // Encrypted to another CA: we cannot open it.
-      const other = createCertificateAuthority('Other');
-      const misaddressed = pkcsReq(new X509Certificate(other.certPem).raw);
+      const misaddressed = pkcsReq(new X509Certificate(otherCa.certPem).raw);
       expectFailure((await postPki(srv, misaddressed.der)).body, misaddressed.senderNonce, FailInfo.badMessageCheck);
 
       // Unsupported message type (GetCRL).
