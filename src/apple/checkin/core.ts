@@ -222,13 +222,12 @@ export class CoreCheckinService implements CheckinAndCommandService {
     this.lastSeen.add(id, id);
     if (report.status !== 'Idle' && report.commandUuid) {
       const uuid = report.commandUuid;
-      const queued = await this.queueStore.settleQueueRow(id, uuid, finalStatuses.has(report.status));
+      const queued = await this.queueStore.recordReport(id, uuid, report.status, r.raw, finalStatuses.has(report.status));
       if (!queued) {
         // A result for a command this enrollment was never sent (or that was deleted): dropped,
         // and the device carries on with its queue.
         r.notes.reportDropped = true;
       } else {
-        await this.queueStore.upsertResult(id, uuid, report.status, r.raw);
         r.notes.reportedRequestType = await this.queue.requestTypeOf(uuid);
       }
     }

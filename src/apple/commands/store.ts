@@ -117,9 +117,9 @@ export class CommandQueueStore {
    * NotNow keeps it active and resets its delivery count (the device could decode it). Returns
    * false when the command was never queued for this enrollment.
    */
-  async settleQueueRow(enrollmentId: string, commandUuid: string, final: boolean): Promise<boolean> {
+  async settleQueueRow(enrollmentId: string, commandUuid: string, final: boolean, db: AnyDb = this.db): Promise<boolean> {
     const set = final ? { active: 0, updated_at: microNow() } : { delivery_attempts: 0, updated_at: microNow() };
-    const res = await this.db
+    const res = await db
       .updateTable('nano_enrollment_queue')
       .set(set)
       .where('id', '=', enrollmentId)
@@ -138,10 +138,10 @@ export class CommandQueueStore {
   }
 
   /** One row per (enrollment, command); a later status overwrites, NotNows are counted. */
-  async upsertResult(enrollmentId: string, commandUuid: string, status: string, raw: Buffer): Promise<void> {
+  async upsertResult(enrollmentId: string, commandUuid: string, status: string, raw: Buffer, db: AnyDb = this.db): Promise<void> {
     const now = dbNow();
     const notNow = status === 'NotNow';
-    const dialect = dialectOf(this.db);
+    const dialect = dialectOf(db);
     const set = {
       status: insertedValue(dialect, 'status'),
       result: insertedValue(dialect, 'result'),
@@ -149,7 +149,7 @@ export class CommandQueueStore {
       not_now_tally: sql`not_now_tally + ${insertedValue(dialect, 'not_now_tally')}`,
       updated_at: insertedValue(dialect, 'updated_at'),
     } as Record<string, any>;
-    const base = this.db.insertInto('nano_command_results').values({
+    const base = db.insertInto('nano_command_results').values({
       id: enrollmentId,
       command_uuid: commandUuid,
       status,
@@ -202,8 +202,19 @@ export class CommandQueueStore {
 
   /** Takes a command that was delivered too often without an answer out of the queue, with an Error result. */
   async giveUp(enrollmentId: string, commandUuid: string, resultPlist: Buffer): Promise<void> {
-    await this.settleQueueRow(enrollmentId, commandUuid, true);
-    await this.upsertResult(enrollmentId, commandUuid, 'Error', resultPlist);
+    await this.recordReport(enrollmentId, commandUuid, 'Error', resultPlist, true);
+  }
+
+  /**
+   * Settles the queue row and stores the result in one transaction (one commit, so one log flush
+   * on MySQL). Returns false, storing nothing, when the command was never queued for this enrollment.
+   */
+  async recordReport(enrollmentId: string, commandUuid: string, status: string, raw: Buffer, final: boolean): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      if (!(await this.settleQueueRow(enrollmentId, commandUuid, final, trx))) return false;
+      await this.upsertResult(enrollmentId, commandUuid, status, raw, trx);
+      return true;
+    });
   }
 
   async commandResults(commandUuid: string): Promise<CommandResultRow[]> {
