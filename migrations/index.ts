@@ -5,6 +5,7 @@ import * as m0003 from './0003_apple_scep.js';
 import * as m0004 from './0004_apple_mdm.js';
 import * as m0005 from './0005_profiles.js';
 import * as m0006 from './0006_windows.js';
+import * as m0007 from './0007_windows_profiles.js';
 
 /** Every migration, in order. Names never change once released; new ones go at the end. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004_apple_mdm': m0004,
   '0005_profiles': m0005,
   '0006_windows': m0006,
+  '0007_windows_profiles': m0007,
 };

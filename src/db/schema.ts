@@ -1,6 +1,7 @@
 import type { Generated } from 'kysely';
 import type { ProfileTables } from '../profiles/tables.js';
 import type { WindowsTables } from '../windows/tables.js';
+import type { WindowsProfileTables } from '../windows/profiles/tables.js';
 import type { AppleMdmTables } from '../apple/tables.js';
 import type { AppleScepTables } from '../apple/scep/tables.js';
 
@@ -176,4 +177,4 @@ export interface FoundationTables {
 }
 
 // Domain table sets are joined here as they are added (e.g. `& AppleTables`).
-export type DB = FoundationTables & WindowsTables & AppleMdmTables & ProfileTables & AppleScepTables;
+export type DB = FoundationTables & WindowsTables & AppleMdmTables & ProfileTables & AppleScepTables & WindowsProfileTables;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { dbNow, fromDbTime } from '../../db/dialect.js';
 import { commandUuidOfCmdRef } from '../commands.js';
+import type { WindowsAnswersListener } from '../answers.js';
 import type { CommandResultToSave, WindowsEnrollment, WindowsMdmStore } from '../store.js';
 import { unescapeXml } from '../xml.js';
 import { buildSyncMessage, commandXml, parseSyncMessage, statusXml, SyncmlError, type SyncCommand, type SyncMessage } from './codec.js';
@@ -33,6 +34,15 @@ export class ManagementSessionService {
     private readonly opts: ManagementOptions,
     private readonly log: Logger,
   ) {}
+
+  // ---- answer listeners (Windows profiles): the one place other features hook into results ----
+  private readonly answerListeners: WindowsAnswersListener[] = [];
+
+  /** Registers a listener told after each device message's answers are stored. */
+  onAnswersSaved(fn: WindowsAnswersListener): void {
+    this.answerListeners.push(fn);
+  }
+  // ---- end of answer listeners ----
 
   async handle(xml: string): Promise<string> {
     let msg: SyncMessage;
@@ -141,5 +151,8 @@ export class ManagementSessionService {
       }
     }
     await this.store.saveResponse(e.id, rawMessage, results, followUps);
+    for (const fn of this.answerListeners) {
+      await fn({ enrollmentId: e.id, hostUuid: e.host_uuid, results }).catch((err) => this.log.error({ err }, 'windows mdm: answer listener failed'));
+    }
   }
 }
