@@ -78,6 +78,14 @@ export const configSchema = z
     windowsDigestNonceTtlSeconds: z.coerce.number().int().min(30).default(300),
     /** Windows: accept on-premise user name (Flotilla user e-mail) and password enrollment. */
     windowsOnPremiseEnrollment: bool.default(false),
+    /** Windows profiles: re-sends after the first attempt (install error or read-back mismatch) before failed. */
+    windowsProfileMaxRetries: z.coerce.number().int().min(0).default(1),
+    /** Windows profiles: a read-back mismatch this many seconds after the install was acknowledged is ignored. */
+    windowsProfileVerifyGraceSeconds: z.coerce.number().int().min(0).default(3600),
+    /** Windows profiles: read verified profiles back from each host this often (seconds). */
+    windowsProfileVerifyIntervalSeconds: z.coerce.number().int().min(1).default(3600),
+    /** Windows profiles: wrap every install in one <Atomic> (older Fleet) instead of sending it as written. */
+    windowsProfileWrapInAtomic: bool.default(false),
     /** Profiles: largest configuration profile / declaration upload, in bytes. */
     profileMaxUploadBytes: z.coerce.number().int().min(1024).default(1024 * 1024),
     /** Profiles: hosts per window of the profile manager's cursor walk. */

@@ -26,6 +26,7 @@ import { TeamStore } from './teams/store.js';
 import type { Database } from './db/database.js';
 import { registerCronJobs } from './cron/jobs.js';
 import { createProfileServices } from './profiles/index.js';
+import { createWindowsProfileServices } from './windows/profiles/index.js';
 import { createApplePush } from './apple/push/index.js';
 import { createAppleCommandAdmin } from './apple/commands/adminIndex.js';
 import { CronScheduler } from './cron/scheduler.js';
@@ -84,6 +85,9 @@ export function createServices(config: Config, database: Database, serverKey: st
     config, db, logger, activities, hostEvents,
     appleMdmEvents: appleMdm.appleMdmEvents, appleQueue: appleMdm.appleQueue, applePush: applePushParts.push,
   });
+  // Windows configuration profiles: plugged into the profiles API through its Windows hook.
+  const windowsProfileParts = createWindowsProfileServices({ config, db, logger, activities, hostEvents, windows });
+  profileParts.profiles.setWindowsHandler(windowsProfileParts.windowsProfileAdmin);
   // GET /hosts/:id shows each host's profiles (null when not MDM-enrolled or none, as Fleet shows it).
   hosts.addMdmDetail(async (h) => {
     const mdmRow = await hostStore.getHostMdm(h.id);
@@ -99,6 +103,7 @@ export function createServices(config: Config, database: Database, serverKey: st
     appleScep, appleEnrollment,
     ...appleMdm,
     ...profileParts,
+    ...windowsProfileParts,
     windows, windowsCommands: windows.commands, orbit,
     apnsCertificates: applePushParts.certificates, applePush: applePushParts.push, apnsClient: applePushParts.client,
     appleCommandAdmin: appleCommandParts.commands, appleHostActions: appleCommandParts.hostActions,

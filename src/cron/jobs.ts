@@ -30,6 +30,9 @@ export function registerCronJobs(services: Services): void {
   // Profiles: reconcile Apple profiles and declarations, and ask hosts for ProfileList.
   cron.register({ name: 'mdm_apple_profile_manager', intervalSeconds: 30, run: async () => void (await services.profileManager.tick()) });
 
+  // Windows profiles: reconcile, send Delete for removals, read profiles back with Get to verify.
+  cron.register({ name: 'mdm_windows_profile_manager', intervalSeconds: 30, run: async () => void (await services.windowsProfilesTick()) });
+
   // Apple: delete acknowledged command results (and their queue rows) older than the retention age.
   cron.register({
     name: 'apple_mdm_command_retention',

@@ -116,7 +116,7 @@ export function registerProfileRoutes(scope: FastifyInstance, services: Services
       authorize(req, 'profile', 'read', got.teamId || null);
       if ((req.query as Record<string, unknown>).alt === 'media') {
         void reply
-          .header('content-type', profile_uuid.startsWith('d') ? 'application/json' : 'application/x-apple-aspen-config')
+          .header('content-type', profile_uuid.startsWith('d') ? 'application/json' : profile_uuid.startsWith('w') ? 'application/xml' : 'application/x-apple-aspen-config')
           .header('content-disposition', `attachment;filename="${got.download.filename.replace(/"/g, '')}"`);
         return reply.send(got.download.bytes);
       }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Actor, ActivityService } from '../admin/activityService.js';
 import { dbNow, isUniqueViolation, toApiTime } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
@@ -15,6 +15,7 @@ import {
   type ParsedAppleProfile,
   type ParsedDeclaration,
   type ParsedUpload,
+  type WindowsUpload,
 } from './validate.js';
 
 export interface LabelSelection {
@@ -27,7 +28,7 @@ export interface ProfileJson {
   profile_uuid: string;
   team_id: number;
   name: string;
-  platform: 'darwin';
+  platform: 'darwin' | 'windows';
   identifier: string;
   created_at: string | null;
   updated_at: string | null;
@@ -49,9 +50,25 @@ export interface BatchItem extends LabelSelection {
   profile: Buffer;
 }
 
-/** Where Windows profiles plug in once the Windows area provides a handler. */
+/**
+ * Where Windows profiles (`w…` UUIDs) plug in once the Windows area provides a handler: it owns
+ * their validation, storage, status rows and summaries; this service keeps team, label and
+ * routing logic in one place.
+ */
 export interface WindowsProfileHandler {
   create(actor: Actor, teamId: number, upload: { name: string; bytes: Buffer }, labels: LabelRef[]): Promise<string>;
+  list(teamId: number): Promise<Omit<ProfileJson, 'platform'>[]>;
+  get(uuid: string): Promise<{ json: Omit<ProfileJson, 'platform'>; teamId: number; download: { bytes: Buffer; filename: string } } | undefined>;
+  delete(actor: Actor, uuid: string): Promise<void>;
+  /** Throws the upload error for one batch item; returns its profile name. */
+  validateForBatch(name: string, bytes: Buffer): Promise<{ name: string }>;
+  /** Replaces the team's Windows set inside the batch transaction; returns UUIDs to mark pending. */
+  applyBatch(trx: Transaction<DB>, teamId: number, items: { name: string; bytes: Buffer; labels: LabelRef[] }[], now: string): Promise<string[]>;
+  markPending(uuids: string[]): Promise<void>;
+  summary(teamId: number | null): Promise<StatusCounts>;
+  profileStatus(uuid: string): Promise<StatusCounts>;
+  hostProfiles(hostUuid: string): Promise<{ profile_uuid: string; name: string; status: string; operation_type: string; detail: string; platform: 'windows'; scope: string }[]>;
+  resend(hostUuid: string, profileUuid: string): Promise<{ name: string | null } | undefined>;
 }
 
 const conflict409 = (reason: string) => new HttpError(409, 'Resource Already Exists', [{ name: 'profile', reason }]);
@@ -155,14 +172,17 @@ export class ProfileService {
   async list(teamId: number, page: { limit?: number; offset?: number }): Promise<{ profiles: ProfileJson[]; hasNext: boolean }> {
     const apple = await this.store.appleProfilesOfTeam(teamId);
     const decl = await this.store.declarationsOfTeam(teamId);
-    const all = [...apple.map((p) => ({ kind: 'apple' as const, p })), ...decl.map((p) => ({ kind: 'declaration' as const, p }))].sort(
-      (a, b) => a.p.name.localeCompare(b.p.name),
-    );
+    const win = this.windows ? await this.windows.list(teamId) : [];
+    const all = [
+      ...apple.map((p) => ({ kind: 'apple' as const, p })),
+      ...decl.map((p) => ({ kind: 'declaration' as const, p })),
+      ...win.map((p) => ({ kind: 'windows' as const, p: p as ProfileJson })),
+    ].sort((a, b) => a.p.name.localeCompare(b.p.name));
     const start = page.offset ?? 0;
     const slice = page.limit === undefined ? all.slice(start) : all.slice(start, start + page.limit);
-    const labels = await this.store.labelsFor(slice.map((x) => uuidOf(x)));
+    const labels = await this.store.labelsFor(slice.filter((x) => x.kind !== 'windows').map((x) => uuidOf(x as Exclude<typeof x, { kind: 'windows' }>)));
     return {
-      profiles: slice.map((x) => (x.kind === 'apple' ? appleJson(x.p, labels) : declarationJson(x.p, labels))),
+      profiles: slice.map((x) => (x.kind === 'windows' ? x.p : x.kind === 'apple' ? appleJson(x.p, labels) : declarationJson(x.p, labels))),
       hasNext: page.limit !== undefined && start + page.limit < all.length,
     };
   }
@@ -182,11 +202,17 @@ export class ProfileService {
       const date = (toApiTime(d.uploaded_at) ?? '').slice(0, 10);
       return { json: declarationJson(d, labels), teamId: d.team_id, download: { bytes: Buffer.from(d.raw_json), filename: `${date} ${d.name}.json` } };
     }
+    if (uuid.startsWith('w') && this.windows) {
+      const w = await this.windows.get(uuid);
+      if (!w) throw notFound('Profile');
+      return { ...w, json: w.json as ProfileJson };
+    }
     throw notFound('Profile');
   }
 
   async delete(actor: Actor, uuid: string): Promise<void> {
     const { json, teamId } = await this.get(uuid);
+    if (uuid.startsWith('w') && this.windows) return this.windows.delete(actor, uuid);
     const teamName = teamId ? ((await this.store.teamName(teamId)) ?? null) : null;
     const now = dbNow();
     await this.db.transaction().execute(async (trx) => {
@@ -221,7 +247,16 @@ export class ProfileService {
         throw err;
       }
       if (p.kind === 'declaration') p = { ...p, name: item.name.replace(/\.json$/i, '') };
-      if (p.kind === 'windows') throw windowsNotEnabled();
+      if (p.kind === 'windows') {
+        if (!this.windows) throw windowsNotEnabled();
+        const w = await this.windows.validateForBatch(p.name, p.bytes).catch((err: unknown) => {
+          if (err instanceof HttpError) {
+            throw new HttpError(err.statusCode, err.message, [{ name: `profiles[${idx}]`, reason: `${item.name}: ${err.errors[0]?.reason ?? err.message}` }]);
+          }
+          throw err;
+        });
+        p = { ...p, name: w.name };
+      }
       parsed.push({ p, labels: await this.resolveLabels(item) });
     }
     const seenNames = new Set<string>();
@@ -229,6 +264,7 @@ export class ProfileService {
     for (const { p } of parsed) {
       if (seenNames.has(p.name)) throw invalid(`More than one configuration profile have the same name (${p.name}).`, 'profiles');
       seenNames.add(p.name);
+      if (p.kind === 'windows') continue;
       const key = `${p.kind}:${(p as ParsedAppleProfile | ParsedDeclaration).identifier}`;
       if (seenIdents.has(key)) {
         throw invalid(`More than one configuration profile have the same identifier (${key.slice(key.indexOf(':') + 1)}).`, 'profiles');
@@ -239,6 +275,7 @@ export class ProfileService {
 
     const now = dbNow();
     const changed: string[] = [];
+    const windowsChanged: string[] = [];
     await this.db.transaction().execute(async (trx) => {
       const existingApple = await this.store.appleProfilesOfTeam(teamId, trx);
       const existingDecl = await this.store.declarationsOfTeam(teamId, trx);
@@ -249,6 +286,10 @@ export class ProfileService {
       const wantedDeclNames = new Set(parsed.filter((x) => x.p.kind === 'declaration').map((x) => x.p.name));
       for (const e of existingApple) if (!wantedIdents.has(e.identifier)) await this.store.deleteAppleProfile(e.profile_uuid, now, trx);
       for (const e of existingDecl) if (!wantedDeclNames.has(e.name)) await this.store.deleteDeclaration(e.declaration_uuid, now, trx);
+      if (this.windows) {
+        const win = parsed.filter((x) => x.p.kind === 'windows').map((x) => ({ name: x.p.name, bytes: (x.p as WindowsUpload).bytes, labels: x.labels }));
+        windowsChanged.push(...(await this.windows.applyBatch(trx, teamId, win, now)));
+      }
       for (const { p, labels } of parsed) {
         if (p.kind === 'apple') {
           const cur = existingApple.find((e) => e.identifier === p.identifier);
@@ -292,12 +333,19 @@ export class ProfileService {
       }
     });
     await this.manager.markPending({ profileUuids: changed });
+    if (this.windows && windowsChanged.length) await this.windows.markPending(windowsChanged);
     await this.activities.record(actor, 'edited_macos_profile', { team_id: teamId || null, team_name: teamName });
   }
 
   /** Puts one host's profile back to "decided, not yet queued" so the manager sends it again. */
   async resend(actor: Actor, host: { id: number; uuid: string; display_name: string }, profileUuid: string): Promise<void> {
     if (profileUuid.startsWith('d')) throw badRequest("Can't resend declaration (DDM) profiles.", 'profile_uuid');
+    if (profileUuid.startsWith('w') && this.windows) {
+      const w = await this.windows.resend(host.uuid, profileUuid);
+      if (!w) throw notFound('Profile');
+      await this.activities.record(actor, 'resent_configuration_profile', { host_id: host.id, host_display_name: host.display_name, profile_name: w.name }, { hostIds: [host.id] });
+      return;
+    }
     const n = await this.statuses.resetForResend(host.uuid, profileUuid, dbNow());
     if (n === 0) throw notFound('Profile');
     const p = await this.store.getAppleProfile(profileUuid);
@@ -309,19 +357,25 @@ export class ProfileService {
     );
   }
 
-  summary(teamId: number | null): Promise<StatusCounts> {
-    return this.statuses.summary(teamId);
+  /** Hosts per OS-settings status; Apple and Windows hosts are disjoint, so their counts add up. */
+  async summary(teamId: number | null): Promise<StatusCounts> {
+    const apple = await this.statuses.summary(teamId);
+    if (!this.windows) return apple;
+    const win = await this.windows.summary(teamId);
+    return { verified: apple.verified + win.verified, verifying: apple.verifying + win.verifying, pending: apple.pending + win.pending, failed: apple.failed + win.failed };
   }
 
   async profileStatus(uuid: string): Promise<StatusCounts> {
     await this.get(uuid);
+    if (uuid.startsWith('w') && this.windows) return this.windows.profileStatus(uuid);
     return this.statuses.profileStatus(uuid.startsWith('d') ? 'declaration' : 'apple', uuid);
   }
 
   /** `mdm.profiles` of GET /hosts/:id: pending removals hidden, NULL shown as pending. */
   async hostProfilesJson(hostUuid: string) {
     const rows = await this.statuses.rowsOfHost(hostUuid);
-    return rows
+    const windows = this.windows ? await this.windows.hostProfiles(hostUuid) : [];
+    const apple = rows
       .filter((r) => r.operation_type !== 'remove' || r.status === 'failed')
       .map((r) => ({
         profile_uuid: r.uuid,
@@ -329,9 +383,10 @@ export class ProfileService {
         status: r.status ?? 'pending',
         operation_type: r.operation_type,
         detail: r.detail ?? '',
-        platform: 'darwin',
+        platform: 'darwin' as const,
         scope: r.scope,
       }));
+    return [...apple, ...windows];
   }
 }
 

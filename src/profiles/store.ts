@@ -52,7 +52,16 @@ export class ProfileStore {
       .where('name', '=', name)
       .$if(!!exceptUuid, (q) => q.where('declaration_uuid', '!=', exceptUuid!))
       .executeTakeFirst();
-    return !!d;
+    if (d) return true;
+    // Windows profiles share the team's name space.
+    const w = await db
+      .selectFrom('mdm_windows_configuration_profiles')
+      .select('profile_uuid')
+      .where('team_id', '=', teamId)
+      .where('name', '=', name)
+      .$if(!!exceptUuid, (q) => q.where('profile_uuid', '!=', exceptUuid!))
+      .executeTakeFirst();
+    return !!w;
   }
 
   async appleIdentifierInUse(teamId: number, identifier: string, db: Db = this.db): Promise<boolean> {

@@ -55,6 +55,8 @@ export class SimulatedWindowsDevice {
   private nonce?: Buffer;
   private sessionCounter = 0;
   readonly tree = new Map<string, TreeValue>();
+  /** Values another authority (a local group policy) keeps on this PC: Add/Replace answer 200 but these win. */
+  readonly enforced = new Map<string, TreeValue>();
   /** Every Exec the server asked for, in order. */
   readonly execs: { locUri: string; data?: string }[] = [];
   /** Every message the server sent, raw (for tests). */
@@ -315,10 +317,10 @@ export class SimulatedWindowsDevice {
     switch (c.verb) {
       case 'Add':
         if (uris.some((u) => this.tree.has(u))) return { code: '418' };
-        c.items.forEach((i) => this.tree.set(i.target as string, { data: i.data ?? '', format: i.metaFormat }));
+        c.items.forEach((i) => this.tree.set(i.target as string, this.enforced.get(i.target as string) ?? { data: i.data ?? '', format: i.metaFormat }));
         return { code: '200' };
       case 'Replace':
-        c.items.forEach((i) => this.tree.set(i.target as string, { data: i.data ?? '', format: i.metaFormat }));
+        c.items.forEach((i) => this.tree.set(i.target as string, this.enforced.get(i.target as string) ?? { data: i.data ?? '', format: i.metaFormat }));
         return { code: '200' };
       case 'Delete': {
         const present = uris.filter((u) => this.subtree(u).length > 0);

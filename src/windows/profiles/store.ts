@@ -1,0 +1,373 @@
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { upsert } from '../../db/dialect.js';
+import type { DB } from '../../db/schema.js';
+import type { LabelRef } from '../../profiles/store.js';
+import type { HostWindowsProfilesTable, WindowsProfilesTable } from './tables.js';
+
+type Db = Kysely<DB> | Transaction<DB>;
+const CHUNK = 500;
+
+export type WindowsProfileRow = Selectable<WindowsProfilesTable>;
+export type HostWindowsProfileRow = Selectable<HostWindowsProfilesTable>;
+export type HostWindowsProfileWrite = Omit<HostWindowsProfileRow, 'ignore_error'> & { ignore_error: number };
+
+export interface StatusCounts {
+  verified: number;
+  verifying: number;
+  pending: number;
+  failed: number;
+}
+
+/** Every SQL statement of Windows profiles: definitions, labels, per-host status, checks. */
+export class WindowsProfileStore {
+  constructor(readonly db: Kysely<DB>) {}
+
+  // ---- definitions ----
+
+  /** Is `name` taken in the team by any kind of profile (Apple, declaration, Windows)? */
+  async nameInUse(teamId: number, name: string, exceptUuid: string | undefined, db: Db = this.db): Promise<boolean> {
+    const res = await sql<{ n: number }>`
+      SELECT COUNT(*) AS n FROM (
+        SELECT profile_uuid AS u FROM mdm_apple_configuration_profiles WHERE team_id = ${teamId} AND name = ${name}
+        UNION ALL SELECT declaration_uuid AS u FROM mdm_apple_declarations WHERE team_id = ${teamId} AND name = ${name}
+        UNION ALL SELECT profile_uuid AS u FROM mdm_windows_configuration_profiles WHERE team_id = ${teamId} AND name = ${name}
+      ) t WHERE t.u <> ${exceptUuid ?? ''}`.execute(db);
+    return Number(res.rows[0]?.n ?? 0) > 0;
+  }
+
+  async insert(row: WindowsProfileRow, db: Db = this.db): Promise<void> {
+    await db.insertInto('mdm_windows_configuration_profiles').values(row).execute();
+  }
+
+  async update(uuid: string, fields: Partial<WindowsProfileRow>, db: Db = this.db): Promise<void> {
+    await db.updateTable('mdm_windows_configuration_profiles').set(fields).where('profile_uuid', '=', uuid).execute();
+  }
+
+  async get(uuid: string, db: Db = this.db): Promise<WindowsProfileRow | undefined> {
+    return db.selectFrom('mdm_windows_configuration_profiles').selectAll().where('profile_uuid', '=', uuid).executeTakeFirst();
+  }
+
+  async getMany(uuids: string[], db: Db = this.db): Promise<WindowsProfileRow[]> {
+    if (uuids.length === 0) return [];
+    return db.selectFrom('mdm_windows_configuration_profiles').selectAll().where('profile_uuid', 'in', uuids).execute();
+  }
+
+  async ofTeam(teamId: number, db: Db = this.db): Promise<WindowsProfileRow[]> {
+    return db.selectFrom('mdm_windows_configuration_profiles').selectAll().where('team_id', '=', teamId).orderBy('name').execute();
+  }
+
+  async replaceLabels(uuid: string, labels: LabelRef[], now: string, db: Db = this.db): Promise<void> {
+    await db.deleteFrom('mdm_configuration_profile_labels').where('windows_profile_uuid', '=', uuid).execute();
+    if (labels.length === 0) return;
+    await db
+      .insertInto('mdm_configuration_profile_labels')
+      .values(
+        labels.map((l) => ({
+          apple_profile_uuid: null,
+          windows_profile_uuid: uuid,
+          label_name: l.label_name,
+          label_id: l.label_id,
+          exclude: l.exclude ? 1 : 0,
+          require_all: l.require_all ? 1 : 0,
+          created_at: now,
+        })),
+      )
+      .execute();
+  }
+
+  async labelsFor(uuids: string[]): Promise<Map<string, LabelRef[]>> {
+    const out = new Map<string, LabelRef[]>();
+    if (uuids.length === 0) return out;
+    const rows = await this.db
+      .selectFrom('mdm_configuration_profile_labels')
+      .select(['windows_profile_uuid as uuid', 'label_name', 'label_id', 'exclude', 'require_all'])
+      .where('windows_profile_uuid', 'in', uuids)
+      .orderBy('label_name')
+      .execute();
+    for (const r of rows) {
+      const list = out.get(r.uuid!) ?? [];
+      list.push({ label_name: r.label_name, label_id: r.label_id === null ? null : Number(r.label_id), exclude: Number(r.exclude) === 1, require_all: Number(r.require_all) === 1 });
+      out.set(r.uuid!, list);
+    }
+    return out;
+  }
+
+  /**
+   * Deletes a definition in the caller's transaction: rows never sent go away, install commands
+   * still waiting in a queue are taken out, every other host row becomes a pending removal (the
+   * manager then sends Delete for its LocURIs).
+   */
+  async delete(uuid: string, now: string, db: Db): Promise<void> {
+    await db
+      .deleteFrom('host_mdm_windows_profiles')
+      .where('profile_uuid', '=', uuid)
+      .where('operation_type', '=', 'install')
+      .where('status', 'is', null)
+      .where('command_uuid', '=', '')
+      .execute();
+    await db
+      .deleteFrom('windows_mdm_command_queue')
+      .where('command_uuid', 'in', (q) =>
+        q.selectFrom('host_mdm_windows_profiles').select('command_uuid').where('profile_uuid', '=', uuid).where('operation_type', '=', 'install').where('command_uuid', '!=', ''),
+      )
+      .execute();
+    await db
+      .updateTable('host_mdm_windows_profiles')
+      .set((eb) => ({
+        operation_type: 'remove',
+        ignore_error: eb.case().when(eb.or([eb('status', 'is', null), eb('status', 'in', ['pending', 'failed'])])).then(1).else(0).end(),
+        status: null,
+        updated_at: now,
+      }))
+      .where('profile_uuid', '=', uuid)
+      .where('operation_type', '=', 'install')
+      .execute();
+    await db.deleteFrom('mdm_configuration_profile_labels').where('windows_profile_uuid', '=', uuid).execute();
+    await db.deleteFrom('mdm_windows_configuration_profiles').where('profile_uuid', '=', uuid).execute();
+  }
+
+  // ---- per-host status ----
+
+  async upsertHostRows(rows: HostWindowsProfileWrite[], db: Db = this.db): Promise<void> {
+    const update = Object.keys(rows[0] ?? {}).filter((c) => c !== 'created_at' && c !== 'host_uuid' && c !== 'profile_uuid');
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await upsert(db, 'host_mdm_windows_profiles', rows.slice(i, i + CHUNK), ['host_uuid', 'profile_uuid'], update);
+    }
+  }
+
+  async deleteHostRow(hostUuid: string, profileUuid: string, db: Db = this.db): Promise<void> {
+    await db.deleteFrom('host_mdm_windows_profiles').where('host_uuid', '=', hostUuid).where('profile_uuid', '=', profileUuid).execute();
+  }
+
+  async hostRows(hostUuid: string, db: Db = this.db): Promise<HostWindowsProfileRow[]> {
+    return db.selectFrom('host_mdm_windows_profiles').selectAll().where('host_uuid', '=', hostUuid).orderBy('profile_name').execute();
+  }
+
+  /** Install rows of these hosts (what stays on each host while another profile is removed). */
+  async installRowsOfHosts(hostUuids: string[], db: Db = this.db): Promise<{ host_uuid: string; profile_uuid: string; command_uuid: string }[]> {
+    const out: { host_uuid: string; profile_uuid: string; command_uuid: string }[] = [];
+    for (let i = 0; i < hostUuids.length; i += CHUNK) {
+      out.push(
+        ...(await db
+          .selectFrom('host_mdm_windows_profiles')
+          .select(['host_uuid', 'profile_uuid', 'command_uuid'])
+          .where('host_uuid', 'in', hostUuids.slice(i, i + CHUNK))
+          .where('operation_type', '=', 'install')
+          .execute()),
+      );
+    }
+    return out;
+  }
+
+  /** Rows of a host that point at one of these commands (install, remove) — what an answer settles. */
+  async rowsByCommands(hostUuid: string, commandUuids: string[], db: Db = this.db): Promise<HostWindowsProfileRow[]> {
+    if (commandUuids.length === 0) return [];
+    return db
+      .selectFrom('host_mdm_windows_profiles')
+      .selectAll()
+      .where('host_uuid', '=', hostUuid)
+      .where('command_uuid', 'in', commandUuids)
+      .execute();
+  }
+
+  /** Compare-and-set on (host, profile, command, operation, status): late answers change nothing. */
+  async setRowCas(
+    row: { host_uuid: string; profile_uuid: string; command_uuid: string; operation_type: string; status: string | null },
+    fields: Partial<Pick<HostWindowsProfileRow, 'status' | 'detail' | 'retries' | 'command_uuid'>>,
+    now: string,
+    db: Db = this.db,
+  ): Promise<number> {
+    const res = await db
+      .updateTable('host_mdm_windows_profiles')
+      .set({ ...fields, updated_at: now })
+      .where('host_uuid', '=', row.host_uuid)
+      .where('profile_uuid', '=', row.profile_uuid)
+      .where('command_uuid', '=', row.command_uuid)
+      .where('operation_type', '=', row.operation_type)
+      .where((eb) => (row.status === null ? eb('status', 'is', null) : eb('status', '=', row.status)))
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async deleteRowCas(row: { host_uuid: string; profile_uuid: string; command_uuid: string; operation_type: string }, db: Db = this.db): Promise<void> {
+    await db
+      .deleteFrom('host_mdm_windows_profiles')
+      .where('host_uuid', '=', row.host_uuid)
+      .where('profile_uuid', '=', row.profile_uuid)
+      .where('command_uuid', '=', row.command_uuid)
+      .where('operation_type', '=', row.operation_type)
+      .execute();
+  }
+
+  async resetForResend(hostUuid: string, profileUuid: string, now: string): Promise<number> {
+    const res = await this.db
+      .updateTable('host_mdm_windows_profiles')
+      .set({ status: null, detail: null, retries: 0, updated_at: now })
+      .where('host_uuid', '=', hostUuid)
+      .where('profile_uuid', '=', profileUuid)
+      .where('operation_type', '=', 'install')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  async deleteRowsOfHosts(hostUuids: string[]): Promise<void> {
+    if (hostUuids.length === 0) return;
+    await this.db.deleteFrom('host_mdm_windows_profiles').where('host_uuid', 'in', hostUuids).execute();
+    await this.db.deleteFrom('host_mdm_windows_profile_checks').where('host_uuid', 'in', hostUuids).execute();
+  }
+
+  /** Hosts of a team per OS-settings status of their Windows profiles (each host counted once). */
+  async summary(teamId: number | null): Promise<StatusCounts> {
+    const teamFilter = teamId === null ? sql`h.team_id IS NULL` : sql`h.team_id = ${teamId}`;
+    const res = await sql<{ bucket: string; n: number | string }>`
+      SELECT bucket, COUNT(*) AS n FROM (
+        SELECT s.host_uuid,
+          CASE
+            WHEN SUM(CASE WHEN s.status = 'failed' THEN 1 ELSE 0 END) > 0 THEN 'failed'
+            WHEN SUM(CASE WHEN s.status IS NULL OR s.status = 'pending' THEN 1 ELSE 0 END) > 0 THEN 'pending'
+            WHEN SUM(CASE WHEN s.status = 'verifying' THEN 1 ELSE 0 END) > 0 THEN 'verifying'
+            ELSE 'verified'
+          END AS bucket
+        FROM host_mdm_windows_profiles s
+        JOIN hosts h ON h.uuid = s.host_uuid
+        WHERE ${teamFilter}
+        GROUP BY s.host_uuid
+      ) per_host
+      GROUP BY bucket`.execute(this.db);
+    const out: StatusCounts = { verified: 0, verifying: 0, pending: 0, failed: 0 };
+    for (const r of res.rows) out[r.bucket as keyof StatusCounts] = Number(r.n);
+    return out;
+  }
+
+  async profileStatus(uuid: string): Promise<StatusCounts> {
+    const rows = await this.db
+      .selectFrom('host_mdm_windows_profiles')
+      .where('profile_uuid', '=', uuid)
+      .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy('status')
+      .execute();
+    const out: StatusCounts = { verified: 0, verifying: 0, pending: 0, failed: 0 };
+    for (const r of rows) {
+      const k = (r.status ?? 'pending') as keyof StatusCounts;
+      if (k in out) out[k] += Number(r.n);
+    }
+    return out;
+  }
+
+  // ---- the Windows command queue, as the manager needs it ----
+
+  /** Takes superseded commands out of the given enrollments' queues so they are never delivered. */
+  async dequeue(commandUuid: string, enrollmentIds: number[], db: Db = this.db): Promise<void> {
+    for (let i = 0; i < enrollmentIds.length; i += CHUNK) {
+      await db
+        .deleteFrom('windows_mdm_command_queue')
+        .where('command_uuid', '=', commandUuid)
+        .where('enrollment_id', 'in', enrollmentIds.slice(i, i + CHUNK))
+        .execute();
+    }
+  }
+
+  async rawCommands(commandUuids: string[], db: Db = this.db): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (let i = 0; i < commandUuids.length; i += CHUNK) {
+      const rows = await db
+        .selectFrom('windows_mdm_commands')
+        .select(['command_uuid', 'raw_command'])
+        .where('command_uuid', 'in', commandUuids.slice(i, i + CHUNK))
+        .execute();
+      for (const r of rows) out.set(r.command_uuid, r.raw_command);
+    }
+    return out;
+  }
+
+  /**
+   * Pending rows whose command already has a result for the host's enrollment (normally settled as
+   * the answer arrives; this sweep repairs a missed notification), at most `limit`.
+   */
+  async answeredPendingRows(limit: number) {
+    const res = await sql<{ host_uuid: string; enrollment_id: number; command_uuid: string; raw_result: string }>`
+      SELECT DISTINCT r.host_uuid AS host_uuid, e.id AS enrollment_id, r.command_uuid AS command_uuid, res.raw_result AS raw_result
+      FROM host_mdm_windows_profiles r
+      JOIN mdm_windows_enrollments e ON e.host_uuid = r.host_uuid
+      JOIN windows_mdm_command_results res ON res.enrollment_id = e.id AND res.command_uuid = r.command_uuid
+      WHERE r.status = 'pending'
+      LIMIT ${limit}`.execute(this.db);
+    return res.rows.map((r) => ({ ...r, enrollment_id: Number(r.enrollment_id) }));
+  }
+
+  /**
+   * Pending rows whose command is neither queued for nor answered by the host's enrollment (the
+   * queue was dropped, e.g. by a re-enrollment): back to NULL so the manager sends them again.
+   */
+  async resetLostPending(now: string): Promise<number> {
+    const res = await sql`
+      UPDATE host_mdm_windows_profiles SET status = NULL, updated_at = ${now}
+      WHERE status = 'pending' AND command_uuid <> ''
+        AND NOT EXISTS (SELECT 1 FROM mdm_windows_enrollments e JOIN windows_mdm_command_queue q ON q.enrollment_id = e.id
+          WHERE e.host_uuid = host_mdm_windows_profiles.host_uuid AND q.command_uuid = host_mdm_windows_profiles.command_uuid)
+        AND NOT EXISTS (SELECT 1 FROM mdm_windows_enrollments e JOIN windows_mdm_command_results x ON x.enrollment_id = e.id
+          WHERE e.host_uuid = host_mdm_windows_profiles.host_uuid AND x.command_uuid = host_mdm_windows_profiles.command_uuid)`.execute(this.db);
+    return Number(res.numAffectedRows ?? 0);
+  }
+
+  // ---- verification checks ----
+
+  /** Hosts due a read-back: a profile acknowledged since the last check, or the last check is old. */
+  async hostsDueVerification(opts: { olderThan: string; recheckBefore: string; outstandingSince: string; limit: number }) {
+    const res = await sql<{ host_uuid: string; enrollment_id: number }>`
+      SELECT h.uuid AS host_uuid, MAX(e.id) AS enrollment_id
+      FROM hosts h
+      JOIN mdm_windows_enrollments e ON e.host_uuid = h.uuid AND e.device_state = 'MDMDeviceEnrolledEnrolled'
+      LEFT JOIN host_mdm_windows_profile_checks c ON c.host_uuid = h.uuid
+      WHERE h.platform = 'windows'
+        AND (c.host_uuid IS NULL OR c.answered_at IS NOT NULL OR c.requested_at < ${opts.outstandingSince})
+        AND (
+          EXISTS (SELECT 1 FROM host_mdm_windows_profiles r WHERE r.host_uuid = h.uuid AND r.operation_type = 'install'
+            AND r.status = 'verifying' AND (c.host_uuid IS NULL OR r.updated_at >= c.requested_at OR c.requested_at < ${opts.recheckBefore}))
+          OR ((c.host_uuid IS NULL OR c.requested_at < ${opts.olderThan})
+            AND EXISTS (SELECT 1 FROM host_mdm_windows_profiles r WHERE r.host_uuid = h.uuid AND r.operation_type = 'install'
+              AND r.status = 'verified'))
+        )
+      GROUP BY h.uuid
+      LIMIT ${opts.limit}`.execute(this.db);
+    return res.rows.map((r) => ({ host_uuid: r.host_uuid, enrollment_id: Number(r.enrollment_id) }));
+  }
+
+  /** Install rows of a host being verified, with their definition's SyncML. */
+  async rowsToVerify(hostUuid: string) {
+    return this.db
+      .selectFrom('host_mdm_windows_profiles as r')
+      .innerJoin('mdm_windows_configuration_profiles as p', 'p.profile_uuid', 'r.profile_uuid')
+      .select(['r.host_uuid', 'r.profile_uuid', 'r.profile_name', 'r.status', 'r.operation_type', 'r.command_uuid', 'r.retries', 'r.updated_at', 'r.checksum', 'p.syncml', 'p.checksum as def_checksum'])
+      .where('r.host_uuid', '=', hostUuid)
+      .where('r.operation_type', '=', 'install')
+      .where('r.status', 'in', ['verifying', 'verified'])
+      .execute();
+  }
+
+  async recordCheck(hostUuid: string, commandUuid: string, now: string, db: Db = this.db): Promise<void> {
+    await upsert(db, 'host_mdm_windows_profile_checks', { host_uuid: hostUuid, command_uuid: commandUuid, requested_at: now, answered_at: null }, ['host_uuid'], [
+      'command_uuid',
+      'requested_at',
+      'answered_at',
+    ]);
+  }
+
+  async checkFor(hostUuid: string, commandUuid: string) {
+    return this.db
+      .selectFrom('host_mdm_windows_profile_checks')
+      .selectAll()
+      .where('host_uuid', '=', hostUuid)
+      .where('command_uuid', '=', commandUuid)
+      .executeTakeFirst();
+  }
+
+  async markCheckAnswered(hostUuid: string, commandUuid: string, now: string): Promise<void> {
+    await this.db
+      .updateTable('host_mdm_windows_profile_checks')
+      .set({ answered_at: now })
+      .where('host_uuid', '=', hostUuid)
+      .where('command_uuid', '=', commandUuid)
+      .execute();
+  }
+}
