@@ -6,7 +6,7 @@ import { parsePlistDict } from '../../src/apple/plist/parse.js';
 import { issueDeviceIdentity, quickDevice, enrolledDevice, testTopic } from '../helpers/appleDevice.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
 
-const vectors = join(import.meta.dirname, '../../../shared/reference/vectors/apple');
+const vectors = join(import.meta.dirname, '../vectors/apple');
 const vector = (name: string) => readFileSync(join(vectors, name));
 const checkinType = 'application/x-apple-aspen-mdm-checkin';
 const reportType = 'application/x-apple-aspen-mdm; charset=UTF-8';

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
@@ -12,7 +13,7 @@ import { makePushCertificate, newPushTopic, startFakeApns } from '../helpers/apn
 import { seedEnrollment, seedPendingCommand, tokenForRole } from '../helpers/appleSeed.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
 
-const vectors = '/work/shared/reference/vectors/apple';
+const vectors = fileURLToPath(new URL('../vectors/apple', import.meta.url));
 const apns = await startFakeApns();
 afterAll(() => apns.fake.close());
 

@@ -6,7 +6,7 @@ import { parseSyncMessage } from '../../src/windows/syncml/codec.js';
 import { api } from '../helpers/api.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
 
-const vector = (name: string) => readFileSync(`/work/shared/reference/vectors/windows/${name}`, 'utf8');
+const vector = (name: string) => readFileSync(new URL(`../vectors/windows/${name}`, import.meta.url), 'utf8');
 const secret = 'windows-enroll-secret';
 const soap = 'application/soap+xml; charset=utf-8';
 const syncml = 'application/vnd.syncml.dm+xml';
@@ -53,7 +53,7 @@ describeEachDialect('Windows MDM', (server) => {
     const badCfg = await api(srv, 'POST', '/api/fleet/orbit/config', { body: { orbit_node_key: 'nope' } });
     expect(badCfg.status).toBe(401);
 
-    const vec = JSON.parse(readFileSync('/work/shared/reference/vectors/orbit/orbit_enroll_request.json', 'utf8'));
+    const vec = JSON.parse(readFileSync(new URL('../vectors/orbit/orbit_enroll_request.json', import.meta.url), 'utf8'));
     const mac = await api(srv, 'POST', '/api/fleet/orbit/enroll', { body: { ...vec, enroll_secret: secret } });
     expect(mac.status).toBe(200);
     expect(typeof mac.body.orbit_node_key).toBe('string');

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { prepareCommand, commandUuidOfCmdRef } from '../../src/windows/commands.js';
@@ -9,8 +10,8 @@ import { parseSyncMessage, SyncmlError } from '../../src/windows/syncml/codec.js
 import { digestFromHash, digestMatches } from '../../src/windows/syncml/digest.js';
 import { parseXml, parseXmlFragment } from '../../src/windows/xml.js';
 
-const vector = (name: string) => readFileSync(new URL(`../../../shared/reference/vectors/windows/${name}`, import.meta.url), 'utf8');
-const vectorPath = (name: string) => `/work/shared/reference/vectors/windows/${name}`;
+const vector = (name: string) => readFileSync(new URL(`../vectors/windows/${name}`, import.meta.url), 'utf8');
+const vectorPath = (name: string) => fileURLToPath(new URL(`../vectors/windows/${name}`, import.meta.url));
 const readVector = (name: string) => {
   try {
     return vector(name);
