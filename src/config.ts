@@ -92,6 +92,8 @@ export const configSchema = z
     profileManagerBatchHosts: z.coerce.number().int().min(1).default(5000),
     /** Profiles: time one profile manager tick may spend before stopping at a window boundary. */
     profileManagerTickBudgetMs: z.coerce.number().int().min(100).default(12_000),
+    /** Profiles: seconds between full sweeps of every host (ticks in between handle only hosts marked pending). */
+    profileManagerSweepIntervalSeconds: z.coerce.number().int().min(0).default(600),
     /** Profiles: re-sends after the first attempt before a profile is marked failed. */
     profileMaxRetries: z.coerce.number().int().min(0).default(3),
     /** Profiles: ask each Apple host for its ProfileList at least this often (seconds). */

@@ -189,22 +189,33 @@ export class HostStatusStore {
       .execute();
   }
 
-  /** Hosts due a ProfileList: after an install was acknowledged, or when the last check is old. */
+  /**
+   * Hosts due a ProfileList: after an install was acknowledged (rows found through the
+   * definition/status index), or when their last check is old. Driven from those two small sets,
+   * never from every host, so an idle fleet costs a scan of the checks table.
+   */
   async hostsDueVerification(opts: { olderThan: string; outstandingSince: string; limit: number }) {
+    const defs = await this.db.selectFrom('mdm_apple_configuration_profiles').select('profile_uuid').execute();
+    const notOutstanding = sql`(c.answered_at IS NOT NULL OR c.requested_at < ${opts.outstandingSince})`;
+    const acknowledged = defs.length
+      ? sql`SELECT r.host_uuid FROM host_mdm_apple_profiles r
+          LEFT JOIN host_mdm_apple_profile_checks c ON c.host_uuid = r.host_uuid
+          WHERE r.profile_uuid IN (${sql.join(defs.map((d) => d.profile_uuid))}) AND r.status = 'verifying' AND r.operation_type = 'install'
+            AND (c.host_uuid IS NULL OR (r.updated_at >= c.requested_at AND ${notOutstanding}))`
+      : sql`SELECT host_uuid FROM host_mdm_apple_profile_checks WHERE 1 = 0`;
     const res = await sql<{ host_uuid: string; enrollment_id: string }>`
       SELECT h.uuid AS host_uuid, ne.id AS enrollment_id
-      FROM hosts h
+      FROM (
+        ${acknowledged}
+        UNION
+        SELECT c.host_uuid FROM host_mdm_apple_profile_checks c
+        WHERE c.requested_at < ${opts.olderThan} AND ${notOutstanding}
+          AND EXISTS (SELECT 1 FROM host_mdm_apple_profiles r WHERE r.host_uuid = c.host_uuid AND r.operation_type = 'install'
+            AND r.status IN ('verifying', 'verified'))
+      ) due
+      JOIN hosts h ON h.uuid = due.host_uuid
       JOIN nano_enrollments ne ON ne.device_id = h.uuid AND ne.enabled = 1 AND ne.type IN ('Device', 'User Enrollment (Device)')
-      LEFT JOIN host_mdm_apple_profile_checks c ON c.host_uuid = h.uuid
       WHERE h.platform IN ('darwin', 'ios', 'ipados')
-        AND (c.host_uuid IS NULL OR c.answered_at IS NOT NULL OR c.requested_at < ${opts.outstandingSince})
-        AND (
-          EXISTS (SELECT 1 FROM host_mdm_apple_profiles r WHERE r.host_uuid = h.uuid AND r.operation_type = 'install'
-            AND r.status = 'verifying' AND (c.host_uuid IS NULL OR r.updated_at >= c.requested_at))
-          OR ((c.host_uuid IS NULL OR c.requested_at < ${opts.olderThan})
-            AND EXISTS (SELECT 1 FROM host_mdm_apple_profiles r WHERE r.host_uuid = h.uuid AND r.operation_type = 'install'
-              AND r.status IN ('verifying', 'verified')))
-        )
       LIMIT ${opts.limit}`.execute(this.db);
     return res.rows;
   }
@@ -245,6 +256,18 @@ export class HostStatusStore {
       .set({ status: null, detail: null, retries: 0, updated_at: now })
       .where('host_uuid', '=', hostUuid)
       .where('profile_uuid', '=', profileUuid)
+      .where('operation_type', '=', 'install')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  /** Batch resend: every install row of one profile with the given status goes back to NULL. */
+  async resetForResendByStatus(profileUuid: string, status: string, now: string): Promise<number> {
+    const res = await this.db
+      .updateTable('host_mdm_apple_profiles')
+      .set({ status: null, detail: null, retries: 0, updated_at: now })
+      .where('profile_uuid', '=', profileUuid)
+      .where('status', '=', status)
       .where('operation_type', '=', 'install')
       .executeTakeFirst();
     return Number(res.numUpdatedRows);

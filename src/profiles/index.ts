@@ -42,6 +42,7 @@ export function createProfileServices(deps: {
     {
       batchHosts: config.profileManagerBatchHosts,
       tickBudgetMs: config.profileManagerTickBudgetMs,
+      sweepIntervalSeconds: config.profileManagerSweepIntervalSeconds,
       maxRetries: config.profileMaxRetries,
       verifyIntervalSeconds: config.profileVerifyIntervalSeconds,
       verifyGraceSeconds: config.profileVerifyGraceSeconds,
@@ -58,7 +59,13 @@ export function createProfileServices(deps: {
 
   deps.appleMdmEvents.onCommandResult((r) => profileResults.handle(r));
   deps.appleMdmEvents.setDeclarativeManagementHandler((req) => declarativeManagement.handle(req));
-  deps.appleMdmEvents.onEnrolled((e) => profileManager.markPending({ hostIds: [e.hostId] }));
+  // A new or renewed enrollment starts clean: every profile and declaration is sent again.
+  deps.appleMdmEvents.onEnrolled(async (e) => {
+    await statuses.deleteRowsOfHosts([e.hostUuid]);
+    await profileManager.markPending({ hostIds: [e.hostId] });
+  });
+  // MDM turned off: the device dropped our profiles, so its rows go (a re-enrollment re-sends all).
+  deps.appleMdmEvents.onCheckedOut((e) => statuses.deleteRowsOfHosts([e.hostUuid]));
   deps.hostEvents.add({
     hostsTransferred: (hostIds) => profileManager.markPending({ hostIds }),
     labelMembershipChanged: (_labelIds, hostIds) => profileManager.markPending({ hostIds }),

@@ -6,7 +6,7 @@ import { dbNow } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
 import { groupBy, type HostDeclarationWrite, type HostProfileWrite, type HostStatusStore } from './hostStatusStore.js';
 import type { InstallCandidate, ReconcileScope, ReconcileStore, RemoveCandidate } from './reconcileStore.js';
-import { appleDeclarationTables, appleProfileTables } from './targeting.js';
+import { appleDeclarationTables, appleProfileTables, type EntityTables } from './targeting.js';
 
 /** How the manager reaches the Apple command queue and APNs (provided by the Apple MDM area). */
 export interface AppleCommandPorts {
@@ -23,6 +23,12 @@ export interface ProfileManagerOptions {
   batchHosts: number;
   /** Time one tick may spend before it stops at the next window boundary. */
   tickBudgetMs: number;
+  /**
+   * How often the full level-triggered sweep (every host against every definition) runs. Between
+   * sweeps a tick only handles rows marked pending by the immediate-pending path (status NULL),
+   * which every scope change writes, so an idle tick costs a few index reads at any fleet size.
+   */
+  sweepIntervalSeconds: number;
   /** Re-sends after the first attempt before a profile is marked failed. */
   maxRetries: number;
   /** Ask each host for its ProfileList at least this often. */
@@ -43,12 +49,18 @@ export interface PassStats {
 
 const CURSOR_PROFILES = 'apple_profiles';
 const CURSOR_DECLARATIONS = 'apple_declarations';
+/** State row holding when the sweep of one kind last reached the end of the hosts. */
+const sweepDoneKey = (cursorName: string) => `${cursorName}_sweep_done_at`;
+
+type Step = (scope: ReconcileScope) => Promise<{ installs: number; removals: number; commands: number }>;
 
 /**
- * The profile manager: level-triggered reconciliation of Apple profiles and declarations. Each
- * tick walks hosts in windows (cursor kept in the database, bounded work per tick), asks SQL for
- * the pairs to install and remove, writes status rows and queue rows in one transaction with ONE
- * command per profile shared by all target hosts, then pushes.
+ * The profile manager: level-triggered reconciliation of Apple profiles and declarations. A tick
+ * first handles the pairs marked pending by scope changes (status NULL rows, found through the
+ * definition/status index), then, when due, continues the full sweep that walks hosts in windows
+ * (cursor kept in the database, bounded work per tick). Either way SQL computes the pairs to
+ * install and remove, status rows and queue rows are written in one transaction with ONE command
+ * per profile shared by all target hosts, then hosts are pushed.
  */
 export class ProfileManager {
   constructor(
@@ -62,61 +74,120 @@ export class ProfileManager {
 
   /** The cron job: one bounded tick of profiles, declarations and verification. */
   async tick(): Promise<{ profiles: PassStats; declarations: PassStats; verificationHosts: number }> {
-    const profiles = await this.walk(CURSOR_PROFILES, (scope) => this.reconcileAppleProfiles(scope));
-    const declarations = await this.walk(CURSOR_DECLARATIONS, (scope) => this.reconcileDeclarations(scope));
+    const deadline = Date.now() + this.opts.tickBudgetMs;
+    const profiles = await this.pass(appleProfileTables, CURSOR_PROFILES, (s) => this.reconcileAppleProfiles(s), deadline, false);
+    const declarations = await this.pass(appleDeclarationTables, CURSOR_DECLARATIONS, (s) => this.reconcileDeclarations(s), deadline, false);
     const verificationHosts = await this.requestVerification();
     return { profiles, declarations, verificationHosts };
   }
 
-  /** Runs ticks until a full pass finds nothing left (tests and benchmarks). */
+  /** Runs full sweeps until one finds nothing left (tests and benchmarks). */
   async runUntilIdle(maxTicks = 1000): Promise<void> {
     for (let i = 0; i < maxTicks; i++) {
-      const a = await this.walk(CURSOR_PROFILES, (s) => this.reconcileAppleProfiles(s));
-      const b = await this.walk(CURSOR_DECLARATIONS, (s) => this.reconcileDeclarations(s));
+      const a = await this.pass(appleProfileTables, CURSOR_PROFILES, (s) => this.reconcileAppleProfiles(s), Infinity, true);
+      const b = await this.pass(appleDeclarationTables, CURSOR_DECLARATIONS, (s) => this.reconcileDeclarations(s), Infinity, true);
       if (a.done && b.done && a.installs + a.removals + b.installs + b.removals === 0) return;
     }
   }
 
-  private async walk(cursorName: string, step: (scope: ReconcileScope) => Promise<{ installs: number; removals: number; commands: number }>): Promise<PassStats> {
-    const deadline = Date.now() + this.opts.tickBudgetMs;
+  /** Pending rows first, then the sweep when it is due (or `forceSweep`). */
+  private async pass(t: EntityTables, cursorName: string, step: Step, deadline: number, forceSweep: boolean): Promise<PassStats> {
     const stats: PassStats = { installs: 0, removals: 0, commands: 0, windows: 0, done: false };
+    const add = (r: { installs: number; removals: number; commands: number }) => {
+      stats.installs += r.installs;
+      stats.removals += r.removals;
+      stats.commands += r.commands;
+    };
+    const dirtyDone = await this.pendingRows(t, step, deadline, add);
+    if (!dirtyDone) return stats;
+    if (!forceSweep && !(await this.sweepDue(cursorName))) {
+      stats.done = true;
+      return stats;
+    }
+    const labeled = await this.reconcile.labeledDefinitions(t);
+    stats.done = await this.walk(cursorName, (scope) => step({ ...scope, labeled }), deadline, (r) => {
+      add(r);
+      stats.windows++;
+    });
+    return stats;
+  }
+
+  /**
+   * Handles hosts with rows marked "decided, not yet queued", one definition at a time and in
+   * batches of hosts, with every definition that is pending or shares an identifier with one in
+   * scope. Returns false when the deadline stopped it.
+   */
+  private async pendingRows(t: EntityTables, step: Step, deadline: number, add: (r: { installs: number; removals: number; commands: number }) => void): Promise<boolean> {
+    const dirty = await this.reconcile.dirtyDefinitions(t);
+    if (dirty.length === 0) return true;
+    const defUuids = [...new Set([...dirty, ...(await this.reconcile.sameIdentifierDefinitions(t, dirty))])];
+    const labeled = await this.reconcile.labeledDefinitions(t);
+    for (const def of dirty) {
+      let after = '';
+      for (;;) {
+        const uuids = await this.reconcile.dirtyHostUuids(t, def, after, this.opts.batchHosts);
+        if (uuids.length === 0) break;
+        const hostIds = await this.reconcile.hostIdsOf(uuids);
+        if (hostIds.length) add(await step({ hostIds, defUuids, labeled }));
+        after = uuids[uuids.length - 1];
+        if (Date.now() >= deadline) return false;
+      }
+    }
+    return true;
+  }
+
+  private async sweepDue(cursorName: string): Promise<boolean> {
+    if ((await this.reconcile.getCursor(cursorName)) !== 0) return true; // a sweep is under way
+    const done = await this.reconcile.getState(sweepDoneKey(cursorName));
+    return !done || done.value < dbNow(-this.opts.sweepIntervalSeconds * 1000);
+  }
+
+  /** Continues the sweep from its cursor until the end of the hosts (true) or the deadline (false). */
+  private async walk(
+    cursorName: string,
+    step: Step,
+    deadline: number,
+    onWindow: (r: { installs: number; removals: number; commands: number }) => void,
+  ): Promise<boolean> {
     let cursor = await this.reconcile.getCursor(cursorName);
+    let done = false;
     for (;;) {
       const window = await this.reconcile.nextHostWindow(cursor, this.opts.batchHosts);
       if (!window) {
         cursor = 0;
-        stats.done = true;
+        done = true;
         break;
       }
-      const r = await step({ window });
-      stats.installs += r.installs;
-      stats.removals += r.removals;
-      stats.commands += r.commands;
-      stats.windows++;
+      onWindow(await step({ window }));
       cursor = window.hi;
       if (Date.now() >= deadline) break;
     }
-    await this.reconcile.setCursor(cursorName, cursor, dbNow());
-    return stats;
+    const now = dbNow();
+    await this.reconcile.setCursor(cursorName, cursor, now);
+    if (done) await this.reconcile.setState(sweepDoneKey(cursorName), now, now);
+    return done;
   }
 
   /** Marks pairs affected by a scope change as pending at once (before the cron sends anything). */
-  async markPending(scope: { hostIds?: number[]; profileUuids?: string[] }): Promise<void> {
+  async markPending(scope: { hostIds?: number[]; profileUuids?: string[]; newDefinitions?: boolean }): Promise<void> {
     const now = dbNow();
     const apple = scope.profileUuids?.filter((u) => u.startsWith('a'));
     const decl = scope.profileUuids?.filter((u) => u.startsWith('d'));
-    const hostChunks = scope.hostIds ? chunk(scope.hostIds, 1000) : [undefined];
+    const hostChunks = scope.hostIds ? chunk(scope.hostIds, 900) : [undefined];
+    const labeledProfiles = await this.reconcile.labeledDefinitions(appleProfileTables);
+    const labeledDeclarations = await this.reconcile.labeledDefinitions(appleDeclarationTables);
     for (const hostIds of hostChunks) {
       await this.db.transaction().execute(async (trx) => {
         if (!apple || apple.length) {
-          const s: ReconcileScope = { hostIds, defUuids: apple };
+          const s: ReconcileScope = { hostIds, defUuids: apple, labeled: labeledProfiles };
           await this.reconcile.markInstallsPending(appleProfileTables, s, now, trx);
-          await this.reconcile.markRemovalsPending(appleProfileTables, s, now, trx);
+          // A definition created just now is on no host yet: nothing to remove.
+          if (!scope.newDefinitions) await this.reconcile.markRemovalsPending(appleProfileTables, s, now, trx);
         }
         if (!decl || decl.length) {
-          const s: ReconcileScope = { hostIds, defUuids: decl };
+          const s: ReconcileScope = { hostIds, defUuids: decl, labeled: labeledDeclarations };
           await this.reconcile.markInstallsPending(appleDeclarationTables, s, now, trx);
-          await this.reconcile.markRemovalsPending(appleDeclarationTables, s, now, trx);
+          if (!scope.newDefinitions) await this.reconcile.markRemovalsPending(appleDeclarationTables, s, now, trx);
         }
       });
     }

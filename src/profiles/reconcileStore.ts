@@ -11,6 +11,13 @@ export interface ReconcileScope {
   window?: { lo: number; hi: number };
   hostIds?: number[];
   defUuids?: string[];
+  /**
+   * Definitions that have label rows, read just before the query. When given, definitions not in
+   * it skip the label predicate (most profiles have no labels, and the per-pair label subqueries
+   * are the expensive part of every query). A label added between that read and the query is
+   * settled by the next pass.
+   */
+  labeled?: string[];
 }
 
 /** A (host, definition) pair the host should have but does not have as it is now. */
@@ -60,6 +67,28 @@ function defFilter(t: EntityTables, alias: string, key: string, scope: Reconcile
   return sql`${sql.ref(`${alias}.${key}`)} IN (${sql.join(scope.defUuids)})`;
 }
 
+/**
+ * Host id lists go to SQL in chunks: MariaDB turns an IN list of 1,000 values or more into a
+ * derived table and may then drive the join from the enrollments table instead of the hosts.
+ */
+const HOST_ID_CHUNK = 900;
+
+async function byHostChunks<T>(scope: ReconcileScope, run: (s: ReconcileScope) => Promise<T[]>): Promise<T[]> {
+  if (!scope.hostIds || scope.hostIds.length <= HOST_ID_CHUNK) return run(scope);
+  const out: T[] = [];
+  for (let i = 0; i < scope.hostIds.length; i += HOST_ID_CHUNK) {
+    out.push(...(await run({ ...scope, hostIds: scope.hostIds.slice(i, i + HOST_ID_CHUNK) })));
+  }
+  return out;
+}
+
+/** Does the definition apply to the host? The label predicate only for labeled definitions. */
+function targeting(t: EntityTables, scope: ReconcileScope): RawBuilder<unknown> {
+  if (!scope.labeled) return appliesToHost(t);
+  if (scope.labeled.length === 0) return sql`1 = 1`;
+  return sql`(${sql.ref(`p.${t.defKey}`)} NOT IN (${sql.join(scope.labeled)}) OR ${appliesToHost(t)})`;
+}
+
 const platformFilter = (t: EntityTables) => sql`h.platform IN (${sql.join(t.platforms)})`;
 
 /** Does the host table carry per-row commands (profiles) or not (declarations)? */
@@ -75,6 +104,15 @@ export class ReconcileStore {
 
   /** Desired pairs that need (re)delivery: missing, edited, coming back from a removal, or marked NULL. */
   async installCandidates(t: EntityTables, scope: ReconcileScope, db: Db = this.db): Promise<InstallCandidate[]> {
+    return byHostChunks(scope, (s) => this.installCandidatesOnce(t, s, db));
+  }
+
+  /** Current install rows that are no longer desired, plus removals marked but not yet sent. */
+  async removeCandidates(t: EntityTables, scope: ReconcileScope, db: Db = this.db): Promise<RemoveCandidate[]> {
+    return byHostChunks(scope, (s) => this.removeCandidatesOnce(t, s, db));
+  }
+
+  private async installCandidatesOnce(t: EntityTables, scope: ReconcileScope, db: Db): Promise<InstallCandidate[]> {
     const p = (c: string) => sql.ref(`p.${c}`);
     const cur = (c: string) => sql.ref(`cur.${c}`);
     const cmdCols = hasCommandColumns(t)
@@ -94,13 +132,11 @@ export class ReconcileStore {
         AND (cur.host_uuid IS NULL OR cur.operation_type <> 'install' OR cur.status IS NULL
           OR ${cur(t.contentCol)} <> ${p(t.contentCol)}
           OR (p.secrets_updated_at IS NOT NULL AND (cur.secrets_updated_at IS NULL OR cur.secrets_updated_at < p.secrets_updated_at)))
-        AND ${appliesToHost(t)}
-      ORDER BY h.id`.execute(db);
+        AND ${targeting(t, scope)}`.execute(db);
     return res.rows.map((r) => ({ ...r, host_id: Number(r.host_id), cur_exists: Number(r.cur_exists) }));
   }
 
-  /** Current install rows that are no longer desired, plus removals marked but not yet sent. */
-  async removeCandidates(t: EntityTables, scope: ReconcileScope, db: Db = this.db): Promise<RemoveCandidate[]> {
+  private async removeCandidatesOnce(t: EntityTables, scope: ReconcileScope, db: Db): Promise<RemoveCandidate[]> {
     const p = (c: string) => sql.ref(`p.${c}`);
     const cur = (c: string) => sql.ref(`cur.${c}`);
     const cmdCols = hasCommandColumns(t)
@@ -117,8 +153,7 @@ export class ReconcileStore {
       WHERE ${platformFilter(t)} AND ${hostFilter(scope)} AND ${defFilter(t, 'cur', t.hostKey, scope)}
         AND ((cur.operation_type = 'remove' AND cur.status IS NULL)
           OR (cur.operation_type = 'install'
-            AND NOT (${p(t.defKey)} IS NOT NULL AND ${sameTeam} AND ${appliesToHost(t)})))
-      ORDER BY h.id`.execute(db);
+            AND NOT (${p(t.defKey)} IS NOT NULL AND ${sameTeam} AND ${targeting(t, scope)})))`.execute(db);
     return res.rows.map((r) => ({ ...r, host_id: Number(r.host_id) }));
   }
 
@@ -145,7 +180,7 @@ export class ReconcileStore {
       WHERE ${platformFilter(t)} AND ${hostFilter(scope)} AND ${defFilter(t, 'p', t.defKey, scope)}
         AND (cur.host_uuid IS NULL OR cur.operation_type <> 'install'
           OR (cur.status IS NOT NULL AND ${cur(t.contentCol)} <> ${p(t.contentCol)}))
-        AND ${appliesToHost(t)}
+        AND ${targeting(t, scope)}
       ${onConflict}`.execute(db);
   }
 
@@ -165,7 +200,53 @@ export class ReconcileStore {
         AND EXISTS (SELECT 1 FROM hosts h ${t.enrollmentJoin}
           WHERE h.uuid = cur.host_uuid AND ${platformFilter(t)} AND ${hostFilter(scope)})
         AND NOT EXISTS (SELECT 1 FROM hosts h JOIN ${sql.table(t.defTable)} p ON ${p(t.defKey)} = ${cur(t.hostKey)}
-          WHERE h.uuid = cur.host_uuid AND ${sameTeam} AND ${appliesToHost(t)})`.execute(db);
+          WHERE h.uuid = cur.host_uuid AND ${sameTeam} AND ${targeting(t, scope)})`.execute(db);
+  }
+
+  /** Definitions with at least one label row (see ReconcileScope.labeled). */
+  async labeledDefinitions(t: EntityTables): Promise<string[]> {
+    const res = await sql<{ k: string }>`
+      SELECT DISTINCT ${sql.ref(t.labelKey)} AS k FROM ${sql.table(t.labelTable)} WHERE ${sql.ref(t.labelKey)} IS NOT NULL`.execute(this.db);
+    return res.rows.map((r) => r.k);
+  }
+
+  /**
+   * Definitions with rows marked "decided, not yet queued" (status NULL). One loose scan of the
+   * (definition, status) index: as many rows read as there are definitions.
+   */
+  async dirtyDefinitions(t: EntityTables): Promise<string[]> {
+    const res = await sql<{ k: string }>`
+      SELECT ${sql.ref(t.hostKey)} AS k FROM ${sql.table(t.hostTable)} WHERE status IS NULL GROUP BY ${sql.ref(t.hostKey)}`.execute(this.db);
+    return res.rows.map((r) => r.k);
+  }
+
+  /** Host uuids (after `afterUuid`, in order) with a status-NULL row of one definition. */
+  async dirtyHostUuids(t: EntityTables, defUuid: string, afterUuid: string, limit: number): Promise<string[]> {
+    const res = await sql<{ host_uuid: string }>`
+      SELECT cur.host_uuid AS host_uuid FROM ${sql.table(t.hostTable)} cur
+      WHERE ${sql.ref(`cur.${t.hostKey}`)} = ${defUuid} AND cur.status IS NULL AND cur.host_uuid > ${afterUuid}
+      ORDER BY cur.host_uuid LIMIT ${limit}`.execute(this.db);
+    return res.rows.map((r) => r.host_uuid);
+  }
+
+  async hostIdsOf(uuids: string[]): Promise<number[]> {
+    if (uuids.length === 0) return [];
+    const rows = await this.db.selectFrom('hosts').select('id').where('uuid', 'in', uuids).execute();
+    return rows.map((r) => Number(r.id));
+  }
+
+  /**
+   * Live definitions sharing an identifier with the given ones (so a replacement on the same
+   * identifier is seen together with its predecessor and no RemoveProfile is sent for it).
+   */
+  async sameIdentifierDefinitions(t: EntityTables, defUuids: string[]): Promise<string[]> {
+    if (defUuids.length === 0) return [];
+    const idents = await sql<{ i: string }>`
+      SELECT DISTINCT ${sql.ref(t.defIdentifierCol)} AS i FROM ${sql.table(t.defTable)} WHERE ${sql.ref(t.defKey)} IN (${sql.join(defUuids)})`.execute(this.db);
+    if (idents.rows.length === 0) return [];
+    const res = await sql<{ k: string }>`
+      SELECT ${sql.ref(t.defKey)} AS k FROM ${sql.table(t.defTable)} WHERE ${sql.ref(t.defIdentifierCol)} IN (${sql.join(idents.rows.map((r) => r.i))})`.execute(this.db);
+    return res.rows.map((r) => r.k);
   }
 
   /** The next window of host ids after `after`, at most `size` hosts; undefined at the end. */
@@ -182,23 +263,31 @@ export class ReconcileStore {
   }
 
   async getCursor(name: string): Promise<number> {
-    const row = await this.db.selectFrom('mdm_profile_manager_state').select('value').where('name', '=', name).executeTakeFirst();
+    const row = await this.getState(name);
     return row ? Number(row.value) : 0;
   }
 
+  async getState(name: string): Promise<{ value: string; updated_at: string } | undefined> {
+    return this.db.selectFrom('mdm_profile_manager_state').select(['value', 'updated_at']).where('name', '=', name).executeTakeFirst();
+  }
+
   async setCursor(name: string, value: number, now: string): Promise<void> {
+    await this.setState(name, String(value), now);
+  }
+
+  async setState(name: string, value: string, now: string): Promise<void> {
     const updated = await this.db
       .updateTable('mdm_profile_manager_state')
-      .set({ value: String(value), updated_at: now })
+      .set({ value, updated_at: now })
       .where('name', '=', name)
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) === 0) {
       await this.db
         .insertInto('mdm_profile_manager_state')
-        .values({ name, value: String(value), updated_at: now })
+        .values({ name, value, updated_at: now })
         .execute()
         .catch(async () => {
-          await this.db.updateTable('mdm_profile_manager_state').set({ value: String(value), updated_at: now }).where('name', '=', name).execute();
+          await this.db.updateTable('mdm_profile_manager_state').set({ value, updated_at: now }).where('name', '=', name).execute();
         });
     }
   }

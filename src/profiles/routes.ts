@@ -26,6 +26,13 @@ const batchBody = z
   })
   .strict();
 
+const resendBatchBody = z
+  .object({
+    profile_uuid: z.string().min(1),
+    filters: z.object({ profile_status: z.enum(['failed', 'verified', 'verifying']) }).strict(),
+  })
+  .strict();
+
 const labelFields = new Set(['labels_include_all', 'labels_include_any', 'labels_exclude_any', 'labels']);
 
 /** Reads the multipart upload: one `profile` file, `team_id`, and repeated label fields. */
@@ -154,6 +161,14 @@ export function registerProfileRoutes(scope: FastifyInstance, services: Services
     };
     s.post('/configuration_profiles/batch', batch);
     s.post('/mdm/profiles/batch', batch);
+
+    s.post('/configuration_profiles/resend/batch', async (req, reply) => {
+      const body = resendBatchBody.parse(req.body ?? {});
+      const { teamId } = await profiles.get(body.profile_uuid);
+      const viewer = authorize(req, 'profile', 'write', teamId || null);
+      await profiles.resendBatch(viewer, body.profile_uuid, body.filters.profile_status);
+      return reply.status(202).send({});
+    });
 
     s.post('/hosts/:id/configuration_profiles/:profile_uuid/resend', async (req, reply) => {
       const { id, profile_uuid } = req.params as { id: string; profile_uuid: string };

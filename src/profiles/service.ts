@@ -160,7 +160,7 @@ export class ProfileService {
       if (isUniqueViolation(err)) throw conflict409(SAME_NAME);
       throw err;
     }
-    await this.manager.markPending({ profileUuids: [uuid] });
+    await this.manager.markPending({ profileUuids: [uuid], newDefinitions: true });
     const details =
       parsed.kind === 'apple'
         ? { profile_name: parsed.name, profile_identifier: parsed.identifier, team_id: teamId || null, team_name: teamName }
@@ -357,6 +357,20 @@ export class ProfileService {
     );
   }
 
+  /**
+   * Batch resend (POST /configuration_profiles/resend/batch): every host whose row of the Apple
+   * profile has `status` is sent the profile again by the manager. Returns how many hosts.
+   */
+  async resendBatch(actor: Actor, profileUuid: string, status: 'failed' | 'verified' | 'verifying'): Promise<number> {
+    if (profileUuid.startsWith('d')) throw badRequest("Can't resend declaration (DDM) profiles.", 'profile_uuid');
+    if (!profileUuid.startsWith('a')) throw badRequest('Batch resend is available for Apple configuration profiles.', 'profile_uuid');
+    const p = await this.store.getAppleProfile(profileUuid);
+    if (!p) throw notFound('Profile');
+    const n = await this.statuses.resetForResendByStatus(profileUuid, status, dbNow());
+    await this.activities.record(actor, 'resent_configuration_profile_batch', { profile_name: p.name, host_count: n });
+    return n;
+  }
+
   /** Hosts per OS-settings status; Apple and Windows hosts are disjoint, so their counts add up. */
   async summary(teamId: number | null): Promise<StatusCounts> {
     const apple = await this.statuses.summary(teamId);
@@ -386,7 +400,8 @@ export class ProfileService {
         platform: 'darwin' as const,
         scope: r.scope,
       }));
-    return [...apple, ...windows];
+    // Profiles and declarations (d… UUIDs) in one list, by name.
+    return [...apple, ...windows].sort((a, b) => a.name.localeCompare(b.name));
   }
 }
 
