@@ -42,7 +42,9 @@ export async function startBenchServer(opts: StartBenchServerOptions): Promise<B
   } finally {
     await conn.close();
   }
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'src', 'main.ts'), 'serve'], {
+  // BENCH_SERVER_NODE_ARGS adds node flags to the server process (e.g. `--cpu-prof` to profile it).
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(repoRoot, 'src', 'main.ts'), 'serve'], {
     cwd: repoRoot,
     env: {
       ...process.env,

@@ -16,7 +16,7 @@ import {
   type DerNode,
 } from './der.js';
 import { digestOidByHash, hashByOid, OID, signatureHashByOid } from './oids.js';
-import { certificateParts, certPem, parsedCertificate, signatureAlgorithm, signBytes, toCertDer, toPrivateKey } from './x509.js';
+import { certificateParts, certPem, publicKeyFromSpki, signatureAlgorithm, signBytes, toCertDer, toPrivateKey } from './x509.js';
 
 /**
  * CMS (RFC 5652) SignedData: build and verify. Structure is read and written with our DER module;
@@ -130,7 +130,7 @@ function findSignerCert(signer: ParsedSignerInfo, certificates: Buffer[]): Buffe
  */
 export function verifySigner(signer: ParsedSignerInfo, content: Buffer, certificates: Buffer[]): Buffer {
   const certDer = findSignerCert(signer, certificates);
-  const { publicKey } = parsedCertificate(certDer);
+  const publicKey = publicKeyFromSpki(certificateParts(certDer).spki);
   const sigHash = signatureHashByOid[signer.signatureAlgorithm];
   if (!(signer.signatureAlgorithm in signatureHashByOid)) throw new CmsError(`unsupported signature algorithm ${signer.signatureAlgorithm}`);
   const hash = sigHash ?? signer.hash;
@@ -171,7 +171,13 @@ export function cmsVerifyDetached(content: Buffer, signatureDer: Buffer): { sign
     const sd = parseSignedData(signatureDer);
     if (sd.signers.length === 0) throw new CmsError('no signer');
     const signerCertDer = verifySigner(sd.signers[0], content, sd.certificates);
-    return { signerCertPem: certPem(signerCertDer), signerCertDer };
+    // PEM only when asked for: the device hot path needs the DER alone.
+    return {
+      get signerCertPem() {
+        return certPem(signerCertDer);
+      },
+      signerCertDer,
+    };
   });
 }
 

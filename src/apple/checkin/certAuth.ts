@@ -19,18 +19,11 @@ import type { EnrollmentStore } from './store.js';
  * certificate's hash is associated with the device channel (a certificate already bound to another
  * device is refused; a new certificate for the same device — a renewal — is added). Every other
  * message must come with a certificate associated with its device, so one device's identity
- * cannot act for another.
+ * cannot act for another. Nothing is cached: check-in messages are rare and look the binding up;
+ * command reports (the hot path) have it checked inside the core's own statements, so deleting a
+ * host (which removes the binding) takes effect at once in every process.
  */
-const KNOWN_TTL_MS = 30_000;
-const KNOWN_LIMIT = 100_000;
-
 export class CertAuthService implements CheckinAndCommandService {
-  /**
-   * (device, certificate) pairs confirmed lately, so the hot path skips the lookup. Entries live
-   * 30 s; a host deleted in another process stops being accepted here within that time.
-   */
-  private readonly known = new Map<string, number>();
-
   constructor(
     private readonly store: EnrollmentStore,
     private readonly next: CheckinAndCommandService,
@@ -54,21 +47,9 @@ export class CertAuthService implements CheckinAndCommandService {
   private async check(r: MdmRequest): Promise<void> {
     const cert = r.cert;
     if (!cert) throw new MdmRequestError('no device certificate');
-    const key = `${r.enrollment.deviceId}\n${cert.sha256}`;
-    const until = this.known.get(key);
-    if (until !== undefined && until > Date.now()) return;
     if (!(await this.store.hasCertificateAssociation(r.enrollment.deviceId, cert.sha256))) {
-      this.known.delete(key);
       throw new MdmRequestError('certificate is not associated with this enrollment');
     }
-    if (this.known.size >= KNOWN_LIMIT) this.known.delete(this.known.keys().next().value as string);
-    this.known.set(key, Date.now() + KNOWN_TTL_MS);
-  }
-
-  /** Forgets cached associations of these devices (their enrollment state was deleted). */
-  forgetDevices(deviceIds: string[]): void {
-    const ids = new Set(deviceIds);
-    for (const key of this.known.keys()) if (ids.has(key.slice(0, key.indexOf('\n')))) this.known.delete(key);
   }
 
   async authenticate(r: MdmRequest, m: AuthenticateMessage): Promise<void> {
@@ -117,7 +98,9 @@ export class CertAuthService implements CheckinAndCommandService {
   }
 
   async commandAndReportResults(r: MdmRequest, report: CommandReport): Promise<Buffer | undefined> {
-    await this.check(r);
+    if (!r.cert) throw new MdmRequestError('no device certificate');
+    // Checked by the core in the statements it runs anyway (see CoreCheckinService).
+    r.notes.certificateAssociation = { deviceId: r.enrollment.deviceId, sha256: r.cert.sha256 };
     return this.next.commandAndReportResults(r, report);
   }
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { dbNow } from '../../db/dialect.js';
 import { BatchWriter } from '../batchWriter.js';
 import { buildPlist } from '../commands/build.js';
-import { finalStatuses, type AppleCommandQueue } from '../commands/queue.js';
+import type { AppleCommandQueue } from '../commands/queue.js';
 import type { CommandQueueStore } from '../commands/store.js';
 import type { AppleMdmEvents } from '../events.js';
 import {
@@ -28,12 +28,18 @@ export const freshEnrollmentOu = 'Fleet Device Enrollment';
 
 const plistType = 'application/xml; charset=UTF-8';
 
+/** An enrollment's last-seen time is written at most this often by one process. */
+const LAST_SEEN_EVERY_MS = 60_000;
+/** Bound on the per-process memory of when each enrollment's last-seen was written. */
+const LAST_SEEN_MEMORY = 200_000;
+
 /**
  * Second link: the protocol state NanoMDM keeps — devices, users, enrollments, push tokens,
  * bootstrap tokens, the command queue and results. Knows nothing about hosts.
  */
 export class CoreCheckinService implements CheckinAndCommandService {
   private readonly lastSeen: BatchWriter<string>;
+  private readonly lastSeenWrittenAt = new Map<string, number>();
 
   constructor(
     private readonly store: EnrollmentStore,
@@ -217,13 +223,30 @@ export class CoreCheckinService implements CheckinAndCommandService {
     return { status: 200, body: buildPlist({ ReturnToService: { Enabled: false } }), contentType: plistType };
   }
 
+  /** Queues a last-seen write for this enrollment at most once a minute (per process). */
+  private markSeen(id: string): void {
+    const now = Date.now();
+    const written = this.lastSeenWrittenAt.get(id);
+    if (written !== undefined && now - written < LAST_SEEN_EVERY_MS) return;
+    if (this.lastSeenWrittenAt.size >= LAST_SEEN_MEMORY) this.lastSeenWrittenAt.clear();
+    this.lastSeenWrittenAt.set(id, now);
+    this.lastSeen.add(id, id);
+  }
+
+  /**
+   * The connect hot path: at most one statement to store the report (INSERT ... SELECT from the
+   * queue row) and one to fetch the next command. When the certificate link asked for it
+   * (`notes.certificateAssociation`), both statements also require the device certificate to be
+   * bound to the device, so a deleted host's device is refused at once by every process.
+   */
   async commandAndReportResults(r: MdmRequest, report: CommandReport): Promise<Buffer | undefined> {
     const id = r.enrollment.id;
-    this.lastSeen.add(id, id);
+    const association = r.notes.certificateAssociation;
+    this.markSeen(id);
     if (report.status !== 'Idle' && report.commandUuid) {
       const uuid = report.commandUuid;
-      const queued = await this.queueStore.recordReport(id, uuid, report.status, r.raw, finalStatuses.has(report.status));
-      if (!queued) {
+      const stored = await this.queue.storeReport({ enrollmentId: id, commandUuid: uuid, status: report.status, raw: r.raw, association });
+      if (!stored) {
         // A result for a command this enrollment was never sent (or that was deleted): dropped,
         // and the device carries on with its queue.
         r.notes.reportDropped = true;
@@ -233,7 +256,11 @@ export class CoreCheckinService implements CheckinAndCommandService {
     }
     // NotNow'd commands wait until the device reports Idle again (its next session), so a NotNow
     // never bounces back and forth within one session.
-    const next = await this.queue.next(id, report.status === 'Idle');
-    return next?.command;
+    const next = await this.queue.next(id, report.status === 'Idle', association);
+    if (!next.associated) {
+      r.notes.reportDropped = true;
+      throw new MdmRequestError('certificate is not associated with this enrollment');
+    }
+    return next.command?.command;
   }
 }

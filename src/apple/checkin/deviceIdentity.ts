@@ -1,9 +1,11 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import { cmsVerifyDetached } from '../../crypto/cms.js';
+import { readDer, Tag } from '../../crypto/der.js';
+import { OID, signatureHashByOid } from '../../crypto/oids.js';
+import { certificateParts } from '../../crypto/x509.js';
 import { MdmRequestError } from './messages.js';
 import type { DeviceCertificate } from './service.js';
 
-const clientAuthOid = '1.3.6.1.5.5.7.3.2';
 const CACHE_LIMIT = 20_000;
 
 /** The CA that issues device identities (our SCEP CA), as the verifier needs it. */
@@ -34,6 +36,7 @@ export function decodeForwardedCertificate(value: string): Buffer {
 export class DeviceIdentityVerifier {
   private readonly verified = new Map<string, DeviceCertificate>();
   private caFingerprint = '';
+  private caSubject: Buffer = Buffer.alloc(0);
 
   constructor(private readonly ca: IdentityCaProvider) {}
 
@@ -60,6 +63,7 @@ export class DeviceIdentityVerifier {
     if (ca.x509.fingerprint256 !== this.caFingerprint) {
       this.verified.clear();
       this.caFingerprint = ca.x509.fingerprint256;
+      this.caSubject = certificateParts(ca.certDer).subject;
     }
     const sha256 = createHash('sha256').update(der).digest('hex');
     const now = Date.now();
@@ -68,26 +72,85 @@ export class DeviceIdentityVerifier {
       if (cached.notAfter.getTime() < now) throw new MdmRequestError('device certificate has expired');
       return cached;
     }
-    let x509: X509Certificate;
+    // Checked on the DER with the CA's cached key: building an X509Certificate per new device
+    // costs OpenSSL several times more than the signature check itself.
+    let facts: CertificateFacts;
     try {
-      x509 = new X509Certificate(der);
+      facts = certificateFacts(der);
     } catch {
       throw new MdmRequestError('device certificate does not parse');
     }
-    if (!x509.checkIssued(ca.x509) || !x509.verify(ca.x509.publicKey)) {
+    if (!facts.issuer.equals(this.caSubject) || !signedBy(facts, ca.x509.publicKey)) {
       throw new MdmRequestError('device certificate was not issued by the SCEP CA');
     }
-    const notAfter = new Date(x509.validTo);
-    if (new Date(x509.validFrom).getTime() > now + 5 * 60_000 || notAfter.getTime() < now) {
+    if (facts.notBefore.getTime() > now + 5 * 60_000 || facts.notAfter.getTime() < now) {
       throw new MdmRequestError('device certificate is not valid now');
     }
-    const eku = x509.keyUsage;
-    if (eku && eku.length && !eku.includes(clientAuthOid)) {
+    if (facts.extendedKeyUsage && facts.extendedKeyUsage.length && !facts.extendedKeyUsage.includes(OID.clientAuth)) {
       throw new MdmRequestError('device certificate is not for client authentication');
     }
-    const cert: DeviceCertificate = { der, sha256, x509, notAfter };
+    let x509: X509Certificate | undefined;
+    const cert: DeviceCertificate = {
+      der,
+      sha256,
+      notAfter: facts.notAfter,
+      // Parsed only when a check-in needs it (Authenticate reads the subject and stores the PEM).
+      get x509() {
+        return (x509 ??= new X509Certificate(der));
+      },
+    };
     if (this.verified.size >= CACHE_LIMIT) this.verified.delete(this.verified.keys().next().value as string);
     this.verified.set(sha256, cert);
     return cert;
+  }
+}
+
+interface CertificateFacts {
+  tbs: Buffer;
+  signatureAlgorithm: string;
+  signature: Buffer;
+  issuer: Buffer;
+  notBefore: Date;
+  notAfter: Date;
+  extendedKeyUsage?: string[];
+}
+
+/** The fields of an X.509 certificate the CA check needs, read from its DER. Throws on malformed input. */
+function certificateFacts(der: Buffer): CertificateFacts {
+  const cert = readDer(der).expect(Tag.SEQUENCE, 'certificate');
+  const tbs = cert.child(0).expect(Tag.SEQUENCE, 'tbsCertificate');
+  const signatureAlgorithm = cert.child(1).expect(Tag.SEQUENCE, 'signatureAlgorithm').child(0).oid();
+  const sigBits = cert.child(2).expect(Tag.BIT_STRING, 'signatureValue').content;
+  if (sigBits[0] !== 0) throw new Error('signature has unused bits');
+  const i = tbs.child(0).isContext(0) ? 1 : 0;
+  const validity = tbs.child(i + 3).expect(Tag.SEQUENCE, 'validity');
+  let extendedKeyUsage: string[] | undefined;
+  const extensions = tbs.children.slice(i + 6).find((n) => n.isContext(3));
+  if (extensions) {
+    for (const ext of extensions.child(0).children) {
+      if (ext.child(0).oid() !== OID.extKeyUsage) continue;
+      const value = ext.children[ext.children.length - 1].expect(Tag.OCTET_STRING, 'extnValue').parseContent();
+      extendedKeyUsage = value.children.map((n) => n.oid());
+    }
+  }
+  return {
+    tbs: tbs.raw,
+    signatureAlgorithm,
+    signature: sigBits.subarray(1),
+    issuer: tbs.child(i + 2).expect(Tag.SEQUENCE, 'issuer').raw,
+    notBefore: validity.child(0).time(),
+    notAfter: validity.child(1).time(),
+    extendedKeyUsage,
+  };
+}
+
+/** True when the CA key made the certificate's signature (RSA PKCS#1 v1.5 or ECDSA). */
+function signedBy(facts: CertificateFacts, caKey: KeyObject): boolean {
+  const hash = signatureHashByOid[facts.signatureAlgorithm];
+  if (!hash) return false;
+  try {
+    return verify(hash, facts.tbs, caKey, facts.signature);
+  } catch {
+    return false;
   }
 }

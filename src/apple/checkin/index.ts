@@ -56,7 +56,6 @@ export function createAppleMdm(deps: AppleMdmDeps) {
     hostsDeleted: async (hosts) => {
       const uuids = hosts.map((h) => h.uuid).filter(Boolean);
       await enrollmentStore.deleteDevices(uuids);
-      chain.forgetDevices(uuids);
       await hostMdmState.deleteForHosts(hosts.map((h) => h.id));
     },
   });

@@ -1,4 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
+import type { CertificateAssociation } from '../commands/store.js';
 import type {
   AuthenticateMessage,
   CheckOutMessage,
@@ -41,6 +42,11 @@ export interface MdmRequest {
     reportedRequestType?: string;
     /** The report's CommandUUID was not queued for this enrollment; its result was dropped. */
     reportDropped?: boolean;
+    /**
+     * Set by the certificate link on command reports: the core checks this binding inside the
+     * statements that store the report and fetch the next command (no extra round trip, no cache).
+     */
+    certificateAssociation?: CertificateAssociation;
   };
 }
 

@@ -5,7 +5,7 @@ import type { DB } from '../../db/schema.js';
 import { BatchWriter } from '../batchWriter.js';
 import { parsePlistDict, type PlistValue } from '../plist/parse.js';
 import { buildPlist } from './build.js';
-import type { CommandQueueStore, NextCommandRow, QueuedCommandRow } from './store.js';
+import type { CertificateAssociation, CommandQueueStore, NextCommandRow, QueuedCommandRow } from './store.js';
 
 export interface EnqueueCommand {
   commandUuid: string;
@@ -49,6 +49,7 @@ const REQUEST_TYPE_CACHE_LIMIT = 50_000;
 
 export class AppleCommandQueue {
   private readonly deliveries: BatchWriter<{ id: string; commandUuid: string }>;
+  private readonly deactivations: BatchWriter<{ id: string; commandUuid: string }>;
   /** Request types of commands handed out lately, so a report's type needs no query (immutable data). */
   private readonly requestTypes = new Map<string, string>();
 
@@ -61,6 +62,12 @@ export class AppleCommandQueue {
       maxItems: 1000,
       logger: opts.logger,
       name: 'apple_delivery_attempts',
+    });
+    this.deactivations = new BatchWriter((items) => store.deactivate(items), {
+      intervalMs: 1000,
+      maxItems: 1000,
+      logger: opts.logger,
+      name: 'apple_queue_deactivations',
     });
   }
 
@@ -78,16 +85,22 @@ export class AppleCommandQueue {
   /**
    * The next command for an enrollment. Commands handed out `maxDeliveryAttempts` times without
    * a decodable answer are taken out of the queue with an Error result, so one command the device
-   * chokes on cannot block the ones behind it.
+   * chokes on cannot block the ones behind it. With `association`, `associated` is false (and no
+   * command is returned) when the device certificate is no longer bound to the device.
    */
-  async next(enrollmentId: string, includeNotNow: boolean): Promise<NextCommandRow | undefined> {
+  async next(
+    enrollmentId: string,
+    includeNotNow: boolean,
+    association?: CertificateAssociation,
+  ): Promise<{ associated: boolean; command?: NextCommandRow }> {
     for (let i = 0; i < 5; i++) {
-      const row = await this.store.nextCommand(enrollmentId, includeNotNow);
-      if (!row) return undefined;
+      const found = await this.store.nextCommand(enrollmentId, includeNotNow, association);
+      const row = found.command;
+      if (!found.associated || !row) return found;
       if (row.delivery_attempts < this.opts.maxDeliveryAttempts) {
         this.rememberRequestType(row.command_uuid, row.request_type);
         this.deliveries.add(`${enrollmentId}\n${row.command_uuid}`, { id: enrollmentId, commandUuid: row.command_uuid });
-        return row;
+        return found;
       }
       this.opts.logger?.warn(
         { enrollmentId, commandUuid: row.command_uuid, requestType: row.request_type, attempts: row.delivery_attempts },
@@ -95,7 +108,30 @@ export class AppleCommandQueue {
       );
       await this.store.giveUp(enrollmentId, row.command_uuid, giveUpResult(enrollmentId, row.command_uuid, row.delivery_attempts));
     }
-    return undefined;
+    return { associated: true };
+  }
+
+  /**
+   * Stores a device's report for a queued command (one statement) and settles its queue row: a
+   * final answer leaves the active queue in the next batch (the next-command query already skips
+   * answered commands, so the batch only keeps the index walk short); a NotNow restarts the
+   * delivery count. Returns false, storing nothing, when the command was not queued for this
+   * enrollment (or the device certificate is no longer bound, with `association`).
+   */
+  async storeReport(r: {
+    enrollmentId: string;
+    commandUuid: string;
+    status: string;
+    raw: Buffer;
+    association?: CertificateAssociation;
+  }): Promise<boolean> {
+    if (!(await this.store.storeReport(r))) return false;
+    if (finalStatuses.has(r.status)) {
+      this.deactivations.add(`${r.enrollmentId}\n${r.commandUuid}`, { id: r.enrollmentId, commandUuid: r.commandUuid });
+    } else if (r.status === 'NotNow') {
+      await this.store.resetDeliveryAttempts(r.enrollmentId, r.commandUuid);
+    }
+    return true;
   }
 
   private rememberRequestType(commandUuid: string, requestType: string): void {
@@ -113,9 +149,10 @@ export class AppleCommandQueue {
     return t;
   }
 
-  /** Writes pending delivery counts now. */
-  flush(): Promise<void> {
-    return this.deliveries.flush();
+  /** Writes pending delivery counts and queue deactivations now. */
+  async flush(): Promise<void> {
+    await this.deliveries.flush();
+    await this.deactivations.flush();
   }
 
   async commandResults(commandUuid: string): Promise<AppleCommandResult[]> {

@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { dbNow, dialectOf, insertedValue } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
+import { ReusableQuery } from '../reusableQuery.js';
 
 type AnyDb = Kysely<DB> | Transaction<DB>;
 
@@ -23,6 +24,23 @@ export interface NextCommandRow {
   request_type: string;
   command: Buffer;
   delivery_attempts: number;
+}
+
+interface NextCommandDbRow {
+  command_uuid: string;
+  request_type: string;
+  command: Buffer | Uint8Array;
+  delivery_attempts: number | string;
+}
+
+function toNextCommand(row: NextCommandDbRow): NextCommandRow {
+  return { ...row, command: Buffer.from(row.command), delivery_attempts: Number(row.delivery_attempts) };
+}
+
+/** A device certificate that must still be bound to the device for a request to count. */
+export interface CertificateAssociation {
+  deviceId: string;
+  sha256: string;
 }
 
 export interface CommandResultRow {
@@ -49,7 +67,12 @@ const ENQUEUE_CHUNK = 1000;
 
 /** nano_commands, nano_enrollment_queue and nano_command_results. */
 export class CommandQueueStore {
-  constructor(readonly db: Kysely<DB>) {}
+  /** Hot-path statements, compiled once per store (see ReusableQuery). */
+  private readonly hot: ReturnType<CommandQueueStore['hotQueries']>;
+
+  constructor(readonly db: Kysely<DB>) {
+    this.hot = this.hotQueries();
+  }
 
   async insertCommand(
     trx: AnyDb,
@@ -163,12 +186,9 @@ export class CommandQueueStore {
     else await base.onConflict((oc) => oc.columns(['id', 'command_uuid']).doUpdateSet(set)).execute();
   }
 
-  /**
-   * The enrollment's next command: active, not yet answered (or NotNow'd, when `includeNotNow`),
-   * highest priority first, then oldest. Walks the covering index (id, active, priority, created_at).
-   */
-  async nextCommand(enrollmentId: string, includeNotNow: boolean): Promise<NextCommandRow | undefined> {
-    const row = await this.db
+  /** The next-command SELECT (see nextCommand); `enrollmentId` may be a ReusableQuery marker. */
+  private nextCommandQuery(enrollmentId: string, includeNotNow: boolean) {
+    return this.db
       .selectFrom('nano_enrollment_queue as q')
       .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
       .leftJoin('nano_command_results as r', (j) => j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'))
@@ -178,10 +198,157 @@ export class CommandQueueStore {
       .where((eb) => (includeNotNow ? eb.or([eb('r.status', 'is', null), eb('r.status', '=', 'NotNow')]) : eb('r.status', 'is', null)))
       .orderBy('q.priority', 'desc')
       .orderBy('q.created_at', 'asc')
-      .limit(1)
-      .executeTakeFirst();
-    if (!row) return undefined;
-    return { ...row, command: Buffer.from(row.command), delivery_attempts: Number(row.delivery_attempts) };
+      .limit(1);
+  }
+
+  /** The same, driven by the certificate association row (no row at all = not associated). */
+  private associatedNextCommandQuery(enrollmentId: string, includeNotNow: boolean, deviceId: string, sha256: string) {
+    return this.db
+      .selectFrom('nano_cert_auth_associations as a')
+      .leftJoin(this.nextCommandQuery(enrollmentId, includeNotNow).as('n'), (j) => j.on(sql<boolean>`1 = 1`))
+      .select(['n.command_uuid', 'n.request_type', 'n.command', 'n.delivery_attempts'])
+      .where('a.id', '=', deviceId)
+      .where('a.sha256', '=', sha256);
+  }
+
+  private hotQueries() {
+    return {
+    next: [false, true].map(
+      (notNow) => new ReusableQuery(this.db, (id: string) => this.nextCommandQuery(id, notNow), 1),
+    ),
+    associatedNext: [false, true].map(
+      (notNow) =>
+        new ReusableQuery(
+          this.db,
+          (id: string, deviceId: string, sha256: string) => this.associatedNextCommandQuery(id, notNow, deviceId, sha256),
+          3,
+        ),
+    ),
+    storeReport: [false, true].map(
+      (checkAssociation) =>
+        new ReusableQuery(
+          this.db,
+          (...p: [string, Buffer, string | null, number, string, string, string, string, string]) =>
+            this.storeReportQuery(this.db, p, checkAssociation),
+          9,
+        ),
+    ),
+    };
+  }
+
+  /**
+   * The enrollment's next command: active, not yet answered (or NotNow'd, when `includeNotNow`),
+   * highest priority first, then oldest. Walks the covering index (id, active, priority, created_at).
+   * With `association`, the same statement also checks that the device certificate is still bound
+   * to the device (a row of nano_cert_auth_associations drives a LEFT JOIN to the next command), so
+   * a host deleted by another process is refused at once without an extra round trip;
+   * `associated` is false when that binding is gone.
+   */
+  async nextCommand(
+    enrollmentId: string,
+    includeNotNow: boolean,
+    association?: CertificateAssociation,
+  ): Promise<{ associated: boolean; command?: NextCommandRow }> {
+    const variant = includeNotNow ? 1 : 0;
+    if (!association) {
+      const { rows } = await this.hot.next[variant].execute(enrollmentId);
+      return { associated: true, command: rows[0] ? toNextCommand(rows[0] as NextCommandDbRow) : undefined };
+    }
+    const { rows } = await this.hot.associatedNext[variant].execute(enrollmentId, association.deviceId, association.sha256);
+    const row = rows[0] as Partial<NextCommandDbRow> | undefined;
+    if (!row) return { associated: false };
+    return { associated: true, command: row.command_uuid ? toNextCommand(row as NextCommandDbRow) : undefined };
+  }
+
+  private storeReportQuery(
+    db: AnyDb,
+    [status, raw, notNowAt, notNowTally, now, enrollmentId, commandUuid, deviceId, sha256]: [
+      string, Buffer, string | null, number, string, string, string, string, string,
+    ],
+    checkAssociation: boolean,
+  ) {
+    const dialect = dialectOf(db);
+    const set = {
+      status: insertedValue(dialect, 'status'),
+      result: insertedValue(dialect, 'result'),
+      not_now_at: sql`COALESCE(nano_command_results.not_now_at, ${insertedValue(dialect, 'not_now_at')})`,
+      not_now_tally: sql`nano_command_results.not_now_tally + ${insertedValue(dialect, 'not_now_tally')}`,
+      updated_at: insertedValue(dialect, 'updated_at'),
+    } as Record<string, any>;
+    let source = db
+      .selectFrom('nano_enrollment_queue as q')
+      .select((eb) => [
+        'q.id',
+        'q.command_uuid',
+        eb.val(status).as('status'),
+        eb.val(raw).as('result'),
+        eb.val(notNowAt).as('not_now_at'),
+        eb.val(notNowTally).as('not_now_tally'),
+        eb.val(now).as('created_at'),
+        eb.val(now).as('updated_at'),
+      ])
+      .where('q.id', '=', enrollmentId)
+      .where('q.command_uuid', '=', commandUuid);
+    if (checkAssociation) {
+      source = source.where((eb) =>
+        eb.exists(
+          eb.selectFrom('nano_cert_auth_associations as a').select('a.id').where('a.id', '=', deviceId).where('a.sha256', '=', sha256),
+        ),
+      );
+    }
+    const base = db
+      .insertInto('nano_command_results')
+      .columns(['id', 'command_uuid', 'status', 'result', 'not_now_at', 'not_now_tally', 'created_at', 'updated_at'])
+      .expression(source as any);
+    return dialect === 'mysql'
+      ? base.onDuplicateKeyUpdate(set)
+      : base.onConflict((oc) => oc.columns(['id', 'command_uuid']).doUpdateSet(set));
+  }
+
+  /**
+   * Stores a device's answer to a queued command in one statement (INSERT ... SELECT from the
+   * queue row, upserting on (id, command_uuid)): nothing is stored, and false returned, when the
+   * command was never queued for this enrollment — or, with `association`, when the device
+   * certificate is no longer bound to the device. A later status overwrites the earlier one;
+   * NotNows are counted. The queue row is settled separately (see deactivate / resetDeliveryAttempts).
+   */
+  async storeReport(
+    r: { enrollmentId: string; commandUuid: string; status: string; raw: Buffer; association?: CertificateAssociation },
+    db: AnyDb = this.db,
+  ): Promise<boolean> {
+    const now = dbNow();
+    const notNow = r.status === 'NotNow';
+    const params: [string, Buffer, string | null, number, string, string, string, string, string] = [
+      r.status, r.raw, notNow ? now : null, notNow ? 1 : 0, now, r.enrollmentId, r.commandUuid,
+      r.association?.deviceId ?? '', r.association?.sha256 ?? '',
+    ];
+    const checkAssociation = r.association !== undefined;
+    const res =
+      db === this.db
+        ? await this.hot.storeReport[checkAssociation ? 1 : 0].execute(...params)
+        : await db.executeQuery(this.storeReportQuery(db, params, checkAssociation).compile());
+    return Number(res.numAffectedRows ?? 0) > 0;
+  }
+
+  /** Takes answered commands out of the active queue (batched; the next-command query skips them anyway). */
+  async deactivate(pairs: { id: string; commandUuid: string }[]): Promise<void> {
+    if (pairs.length === 0) return;
+    await this.db
+      .updateTable('nano_enrollment_queue')
+      .set({ active: 0, updated_at: microNow() })
+      .where((eb) => eb(eb.refTuple('id', 'command_uuid'), 'in', pairs.map((p) => eb.tuple(p.id, p.commandUuid))))
+      .where('active', '=', 1)
+      .execute();
+  }
+
+  /** A NotNow shows the device could decode the command: its delivery count starts again. */
+  async resetDeliveryAttempts(enrollmentId: string, commandUuid: string): Promise<void> {
+    await this.db
+      .updateTable('nano_enrollment_queue')
+      .set({ delivery_attempts: 0, updated_at: microNow() })
+      .where('id', '=', enrollmentId)
+      .where('command_uuid', '=', commandUuid)
+      .execute();
   }
 
   /** Counts deliveries of commands (flushed in batches). */
