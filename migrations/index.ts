@@ -6,6 +6,7 @@ import * as m0004 from './0004_apple_mdm.js';
 import * as m0005 from './0005_profiles.js';
 import * as m0006 from './0006_windows.js';
 import * as m0007 from './0007_windows_profiles.js';
+import * as m0008 from './0008_windows_wstep.js';
 
 /** Every migration, in order. Names never change once released; new ones go at the end. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0005_profiles': m0005,
   '0006_windows': m0006,
   '0007_windows_profiles': m0007,
+  '0008_windows_wstep': m0008,
 };

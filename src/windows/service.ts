@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { AssetName, type ConfigAssetService } from '../configassets/service.js';
 import type { Database } from '../db/database.js';
 import type { HostStore } from '../hosts/store.js';
+import { BatchWriter } from '../apple/batchWriter.js';
 import { WindowsCommandService } from './commands.js';
 import { fleetMdmName, WindowsEnrollmentAuthorizer, WindowsMdmLifecycle } from './lifecycle.js';
 import { WindowsEnrollmentService, windowsPaths } from './mde2/service.js';
@@ -26,8 +27,24 @@ export function createWindowsServices(deps: {
   const store = new WindowsMdmStore(deps.database.db);
   const lifecycle = new WindowsMdmLifecycle(deps.hostStore, deps.activities);
   const authorizer = new WindowsEnrollmentAuthorizer(deps.hostStore, deps.userStore, { onPremiseUsers: deps.config.windowsOnPremiseEnrollment });
-  const serverUrl = () => deps.appConfig.serverUrl();
+  // The enabled switch and the server URL are read on every device message; cache them briefly.
+  // The promise is cached so concurrent messages share one read when the cache runs out.
+  let settingsCache: { at: number; value: Promise<{ enabled: boolean; serverUrl: string }> } | undefined;
+  const settings = () => {
+    if (!settingsCache || Date.now() - settingsCache.at >= 1000) {
+      const value = deps.appConfig.get().then((cfg) => ({
+        enabled: cfg.mdm.windows_enabled_and_configured,
+        serverUrl: cfg.server_settings.server_url || deps.config.serverUrl,
+      }));
+      settingsCache = { at: Date.now(), value };
+      value.catch(() => (settingsCache = undefined));
+    }
+    return settingsCache.value;
+  };
+  const serverUrl = async () => (await settings()).serverUrl;
   const log = deps.logger.child({ area: 'windows-mdm' });
+  // Last-seen times are written in batches (every 2 s or 1,000 enrollments), not per message.
+  const lastSeen = new BatchWriter<number>((ids) => store.touchLastSeen(ids), { intervalMs: 2000, maxItems: 1000, logger: log, name: 'windows_last_seen' });
   const enrollment = new WindowsEnrollmentService(
     store,
     authorizer,
@@ -48,20 +65,24 @@ export function createWindowsServices(deps: {
   const management = new ManagementSessionService(
     store,
     lifecycle,
-    { managementUrl: async () => (await serverUrl()) + windowsPaths.management, nonceTtlSeconds: deps.config.windowsDigestNonceTtlSeconds },
+    { managementUrl: async () => (await serverUrl()) + windowsPaths.management, nonceTtlSeconds: deps.config.windowsDigestNonceTtlSeconds, lastSeen },
     log,
   );
   const commands = new WindowsCommandService(store);
 
-  // The enabled switch is read on every device request; cache it briefly.
-  let enabledCache: { at: number; value: boolean } | undefined;
-  const enabled = async (): Promise<boolean> => {
-    if (enabledCache && Date.now() - enabledCache.at < 1000) return enabledCache.value;
-    const value = (await deps.appConfig.get()).mdm.windows_enabled_and_configured;
-    enabledCache = { at: Date.now(), value };
-    return value;
+  const enabled = async (): Promise<boolean> => (await settings()).enabled;
+  return {
+    store,
+    enrollment,
+    management,
+    commands,
+    enabled,
+    /** Forgets the cached switch and server URL (after a settings change, in tests). */
+    invalidateEnabled: () => (settingsCache = undefined),
+    /** Writes buffered last-seen times now (shutdown, tests). */
+    flush: () => lastSeen.flush(),
+    mdmName: fleetMdmName,
   };
-  return { store, enrollment, management, commands, enabled, invalidateEnabled: () => (enabledCache = undefined), mdmName: fleetMdmName };
 }
 
 export type WindowsServices = ReturnType<typeof createWindowsServices>;

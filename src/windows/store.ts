@@ -1,8 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
-import { dbNow, insertIgnore, upsert } from '../db/dialect.js';
+import { dbNow, insertIgnore, toDbTime, upsert } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
-
-type AnyDb = Kysely<DB> | Transaction<DB>;
 
 export interface WindowsEnrollment {
   id: number;
@@ -34,9 +32,28 @@ export interface NewWindowsEnrollment {
   credentials_hash: Buffer;
 }
 
+/** What the store records about a certificate the WSTEP CA issued. */
+export interface IssuedWstepCertificate {
+  /** Subject CN (the HWDevID). */
+  name: string;
+  certPem: string;
+  thumbprint: string;
+  notBefore: Date;
+  notAfter: Date;
+}
+
 export interface QueuedCommand {
   command_uuid: string;
   raw_command: string;
+}
+
+/** A command queued because of an answer (an Add answered 418 goes again as Replace). */
+export interface FollowUpCommand {
+  commandUuid: string;
+  rawCommand: string;
+  targetLocUri: string;
+  /** The answered command it replaces in the queue. */
+  replaces: string;
 }
 
 export interface CommandResultToSave {
@@ -63,9 +80,12 @@ const enrollmentColumns = [
   'created_at',
 ] as const;
 
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 function toEnrollment(r: any): WindowsEnrollment {
+  const { queued_at: _q, command_uuid: _c, raw_command: _r, ...e } = r;
   return {
-    ...r,
+    ...e,
     credentials_hash: r.credentials_hash ? Buffer.from(r.credentials_hash) : null,
     credentials_acknowledged: Boolean(r.credentials_acknowledged),
   };
@@ -76,12 +96,19 @@ export class WindowsMdmStore {
   constructor(readonly db: Kysely<DB>) {}
 
   /**
-   * Records an enrollment. The same machine (HWDevID) re-enrolling keeps its row and id; its old
-   * queue is dropped so the new device state gets everything again.
+   * Records an enrollment and the certificate issued for it, in one transaction: a WSTEP serial
+   * is allocated, `issue` signs the certificate with it, and both rows are written (a failed
+   * signature leaves nothing behind). The same machine (HWDevID) re-enrolling keeps its row and
+   * id; its old queue is dropped so the new device state gets everything again.
    */
-  async saveEnrollment(e: NewWindowsEnrollment): Promise<{ id: number; reused: boolean }> {
+  async saveEnrollment<C extends IssuedWstepCertificate>(
+    e: NewWindowsEnrollment,
+    issue: (serial: number) => C,
+  ): Promise<{ id: number; reused: boolean; certificate: C }> {
     return this.db.transaction().execute(async (trx) => {
       const now = dbNow();
+      const serialRow = await trx.insertInto('wstep_serials').values({ created_at: now }).executeTakeFirstOrThrow();
+      const certificate = issue(Number(serialRow.insertId));
       const values = {
         ...e,
         not_in_oobe: e.not_in_oobe ? 1 : 0,
@@ -96,17 +123,54 @@ export class WindowsMdmStore {
         .select('id')
         .where('mdm_hardware_id', '=', e.mdm_hardware_id)
         .executeTakeFirst();
+      let id: number;
       if (existing) {
-        await trx.updateTable('mdm_windows_enrollments').set({ ...values, created_at: now }).where('id', '=', existing.id).execute();
-        await trx.deleteFrom('windows_mdm_command_queue').where('enrollment_id', '=', existing.id).execute();
-        return { id: existing.id, reused: true };
+        id = existing.id;
+        await trx.updateTable('mdm_windows_enrollments').set({ ...values, created_at: now }).where('id', '=', id).execute();
+        await trx.deleteFrom('windows_mdm_command_queue').where('enrollment_id', '=', id).execute();
+      } else {
+        const res = await trx
+          .insertInto('mdm_windows_enrollments')
+          .values({ ...values, created_at: now })
+          .executeTakeFirstOrThrow();
+        id = Number(res.insertId);
       }
-      const res = await trx
-        .insertInto('mdm_windows_enrollments')
-        .values({ ...values, created_at: now })
-        .executeTakeFirstOrThrow();
-      return { id: Number(res.insertId), reused: false };
+      await trx
+        .insertInto('wstep_certificates')
+        .values({
+          serial: Number(serialRow.insertId),
+          name: certificate.name.slice(0, 1024),
+          not_valid_before: toDbTime(certificate.notBefore),
+          not_valid_after: toDbTime(certificate.notAfter),
+          certificate_pem: certificate.certPem,
+          sha1_thumbprint: certificate.thumbprint,
+          enrollment_id: id,
+          host_uuid: e.host_uuid,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      return { id, reused: Boolean(existing), certificate };
     });
+  }
+
+  /** Certificates the WSTEP CA issued for an enrollment, oldest first (serial as lower-case hex). */
+  async wstepCertificates(enrollmentId: number) {
+    const rows = await this.db
+      .selectFrom('wstep_certificates')
+      .select(['serial', 'name', 'not_valid_before', 'not_valid_after', 'sha1_thumbprint', 'revoked', 'host_uuid'])
+      .where('enrollment_id', '=', enrollmentId)
+      .orderBy('serial', 'asc')
+      .execute();
+    return rows.map((r) => ({
+      serial_hex: Number(r.serial).toString(16),
+      common_name: r.name,
+      not_valid_before: r.not_valid_before,
+      not_valid_after: r.not_valid_after,
+      sha1_thumbprint: r.sha1_thumbprint,
+      revoked: Boolean(r.revoked),
+      host_uuid: r.host_uuid,
+    }));
   }
 
   /** The newest enrollment for a DeviceID (the SyncHdr Source LocURI). */
@@ -119,6 +183,32 @@ export class WindowsMdmStore {
       .orderBy('id', 'desc')
       .executeTakeFirst();
     return r ? toEnrollment(r) : undefined;
+  }
+
+  /**
+   * The management hot path's only read: the device's newest enrollment and the commands queued
+   * for it, oldest first, in one indexed query (device id index, then the queue's primary key).
+   * Sorted here rather than by ORDER BY, which would make MySQL build a temporary table (the
+   * command text is a MEDIUMTEXT) and cost it several times the query itself.
+   */
+  async managementState(deviceId: string): Promise<{ enrollment: WindowsEnrollment; queued: QueuedCommand[] } | undefined> {
+    const rows = await this.db
+      .selectFrom('mdm_windows_enrollments as e')
+      .leftJoin('windows_mdm_command_queue as q', 'q.enrollment_id', 'e.id')
+      .leftJoin('windows_mdm_commands as c', 'c.command_uuid', 'q.command_uuid')
+      .select(enrollmentColumns.map((col) => `e.${col}` as const))
+      .select(['q.created_at as queued_at', 'c.command_uuid', 'c.raw_command'])
+      .where('e.mdm_device_id', '=', deviceId)
+      .execute();
+    if (rows.length === 0) return undefined;
+    // Several enrollments may share a DeviceID (different machines); the newest one answers.
+    let newest = rows[0];
+    for (const r of rows) if (r.created_at > newest.created_at || (r.created_at === newest.created_at && r.id > newest.id)) newest = r;
+    const queued = rows
+      .filter((r) => r.id === newest.id && r.command_uuid && r.raw_command !== null)
+      .sort((a, b) => compare(a.queued_at ?? '', b.queued_at ?? '') || compare(a.command_uuid ?? '', b.command_uuid ?? ''))
+      .map((r) => ({ command_uuid: r.command_uuid as string, raw_command: r.raw_command as string }));
+    return { enrollment: toEnrollment(newest), queued };
   }
 
   async enrollmentByHardwareId(hwDevId: string): Promise<WindowsEnrollment | undefined> {
@@ -154,11 +244,13 @@ export class WindowsMdmStore {
       .execute();
   }
 
-  async markSeen(enrollmentId: number): Promise<void> {
+  /** Marks enrollments as seen now; called in batches from a buffer, not per message. */
+  async touchLastSeen(enrollmentIds: number[]): Promise<void> {
+    if (enrollmentIds.length === 0) return;
     await this.db
       .updateTable('mdm_windows_enrollments')
       .set({ last_seen_at: dbNow(), credentials_acknowledged: 1 })
-      .where('id', '=', enrollmentId)
+      .where('id', 'in', enrollmentIds)
       .execute();
   }
 
@@ -195,81 +287,59 @@ export class WindowsMdmStore {
     else await this.db.transaction().execute(run);
   }
 
-  /** Commands still owed to an enrollment, oldest first. */
-  async pendingCommands(enrollmentId: number, db: AnyDb = this.db): Promise<QueuedCommand[]> {
-    return db
-      .selectFrom('windows_mdm_command_queue as q')
-      .innerJoin('windows_mdm_commands as c', 'c.command_uuid', 'q.command_uuid')
-      .select(['c.command_uuid', 'c.raw_command'])
-      .where('q.enrollment_id', '=', enrollmentId)
-      .orderBy('q.created_at', 'asc')
-      .orderBy('c.command_uuid', 'asc')
-      .execute();
-  }
-
-  /** Which of these command UUIDs are queued for the enrollment (so answers can be matched). */
-  async queuedAmong(enrollmentId: number, commandUuids: string[], db: AnyDb = this.db): Promise<QueuedCommand[]> {
-    if (commandUuids.length === 0) return [];
-    return db
-      .selectFrom('windows_mdm_command_queue as q')
-      .innerJoin('windows_mdm_commands as c', 'c.command_uuid', 'q.command_uuid')
-      .select(['c.command_uuid', 'c.raw_command'])
-      .where('q.enrollment_id', '=', enrollmentId)
-      .where('q.command_uuid', 'in', commandUuids)
-      .execute();
-  }
-
-  /** Commands that exist at all (answers to commands already dequeued are idempotent resends). */
-  async existingCommandUuids(commandUuids: string[], db: AnyDb = this.db): Promise<Set<string>> {
-    if (commandUuids.length === 0) return new Set();
-    const rows = await db.selectFrom('windows_mdm_commands').select('command_uuid').where('command_uuid', 'in', commandUuids).execute();
-    return new Set(rows.map((r) => r.command_uuid));
-  }
-
   /**
-   * Stores a device message and its per-command results, dequeues the answered commands and
-   * queues any follow-up commands (418 retries), all in one transaction.
+   * Stores a device message and its per-command results and dequeues the answered commands, all
+   * in one transaction and without reading first: results are upserted by (enrollment, command),
+   * so a resend or a second session answering the same command overwrites rather than duplicates.
+   * A follow-up (an Add answered 418, re-sent as Replace) is queued only by the transaction whose
+   * DELETE removed the original queue row, so two sessions of one device never queue it twice.
+   * Returns the follow-ups this call queued.
    */
   async saveResponse(
     enrollmentId: number,
     rawResponse: string,
     results: CommandResultToSave[],
-    followUps: { commandUuid: string; rawCommand: string; targetLocUri: string }[],
-  ): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+    followUps: FollowUpCommand[],
+  ): Promise<FollowUpCommand[]> {
+    if (results.length === 0) return [];
+    return this.db.transaction().execute(async (trx) => {
       const now = dbNow();
       const res = await trx
         .insertInto('windows_mdm_responses')
         .values({ enrollment_id: enrollmentId, raw_response: rawResponse, created_at: now })
         .executeTakeFirstOrThrow();
       const responseId = Number(res.insertId);
-      if (results.length) {
-        await upsert(
-          trx,
-          'windows_mdm_command_results',
-          results.map((r) => ({
-            enrollment_id: enrollmentId,
-            command_uuid: r.commandUuid,
-            raw_result: r.rawResult,
-            response_id: responseId,
-            status_code: r.statusCode,
-            created_at: now,
-            updated_at: now,
-          })),
-          ['enrollment_id', 'command_uuid'],
-          ['raw_result', 'response_id', 'status_code', 'updated_at'],
-        );
-        await trx
+      await upsert(
+        trx,
+        'windows_mdm_command_results',
+        results.map((r) => ({
+          enrollment_id: enrollmentId,
+          command_uuid: r.commandUuid,
+          raw_result: r.rawResult,
+          response_id: responseId,
+          status_code: r.statusCode,
+          created_at: now,
+          updated_at: now,
+        })),
+        ['enrollment_id', 'command_uuid'],
+        ['raw_result', 'response_id', 'status_code', 'updated_at'],
+      );
+      const queued: FollowUpCommand[] = [];
+      for (const f of followUps) {
+        const gone = await trx
           .deleteFrom('windows_mdm_command_queue')
           .where('enrollment_id', '=', enrollmentId)
-          .where(
-            'command_uuid',
-            'in',
-            results.map((r) => r.commandUuid),
-          )
-          .execute();
+          .where('command_uuid', '=', f.replaces)
+          .executeTakeFirst();
+        if (Number(gone.numDeletedRows) === 0) continue; // another session already answered it
+        await this.enqueue([enrollmentId], f, trx);
+        queued.push(f);
       }
-      for (const f of followUps) await this.enqueue([enrollmentId], f, trx);
+      const rest = results.map((r) => r.commandUuid).filter((u) => !followUps.some((f) => f.replaces === u));
+      if (rest.length) {
+        await trx.deleteFrom('windows_mdm_command_queue').where('enrollment_id', '=', enrollmentId).where('command_uuid', 'in', rest).execute();
+      }
+      return queued;
     });
   }
 

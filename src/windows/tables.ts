@@ -64,10 +64,35 @@ export interface WindowsMdmCommandResultsTable {
   updated_at: string;
 }
 
+/** Serial numbers of WSTEP-issued certificates come from this sequence (as Fleet's wstep_serials). */
+export interface WstepSerialsTable {
+  serial: Generated<number>;
+  created_at: string;
+}
+
+/** Every device certificate the WSTEP CA issued: who for, validity, and the certificate itself. */
+export interface WstepCertificatesTable {
+  serial: number;
+  /** The subject CN (the device's HWDevID). */
+  name: string;
+  not_valid_before: string;
+  not_valid_after: string;
+  certificate_pem: string;
+  /** Upper-case hex SHA-1 of the DER, the thumbprint Windows and the provisioning document use. */
+  sha1_thumbprint: string;
+  revoked: Generated<Bool>;
+  enrollment_id: number | null;
+  host_uuid: Generated<string>;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface WindowsTables {
   mdm_windows_enrollments: MdmWindowsEnrollmentsTable;
   windows_mdm_commands: WindowsMdmCommandsTable;
   windows_mdm_command_queue: WindowsMdmCommandQueueTable;
   windows_mdm_responses: WindowsMdmResponsesTable;
   windows_mdm_command_results: WindowsMdmCommandResultsTable;
+  wstep_serials: WstepSerialsTable;
+  wstep_certificates: WstepCertificatesTable;
 }

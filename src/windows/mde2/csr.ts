@@ -14,7 +14,13 @@ export interface ParsedCsr {
   /** Subject attributes by short name (CN, O, OU ...), NULs stripped. */
   subject: Record<string, string>;
   signatureOid: string;
+  /** SubjectPublicKeyInfo DER, exactly as in the request. */
+  spkiDer: Buffer;
+  /** Extension elements (DER) from the PKCS#9 extensionRequest attribute, to copy into the certificate. */
+  requestedExtensions: { oid: string; der: Buffer }[];
 }
+
+const extensionRequestOid = '1.2.840.113549.1.9.14';
 
 interface Tlv {
   tag: number;
@@ -139,11 +145,31 @@ export function parseWindowsCsr(der: Buffer): ParsedCsr {
       publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       subject,
       signatureOid,
+      spkiDer: Buffer.from(spkiDer),
+      requestedExtensions: criParts[3] ? requestedExtensions(der, criParts[3]) : [],
     };
   } catch (err) {
     if (err instanceof CsrError) throw err;
     throw new CsrError(`not a PKCS#10 request: ${(err as Error).message}`);
   }
+}
+
+/** Extensions asked for in the CSR's extensionRequest attribute (Windows sends 1.3.6.1.4.1.311.66.1.0). */
+function requestedExtensions(der: Buffer, attributes: Tlv): { oid: string; der: Buffer }[] {
+  const out: { oid: string; der: Buffer }[] = [];
+  for (const attr of childrenOf(der, attributes)) {
+    const [type, values] = childrenOf(der, attr);
+    if (!type || !values || type.tag !== 0x06 || decodeOid(content(der, type)) !== extensionRequestOid) continue;
+    for (const exts of childrenOf(der, values)) {
+      if (exts.tag !== 0x30) throw new CsrError('bad extensionRequest');
+      for (const ext of childrenOf(der, exts)) {
+        const extOid = childrenOf(der, ext)[0];
+        if (ext.tag !== 0x30 || !extOid || extOid.tag !== 0x06) throw new CsrError('bad requested extension');
+        out.push({ oid: decodeOid(content(der, extOid)), der: Buffer.from(der.subarray(ext.start, ext.end)) });
+      }
+    }
+  }
+  return out;
 }
 
 /** Decodes base64 that may contain line breaks or the URL-safe alphabet. */

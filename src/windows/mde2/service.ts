@@ -1,7 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
-import { issueCertificate } from '../../crypto/issue.js';
+import { issueFromSpki, issuingCa } from '../../crypto/issue.js';
+import { encodeName } from '../../crypto/name.js';
+import { OID } from '../../crypto/oids.js';
 import { child, childrenNamed, textAt } from '../xml.js';
 import type { WindowsEnrollment, WindowsMdmStore } from '../store.js';
 import { credentialsHash } from '../syncml/digest.js';
@@ -47,6 +49,11 @@ export const windowsPaths = {
   enroll: '/api/mdm/microsoft/enroll',
   management: '/api/mdm/microsoft/management',
 } as const;
+
+/** Validity of issued device certificates, and how far NotBefore is back-dated (Fleet's values). */
+const certificateValidityDays = 365;
+const certificateBackdateDays = 180;
+const extensionsWeSet = new Set<string>([OID.basicConstraints, OID.keyUsage, OID.extKeyUsage, OID.subjectKeyIdentifier, OID.authorityKeyIdentifier]);
 
 const supportedRequestVersions = new Set(['4.0', '5.0', '6.0', '7.0']);
 const thumbprint = (der: Buffer) => createHash('sha1').update(der).digest('hex').toUpperCase();
@@ -128,33 +135,51 @@ export class WindowsEnrollmentService {
 
     const ca = await this.opts.ca();
     const caDer = this.caDer(ca.certPem);
-    const issued = issueCertificate({ publicKeyPem: csr.publicKeyPem, subject: { OU: windowsProviderId, CN: hwDevId }, days: 365, ca, usage: 'client' });
     const base = await this.opts.serverUrl();
     const managementUrl = base + windowsPaths.management;
     const password = randomUUID();
+    const saved = await this.store.saveEnrollment(
+      {
+        mdm_device_id: deviceId,
+        mdm_hardware_id: hwDevId,
+        device_type: context.get('DeviceType') ?? '',
+        device_name: context.get('DeviceName') ?? '',
+        enroll_type: enrollType,
+        enroll_user_id: identity.userId,
+        enroll_proto_version: context.get('RequestVersion') || 'request_version_not_present',
+        enroll_client_version: context.get('ApplicationVersion') ?? '',
+        not_in_oobe: (context.get('NotInOobe') ?? '').toLowerCase() === 'true',
+        host_uuid: identity.hostUuid,
+        credentials_hash: credentialsHash(deviceId, password),
+      },
+      // The serial comes from the wstep_serials sequence. As Fleet does: NotBefore back-dated by
+      // the 180-day renewal period, NotAfter 365 days after it; the CSR's own extensions (Windows
+      // asks for its DeviceID one) are copied through.
+      (serial) => {
+        const issued = issueFromSpki({
+          spki: csr.spkiDer,
+          subjectDer: encodeName({ OU: windowsProviderId, CN: hwDevId }),
+          days: certificateValidityDays,
+          now: new Date(Date.now() - certificateBackdateDays * 86_400_000),
+          ca: issuingCa(ca),
+          usage: 'client',
+          serialHex: serial.toString(16),
+          extraExtensions: csr.requestedExtensions.filter((x) => !extensionsWeSet.has(x.oid)).map((x) => x.der),
+        });
+        return { ...issued, name: hwDevId, thumbprint: thumbprint(issued.certDer) };
+      },
+    );
+    const issued = saved.certificate;
     const doc = buildProvisioningDoc({
       caCertDer: caDer,
       caThumbprint: thumbprint(caDer),
       clientCertDer: issued.certDer,
-      clientThumbprint: thumbprint(issued.certDer),
+      clientThumbprint: issued.thumbprint,
       enrollType,
       managementUrl,
       deviceId,
       password,
       pollIntervalMinutes: this.opts.pollIntervalMinutes,
-    });
-    const saved = await this.store.saveEnrollment({
-      mdm_device_id: deviceId,
-      mdm_hardware_id: hwDevId,
-      device_type: context.get('DeviceType') ?? '',
-      device_name: context.get('DeviceName') ?? '',
-      enroll_type: enrollType,
-      enroll_user_id: identity.userId,
-      enroll_proto_version: context.get('RequestVersion') || 'request_version_not_present',
-      enroll_client_version: context.get('ApplicationVersion') ?? '',
-      not_in_oobe: (context.get('NotInOobe') ?? '').toLowerCase() === 'true',
-      host_uuid: identity.hostUuid,
-      credentials_hash: credentialsHash(deviceId, password),
     });
     this.log.info({ enrollmentId: saved.id, reused: saved.reused, hostUuid: identity.hostUuid }, 'windows mdm: device enrolled');
     await this.hooks.enrolled({ enrollmentId: saved.id, reused: saved.reused, identity, deviceName: context.get('DeviceName') ?? '', managementUrl });

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { dbNow, fromDbTime } from '../../db/dialect.js';
 import { commandUuidOfCmdRef } from '../commands.js';
 import type { WindowsAnswersListener } from '../answers.js';
-import type { CommandResultToSave, WindowsEnrollment, WindowsMdmStore } from '../store.js';
+import type { BatchWriter } from '../../apple/batchWriter.js';
+import type { CommandResultToSave, FollowUpCommand, QueuedCommand, WindowsEnrollment, WindowsMdmStore } from '../store.js';
 import { unescapeXml } from '../xml.js';
 import { buildSyncMessage, commandXml, parseSyncMessage, statusXml, SyncmlError, type SyncCommand, type SyncMessage } from './codec.js';
 import { digestMatches } from './digest.js';
@@ -21,6 +22,8 @@ export interface ManagementLifecycle {
 export interface ManagementOptions {
   managementUrl: () => Promise<string>;
   nonceTtlSeconds: number;
+  /** Buffer that writes last-seen times in batches (absent: not recorded). */
+  lastSeen?: BatchWriter<number>;
 }
 
 /**
@@ -52,8 +55,10 @@ export class ManagementSessionService {
       throw new ManagementFault(err instanceof SyncmlError ? err.message : 'invalid SyncML message');
     }
     const h = msg.header;
-    const enrollment = await this.store.enrollmentByDeviceId(h.sourceUri);
-    if (!enrollment) throw new ManagementFault('device was not MDM enrolled');
+    // The one read of the hot path: enrollment (credentials, nonce) and its queued commands together.
+    const state = await this.store.managementState(h.sourceUri);
+    if (!state) throw new ManagementFault('device was not MDM enrolled');
+    const { enrollment } = state;
     const serverUrl = await this.opts.managementUrl();
     const answer = (body: string[]) =>
       buildSyncMessage({ sessionId: h.sessionId, msgId: h.msgId, target: h.sourceUri, source: serverUrl, body });
@@ -82,12 +87,12 @@ export class ManagementSessionService {
       body.push(statusXml({ cmdId: String(++statusId), msgRef: h.msgId, cmdRef: c.cmdId, cmd: c.verb, code: '200' }));
     }
 
-    await this.saveAnswers(enrollment, xml, msg.commands);
-    // Last-seen is informational: write it at most once a minute to keep sessions to one commit.
-    const seen = fromDbTime(enrollment.last_seen_at)?.getTime() ?? 0;
-    if (Date.now() - seen > 60_000) await this.store.markSeen(enrollment.id);
-
-    for (const cmd of await this.store.pendingCommands(enrollment.id)) body.push(cmd.raw_command);
+    // Last-seen is informational: buffered and written in batches, never inside the message.
+    this.opts.lastSeen?.add(String(enrollment.id), enrollment.id);
+    const settled = await this.saveAnswers(enrollment, xml, msg.commands, state.queued);
+    // What is still owed: the queue as read, minus what this message answered, plus follow-ups.
+    for (const cmd of state.queued) if (!settled.answered.has(cmd.command_uuid)) body.push(cmd.raw_command);
+    for (const f of settled.followUps) body.push(f.rawCommand);
     return answer(body);
   }
 
@@ -112,11 +117,17 @@ export class ManagementSessionService {
   }
 
   /**
-   * Matches the device's Status/Results (nested Atomic children included) to queued commands by
-   * CmdRef, stores them with the raw message, dequeues what was answered and re-queues an Add
-   * answered 418 as a Replace under a fresh UUID. Answers to commands never sent are ignored.
+   * Matches the device's Status/Results (nested Atomic children included) to the commands queued
+   * for it by CmdRef, stores them with the raw message, dequeues what was answered and re-queues
+   * an Add answered 418 as a Replace under a fresh UUID. Answers to commands never sent (or no
+   * longer queued) are ignored. Returns the answered command UUIDs and the follow-ups queued.
    */
-  private async saveAnswers(e: WindowsEnrollment, rawMessage: string, commands: SyncCommand[]): Promise<void> {
+  private async saveAnswers(
+    e: WindowsEnrollment,
+    rawMessage: string,
+    commands: SyncCommand[],
+    queuedCommands: QueuedCommand[],
+  ): Promise<{ answered: Set<string>; followUps: FollowUpCommand[] }> {
     const answers = new Map<string, SyncCommand[]>();
     const collect = (list: SyncCommand[]) => {
       for (const c of list) {
@@ -128,16 +139,17 @@ export class ManagementSessionService {
       }
     };
     collect(commands);
-    if (answers.size === 0) return;
-    const queued = await this.store.queuedAmong(e.id, [...answers.keys()]);
+    const none = { answered: new Set<string>(), followUps: [] };
+    if (answers.size === 0) return none;
+    const queued = queuedCommands.filter((q) => answers.has(q.command_uuid));
     if (queued.length < answers.size) {
       const known = new Set(queued.map((q) => q.command_uuid));
       const unmatched = [...answers.keys()].filter((u) => !known.has(u));
       this.log.info({ enrollmentId: e.id, unmatched }, 'windows mdm: answers to commands not queued for this device ignored');
     }
-    if (queued.length === 0) return;
+    if (queued.length === 0) return none;
     const results: CommandResultToSave[] = [];
-    const followUps: { commandUuid: string; rawCommand: string; targetLocUri: string }[] = [];
+    const followUps: FollowUpCommand[] = [];
     for (const q of queued) {
       const group = answers.get(q.command_uuid) as SyncCommand[];
       const statuses = group.filter((c) => c.verb === 'Status');
@@ -147,12 +159,13 @@ export class ManagementSessionService {
       if (statuses.some((s) => (s.data ?? '').trim() === '418') && /<Add[\s>]/.test(q.raw_command)) {
         const fresh = randomUUID();
         const rawCommand = q.raw_command.split(q.command_uuid).join(fresh).replace(/<Add(?=[\s>])/g, '<Replace').replace(/<\/Add>/g, '</Replace>');
-        followUps.push({ commandUuid: fresh, rawCommand, targetLocUri: '' });
+        followUps.push({ commandUuid: fresh, rawCommand, targetLocUri: '', replaces: q.command_uuid });
       }
     }
-    await this.store.saveResponse(e.id, rawMessage, results, followUps);
+    const queuedFollowUps = await this.store.saveResponse(e.id, rawMessage, results, followUps);
     for (const fn of this.answerListeners) {
       await fn({ enrollmentId: e.id, hostUuid: e.host_uuid, results }).catch((err) => this.log.error({ err }, 'windows mdm: answer listener failed'));
     }
+    return { answered: new Set(results.map((r) => r.commandUuid)), followUps: queuedFollowUps };
   }
 }
