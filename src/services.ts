@@ -74,6 +74,7 @@ export function createServices(config: Config, database: Database, serverKey: st
     identityCa: () => appleScep.caCertificate(),
     serverUrl: () => appConfig.serverUrl(),
     onCertificateAssociated: (der, deviceId) => appleScep.associateEnrollment(der, deviceId),
+    activities,
   });
   // Admin commands API (run, list, results) and Apple host actions (refetch, lock, unlock, wipe).
   const appleCommandParts = createAppleCommandAdmin({

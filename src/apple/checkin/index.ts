@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
+import type { ActivityService } from '../../admin/activityService.js';
 import type { Config } from '../../config.js';
 import type { DB } from '../../db/schema.js';
 import type { HostEvents } from '../../hosts/events.js';
@@ -26,6 +27,8 @@ export interface AppleMdmDeps {
   identityCa: IdentityCaProvider;
   /** The server's public URL as configured now. */
   serverUrl: () => Promise<string>;
+  /** The audit log (mdm_enrolled / mdm_unenrolled activities). */
+  activities?: Pick<ActivityService, 'record'>;
   /** Told when a certificate is bound to a device at Authenticate (SCEP bookkeeping). */
   onCertificateAssociated?: (certDer: Buffer, deviceId: string) => Promise<void>;
 }
@@ -46,7 +49,9 @@ export function createAppleMdm(deps: AppleMdmDeps) {
     logger,
   });
   const core = new CoreCheckinService(enrollmentStore, queueStore, queue, events, logger);
-  const lifecycle = new FleetLifecycleHooks(enrollmentStore, deps.hostStore, hostMdmState, events, deps.serverUrl, logger);
+  const lifecycle = new FleetLifecycleHooks(
+    enrollmentStore, deps.hostStore, hostMdmState, events, deps.serverUrl, logger, deps.activities,
+  );
   const chain = new CertAuthService(enrollmentStore, withHooks(core, [lifecycle], logger), deps.onCertificateAssociated);
   const identity = new DeviceIdentityVerifier(deps.identityCa);
   const handler = new AppleCheckinHandler(identity, chain);

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { dbNow } from '../../db/dialect.js';
-import type { HostStore } from '../../hosts/store.js';
+import type { ActivityService } from '../../admin/activityService.js';
+import type { HostRow, HostStore } from '../../hosts/store.js';
 import type { AppleMdmEvents } from '../events.js';
 import { parsePlistDict, type PlistValue } from '../plist/parse.js';
 import type { HostMdmStateStore } from './hostMdmStore.js';
@@ -20,6 +21,11 @@ export const mdmName = 'Fleet';
 
 const osName: Record<string, string> = { darwin: 'macOS', ios: 'iOS', ipados: 'iPadOS' };
 
+/** How Fleet names a host in activities: computer name, else hostname, serial, UUID. */
+function displayName(h: HostRow): string {
+  return h.computer_name || h.hostname || h.hardware_serial || h.uuid;
+}
+
 function str(v: PlistValue | undefined): string | undefined {
   return typeof v === 'string' && v ? v : undefined;
 }
@@ -38,6 +44,8 @@ export class FleetLifecycleHooks implements CheckinHooks {
     /** The server's public URL (app config), for host_mdm.server_url. */
     private readonly serverUrl: () => Promise<string>,
     private readonly logger?: Logger,
+    /** The audit log: mdm_enrolled at turn-on, mdm_unenrolled at CheckOut (written by the server, no user). */
+    private readonly activities?: Pick<ActivityService, 'record'>,
   ) {}
 
   private async mdmServerUrl(): Promise<string> {
@@ -110,6 +118,18 @@ export class FleetLifecycleHooks implements CheckinHooks {
       mdm_name: mdmName,
     });
     await this.hosts.setLastEnrolledAt(hostId, dbNow());
+    const enrolledHost = await this.hosts.getById(hostId);
+    await this.activities?.record(
+      null,
+      'mdm_enrolled',
+      {
+        host_serial: enrolledHost?.hardware_serial ?? serial ?? '',
+        host_display_name: enrolledHost ? displayName(enrolledHost) : (deviceName ?? e.deviceId),
+        installed_from_dep: false,
+        mdm_platform: 'apple',
+      },
+      { hostIds: [hostId] },
+    );
     await this.events.emitEnrolled({ hostId, hostUuid: e.deviceId, enrollmentId: e.id, platform });
   }
 
@@ -119,6 +139,18 @@ export class FleetLifecycleHooks implements CheckinHooks {
     if (e.type !== enrollmentTypes.device && e.type !== enrollmentTypes.userEnrollmentDevice) return;
     const host = await this.hosts.findByUuid(e.deviceId);
     if (host) {
+      const before = await this.hosts.getHostMdm(host.id);
+      await this.activities?.record(
+        null,
+        'mdm_unenrolled',
+        {
+          host_serial: host.hardware_serial,
+          host_display_name: displayName(host),
+          installed_from_dep: before?.installed_from_dep ?? false,
+          mdm_platform: 'apple',
+        },
+        { hostIds: [host.id] },
+      );
       await this.hosts.upsertHostMdm(host.id, {
         enrolled: false,
         server_url: '',
@@ -131,11 +163,19 @@ export class FleetLifecycleHooks implements CheckinHooks {
   }
 
   async commandAndReportResults(r: MdmRequest, report: CommandReport): Promise<void> {
+    if (report.status === 'Idle') {
+      // A Mac seen after the admin took its unlock PIN has been unlocked (Fleet's rule).
+      await this.hostMdm.clearUnlockedMacLock(r.enrollment.deviceId);
+      return;
+    }
     const requestType = r.notes.reportedRequestType;
-    if (report.status === 'Idle' || !report.commandUuid || !requestType || r.notes.reportDropped) return;
+    if (!report.commandUuid || !requestType || r.notes.reportDropped) return;
     const result = report.dict;
     if (report.status === 'Acknowledged' && requestType === 'DeviceInformation') {
       await this.applyDeviceInformation(r, result);
+    }
+    if (report.status === 'Acknowledged' && requestType === 'DisableLostMode') {
+      await this.hostMdm.clearLostModeLock(r.enrollment.deviceId, false);
     }
     await this.events.emitCommandResult({
       enrollmentId: r.enrollment.id,
@@ -170,6 +210,10 @@ export class FleetLifecycleHooks implements CheckinHooks {
     if (Object.keys(vitals).length) await this.hosts.updateVitals(host.id, vitals);
     await this.hosts.setRefetchRequested(host.id, false);
     await this.hostMdm.clearCommand(host.id, 'DeviceInformation');
+    // An iPhone or iPad reporting Lost Mode off after an unlock was asked for is unlocked.
+    if (qr.IsMDMLostModeEnabled === false && platform !== 'darwin') {
+      await this.hostMdm.clearLostModeLock(r.enrollment.deviceId, true);
+    }
     this.logger?.debug({ hostId: host.id }, 'host vitals updated from DeviceInformation');
   }
 }
