@@ -250,7 +250,7 @@ export class WindowsMdmStore {
     await this.db
       .updateTable('mdm_windows_enrollments')
       .set({ last_seen_at: dbNow(), credentials_acknowledged: 1 })
-      .where('id', 'in', enrollmentIds)
+      .where('id', 'in', [...enrollmentIds].sort((a, b) => a - b))
       .execute();
   }
 
@@ -277,11 +277,16 @@ export class WindowsMdmStore {
         .insertInto('windows_mdm_commands')
         .values({ command_uuid: cmd.commandUuid, raw_command: cmd.rawCommand, target_loc_uri: cmd.targetLocUri.slice(0, 255), created_at: now, updated_at: now })
         .execute();
-      await insertIgnore(
-        t,
-        'windows_mdm_command_queue',
-        enrollmentIds.map((id) => ({ enrollment_id: id, command_uuid: cmd.commandUuid, created_at: now })),
-      );
+      // Ascending ids: the foreign-key checks then lock enrollment rows in the same order as the
+      // batched last-seen UPDATE does, so the two cannot deadlock. Chunked to keep statements small.
+      const ids = [...new Set(enrollmentIds)].sort((a, b) => a - b);
+      for (let i = 0; i < ids.length; i += 1000) {
+        await insertIgnore(
+          t,
+          'windows_mdm_command_queue',
+          ids.slice(i, i + 1000).map((id) => ({ enrollment_id: id, command_uuid: cmd.commandUuid, created_at: now })),
+        );
+      }
     };
     if (trx) await run(trx);
     else await this.db.transaction().execute(run);
