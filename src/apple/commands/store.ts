@@ -201,14 +201,13 @@ export class CommandQueueStore {
       .limit(1);
   }
 
-  /** The same, driven by the certificate association row (no row at all = not associated). */
+  /** The same, returning a row only while the device certificate is bound to the device. */
   private associatedNextCommandQuery(enrollmentId: string, includeNotNow: boolean, deviceId: string, sha256: string) {
-    return this.db
-      .selectFrom('nano_cert_auth_associations as a')
-      .leftJoin(this.nextCommandQuery(enrollmentId, includeNotNow).as('n'), (j) => j.on(sql<boolean>`1 = 1`))
-      .select(['n.command_uuid', 'n.request_type', 'n.command', 'n.delivery_attempts'])
-      .where('a.id', '=', deviceId)
-      .where('a.sha256', '=', sha256);
+    return this.nextCommandQuery(enrollmentId, includeNotNow).where((eb) =>
+      eb.exists(
+        eb.selectFrom('nano_cert_auth_associations as a').select('a.id').where('a.id', '=', deviceId).where('a.sha256', '=', sha256),
+      ),
+    );
   }
 
   private hotQueries() {
@@ -223,6 +222,12 @@ export class CommandQueueStore {
           (id: string, deviceId: string, sha256: string) => this.associatedNextCommandQuery(id, notNow, deviceId, sha256),
           3,
         ),
+    ),
+    association: new ReusableQuery(
+      this.db,
+      (deviceId: string, sha256: string) =>
+        this.db.selectFrom('nano_cert_auth_associations').select('id').where('id', '=', deviceId).where('sha256', '=', sha256),
+      2,
     ),
     storeReport: [false, true].map(
       (checkAssociation) =>
@@ -239,10 +244,10 @@ export class CommandQueueStore {
   /**
    * The enrollment's next command: active, not yet answered (or NotNow'd, when `includeNotNow`),
    * highest priority first, then oldest. Walks the covering index (id, active, priority, created_at).
-   * With `association`, the same statement also checks that the device certificate is still bound
-   * to the device (a row of nano_cert_auth_associations drives a LEFT JOIN to the next command), so
-   * a host deleted by another process is refused at once without an extra round trip;
-   * `associated` is false when that binding is gone.
+   * With `association`, the same statement also requires the device certificate to be bound to the
+   * device (an EXISTS on its primary key), so a host deleted by another process is refused at once;
+   * only when that finds nothing (the end of a session) does a second lookup tell an empty queue
+   * from a binding that is gone (`associated: false`).
    */
   async nextCommand(
     enrollmentId: string,
@@ -250,14 +255,13 @@ export class CommandQueueStore {
     association?: CertificateAssociation,
   ): Promise<{ associated: boolean; command?: NextCommandRow }> {
     const variant = includeNotNow ? 1 : 0;
-    if (!association) {
-      const { rows } = await this.hot.next[variant].execute(enrollmentId);
-      return { associated: true, command: rows[0] ? toNextCommand(rows[0] as NextCommandDbRow) : undefined };
-    }
-    const { rows } = await this.hot.associatedNext[variant].execute(enrollmentId, association.deviceId, association.sha256);
-    const row = rows[0] as Partial<NextCommandDbRow> | undefined;
-    if (!row) return { associated: false };
-    return { associated: true, command: row.command_uuid ? toNextCommand(row as NextCommandDbRow) : undefined };
+    const { rows } = association
+      ? await this.hot.associatedNext[variant].execute(enrollmentId, association.deviceId, association.sha256)
+      : await this.hot.next[variant].execute(enrollmentId);
+    if (rows[0]) return { associated: true, command: toNextCommand(rows[0] as NextCommandDbRow) };
+    if (!association) return { associated: true };
+    const { rows: bound } = await this.hot.association.execute(association.deviceId, association.sha256);
+    return { associated: bound.length > 0 };
   }
 
   private storeReportQuery(
