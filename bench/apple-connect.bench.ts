@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +24,9 @@ import { benchServerKey, startBenchServer } from './lib/server.js';
 
 /**
  * Apple connect round trips per second: a device reports Acknowledged for its last command and
- * gets its next one (certificate check, Mdm-Signature verification, result stored, next command
- * by the covering index). 1,000 enrolled devices seeded in bulk with commands pre-queued, 32
+ * gets its next one (Mdm-Signature verification, result stored by one INSERT ... SELECT that also
+ * checks the certificate binding, next command by the covering index), and the server's CPU time
+ * per round trip. 1,000 enrolled devices seeded in bulk with commands pre-queued, 32
  * requests in flight, on MySQL; then the same requests against a no-database echo of the endpoint
  * (signature check + plist parse + fixed answer) as the ceiling. Requests are signed up front with
  * the devices' 2048-bit RSA keys so the figure measures the server, not the load generator.
@@ -167,6 +168,16 @@ async function startEcho(caFile: string): Promise<{ url: string; close(): Promis
   };
 }
 
+/** CPU time (user + system) a process has used so far, in ms, from /proc; undefined elsewhere. */
+function processCpuMs(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks, 100 per second
+  } catch {
+    return undefined;
+  }
+}
+
 function plistFigures(): void {
   const reports = {
     ack: buildPlist({ UDID: devices[0].udid, Status: 'Acknowledged', CommandUUID: commands[0].commandUuid }),
@@ -198,9 +209,15 @@ const requests = signedRequests(privateKey);
 if (await mysqlReachable()) {
   const server = await startBenchServer({ dialect: 'mysql', seed });
   try {
+    const cpuBefore = processCpuMs(server.child.pid!);
     const { perSecond, sent } = await drive(server.url, requests);
+    const cpuAfter = processCpuMs(server.child.pid!);
     process.stderr.write(`apple-connect: ${sent} round trips on MySQL\n`);
     reportFigure('apple_connect_round_trips_per_second_mysql', perSecond, 'requests/s');
+    // Server CPU per round trip: steadier than the rate on a shared machine (Linux only).
+    if (cpuBefore !== undefined && cpuAfter !== undefined) {
+      reportFigure('apple_connect_server_cpu_us_per_round_trip_mysql', ((cpuAfter - cpuBefore) * 1000) / sent, 'µs/request');
+    }
   } finally {
     await server.close();
   }
