@@ -95,6 +95,8 @@ export function createServices(config: Config, database: Database, serverKey: st
     const list = mdmRow?.enrolled ? await profileParts.profiles.hostProfilesJson(h.uuid) : [];
     return { profiles: list.length ? list : null };
   });
+  // ... and its lock/wipe state (host_mdm_actions and the device's answers to those commands).
+  hosts.addMdmDetail((h) => appleCommandParts.hostActions.deviceStatus(h.id));
   const cronStore = new CronStore(db);
   const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
   const services = {

@@ -167,6 +167,7 @@ export class AppleCommandAdminService {
       updated_at: toApiTime(r.updated_at),
       request_type: r.request_type,
       hostname: r.hostname,
+      platform: r.platform,
     }));
   }
 

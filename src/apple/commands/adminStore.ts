@@ -1,6 +1,7 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { dbNow, upsert } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
+import type { LockStateSource } from './lockState.js';
 
 /** A host named in an admin command request, with its Apple device-channel enrollment if any. */
 export interface CommandTargetHost {
@@ -22,9 +23,11 @@ export interface CommandListRow {
   request_type: string;
   hostname: string;
   team_id: number | null;
+  /** The host's platform: darwin/ios/ipados for Apple commands, windows for SyncML commands. */
+  platform: string;
 }
 
-export interface CommandResultListRow extends CommandListRow {
+export interface CommandResultListRow extends Omit<CommandListRow, 'platform'> {
   payload: Buffer;
   result: Buffer | null;
 }
@@ -79,22 +82,32 @@ export class AppleCommandAdminStore {
     }));
   }
 
-  private listBase(f: Omit<CommandListFilter, 'orderKey' | 'desc'>) {
+  /**
+   * Conditions on the host (alias `h`) both halves of the list share: team scope and the
+   * host identifier (UUID, serial, hostname or computer name).
+   */
+  private hostConditions(f: Omit<CommandListFilter, 'orderKey' | 'desc'>): RawBuilder<boolean>[] {
+    const out: RawBuilder<boolean>[] = [];
+    if (f.visibleTeams !== 'all') {
+      const teams = f.visibleTeams;
+      out.push(teams.length === 0 ? sql<boolean>`1 = 0` : sql<boolean>`h.team_id in (${sql.join(teams)})`);
+    }
+    if (f.hostIdentifier) {
+      const id = f.hostIdentifier;
+      out.push(sql<boolean>`(h.uuid = ${id} or h.hardware_serial = ${id} or h.hostname = ${id} or h.computer_name = ${id})`);
+    }
+    return out;
+  }
+
+  /** Apple commands: one row per queued (enrollment, command), with the latest result if any. */
+  private appleRows(f: Omit<CommandListFilter, 'orderKey' | 'desc'>) {
     let q = this.db
       .selectFrom('nano_enrollment_queue as q')
       .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
       .innerJoin('nano_enrollments as e', 'e.id', 'q.id')
       .innerJoin('hosts as h', 'h.uuid', 'e.device_id')
       .leftJoin('nano_command_results as r', (j) => j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'));
-    if (f.visibleTeams !== 'all') {
-      const teams = f.visibleTeams;
-      if (teams.length === 0) q = q.where(sql<boolean>`1 = 0`);
-      else q = q.where('h.team_id', 'in', teams);
-    }
-    if (f.hostIdentifier) {
-      const id = f.hostIdentifier;
-      q = q.where((eb) => eb.or([eb('h.uuid', '=', id), eb('h.hardware_serial', '=', id), eb('h.hostname', '=', id), eb('h.computer_name', '=', id)]));
-    }
+    for (const c of this.hostConditions(f)) q = q.where(c);
     if (f.requestType) q = q.where('c.request_type', '=', f.requestType);
     if (f.statuses?.length) {
       const named = f.statuses.filter((s) => s !== 'Pending');
@@ -106,26 +119,81 @@ export class AppleCommandAdminStore {
         return eb.or(ors);
       });
     }
-    return q;
+    return q.select([
+      sql<string>`h.uuid`.as('host_uuid'),
+      sql<string>`q.command_uuid`.as('command_uuid'),
+      sql<string>`COALESCE(r.status, 'Pending')`.as('status'),
+      sql<string>`COALESCE(r.updated_at, c.updated_at)`.as('updated_at'),
+      sql<string>`c.request_type`.as('request_type'),
+      sql<string>`h.hostname`.as('hostname'),
+      sql<number | null>`h.team_id`.as('team_id'),
+      sql<string>`h.platform`.as('platform'),
+    ]);
   }
 
+  /**
+   * Windows commands: answered ones from the results table (status = the SyncML status code),
+   * still queued ones as Pending. The request type is the command's first LocURI (as Fleet shows it).
+   * Apple status filters map onto status codes: Acknowledged = 2xx, Error = anything else.
+   */
+  private windowsRows(f: Omit<CommandListFilter, 'orderKey' | 'desc'>) {
+    const wantPending = !f.statuses?.length || f.statuses.includes('Pending');
+    const wantOk = !f.statuses?.length || f.statuses.includes('Acknowledged');
+    const wantFailed = !f.statuses?.length || f.statuses.includes('Error') || f.statuses.includes('CommandFormatError');
+    let answered = this.db
+      .selectFrom('windows_mdm_command_results as r')
+      .innerJoin('windows_mdm_commands as c', 'c.command_uuid', 'r.command_uuid')
+      .innerJoin('mdm_windows_enrollments as e', 'e.id', 'r.enrollment_id')
+      .innerJoin('hosts as h', 'h.uuid', 'e.host_uuid');
+    let pending = this.db
+      .selectFrom('windows_mdm_command_queue as q')
+      .innerJoin('windows_mdm_commands as c', 'c.command_uuid', 'q.command_uuid')
+      .innerJoin('mdm_windows_enrollments as e', 'e.id', 'q.enrollment_id')
+      .innerJoin('hosts as h', 'h.uuid', 'e.host_uuid')
+      // A command answered and queued again shows once, with its answer.
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('windows_mdm_command_results as r').select('r.command_uuid').whereRef('r.enrollment_id', '=', 'q.enrollment_id').whereRef('r.command_uuid', '=', 'q.command_uuid'))),
+      );
+    for (const c of this.hostConditions(f)) {
+      answered = answered.where(c);
+      pending = pending.where(c);
+    }
+    if (f.requestType) {
+      answered = answered.where('c.target_loc_uri', '=', f.requestType);
+      pending = pending.where('c.target_loc_uri', '=', f.requestType);
+    }
+    if (!wantPending) pending = pending.where(sql<boolean>`1 = 0`);
+    if (!wantOk) answered = answered.where('r.status_code', 'not like', '2%');
+    if (!wantFailed) answered = answered.where('r.status_code', 'like', '2%');
+    const common = [
+      sql<string>`h.uuid`.as('host_uuid'),
+      sql<string>`c.command_uuid`.as('command_uuid'),
+    ] as const;
+    const tail = [
+      sql<string>`c.target_loc_uri`.as('request_type'),
+      sql<string>`h.hostname`.as('hostname'),
+      sql<number | null>`h.team_id`.as('team_id'),
+      sql<string>`h.platform`.as('platform'),
+    ] as const;
+    return {
+      answered: answered.select([...common, sql<string>`r.status_code`.as('status'), sql<string>`r.updated_at`.as('updated_at'), ...tail]),
+      pending: pending.select([...common, sql<string>`'Pending'`.as('status'), sql<string>`q.created_at`.as('updated_at'), ...tail]),
+    };
+  }
+
+  /**
+   * Apple and Windows commands in one list: a UNION ALL of both, sorted and paged as one so
+   * pages are stable across platforms (ties broken by command UUID, then host UUID).
+   */
   async listCommands(f: CommandListFilter): Promise<CommandListRow[]> {
-    const status = sql<string>`COALESCE(r.status, 'Pending')`;
-    const updated = sql<string>`COALESCE(r.updated_at, c.updated_at)`;
-    const orderExpr = {
-      updated_at: updated,
-      request_type: sql`c.request_type`,
-      hostname: sql`h.hostname`,
-      status,
-      command_uuid: sql`q.command_uuid`,
-      host_uuid: sql`h.uuid`,
-    }[f.orderKey];
-    let q = this.listBase(f)
-      .select(['h.uuid as host_uuid', 'q.command_uuid', 'c.request_type', 'h.hostname', 'h.team_id'])
-      .select([status.as('status'), updated.as('updated_at')])
-      .orderBy(orderExpr, f.desc ? 'desc' : 'asc')
-      .orderBy('q.command_uuid')
-      .orderBy('h.uuid');
+    const windows = this.windowsRows(f);
+    const all = this.appleRows(f).unionAll(windows.answered).unionAll(windows.pending);
+    let q = this.db
+      .selectFrom(all.as('u'))
+      .selectAll()
+      .orderBy(f.orderKey, f.desc ? 'desc' : 'asc')
+      .orderBy('command_uuid')
+      .orderBy('host_uuid');
     if (f.limit !== undefined) q = q.limit(f.limit).offset(f.offset ?? 0);
     const rows = await q.execute();
     return rows.map((r) => ({ ...r, team_id: r.team_id === null ? null : Number(r.team_id) }));
@@ -163,15 +231,18 @@ export class AppleCommandAdminStore {
     return this.db.selectFrom('host_mdm_actions').selectAll().where('host_id', '=', hostId).executeTakeFirst();
   }
 
-  /** Latest status of one command for one enrollment; undefined when not answered yet. */
-  async resultStatus(enrollmentId: string, commandUuid: string): Promise<string | undefined> {
-    const r = await this.db
-      .selectFrom('nano_command_results')
-      .select('status')
-      .where('id', '=', enrollmentId)
-      .where('command_uuid', '=', commandUuid)
+  /**
+   * The host's action row with the device's latest answer to its lock and wipe commands, in one
+   * query (a lock or wipe command UUID is queued for that host only).
+   */
+  async hostLockSource(hostId: number): Promise<LockStateSource | undefined> {
+    return this.db
+      .selectFrom('host_mdm_actions as a')
+      .leftJoin('nano_command_results as lr', 'lr.command_uuid', 'a.lock_ref')
+      .leftJoin('nano_command_results as wr', 'wr.command_uuid', 'a.wipe_ref')
+      .select(['a.lock_ref', 'a.wipe_ref', 'a.unlock_ref', 'lr.status as lock_status', 'wr.status as wipe_status'])
+      .where('a.host_id', '=', hostId)
       .executeTakeFirst();
-    return r?.status;
   }
 
   async setHostAction(

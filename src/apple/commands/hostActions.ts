@@ -8,9 +8,10 @@ import type { DB } from '../../db/schema.js';
 import type { HostRow } from '../../hosts/store.js';
 import { appleMdmNotConfigured, type ApnsCertificateService } from '../push/certificates.js';
 import type { ApplePushService } from '../push/service.js';
-import type { AppleCommandAdminStore, HostMdmActionRow } from './adminStore.js';
+import type { AppleCommandAdminStore } from './adminStore.js';
 import { applePlatforms } from './adminService.js';
 import { buildCommandPlist } from './build.js';
+import { deviceStatusJson, lockStateOf, type LockState } from './lockState.js';
 import type { AppleCommandQueue } from './queue.js';
 
 /** What DeviceInformation asks for on an MDM refetch (Fleet's list plus identity fields). */
@@ -32,15 +33,6 @@ function roleFor(p: Principal, teamId: number | null): string | null {
   if (p.globalRole) return p.globalRole;
   if (teamId === null) return null;
   return p.teams.find((t) => t.teamId === teamId)?.role ?? null;
-}
-
-interface LockState {
-  /** lock command sent, not answered yet */
-  locking: boolean;
-  locked: boolean;
-  unlocking: boolean;
-  wiping: boolean;
-  wiped: boolean;
 }
 
 /**
@@ -81,17 +73,13 @@ export class AppleHostActionService {
     return target.enrollment_id;
   }
 
-  private async lockState(enrollmentId: string, row: HostMdmActionRow | undefined): Promise<LockState> {
-    const status = async (ref: string | null) => (ref ? await this.store.resultStatus(enrollmentId, ref) : undefined);
-    const lockStatus = await status(row?.lock_ref ?? null);
-    const wipeStatus = await status(row?.wipe_ref ?? null);
-    return {
-      locking: Boolean(row?.lock_ref) && (lockStatus === undefined || lockStatus === 'NotNow'),
-      locked: Boolean(row?.lock_ref) && lockStatus === 'Acknowledged',
-      unlocking: Boolean(row?.unlock_ref),
-      wiping: Boolean(row?.wipe_ref) && (wipeStatus === undefined || wipeStatus === 'NotNow'),
-      wiped: Boolean(row?.wipe_ref) && wipeStatus === 'Acknowledged',
-    };
+  private async lockState(hostId: number): Promise<LockState> {
+    return lockStateOf(await this.store.hostLockSource(hostId));
+  }
+
+  /** `mdm.device_status` and `mdm.pending_action` for `GET /hosts/:id` (unlocked for hosts never locked). */
+  async deviceStatus(hostId: number) {
+    return deviceStatusJson(await this.lockState(hostId));
   }
 
   private async send(
@@ -130,8 +118,7 @@ export class AppleHostActionService {
   async lock(viewer: Viewer, hostId: number): Promise<{ unlockPin: string | null }> {
     const host = await this.hostFor(viewer, hostId, 'lock');
     const enrollmentId = await this.enrollmentOf(host);
-    const row = await this.store.hostAction(host.id);
-    const st = await this.lockState(enrollmentId, row);
+    const st = await this.lockState(host.id);
     if (st.wiping || st.wiped) throw conflictAction('Host has a pending or completed wipe.');
     if (st.locking) throw conflictAction('Host has a pending lock request. The host will lock when it comes online.');
     if (st.unlocking) throw conflictAction('Host has a pending unlock request.');
@@ -153,7 +140,7 @@ export class AppleHostActionService {
     const host = await this.hostFor(viewer, hostId, 'lock');
     const enrollmentId = await this.enrollmentOf(host);
     const row = await this.store.hostAction(host.id);
-    const st = await this.lockState(enrollmentId, row);
+    const st = await this.lockState(host.id);
     if (st.wiping || st.wiped) throw conflictAction('Host has a pending or completed wipe.');
     if (!st.locked && !st.locking) throw conflictAction('Host is not locked.');
     if (host.platform === 'darwin') {
@@ -173,8 +160,7 @@ export class AppleHostActionService {
   async wipe(viewer: Viewer, hostId: number): Promise<void> {
     const host = await this.hostFor(viewer, hostId, 'lock');
     const enrollmentId = await this.enrollmentOf(host);
-    const row = await this.store.hostAction(host.id);
-    const st = await this.lockState(enrollmentId, row);
+    const st = await this.lockState(host.id);
     if (st.wiping) throw conflictAction('Host has a pending wipe request.');
     if (st.wiped) throw conflictAction('Host is already wiped.');
     if (st.locking) throw conflictAction('Host has a pending lock request.');

@@ -1,0 +1,50 @@
+/**
+ * A host's lock and wipe state, derived from its host_mdm_actions row and the device's answers to
+ * the lock and wipe commands it names. One place decides both which host actions are allowed and
+ * what `GET /hosts/:id` shows as `mdm.device_status` / `mdm.pending_action`.
+ */
+export interface LockState {
+  /** lock command sent, not answered yet (or answered NotNow) */
+  locking: boolean;
+  locked: boolean;
+  unlocking: boolean;
+  wiping: boolean;
+  wiped: boolean;
+}
+
+/** The row and latest result statuses the state is derived from (undefined status = not answered). */
+export interface LockStateSource {
+  lock_ref: string | null;
+  wipe_ref: string | null;
+  unlock_ref: string | null;
+  lock_status: string | null;
+  wipe_status: string | null;
+}
+
+const unanswered = (status: string | null) => status === null || status === 'NotNow';
+
+export function lockStateOf(src: LockStateSource | undefined): LockState {
+  return {
+    locking: Boolean(src?.lock_ref) && unanswered(src!.lock_status),
+    locked: Boolean(src?.lock_ref) && src!.lock_status === 'Acknowledged',
+    unlocking: Boolean(src?.unlock_ref),
+    wiping: Boolean(src?.wipe_ref) && unanswered(src!.wipe_status),
+    wiped: Boolean(src?.wipe_ref) && src!.wipe_status === 'Acknowledged',
+  };
+}
+
+export type DeviceStatus = 'unlocked' | 'locked' | 'locking' | 'unlocking' | 'wiped' | 'wiping';
+export type PendingAction = '' | 'lock' | 'unlock' | 'wipe';
+
+/**
+ * Fleet's host `mdm.device_status` and `mdm.pending_action`: a wipe outranks a lock; a pending
+ * action shows as the "-ing" status with the action named; done actions show as locked/wiped.
+ */
+export function deviceStatusJson(st: LockState): { device_status: DeviceStatus; pending_action: PendingAction } {
+  if (st.wiped) return { device_status: 'wiped', pending_action: '' };
+  if (st.wiping) return { device_status: 'wiping', pending_action: 'wipe' };
+  if (st.unlocking) return { device_status: 'unlocking', pending_action: 'unlock' };
+  if (st.locking) return { device_status: 'locking', pending_action: 'lock' };
+  if (st.locked) return { device_status: 'locked', pending_action: '' };
+  return { device_status: 'unlocked', pending_action: '' };
+}
