@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { prepareCommand, type PreparedCommand } from '../commands.js';
 import { parseXmlFragment, textAt, unescapeXml, escapeXml, type XmlNode } from '../xml.js';
 import { readCommand, type SyncCommand } from '../syncml/codec.js';
@@ -10,6 +11,22 @@ import { reservedReason } from './validate.js';
  * CmdIDs follow the Windows queue's convention: the first top-level command carries the command
  * UUID, every other (top-level or inside Atomic) `<uuid>.<n>`, so each Status maps back to it.
  */
+
+/**
+ * Command UUIDs of profile commands start with this, so the SyncML session's answer listener can
+ * skip answers to other commands (admin commands, wipes) without a query. (Rows written before
+ * the prefix existed are settled by the cron's sweep.)
+ */
+export const profileCommandPrefix = 'profile-';
+
+/** A fresh command UUID for a profile install, removal or read-back command. */
+export function newProfileCommandUuid(): string {
+  return `${profileCommandPrefix}${randomUUID()}`;
+}
+
+export function isProfileCommandUuid(commandUuid: string): boolean {
+  return commandUuid.startsWith(profileCommandPrefix);
+}
 
 /**
  * Install command for a profile. Sent as written (one Atomic stays one Atomic; several top-level

@@ -7,6 +7,7 @@ import type { HostEvents } from '../../hosts/events.js';
 import { ReconcileStore } from '../../profiles/reconcileStore.js';
 import type { WindowsServices } from '../service.js';
 import { WindowsProfileAdmin } from './admin.js';
+import { isProfileCommandUuid } from './commands.js';
 import { WindowsProfileManager } from './manager.js';
 import { WindowsProfileResults } from './results.js';
 import { WindowsProfileStore } from './store.js';
@@ -49,7 +50,11 @@ export function createWindowsProfileServices(deps: {
   );
   const admin = new WindowsProfileAdmin(db, store, manager, deps.activities, () => deps.windows.enabled());
 
-  deps.windows.management.onAnswersSaved((a) => results.handle(a));
+  // Most answers are not to profile commands: those are skipped by their UUID, without a query.
+  deps.windows.management.onAnswersSaved(async (a) => {
+    const mine = a.results.filter((r) => isProfileCommandUuid(r.commandUuid));
+    if (mine.length) await results.handle({ ...a, results: mine });
+  });
   deps.hostEvents.add({
     hostsTransferred: (hostIds) => manager.markPending({ hostIds }),
     labelMembershipChanged: (_labelIds, hostIds) => manager.markPending({ hostIds }),

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { dbNow } from '../../db/dialect.js';
@@ -8,7 +7,7 @@ import type { InstallCandidate, ReconcileScope, ReconcileStore, RemoveCandidate 
 import type { EntityTables } from '../../profiles/targeting.js';
 import type { PreparedCommand } from '../commands.js';
 import { enrolledState } from '../store.js';
-import { buildDeleteCommand, buildGetCommand, buildInstallCommand, deletableLocUris } from './commands.js';
+import { buildDeleteCommand, buildGetCommand, buildInstallCommand, deletableLocUris, newProfileCommandUuid } from './commands.js';
 import type { HostWindowsProfileWrite, WindowsProfileStore } from './store.js';
 import { profileItems } from './validate.js';
 
@@ -157,14 +156,14 @@ export class WindowsProfileManager {
       for (const [defUuid, group] of installGroups) {
         const def = defs.get(defUuid);
         if (!def) continue; // deleted since the query; the next tick settles it
-        const cmd = buildInstallCommand(def.syncml, randomUUID(), { wrapInAtomic: this.opts.wrapInAtomic });
+        const cmd = buildInstallCommand(def.syncml, newProfileCommandUuid(), { wrapInAtomic: this.opts.wrapInAtomic });
         await this.supersede(group, trx);
         await this.store.upsertHostRows(group.map((i) => this.installRow(i, cmd.commandUuid, now)), trx);
         await this.queue.enqueue(group.map((i) => Number(i.enrollment_id)), cmd, trx);
         commands++;
       }
       for (const list of groupBy(deletions, (d) => d.uris.join('\n')).values()) {
-        const cmd = buildDeleteCommand(list[0].uris, randomUUID());
+        const cmd = buildDeleteCommand(list[0].uris, newProfileCommandUuid());
         await this.supersede(list.map((d) => d.r), trx);
         for (const { r } of list) {
           await trx
@@ -235,7 +234,7 @@ export class WindowsProfileManager {
         for (const it of items) uris.add(it.locUri);
       }
       if (uris.size === 0) continue;
-      const cmd = buildGetCommand([...uris], randomUUID());
+      const cmd = buildGetCommand([...uris], newProfileCommandUuid());
       await this.db.transaction().execute(async (trx) => {
         await this.store.recordCheck(h.host_uuid, cmd.commandUuid, now, trx);
         await this.queue.enqueue([h.enrollment_id], cmd, trx);
