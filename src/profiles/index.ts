@@ -24,7 +24,7 @@ export function createProfileServices(deps: {
   activities: ActivityService;
   hostEvents: HostEvents;
   appleMdmEvents: AppleMdmEvents;
-  appleQueue: { enqueue: AppleCommandPorts['enqueue'] };
+  appleQueue: { enqueue: AppleCommandPorts['enqueue']; enqueueMany?: AppleCommandPorts['enqueueMany'] };
   applePush: { pushEnrollments(ids: string[]): Promise<unknown> };
 }) {
   const { config, db, logger } = deps;
@@ -37,6 +37,7 @@ export function createProfileServices(deps: {
     statuses,
     {
       enqueue: (ids, cmd, trx) => deps.appleQueue.enqueue(ids, cmd, trx),
+      enqueueMany: deps.appleQueue.enqueueMany?.bind(deps.appleQueue),
       push: (ids) => deps.applePush.pushEnrollments(ids),
     },
     {

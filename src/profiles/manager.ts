@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, RawBuilder, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { buildCommandPlist } from '../apple/commands/build.js';
 import { dbNow } from '../db/dialect.js';
@@ -16,6 +16,16 @@ export interface AppleCommandPorts {
     trx?: Transaction<DB>,
   ): Promise<void>;
   push(enrollmentIds: string[]): Promise<unknown>;
+  /**
+   * Bulk form: stores the commands and queues each for the enrollments `targets` (a SELECT of
+   * `id`, `command_uuid`) yields, in one INSERT ... SELECT. Without it the manager enqueues per
+   * command with enrollment lists.
+   */
+  enqueueMany?(
+    cmds: { commandUuid: string; requestType: string; plist: Buffer }[],
+    targets: RawBuilder<unknown>,
+    trx: Transaction<DB>,
+  ): Promise<void>;
 }
 
 export interface ProfileManagerOptions {
@@ -246,6 +256,30 @@ export class ProfileManager {
       );
       if (copies.length) await this.statuses.upsertProfileRows(copies, trx);
       const superseded: { command: string; enrollment: string }[] = [];
+      // Bulk path (the common case: no install was turned into a copy, so every candidate of the
+      // scope is sent): status rows and queue rows are written by INSERT ... SELECT in SQL.
+      if (copies.length === 0 && this.ports.enqueueMany && installGroups.size) {
+        const cmds: { commandUuid: string; requestType: string; plist: Buffer }[] = [];
+        const commandOf = new Map<string, string>();
+        for (const [defUuid, group] of installGroups) {
+          const payload = bytes.get(defUuid);
+          if (!payload) continue; // deleted since the query; the next tick settles it
+          const cmd = buildCommandPlist('InstallProfile', { Payload: payload }, randomUUID().toUpperCase());
+          cmds.push({ commandUuid: cmd.commandUuid, requestType: 'InstallProfile', plist: cmd.plist });
+          commandOf.set(defUuid, cmd.commandUuid);
+          for (const i of group) {
+            if (i.cur_command && (i.cur_status === 'pending' || i.cur_status === null)) {
+              superseded.push({ command: i.cur_command, enrollment: i.enrollment_id });
+            }
+            pushIds.add(i.enrollment_id);
+          }
+        }
+        await this.reconcile.writeInstallsQueued(appleProfileTables, scope, commandOf, now, trx);
+        await this.supersede(superseded.splice(0), trx);
+        await this.ports.enqueueMany(cmds, this.reconcile.queueTargetsOf(appleProfileTables, scope, commandOf), trx);
+        commands += cmds.length;
+        installGroups.clear();
+      }
       for (const [defUuid, group] of installGroups) {
         const payload = bytes.get(defUuid);
         if (!payload) continue; // deleted since the query; the next tick settles it

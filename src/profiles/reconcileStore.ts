@@ -94,6 +94,21 @@ const platformFilter = (t: EntityTables) => sql`h.platform IN (${sql.join(t.plat
 /** Does the host table carry per-row commands (profiles) or not (declarations)? */
 const hasCommandColumns = (t: EntityTables) => t.hostTable !== 'host_mdm_apple_declarations';
 
+/** FROM and WHERE of the install candidates: desired pairs missing, edited, re-arriving or marked NULL. */
+function installSource(t: EntityTables, scope: ReconcileScope): RawBuilder<unknown> {
+  const p = (c: string) => sql.ref(`p.${c}`);
+  const cur = (c: string) => sql.ref(`cur.${c}`);
+  return sql`FROM hosts h
+      ${t.enrollmentJoin}
+      JOIN ${sql.table(t.defTable)} p ON ${sameTeam}
+      LEFT JOIN ${sql.table(t.hostTable)} cur ON cur.host_uuid = h.uuid AND ${cur(t.hostKey)} = ${p(t.defKey)}
+      WHERE ${platformFilter(t)} AND ${hostFilter(scope)} AND ${defFilter(t, 'p', t.defKey, scope)}
+        AND (cur.host_uuid IS NULL OR cur.operation_type <> 'install' OR cur.status IS NULL
+          OR ${cur(t.contentCol)} <> ${p(t.contentCol)}
+          OR (p.secrets_updated_at IS NOT NULL AND (cur.secrets_updated_at IS NULL OR cur.secrets_updated_at < p.secrets_updated_at)))
+        AND ${targeting(t, scope)}`;
+}
+
 /**
  * The set algebra of reconciliation: desired pairs (team + label targeting) against current host
  * status rows, in SQL, one bounded scope at a time. Generic over Apple profiles and declarations
@@ -124,16 +139,75 @@ export class ReconcileStore {
         ${p(t.contentCol)} AS content, p.scope AS scope, p.secrets_updated_at AS secrets_updated_at,
         CASE WHEN cur.host_uuid IS NULL THEN 0 ELSE 1 END AS cur_exists,
         cur.status AS cur_status, cur.operation_type AS cur_op, ${cur(t.contentCol)} AS cur_content, ${cmdCols}
+      ${installSource(t, scope)}`.execute(db);
+    return res.rows.map((r) => ({ ...r, host_id: Number(r.host_id), cur_exists: Number(r.cur_exists) }));
+  }
+
+  /**
+   * The bulk form of "queue these installs": for every install candidate in scope of the given
+   * definitions (the same pairs installCandidates returns), writes the status row as pending with
+   * the definition's command, in one INSERT ... SELECT per host chunk, in primary-key order
+   * (host, definition). Retries survive only a re-send of the same content, as in the row-by-row path.
+   * Only for entities whose host rows carry commands (profiles).
+   */
+  async writeInstallsQueued(t: EntityTables, scope: ReconcileScope, commandOf: Map<string, string>, now: string, db: Db): Promise<void> {
+    if (commandOf.size === 0) return;
+    const p = (c: string) => sql.ref(`p.${c}`);
+    const mysql = dialectOf(db) === 'mysql';
+    const ins = (c: string) => (mysql ? sql`VALUES(${sql.ref(c)})` : sql.ref(`excluded.${c}`));
+    // The existing row's columns, qualified (the SELECT's `cur` has the same names). SQLite wants
+    // the assigned column unqualified.
+    const own = (c: string) => sql.ref(`${t.hostTable}.${c}`);
+    const target = (c: string) => (mysql ? own(c) : sql.ref(c));
+    const command = sql`CASE ${p(t.defKey)} ${sql.join(
+      [...commandOf].map(([def, cmd]) => sql`WHEN ${def} THEN ${cmd}`),
+      sql` `,
+    )} END`;
+    const copied = [t.hostIdentifierCol, t.hostNameCol, 'status', 'operation_type', 'detail', 'command_uuid', t.contentCol, 'ignore_error', 'scope', 'secrets_updated_at', 'updated_at'];
+    // MySQL assigns left to right: retries must read operation_type and the old content first.
+    const set = sql.join(
+      [
+        sql`${target('retries')} = CASE WHEN ${own('operation_type')} = 'install' AND ${own(t.contentCol)} = ${ins(t.contentCol)} THEN ${own('retries')} ELSE 0 END`,
+        ...copied.map((c) => sql`${target(c)} = ${ins(c)}`),
+      ],
+      sql`, `,
+    );
+    const onConflict = mysql ? sql`ON DUPLICATE KEY UPDATE ${set}` : sql`ON CONFLICT (host_uuid, ${sql.ref(t.hostKey)}) DO UPDATE SET ${set}`;
+    const defs = { ...scope, defUuids: [...commandOf.keys()] };
+    await byHostChunks(defs, async (s) => {
+      await sql`
+        INSERT INTO ${sql.table(t.hostTable)}
+          (host_uuid, ${sql.ref(t.hostKey)}, ${sql.ref(t.hostIdentifierCol)}, ${sql.ref(t.hostNameCol)}, status, operation_type, detail,
+           command_uuid, ${sql.ref(t.contentCol)}, retries, ignore_error, scope, secrets_updated_at, created_at, updated_at)
+        SELECT h.uuid, ${p(t.defKey)}, ${p(t.defIdentifierCol)}, p.name, 'pending', 'install', NULL,
+          ${command}, ${p(t.contentCol)}, 0, 0, p.scope, p.secrets_updated_at, ${now}, ${now}
+        ${installSource(t, s)}
+        ORDER BY h.uuid, ${p(t.defKey)}
+        ${onConflict}`.execute(db);
+      return [];
+    });
+  }
+
+  /**
+   * SELECT of (enrollment id, command) for the status rows of the scope's hosts that point at the
+   * given commands (for enqueueMany). Driven from the scope's hosts (a host id range or short id
+   * lists, joined by UNION ALL) so the plan reads only the rows just written.
+   */
+  queueTargetsOf(t: EntityTables, scope: ReconcileScope, commandOf: Map<string, string>): RawBuilder<unknown> {
+    const ids = scope.hostIds;
+    const parts =
+      ids && ids.length > HOST_ID_CHUNK
+        ? Array.from({ length: Math.ceil(ids.length / HOST_ID_CHUNK) }, (_, i) => ({ ...scope, hostIds: ids.slice(i * HOST_ID_CHUNK, (i + 1) * HOST_ID_CHUNK) }))
+        : [scope];
+    const selects = parts.map(
+      (s) => sql`SELECT ne.id AS id, cur.command_uuid AS command_uuid
       FROM hosts h
       ${t.enrollmentJoin}
-      JOIN ${sql.table(t.defTable)} p ON ${sameTeam}
-      LEFT JOIN ${sql.table(t.hostTable)} cur ON cur.host_uuid = h.uuid AND ${cur(t.hostKey)} = ${p(t.defKey)}
-      WHERE ${platformFilter(t)} AND ${hostFilter(scope)} AND ${defFilter(t, 'p', t.defKey, scope)}
-        AND (cur.host_uuid IS NULL OR cur.operation_type <> 'install' OR cur.status IS NULL
-          OR ${cur(t.contentCol)} <> ${p(t.contentCol)}
-          OR (p.secrets_updated_at IS NOT NULL AND (cur.secrets_updated_at IS NULL OR cur.secrets_updated_at < p.secrets_updated_at)))
-        AND ${targeting(t, scope)}`.execute(db);
-    return res.rows.map((r) => ({ ...r, host_id: Number(r.host_id), cur_exists: Number(r.cur_exists) }));
+      JOIN ${sql.table(t.hostTable)} cur ON cur.host_uuid = h.uuid
+      WHERE ${platformFilter(t)} AND ${hostFilter(s)} AND ${sql.ref(`cur.${t.hostKey}`)} IN (${sql.join([...commandOf.keys()])})
+        AND cur.command_uuid IN (${sql.join([...commandOf.values()])})`,
+    );
+    return sql.join(selects, sql` UNION ALL `);
   }
 
   private async removeCandidatesOnce(t: EntityTables, scope: ReconcileScope, db: Db): Promise<RemoveCandidate[]> {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Transaction } from 'kysely';
+import type { RawBuilder, Transaction } from 'kysely';
 import { toDbTime } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
 import { BatchWriter } from '../batchWriter.js';
@@ -80,6 +80,18 @@ export class AppleCommandQueue {
     };
     if (trx) await run(trx);
     else await this.store.db.transaction().execute(run);
+  }
+
+  /**
+   * Bulk enqueue for callers that have just written the targets in SQL (e.g. status rows): stores
+   * the commands, then queues them with one INSERT ... SELECT from `targets` (a SELECT yielding
+   * `id` = enrollment id and `command_uuid`, one row per pair), inside the caller's transaction.
+   * No enrollment list passes through JavaScript.
+   */
+  async enqueueMany(cmds: EnqueueCommand[], targets: RawBuilder<unknown>, trx: Transaction<DB>, priority = 0): Promise<void> {
+    if (cmds.length === 0) return;
+    for (const cmd of cmds) await this.store.insertCommand(trx, cmd);
+    await this.store.insertQueueRowsFrom(trx, cmds.map((c) => c.commandUuid), targets, priority);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { dbNow, dialectOf, insertedValue } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
 import { ReusableQuery } from '../reusableQuery.js';
@@ -106,6 +106,23 @@ export class CommandQueueStore {
       }));
       await trx.insertInto('nano_enrollment_queue').values(rows).execute();
     }
+  }
+
+  /**
+   * Bulk enqueue: queue rows for several commands in ONE INSERT ... SELECT whose rows come from
+   * `source` (a SELECT yielding `id` = enrollment id and `command_uuid`), sorted by the queue's
+   * primary key so the inserts walk the index in order. Each command keeps its own created_at (in
+   * the given order) so a device receives them in that order.
+   */
+  async insertQueueRowsFrom(trx: AnyDb, commandUuids: string[], source: RawBuilder<unknown>, priority: number): Promise<void> {
+    if (commandUuids.length === 0) return;
+    const times = commandUuids.map((uuid) => sql`WHEN ${uuid} THEN ${microNow()}`);
+    const createdAt = sql`CASE s.command_uuid ${sql.join(times, sql` `)} END`;
+    await sql`
+      INSERT INTO nano_enrollment_queue (id, command_uuid, priority, active, created_at, updated_at)
+      SELECT s.id, s.command_uuid, ${priority}, 1, ${createdAt}, ${createdAt}
+      FROM (${source}) s
+      ORDER BY s.id, s.command_uuid`.execute(trx);
   }
 
   async existingEnrollmentIds(ids: string[]): Promise<string[]> {
