@@ -38,6 +38,17 @@ type Grants = Partial<Record<Resource, Action[]>>;
 const readAll: Action[] = ['read'];
 const rw: Action[] = ['read', 'write'];
 
+/** Observers read everything in their scope and change nothing. */
+const observerGrants: Grants = {
+  app_config: readAll,
+  team: readAll,
+  label: readAll,
+  host: readAll,
+  activity: readAll,
+  mdm_command_result: readAll,
+  profile: readAll,
+};
+
 /** What each role may do on objects in its scope (global role: everywhere; team role: its team). */
 const grants: Record<Role, Grants> = {
   admin: {
@@ -65,24 +76,9 @@ const grants: Record<Role, Grants> = {
     mdm_command_result: readAll,
     profile: rw,
   },
-  observer: {
-    app_config: readAll,
-    team: readAll,
-    label: readAll,
-    host: readAll,
-    activity: readAll,
-    mdm_command_result: readAll,
-    profile: readAll,
-  },
-  observer_plus: {
-    app_config: readAll,
-    team: readAll,
-    label: readAll,
-    host: readAll,
-    activity: readAll,
-    mdm_command_result: readAll,
-    profile: readAll,
-  },
+  observer: observerGrants,
+  // Observer+ differs from observer only in running live queries, which Flotilla does not have.
+  observer_plus: observerGrants,
   // GitOps is write-only: it applies configuration but cannot read most objects back.
   gitops: {
     app_config: ['read', 'write'],

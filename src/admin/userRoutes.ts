@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { ordering, paging, teamIdFrom, viewerOf } from '../http/adminApi.js';
+import { listQueryFields, ordering, paging, teamIdFrom, viewerOf } from '../http/adminApi.js';
 import type { Services } from '../services.js';
 import { idParam } from './routeParams.js';
 import { roles } from './roles.js';
@@ -54,10 +54,7 @@ const listQuery = z
     query: z.string().optional(),
     team_id: z.string().optional(),
     fleet_id: z.string().optional(),
-    page: z.string().optional(),
-    per_page: z.string().optional(),
-    order_key: z.string().optional(),
-    order_direction: z.string().optional(),
+    ...listQueryFields,
   })
   .strict();
 

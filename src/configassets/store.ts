@@ -3,6 +3,24 @@ import type { Kysely } from 'kysely';
 import { dbNow } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
 
+/**
+ * Soft-deletes the live row of an asset: a unique deletion_uuid takes it out of the
+ * (name, deletion_uuid = '') key, so a new live row can take its place and history stays.
+ */
+async function retireLive(trx: Kysely<DB>, name: string, now: string): Promise<void> {
+  await trx
+    .updateTable('mdm_config_assets')
+    .set({ deleted_at: now, deletion_uuid: randomUUID() })
+    .where('name', '=', name)
+    .where('deletion_uuid', '=', '')
+    .execute();
+}
+
+/** Inserts the live row of an asset (deletion_uuid '' marks it live). */
+async function insertLive(trx: Kysely<DB>, name: string, value: Buffer, md5Checksum: string, now: string): Promise<void> {
+  await trx.insertInto('mdm_config_assets').values({ name, value, md5_checksum: md5Checksum, created_at: now, deletion_uuid: '' }).execute();
+}
+
 /** Rows of mdm_config_assets. Values arrive here already sealed; this store never sees plaintext. */
 export class ConfigAssetStore {
   constructor(private readonly db: Kysely<DB>) {}
@@ -24,16 +42,8 @@ export class ConfigAssetStore {
     const now = dbNow();
     await this.db.transaction().execute(async (trx) => {
       for (const name of names) {
-        await trx
-          .updateTable('mdm_config_assets')
-          .set({ deleted_at: now, deletion_uuid: randomUUID() })
-          .where('name', '=', name)
-          .where('deletion_uuid', '=', '')
-          .execute();
-        await trx
-          .insertInto('mdm_config_assets')
-          .values({ name, value: values[name], md5_checksum: checksums[name], created_at: now, deletion_uuid: '' })
-          .execute();
+        await retireLive(trx, name, now);
+        await insertLive(trx, name, values[name], checksums[name], now);
       }
     });
   }
@@ -51,10 +61,7 @@ export class ConfigAssetStore {
       const have = new Set(existing.map((r) => r.name));
       const missing = Object.keys(values).filter((n) => !have.has(n));
       for (const name of missing) {
-        await trx
-          .insertInto('mdm_config_assets')
-          .values({ name, value: values[name], md5_checksum: checksums[name], created_at: now, deletion_uuid: '' })
-          .execute();
+        await insertLive(trx, name, values[name], checksums[name], now);
       }
       return missing;
     });
@@ -64,14 +71,7 @@ export class ConfigAssetStore {
     if (names.length === 0) return;
     const now = dbNow();
     await this.db.transaction().execute(async (trx) => {
-      for (const name of names) {
-        await trx
-          .updateTable('mdm_config_assets')
-          .set({ deleted_at: now, deletion_uuid: randomUUID() })
-          .where('name', '=', name)
-          .where('deletion_uuid', '=', '')
-          .execute();
-      }
+      for (const name of names) await retireLive(trx, name, now);
     });
   }
 }

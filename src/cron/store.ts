@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { DB } from '../db/schema.js';
+import type { Kysely, Selectable } from 'kysely';
+import type { CronStatsTable, DB } from '../db/schema.js';
 import { dbNow, forUpdate, insertIgnore } from '../db/dialect.js';
 
 /** Placeholder expiry for a lease row nobody holds yet. */
@@ -25,16 +25,7 @@ export interface StartRunRequest {
 
 export type StartRunResult = { started: true; statsId: number } | { started: false; reason: 'lease_held' | 'already_running' };
 
-export interface CronStatsRow {
-  id: number;
-  name: string;
-  instance: string;
-  stats_type: string;
-  status: string;
-  errors: string | null;
-  created_at: string;
-  updated_at: string;
-}
+export type CronStatsRow = Selectable<CronStatsTable>;
 
 /** Leases (`locks`) and run records (`cron_stats`) for the cron scheduler. */
 export class CronStore {

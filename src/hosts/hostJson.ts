@@ -1,5 +1,4 @@
 import { fromDbTime, toApiTime } from '../db/dialect.js';
-import type { LabelRow } from '../labels/store.js';
 import { enrollmentStatusText, type HostMdmRow, type HostRow } from './store.js';
 
 // A host that reported within this window counts as online.
@@ -42,23 +41,12 @@ export function hostMdmJson(m: HostMdmRow | undefined) {
     server_url: m?.server_url || null,
     name: m?.mdm_name || null,
     connected_to_fleet: Boolean(m?.enrolled && !m.is_server),
+    // Lock/wipe state: Apple's host actions replace these for hosts they have locked or wiped.
     device_status: 'unlocked',
     pending_action: '',
     macos_settings: { disk_encryption: null, action_required: null },
     macos_setup: { bootstrap_package_status: '', detail: '', bootstrap_package_name: '' },
     os_settings: { disk_encryption: { status: null, detail: '' } },
     profiles: null as unknown[] | null,
-  };
-}
-
-export function hostLabelJson(l: LabelRow) {
-  return {
-    id: l.id,
-    name: l.name,
-    description: l.description,
-    query: l.query,
-    platform: l.platform,
-    label_type: l.label_type === 1 ? 'builtin' : 'regular',
-    label_membership_type: ['dynamic', 'manual', 'host_vitals'][l.label_membership_type] ?? 'dynamic',
   };
 }

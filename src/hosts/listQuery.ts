@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ordering, paging, teamIdFrom } from '../http/adminApi.js';
+import { listQueryFields, ordering, paging, teamIdFrom } from '../http/adminApi.js';
 import { badRequest } from '../http/errors.js';
 import type { HostListFilter } from './service.js';
 import { hostOrderKeys, mdmEnrollmentStatuses, type MdmEnrollmentFilter } from './store.js';
@@ -7,10 +7,7 @@ import { hostOrderKeys, mdmEnrollmentStatuses, type MdmEnrollmentFilter } from '
 /** Query parameters of the host lists (`/hosts`, `/hosts/count`, `/labels/:id/hosts`). */
 export const hostListQuery = z
   .object({
-    page: z.string().optional(),
-    per_page: z.string().optional(),
-    order_key: z.string().optional(),
-    order_direction: z.string().optional(),
+    ...listQueryFields,
     query: z.string().optional(),
     team_id: z.string().optional(),
     fleet_id: z.string().optional(),

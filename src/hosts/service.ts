@@ -7,7 +7,8 @@ import { forbidden, notFound } from '../http/errors.js';
 import type { LabelStore } from '../labels/store.js';
 import type { TeamStore } from '../teams/store.js';
 import type { HostEvents } from './events.js';
-import { hostJson, hostLabelJson, hostMdmJson } from './hostJson.js';
+import { hostLabelJson } from '../labels/labelJson.js';
+import { hostJson, hostMdmJson } from './hostJson.js';
 import type { HostFilter, HostRow, HostStore } from './store.js';
 
 /** Adds fields to the host detail `mdm` object (profiles, disk encryption ...), owned by other areas. */

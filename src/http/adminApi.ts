@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import type { AuthService, Viewer } from '../admin/authService.js';
 import { isAllowed, type Action, type Resource } from '../admin/roles.js';
 import { badRequest, forbidden, unauthenticated } from './errors.js';
@@ -69,6 +70,17 @@ export function teamIdFrom(
   if (n === 0 && opts.zeroIsNoTeam) return null;
   return n;
 }
+
+/**
+ * The query parameters every Fleet list takes (read by `paging` and `ordering`), as zod fields to
+ * spread into a route's own `.strict()` query schema.
+ */
+export const listQueryFields = {
+  page: z.string().optional(),
+  per_page: z.string().optional(),
+  order_key: z.string().optional(),
+  order_direction: z.string().optional(),
+};
 
 /** Fleet's list paging: page (0-based) and per_page; none of them means every row. */
 export function paging(query: Record<string, unknown>): { limit?: number; offset?: number; page: number; perPage?: number } {

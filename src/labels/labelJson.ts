@@ -3,16 +3,25 @@ import type { LabelRow } from './store.js';
 
 const membershipTypes = ['dynamic', 'manual', 'host_vitals'];
 
-/** Fleet's label object. */
-export function labelJson(l: LabelRow, extra: { hostCount?: number; hostIds?: number[] | null } = {}) {
+const labelType = (l: LabelRow) => (l.label_type === 1 ? 'builtin' : 'regular');
+
+/** A label as `GET /hosts/:id` lists it under `labels`. */
+export function hostLabelJson(l: LabelRow) {
   return {
     id: l.id,
     name: l.name,
     description: l.description,
     query: l.query,
     platform: l.platform,
-    label_type: l.label_type === 1 ? 'builtin' : 'regular',
+    label_type: labelType(l),
     label_membership_type: membershipTypes[l.label_membership_type] ?? 'dynamic',
+  };
+}
+
+/** Fleet's label object. */
+export function labelJson(l: LabelRow, extra: { hostCount?: number; hostIds?: number[] | null } = {}) {
+  return {
+    ...hostLabelJson(l),
     host_count: extra.hostCount ?? 0,
     display_text: l.name,
     author_id: l.author_id,
@@ -23,5 +32,5 @@ export function labelJson(l: LabelRow, extra: { hostCount?: number; hostIds?: nu
 }
 
 export function labelSummaryJson(l: LabelRow) {
-  return { id: l.id, name: l.name, description: l.description, label_type: l.label_type === 1 ? 'builtin' : 'regular' };
+  return { id: l.id, name: l.name, description: l.description, label_type: labelType(l) };
 }

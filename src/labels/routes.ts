@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { idParam, queryFlag } from '../admin/routeParams.js';
 import { visibleTeamIds } from '../admin/roles.js';
-import { authorize, ordering, paging, viewerOf } from '../http/adminApi.js';
+import { authorize, listQueryFields, ordering, paging, viewerOf } from '../http/adminApi.js';
 import { hostJson } from '../hosts/hostJson.js';
 import { hostFilterFrom, hostListQuery, hostPageFrom } from '../hosts/listQuery.js';
 import type { Services } from '../services.js';
@@ -30,10 +30,7 @@ const patchBody = z
 
 const listQuery = z
   .object({
-    page: z.string().optional(),
-    per_page: z.string().optional(),
-    order_key: z.string().optional(),
-    order_direction: z.string().optional(),
+    ...listQueryFields,
     query: z.string().optional(),
     include_host_counts: z.string().optional(),
   })

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { idParam } from '../admin/routeParams.js';
 import { isAllowed, visibleTeamIds } from '../admin/roles.js';
-import { authorize, ordering, paging, viewerOf } from '../http/adminApi.js';
+import { authorize, listQueryFields, ordering, paging, viewerOf } from '../http/adminApi.js';
 import { forbidden } from '../http/errors.js';
 import type { Services } from '../services.js';
 import { secretJson } from './teamJson.js';
@@ -68,10 +68,7 @@ const removeUsersBody = z.object({ users: z.array(z.object({ id: z.number().int(
 const listQuery = z
   .object({
     query: z.string().optional(),
-    page: z.string().optional(),
-    per_page: z.string().optional(),
-    order_key: z.string().optional(),
-    order_direction: z.string().optional(),
+    ...listQueryFields,
   })
   .strict();
 const globalSecretsBody = z.object({ spec: z.object({ secrets: secretList }).strict(), dry_run: z.boolean().optional() }).strict();

@@ -1,22 +1,29 @@
-import type { Kysely, Transaction } from 'kysely';
+import type { Kysely, Selectable, Transaction } from 'kysely';
 import { dbNow, insertIgnore, toDbTime, upsert } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
+import type { MdmWindowsEnrollmentsTable } from './tables.js';
 
-export interface WindowsEnrollment {
-  id: number;
-  mdm_device_id: string;
-  mdm_hardware_id: string;
-  host_uuid: string;
-  device_state: string;
-  device_name: string;
-  enroll_user_id: string;
-  credentials_hash: Buffer | null;
+/** The enrollment columns the management endpoint reads. */
+const enrollmentColumns = [
+  'id',
+  'mdm_device_id',
+  'mdm_hardware_id',
+  'host_uuid',
+  'device_state',
+  'device_name',
+  'enroll_user_id',
+  'credentials_hash',
+  'credentials_acknowledged',
+  'auth_nonce',
+  'auth_nonce_expires_at',
+  'last_seen_at',
+  'created_at',
+] as const;
+
+/** A Windows enrollment as the management endpoint uses it (credentials_acknowledged as a boolean). */
+export type WindowsEnrollment = Omit<Pick<Selectable<MdmWindowsEnrollmentsTable>, (typeof enrollmentColumns)[number]>, 'credentials_acknowledged'> & {
   credentials_acknowledged: boolean;
-  auth_nonce: string | null;
-  auth_nonce_expires_at: string | null;
-  last_seen_at: string | null;
-  created_at: string;
-}
+};
 
 export interface NewWindowsEnrollment {
   mdm_device_id: string;
@@ -64,21 +71,6 @@ export interface CommandResultToSave {
 
 export const enrolledState = 'MDMDeviceEnrolledEnrolled';
 
-const enrollmentColumns = [
-  'id',
-  'mdm_device_id',
-  'mdm_hardware_id',
-  'host_uuid',
-  'device_state',
-  'device_name',
-  'enroll_user_id',
-  'credentials_hash',
-  'credentials_acknowledged',
-  'auth_nonce',
-  'auth_nonce_expires_at',
-  'last_seen_at',
-  'created_at',
-] as const;
 
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 

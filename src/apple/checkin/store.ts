@@ -1,6 +1,7 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { dbNow, dialectOf, insertIgnore, insertedValue, upsert } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
+import type { NanoEnrollmentsTable } from '../tables.js';
 
 type AnyDb = Kysely<DB> | Transaction<DB>;
 
@@ -12,19 +13,17 @@ export interface DeviceRow {
   identity_cert: string | null;
 }
 
-export interface EnrollmentRow {
-  id: string;
-  device_id: string;
-  user_id: string | null;
-  type: string;
-  topic: string;
-  push_magic: string;
-  token_hex: string;
+/** The nano_enrollments columns check-in reads. */
+const enrollmentColumns = [
+  'id', 'device_id', 'user_id', 'type', 'topic', 'push_magic', 'token_hex', 'enabled',
+  'token_update_tally', 'enrolled_from_migration', 'last_seen_at',
+] as const;
+
+/** An enrollment as check-in uses it (flags as booleans). */
+export type EnrollmentRow = Omit<Pick<Selectable<NanoEnrollmentsTable>, (typeof enrollmentColumns)[number]>, 'enabled' | 'enrolled_from_migration'> & {
   enabled: boolean;
-  token_update_tally: number;
   enrolled_from_migration: boolean;
-  last_seen_at: string;
-}
+};
 
 /** nano_devices, nano_users, nano_enrollments and nano_cert_auth_associations. */
 export class EnrollmentStore {
@@ -45,10 +44,7 @@ export class EnrollmentStore {
   async getEnrollment(id: string, db: AnyDb = this.db): Promise<EnrollmentRow | undefined> {
     const r = await db
       .selectFrom('nano_enrollments')
-      .select([
-        'id', 'device_id', 'user_id', 'type', 'topic', 'push_magic', 'token_hex', 'enabled',
-        'token_update_tally', 'enrolled_from_migration', 'last_seen_at',
-      ])
+      .select(enrollmentColumns)
       .where('id', '=', id)
       .executeTakeFirst();
     return r

@@ -9,7 +9,7 @@ import { parsePlistDict, type PlistValue } from '../plist/parse.js';
 import { appleMdmNotConfigured, type ApnsCertificateService } from '../push/certificates.js';
 import type { ApplePushService } from '../push/service.js';
 import type { AppleCommandQueue } from './queue.js';
-import type { AppleCommandAdminStore, CommandListFilter, CommandTargetHost } from './adminStore.js';
+import type { AppleCommandAdminStore, CommandListFilter, CommandListRow, CommandTargetHost } from './adminStore.js';
 
 /** What the admin commands API needs from the Windows area (SyncML commands). */
 export interface WindowsCommands {
@@ -89,6 +89,18 @@ export function parseStatusFilter(value: string | undefined): string[] | undefin
   return [...out];
 }
 
+/** The fields a command row has in both `GET /commands` and `GET /commands/results`. */
+function commandJson(r: Omit<CommandListRow, 'team_id' | 'platform'>) {
+  return {
+    host_uuid: r.host_uuid,
+    command_uuid: r.command_uuid,
+    status: r.status,
+    updated_at: toApiTime(r.updated_at),
+    request_type: r.request_type,
+    hostname: r.hostname,
+  };
+}
+
 /**
  * The admin commands API: run a raw command on hosts, list commands, read results. Works on the
  * Apple queue (device-channel enrollments) and wakes devices through APNs.
@@ -160,15 +172,7 @@ export class AppleCommandAdminService {
 
   async list(viewer: Viewer, f: Omit<CommandListFilter, 'visibleTeams'>) {
     const rows = await this.store.listCommands({ ...f, visibleTeams: visibleTeamIds(viewer.principal, 'mdm_command_result') });
-    return rows.map((r) => ({
-      host_uuid: r.host_uuid,
-      command_uuid: r.command_uuid,
-      status: r.status,
-      updated_at: toApiTime(r.updated_at),
-      request_type: r.request_type,
-      hostname: r.hostname,
-      platform: r.platform,
-    }));
+    return rows.map((r) => ({ ...commandJson(r), platform: r.platform }));
   }
 
   async results(viewer: Viewer, commandUuid: string) {
@@ -180,12 +184,7 @@ export class AppleCommandAdminService {
     const visible = rows.filter((r) => isAllowed(viewer.principal, 'mdm_command_result', 'read', r.team_id));
     if (rows.length > 0 && visible.length === 0) throw forbidden();
     return visible.map((r) => ({
-      host_uuid: r.host_uuid,
-      command_uuid: r.command_uuid,
-      status: r.status,
-      updated_at: toApiTime(r.updated_at),
-      request_type: r.request_type,
-      hostname: r.hostname,
+      ...commandJson(r),
       payload: r.payload.toString('base64'),
       result: r.result ? r.result.toString('base64') : null,
     }));

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { authorize, ordering, paging, viewerOf } from '../../http/adminApi.js';
+import { authorize, listQueryFields, ordering, paging, viewerOf } from '../../http/adminApi.js';
 import type { Services } from '../../services.js';
 import { parseStatusFilter } from './adminService.js';
 
@@ -16,10 +16,7 @@ const runBody = z
 
 const listQuery = z
   .object({
-    page: z.string().optional(),
-    per_page: z.string().optional(),
-    order_key: z.string().optional(),
-    order_direction: z.string().optional(),
+    ...listQueryFields,
     host_identifier: z.string().optional(),
     request_type: z.string().optional(),
     command_status: z.string().optional(),

@@ -1,17 +1,13 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { dbNow, toDbTime } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
+import type { ScepCertificatesTable } from './tables.js';
 
-export interface ScepCertificateRow {
-  serial: number;
-  name: string;
-  not_valid_before: string;
-  not_valid_after: string;
-  certificate_pem: string;
-  sha256: string;
-  revoked: boolean;
-  enrollment_id: string | null;
-}
+/** A scep_certificates row as read (booleans still 0/1 on MySQL). */
+type ScepCertificateRecord = Omit<Selectable<ScepCertificatesTable>, 'created_at' | 'updated_at'>;
+
+/** An issued certificate's record, with `revoked` as a boolean. */
+export type ScepCertificateRow = Omit<ScepCertificateRecord, 'revoked'> & { revoked: boolean };
 
 /** scep_serials and scep_certificates: serial allocation and the record of issued certificates. */
 export class ScepStore {
@@ -82,15 +78,6 @@ export class ScepStore {
   }
 }
 
-function toRow(r: {
-  serial: number;
-  name: string;
-  not_valid_before: string;
-  not_valid_after: string;
-  certificate_pem: string;
-  sha256: string;
-  revoked: number | boolean;
-  enrollment_id: string | null;
-}): ScepCertificateRow {
+function toRow(r: ScepCertificateRecord): ScepCertificateRow {
   return { ...r, serial: Number(r.serial), revoked: Boolean(Number(r.revoked)) };
 }
