@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { idParam } from '../admin/routeParams.js';
 import { viewerOf } from '../http/adminApi.js';
@@ -60,21 +60,15 @@ export function registerHostRoutes(scope: FastifyInstance, services: Services) {
     return {};
   });
 
-  scope.post('/hosts/:id/labels', async (req) => {
+  // Adds (POST) or removes (DELETE) a host's manual labels, named in the body.
+  const setHostLabels = (add: boolean) => async (req: FastifyRequest) => {
     const b = labelNamesBody.parse(req.body);
     const viewer = viewerOf(req);
     const host = await hosts.require(viewer, idParam(req), 'read');
     if (!isAllowed(viewer.principal, 'label', 'write')) throw forbidden();
-    await services.labels.setHostLabels(viewer, host.id, b.labels, true);
+    await services.labels.setHostLabels(viewer, host.id, b.labels, add);
     return {};
-  });
-
-  scope.delete('/hosts/:id/labels', async (req) => {
-    const b = labelNamesBody.parse(req.body);
-    const viewer = viewerOf(req);
-    const host = await hosts.require(viewer, idParam(req), 'read');
-    if (!isAllowed(viewer.principal, 'label', 'write')) throw forbidden();
-    await services.labels.setHostLabels(viewer, host.id, b.labels, false);
-    return {};
-  });
+  };
+  scope.post('/hosts/:id/labels', setHostLabels(true));
+  scope.delete('/hosts/:id/labels', setHostLabels(false));
 }

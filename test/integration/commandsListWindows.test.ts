@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { dbNow } from '../../src/db/dialect.js';
-import { SimulatedWindowsDevice } from '../../src/windows/sim/device.js';
+import type { SimulatedWindowsDevice } from '../../src/windows/sim/device.js';
 import { api, setupAdmin } from '../helpers/api.js';
 import { installPushCertificate, startFakeApns } from '../helpers/apns.js';
 import { seedEnrollment, tokenForRole } from '../helpers/appleSeed.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
+import { enableWindowsMdm, enrolledWindowsPc } from '../helpers/windowsDevice.js';
 
 const apns = await startFakeApns();
 afterAll(() => apns.fake.close());
@@ -41,16 +42,11 @@ describeEachDialect('GET /commands lists Apple and Windows commands together', (
     const s = srv.app.services;
     admin = await setupAdmin(srv);
     const { topic } = await installPushCertificate(s);
-    await s.enrollSecrets.replace(null, null, [secret]);
-    await s.appConfig.patch({ server_settings: { server_url: srv.url }, mdm: { windows_enabled_and_configured: true } });
-    s.windows.invalidateEnabled();
+    await enableWindowsMdm(srv, secret);
     const now = dbNow();
     teamId = Number((await s.database.db.insertInto('teams').values({ name: 'Windows team', config: '{}', created_at: now, updated_at: now }).executeTakeFirstOrThrow()).insertId);
     mac = await seedEnrollment(s.database.db, { topic, hostname: 'a-mac' });
-    pc = new SimulatedWindowsDevice({ serverUrl: srv.url, enrollSecret: secret, keyBits: 1024 });
-    await pc.orbitEnroll();
-    await pc.enrollProgrammatically((await pc.orbitConfig()).notifications.windows_mdm_discovery_endpoint as string);
-    await pc.runSession();
+    pc = await enrolledWindowsPc(srv, secret);
   });
 
   it('shows Windows commands pending, then with the SyncML status once answered, beside Apple ones', async () => {

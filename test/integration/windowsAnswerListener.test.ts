@@ -1,8 +1,9 @@
 import { beforeAll, expect, it, vi } from 'vitest';
 import { prepareCommand } from '../../src/windows/commands.js';
 import { isProfileCommandUuid, newProfileCommandUuid } from '../../src/windows/profiles/commands.js';
-import { SimulatedWindowsDevice } from '../../src/windows/sim/device.js';
+import type { SimulatedWindowsDevice } from '../../src/windows/sim/device.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
+import { enableWindowsMdm, enrolledWindowsPc } from '../helpers/windowsDevice.js';
 
 const secret = 'answer-listener-secret';
 
@@ -12,14 +13,8 @@ describeEachDialect('Windows answer listener: answers to non-profile commands co
 
   beforeAll(async () => {
     srv = server();
-    const s = srv.app.services;
-    await s.enrollSecrets.replace(null, null, [secret]);
-    await s.appConfig.patch({ server_settings: { server_url: srv.url }, mdm: { windows_enabled_and_configured: true } });
-    s.windows.invalidateEnabled();
-    pc = new SimulatedWindowsDevice({ serverUrl: srv.url, enrollSecret: secret, keyBits: 1024 });
-    await pc.orbitEnroll();
-    await pc.enrollProgrammatically((await pc.orbitConfig()).notifications.windows_mdm_discovery_endpoint as string);
-    await pc.runSession();
+    await enableWindowsMdm(srv, secret);
+    pc = await enrolledWindowsPc(srv, secret);
   });
 
   it('profile command UUIDs are recognisable; others are not', () => {

@@ -1,10 +1,11 @@
 import { beforeAll, expect, it } from 'vitest';
-import { SimulatedWindowsDevice } from '../../src/windows/sim/device.js';
+import type { SimulatedWindowsDevice } from '../../src/windows/sim/device.js';
 import { buildSyncMessage, parseSyncMessage, statusXml } from '../../src/windows/syncml/codec.js';
 import { credentialsHash, digestFromHash } from '../../src/windows/syncml/digest.js';
 import { dbNow } from '../../src/db/dialect.js';
 import { api } from '../helpers/api.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
+import { enableWindowsMdm, enrolledWindowsPc } from '../helpers/windowsDevice.js';
 
 const secret = 'windows-queue-secret';
 const syncml = 'application/vnd.syncml.dm+xml';
@@ -17,17 +18,11 @@ describeEachDialect('Windows MDM command queue', (server) => {
   let srv: TestServer;
   beforeAll(async () => {
     srv = server();
-    const s = srv.app.services;
-    await s.enrollSecrets.replace(null, null, [secret]);
-    await s.appConfig.patch({ server_settings: { server_url: srv.url }, mdm: { windows_enabled_and_configured: true } });
-    s.windows.invalidateEnabled();
+    await enableWindowsMdm(srv, secret);
   });
 
   async function enrolledDevice() {
-    const d = new SimulatedWindowsDevice({ serverUrl: srv.url, enrollSecret: secret, keyBits: 1024 });
-    await d.orbitEnroll();
-    await d.enrollProgrammatically();
-    await d.runSession();
+    const d = await enrolledWindowsPc(srv, secret);
     const e = await srv.app.services.windows.store.enrollmentByDeviceId(d.deviceId);
     return { d, enrollmentId: e!.id };
   }
