@@ -25,19 +25,11 @@ export type WindowsEnrollment = Omit<Pick<Selectable<MdmWindowsEnrollmentsTable>
   credentials_acknowledged: boolean;
 };
 
-export interface NewWindowsEnrollment {
-  mdm_device_id: string;
-  mdm_hardware_id: string;
-  device_type: string;
-  device_name: string;
-  enroll_type: string;
-  enroll_user_id: string;
-  enroll_proto_version: string;
-  enroll_client_version: string;
-  not_in_oobe: boolean;
-  host_uuid: string;
-  credentials_hash: Buffer;
-}
+/** What enrollment stores about a new (or re-enrolling) PC. */
+export type NewWindowsEnrollment = Pick<
+  MdmWindowsEnrollmentsTable,
+  'mdm_device_id' | 'mdm_hardware_id' | 'device_type' | 'device_name' | 'enroll_type' | 'enroll_user_id' | 'enroll_proto_version' | 'enroll_client_version'
+> & { not_in_oobe: boolean; host_uuid: string; credentials_hash: Buffer };
 
 /** What the store records about a certificate the WSTEP CA issued. */
 export interface IssuedWstepCertificate {

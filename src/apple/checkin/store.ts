@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { dbNow, dialectOf, insertIgnore, insertedValue, upsert } from '../../db/dialect.js';
+import { dbNow, dialectOf, insertIgnore, insertedValue, toDbTime, upsert } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
 import type { NanoEnrollmentsTable } from '../tables.js';
 
@@ -262,7 +262,7 @@ export class EnrollmentStore {
     await insertIgnore(this.db, 'nano_cert_auth_associations', {
       id,
       sha256,
-      cert_not_valid_after: notAfter.toISOString().replace('T', ' ').replace('Z', ''),
+      cert_not_valid_after: toDbTime(notAfter),
       created_at: now,
       updated_at: now,
     });
