@@ -7,6 +7,7 @@ import * as m0005 from './0005_profiles.js';
 import * as m0006 from './0006_windows.js';
 import * as m0007 from './0007_windows_profiles.js';
 import * as m0008 from './0008_windows_wstep.js';
+import * as m0009 from './0009_profile_status_order.js';
 
 /** Every migration, in order. Names never change once released; new ones go at the end. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006_windows': m0006,
   '0007_windows_profiles': m0007,
   '0008_windows_wstep': m0008,
+  '0009_profile_status_order': m0009,
 };

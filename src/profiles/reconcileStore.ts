@@ -94,6 +94,12 @@ const platformFilter = (t: EntityTables) => sql`h.platform IN (${sql.join(t.plat
 /** Does the host table carry per-row commands (profiles) or not (declarations)? */
 const hasCommandColumns = (t: EntityTables) => t.hostTable !== 'host_mdm_apple_declarations';
 
+/** Rows inserted in the status table's primary-key order, so the inserts walk the index in order. */
+function statusKeyOrder(t: EntityTables): RawBuilder<unknown> {
+  const def = sql.ref(`p.${t.defKey}`);
+  return t.statusKeyOrder === 'definition_host' ? sql`ORDER BY ${def}, h.uuid` : sql`ORDER BY h.uuid, ${def}`;
+}
+
 /** FROM and WHERE of the install candidates: desired pairs missing, edited, re-arriving or marked NULL. */
 function installSource(t: EntityTables, scope: ReconcileScope): RawBuilder<unknown> {
   const p = (c: string) => sql.ref(`p.${c}`);
@@ -146,8 +152,7 @@ export class ReconcileStore {
   /**
    * The bulk form of "queue these installs": for every install candidate in scope of the given
    * definitions (the same pairs installCandidates returns), writes the status row as pending with
-   * the definition's command, in one INSERT ... SELECT per host chunk, in primary-key order
-   * (host, definition). Retries survive only a re-send of the same content, as in the row-by-row path.
+   * the definition's command, in one INSERT ... SELECT per host chunk, in primary-key order. Retries survive only a re-send of the same content, as in the row-by-row path.
    * Only for entities whose host rows carry commands (profiles).
    */
   async writeInstallsQueued(t: EntityTables, scope: ReconcileScope, commandOf: Map<string, string>, now: string, db: Db): Promise<void> {
@@ -182,7 +187,7 @@ export class ReconcileStore {
         SELECT h.uuid, ${p(t.defKey)}, ${p(t.defIdentifierCol)}, p.name, 'pending', 'install', NULL,
           ${command}, ${p(t.contentCol)}, 0, 0, p.scope, p.secrets_updated_at, ${now}, ${now}
         ${installSource(t, s)}
-        ORDER BY h.uuid, ${p(t.defKey)}
+        ${statusKeyOrder(t)}
         ${onConflict}`.execute(db);
       return [];
     });
@@ -255,6 +260,7 @@ export class ReconcileStore {
         AND (cur.host_uuid IS NULL OR cur.operation_type <> 'install'
           OR (cur.status IS NOT NULL AND ${cur(t.contentCol)} <> ${p(t.contentCol)}))
         AND ${targeting(t, scope)}
+      ${statusKeyOrder(t)}
       ${onConflict}`.execute(db);
   }
 

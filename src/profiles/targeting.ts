@@ -26,6 +26,8 @@ export interface EntityTables {
   /** Platforms (hosts.platform) that take this entity, and the SQL join proving MDM enrollment. */
   platforms: string[];
   enrollmentJoin: RawBuilder<unknown>;
+  /** Primary key order of the host status table: (definition, host) or (host, definition, the default). */
+  statusKeyOrder?: 'definition_host' | 'host_definition';
 }
 
 /** Apple hosts take part when they have an enabled device-channel enrollment (enrollment id = ne.id). */
@@ -44,6 +46,7 @@ export const appleProfileTables: EntityTables = {
   hostNameCol: 'profile_name',
   platforms: ['darwin', 'ios', 'ipados'],
   enrollmentJoin: appleEnrollmentJoin,
+  statusKeyOrder: 'definition_host',
 };
 
 export const appleDeclarationTables: EntityTables = {
