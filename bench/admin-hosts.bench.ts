@@ -19,10 +19,19 @@ async function measure(dialect: DialectName): Promise<void> {
     const init = { headers: { authorization: `Bearer ${server.adminToken}` } };
     const probe = await fetch(url, init);
     const body = (await probe.json()) as { hosts?: unknown[] };
-    if (probe.status !== 200 || !Array.isArray(body.hosts) || body.hosts.length !== Math.min(100, hostCount)) {
+    if (
+      probe.status !== 200 ||
+      !Array.isArray(body.hosts) ||
+      body.hosts.length !== Math.min(100, hostCount)
+    ) {
       throw new Error(`GET /hosts answered ${probe.status} with ${JSON.stringify(body).slice(0, 200)}`);
     }
-    const result = await runLoad({ request: () => ({ url, init }), concurrency, durationMs, warmupRequests: 50 });
+    const result = await runLoad({
+      request: () => ({ url, init }),
+      concurrency,
+      durationMs,
+      warmupRequests: 50,
+    });
     if (result.errors) throw new Error(`${result.errors} of ${result.requests} requests failed`);
     reportFigure(`admin_get_hosts_${dialect}`, result.requestsPerSecond, 'requests/s');
     reportFigure(`admin_get_hosts_${dialect}_p95`, result.p95Ms, 'ms');

@@ -62,15 +62,24 @@ const devices: BenchDevice[] = Array.from({ length: deviceCount }, (_, i) => ({
 const commands = Array.from({ length: rounds + 1 }, () => buildCommandPlist('SecurityInfo', {}));
 
 /** Round k: Idle for k = 0, else Acknowledged for command k-1. Each body signed by its device. */
-function signedRequests(key: KeyObject): { body: Buffer; signature: string; udid: string; round: number }[][] {
+function signedRequests(
+  key: KeyObject,
+): { body: Buffer; signature: string; udid: string; round: number }[][] {
   const out: { body: Buffer; signature: string; udid: string; round: number }[][] = [];
   for (let k = 0; k <= rounds - 1; k++) {
     out.push(
       devices.map((d) => {
         const body = buildPlist(
-          k === 0 ? { UDID: d.udid, Status: 'Idle' } : { UDID: d.udid, Status: 'Acknowledged', CommandUUID: commands[k - 1].commandUuid },
+          k === 0
+            ? { UDID: d.udid, Status: 'Idle' }
+            : { UDID: d.udid, Status: 'Acknowledged', CommandUUID: commands[k - 1].commandUuid },
         );
-        const signature = buildSignedData({ content: body, detached: true, signerCert: d.certDer, signerKey: key }).toString('base64');
+        const signature = buildSignedData({
+          content: body,
+          detached: true,
+          signerCert: d.certDer,
+          signerKey: key,
+        }).toString('base64');
         return { body, signature, udid: d.udid, round: k };
       }),
     );
@@ -85,7 +94,13 @@ async function seed(db: Kysely<DB>): Promise<void> {
   for (const c of commands) {
     await db
       .insertInto('nano_commands')
-      .values({ command_uuid: c.commandUuid, request_type: 'SecurityInfo', command: c.plist, created_at: microNow(), updated_at: now })
+      .values({
+        command_uuid: c.commandUuid,
+        request_type: 'SecurityInfo',
+        command: c.plist,
+        created_at: microNow(),
+        updated_at: now,
+      })
       .execute();
   }
   for (let i = 0; i < devices.length; i += 500) {
@@ -93,26 +108,51 @@ async function seed(db: Kysely<DB>): Promise<void> {
     await db.transaction().execute(async (trx) => {
       await trx
         .insertInto('nano_devices')
-        .values(batch.map((d) => ({ id: d.udid, authenticate: '<plist/>', authenticate_at: now, platform: 'darwin', created_at: now, updated_at: now })))
+        .values(
+          batch.map((d) => ({
+            id: d.udid,
+            authenticate: '<plist/>',
+            authenticate_at: now,
+            platform: 'darwin',
+            created_at: now,
+            updated_at: now,
+          })),
+        )
         .execute();
       await trx
         .insertInto('nano_enrollments')
         .values(
           batch.map((d) => ({
-            id: d.udid, device_id: d.udid, type: 'Device', topic: 'com.apple.mgmt.External.bench', push_magic: randomUUID(),
-            token_hex: createHash('sha256').update(d.udid).digest('hex'), last_seen_at: now, created_at: now, updated_at: now,
+            id: d.udid,
+            device_id: d.udid,
+            type: 'Device',
+            topic: 'com.apple.mgmt.External.bench',
+            push_magic: randomUUID(),
+            token_hex: createHash('sha256').update(d.udid).digest('hex'),
+            last_seen_at: now,
+            created_at: now,
+            updated_at: now,
           })),
         )
         .execute();
       await trx
         .insertInto('nano_cert_auth_associations')
-        .values(batch.map((d) => ({ id: d.udid, sha256: createHash('sha256').update(d.certDer).digest('hex'), created_at: now, updated_at: now })))
+        .values(
+          batch.map((d) => ({
+            id: d.udid,
+            sha256: createHash('sha256').update(d.certDer).digest('hex'),
+            created_at: now,
+            updated_at: now,
+          })),
+        )
         .execute();
       for (const c of commands) {
         const at = microNow();
         await trx
           .insertInto('nano_enrollment_queue')
-          .values(batch.map((d) => ({ id: d.udid, command_uuid: c.commandUuid, created_at: at, updated_at: at })))
+          .values(
+            batch.map((d) => ({ id: d.udid, command_uuid: c.commandUuid, created_at: at, updated_at: at })),
+          )
           .execute();
       }
     });
@@ -125,7 +165,11 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
 
 function put(url: string, body: Buffer, signature: string): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const headers = { 'content-type': 'application/x-apple-aspen-mdm; charset=UTF-8', 'mdm-signature': signature, 'content-length': body.length };
+    const headers = {
+      'content-type': 'application/x-apple-aspen-mdm; charset=UTF-8',
+      'mdm-signature': signature,
+      'content-length': body.length,
+    };
     const req = http.request(url, { method: 'PUT', agent, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -141,7 +185,10 @@ function put(url: string, body: Buffer, signature: string): Promise<{ status: nu
  * Sends the pre-signed requests round by round with `concurrency` in flight, until they run out
  * or the duration ends; every answer must be 200 and carry a command.
  */
-async function drive(url: string, requests: ReturnType<typeof signedRequests>): Promise<{ perSecond: number; sent: number }> {
+async function drive(
+  url: string,
+  requests: ReturnType<typeof signedRequests>,
+): Promise<{ perSecond: number; sent: number }> {
   const flat = requests.flat();
   let next = 0;
   let sent = 0;
@@ -163,7 +210,9 @@ async function drive(url: string, requests: ReturnType<typeof signedRequests>): 
 }
 
 async function startEcho(caFile: string): Promise<{ url: string; close(): Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(benchDir, 'appleEchoServer.ts'), caFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(benchDir, 'appleEchoServer.ts'), caFile], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -196,11 +245,23 @@ function plistFigures(): void {
   const reports = {
     ack: buildPlist({ UDID: devices[0].udid, Status: 'Acknowledged', CommandUUID: commands[0].commandUuid }),
     device_information: buildPlist({
-      UDID: devices[0].udid, Status: 'Acknowledged', CommandUUID: commands[0].commandUuid, RequestType: 'DeviceInformation',
+      UDID: devices[0].udid,
+      Status: 'Acknowledged',
+      CommandUUID: commands[0].commandUuid,
+      RequestType: 'DeviceInformation',
       QueryResponses: {
-        DeviceName: 'Bench Mac', OSVersion: '14.4.1', BuildVersion: '23E224', ProductName: 'Mac15,3', Model: 'Mac15,3',
-        SerialNumber: 'C02BENCH0001', UDID: devices[0].udid, WiFiMAC: '00:11:22:33:44:55', DeviceCapacity: 494.38,
-        AvailableDeviceCapacity: 201.5, IsSupervised: false, TimeZone: 'UTC',
+        DeviceName: 'Bench Mac',
+        OSVersion: '14.4.1',
+        BuildVersion: '23E224',
+        ProductName: 'Mac15,3',
+        Model: 'Mac15,3',
+        SerialNumber: 'C02BENCH0001',
+        UDID: devices[0].udid,
+        WiFiMAC: '00:11:22:33:44:55',
+        DeviceCapacity: 494.38,
+        AvailableDeviceCapacity: 201.5,
+        IsSupervised: false,
+        TimeZone: 'UTC',
       },
     }),
   };
@@ -230,7 +291,11 @@ if (await mysqlReachable()) {
     reportFigure('apple_connect_round_trips_per_second_mysql', perSecond, 'requests/s');
     // Server CPU per round trip: steadier than the rate on a shared machine (Linux only).
     if (cpuBefore !== undefined && cpuAfter !== undefined) {
-      reportFigure('apple_connect_server_cpu_us_per_round_trip_mysql', ((cpuAfter - cpuBefore) * 1000) / sent, 'µs/request');
+      reportFigure(
+        'apple_connect_server_cpu_us_per_round_trip_mysql',
+        ((cpuAfter - cpuBefore) * 1000) / sent,
+        'µs/request',
+      );
     }
   } finally {
     await server.close();

@@ -49,11 +49,22 @@ async function seedEnrolledMacs(db: Kysely<DB>, count: number, teamId: number): 
   const now = dbNow();
   for (let start = 0; start < count; start += SEED_BATCH) {
     const n = Math.min(SEED_BATCH, count - start);
-    const udids = Array.from({ length: n }, (_, i) => `BENCH000-0000-4000-8000-${(start + i).toString(16).padStart(12, '0')}`.toUpperCase());
+    const udids = Array.from({ length: n }, (_, i) =>
+      `BENCH000-0000-4000-8000-${(start + i).toString(16).padStart(12, '0')}`.toUpperCase(),
+    );
     await db.transaction().execute(async (trx) => {
       await trx
         .insertInto('nano_devices')
-        .values(udids.map((id) => ({ id, authenticate: '<plist/>', authenticate_at: now, platform: 'darwin', created_at: now, updated_at: now })))
+        .values(
+          udids.map((id) => ({
+            id,
+            authenticate: '<plist/>',
+            authenticate_at: now,
+            platform: 'darwin',
+            created_at: now,
+            updated_at: now,
+          })),
+        )
         .execute();
       await trx
         .insertInto('nano_enrollments')
@@ -73,13 +84,26 @@ async function seedEnrolledMacs(db: Kysely<DB>, count: number, teamId: number): 
         .execute();
       await trx
         .insertInto('hosts')
-        .values(udids.map((uuid, i) => ({ uuid, platform: 'darwin', hostname: `bench-mac-${start + i}`, team_id: teamId, created_at: now, updated_at: now })))
+        .values(
+          udids.map((uuid, i) => ({
+            uuid,
+            platform: 'darwin',
+            hostname: `bench-mac-${start + i}`,
+            team_id: teamId,
+            created_at: now,
+            updated_at: now,
+          })),
+        )
         .execute();
     });
   }
 }
 
-async function countRows(db: Kysely<DB>, table: 'host_mdm_apple_profiles' | 'nano_enrollment_queue', where?: { profileUuid?: string; pendingOnly?: boolean }) {
+async function countRows(
+  db: Kysely<DB>,
+  table: 'host_mdm_apple_profiles' | 'nano_enrollment_queue',
+  where?: { profileUuid?: string; pendingOnly?: boolean },
+) {
   let q = db.selectFrom(table as 'host_mdm_apple_profiles').select((eb) => eb.fn.countAll<number>().as('n'));
   if (where?.profileUuid) q = q.where('profile_uuid', '=', where.profileUuid);
   if (where?.pendingOnly) q = q.where('status', '=', 'pending');
@@ -97,11 +121,16 @@ async function main(): Promise<void> {
   try {
     await migrateToLatest(db);
     const now = dbNow();
-    const team = await db.insertInto('teams').values({ name: 'Bench', config: '{}', created_at: now, updated_at: now }).executeTakeFirstOrThrow();
+    const team = await db
+      .insertInto('teams')
+      .values({ name: 'Bench', config: '{}', created_at: now, updated_at: now })
+      .executeTakeFirstOrThrow();
     const teamId = Number(team.insertId);
     let t0 = performance.now();
     await seedEnrolledMacs(db, hostCount, teamId);
-    const profiles = Array.from({ length: profileCount }, (_, i) => parseAppleProfile(benchMobileconfig(`com.bench.p${i}`, `Bench ${i}`)));
+    const profiles = Array.from({ length: profileCount }, (_, i) =>
+      parseAppleProfile(benchMobileconfig(`com.bench.p${i}`, `Bench ${i}`)),
+    );
     await db
       .insertInto('mdm_apple_configuration_profiles')
       .values(
@@ -120,7 +149,9 @@ async function main(): Promise<void> {
         })),
       )
       .execute();
-    process.stderr.write(`profiles: seeded ${hostCount} enrolled Macs and ${profileCount} profiles in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(
+      `profiles: seeded ${hostCount} enrolled Macs and ${profileCount} profiles in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+    );
 
     const config = loadConfig({}, { databaseUrl: database.url, dataDir: database.dataDir, logLevel: 'warn' });
     const logger = createLogger(config.logLevel);
@@ -144,7 +175,8 @@ async function main(): Promise<void> {
       for (;;) {
         const r = await manager.tick();
         ticks++;
-        const work = r.profiles.installs + r.profiles.removals + r.declarations.installs + r.declarations.removals;
+        const work =
+          r.profiles.installs + r.profiles.removals + r.declarations.installs + r.declarations.removals;
         if (r.profiles.done && r.declarations.done && work === 0) return ticks;
         if (ticks > 200) throw new Error('the manager did not settle in 200 ticks');
       }
@@ -157,25 +189,36 @@ async function main(): Promise<void> {
     const pairs = await countRows(db, 'host_mdm_apple_profiles', { pendingOnly: true });
     const queued = await countRows(db, 'nano_enrollment_queue');
     if (pairs !== hostCount * profileCount || queued !== hostCount * profileCount) {
-      throw new Error(`full pass left ${pairs} pending rows and ${queued} queue rows (want ${hostCount * profileCount})`);
+      throw new Error(
+        `full pass left ${pairs} pending rows and ${queued} queue rows (want ${hostCount * profileCount})`,
+      );
     }
     reportFigure(`profiles_full_pass_${hostCount}x${profileCount}_mysql`, fullMs / 1000, 's');
     reportFigure(`profiles_full_pass_ticks_${hostCount}x${profileCount}_mysql`, ticks, 'ticks');
 
     // (b) One new profile: immediate pending through the service, then queued by the manager.
     t0 = performance.now();
-    const uuid = await parts.profiles.create(null, teamId, { filename: 'new.mobileconfig', bytes: benchMobileconfig('com.bench.new', 'Bench new') }, {});
+    const uuid = await parts.profiles.create(
+      null,
+      teamId,
+      { filename: 'new.mobileconfig', bytes: benchMobileconfig('com.bench.new', 'Bench new') },
+      {},
+    );
     const pendingMs = performance.now() - t0;
     const shown = await countRows(db, 'host_mdm_apple_profiles', { profileUuid: uuid });
-    if (shown !== hostCount) throw new Error(`after upload ${shown} hosts show the new profile (want ${hostCount})`);
+    if (shown !== hostCount)
+      throw new Error(`after upload ${shown} hosts show the new profile (want ${hostCount})`);
     const t1 = performance.now();
     const ticksNew = await ticksUntilIdle();
     const enqueuedMs = performance.now() - t0;
     const sent = await countRows(db, 'host_mdm_apple_profiles', { profileUuid: uuid, pendingOnly: true });
-    if (sent !== hostCount) throw new Error(`after the manager ${sent} hosts have the new profile queued (want ${hostCount})`);
+    if (sent !== hostCount)
+      throw new Error(`after the manager ${sent} hosts have the new profile queued (want ${hostCount})`);
     reportFigure(`profiles_new_profile_pending_${hostCount}_mysql`, pendingMs / 1000, 's');
     reportFigure(`profiles_new_profile_enqueued_${hostCount}_mysql`, enqueuedMs / 1000, 's');
-    process.stderr.write(`profiles: new profile queued by ${ticksNew} tick(s) in ${((performance.now() - t1) / 1000).toFixed(2)} s after upload\n`);
+    process.stderr.write(
+      `profiles: new profile queued by ${ticksNew} tick(s) in ${((performance.now() - t1) / 1000).toFixed(2)} s after upload\n`,
+    );
 
     // (c) A tick with nothing to do.
     t0 = performance.now();

@@ -15,15 +15,21 @@ const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5000);
 const concurrency = 8;
 const challenge = 'bench-scep-challenge';
 
-const keys = Array.from({ length: concurrency }, () =>
-  generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }) as string,
+const keys = Array.from(
+  { length: concurrency },
+  () =>
+    generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+      type: 'pkcs1',
+      format: 'pem',
+    }) as string,
 );
 
 async function measure(dialect: DialectName): Promise<void> {
   const server = await startBenchServer({ dialect, env: { FLOTILLA_APPLE_SCEP_CHALLENGE: challenge } });
   try {
     const url = `${server.url}/mdm/apple/scep`;
-    for (let i = 0; i < 5; i++) await scepEnroll({ url, challenge, subjectCN: `warmup-${i}`, keyPem: keys[0] });
+    for (let i = 0; i < 5; i++)
+      await scepEnroll({ url, challenge, subjectCN: `warmup-${i}`, keyPem: keys[0] });
     let issued = 0;
     let failed = 0;
     const began = performance.now();

@@ -44,11 +44,22 @@ function post(url: URL, body: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method: 'POST', agent, headers: { 'content-type': 'application/vnd.syncml.dm+xml', 'content-length': Buffer.byteLength(body) } },
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/vnd.syncml.dm+xml',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`HTTP ${res.statusCode}`))));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(Buffer.concat(chunks).toString())
+            : reject(new Error(`HTTP ${res.statusCode}`)),
+        );
         res.on('error', reject);
       },
     );
@@ -60,7 +71,12 @@ function post(url: URL, body: string): Promise<string> {
 const headerOk = (answer: string) => answer.includes('<CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd><Data>200</Data>');
 
 /** One session; returns the number of commands the device executed (1 when a command was queued). */
-async function runSession(url: URL, d: BenchDevice, sessionId: string, commandUuid: string | undefined): Promise<number> {
+async function runSession(
+  url: URL,
+  d: BenchDevice,
+  sessionId: string,
+  commandUuid: string | undefined,
+): Promise<number> {
   const header = { sessionId, target: url.href, source: d.deviceId, cred: d.cred };
   const first = buildSyncMessage({
     ...header,
@@ -74,7 +90,8 @@ async function runSession(url: URL, d: BenchDevice, sessionId: string, commandUu
   const a1 = await post(url, first);
   if (!headerOk(a1)) throw new Error(`session refused: ${a1.slice(0, 400)}`);
   if (!commandUuid) return 0;
-  if (!a1.includes(`<Replace><CmdID>${commandUuid}</CmdID>`)) throw new Error(`first answer lacks the queued Replace: ${a1.slice(0, 400)}`);
+  if (!a1.includes(`<Replace><CmdID>${commandUuid}</CmdID>`))
+    throw new Error(`first answer lacks the queued Replace: ${a1.slice(0, 400)}`);
   const second = buildSyncMessage({
     ...header,
     msgId: '2',
@@ -84,11 +101,17 @@ async function runSession(url: URL, d: BenchDevice, sessionId: string, commandUu
     ],
   });
   const a2 = await post(url, second);
-  if (!headerOk(a2) || /<(Replace|Add|Delete|Exec|Get|Atomic)>/.test(a2)) throw new Error(`closing answer is wrong: ${a2.slice(0, 400)}`);
+  if (!headerOk(a2) || /<(Replace|Add|Delete|Exec|Get|Atomic)>/.test(a2))
+    throw new Error(`closing answer is wrong: ${a2.slice(0, 400)}`);
   return 1;
 }
 
-async function runAll(url: URL, devices: BenchDevice[], round: number, commandUuid: string | undefined): Promise<number> {
+async function runAll(
+  url: URL,
+  devices: BenchDevice[],
+  round: number,
+  commandUuid: string | undefined,
+): Promise<number> {
   let next = 0;
   let executed = 0;
   const worker = async () => {
@@ -156,7 +179,10 @@ async function countLoggedStatements(
       where command_type in ('Query', 'Execute') and event_time between ${window.from} and ${window.to} and thread_id in ${threads}
       group by left(argument, 90) order by n desc`.execute(db)
   ).rows;
-  return { total: rows.reduce((a, r) => a + Number(r.n), 0), top: rows.slice(0, 12).map((r) => ({ statement: r.statement, n: Number(r.n) })) };
+  return {
+    total: rows.reduce((a, r) => a + Number(r.n), 0),
+    top: rows.slice(0, 12).map((r) => ({ statement: r.statement, n: Number(r.n) })),
+  };
 }
 
 async function mysqlNow(db: Kysely<DB>): Promise<string> {
@@ -188,7 +214,10 @@ async function main(): Promise<void> {
         const password = randomUUID();
         const nonce = randomUUID();
         const hash = credentialsHash(deviceId, password);
-        devices.push({ deviceId, cred: { type: 'syncml:auth-md5', format: 'b64', data: digestFromHash(hash, Buffer.from(nonce)) } });
+        devices.push({
+          deviceId,
+          cred: { type: 'syncml:auth-md5', format: 'b64', data: digestFromHash(hash, Buffer.from(nonce)) },
+        });
         rows.push({
           mdm_device_id: deviceId,
           mdm_hardware_id: randomBytes(32).toString('hex').toUpperCase(),
@@ -214,7 +243,11 @@ async function main(): Promise<void> {
     await runAll(url, devices, 0, undefined);
 
     const mysqlPid = localMysqlPid();
-    const cpuBefore = { server: processCpuMs(server.child.pid), mysql: processCpuMs(mysqlPid), client: process.cpuUsage() };
+    const cpuBefore = {
+      server: processCpuMs(server.child.pid),
+      mysql: processCpuMs(mysqlPid),
+      client: process.cpuUsage(),
+    };
     const measuredFrom = await mysqlNow(conn.db);
     let sessions = 0;
     let elapsedMs = 0;
@@ -226,7 +259,10 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const executed = await runAll(url, devices, r, cmd.commandUuid);
       elapsedMs += performance.now() - t0;
-      const left = await conn.db.selectFrom('windows_mdm_command_queue').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
+      const left = await conn.db
+        .selectFrom('windows_mdm_command_queue')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirst();
       if (Number(left?.n) !== 0) throw new Error(`round ${r}: ${left?.n} queue rows left unanswered`);
       const stored = await conn.db
         .selectFrom('windows_mdm_command_results')
@@ -235,7 +271,9 @@ async function main(): Promise<void> {
         .where('status_code', '=', '200')
         .executeTakeFirst();
       if (executed !== devices.length || Number(stored?.n) !== devices.length) {
-        throw new Error(`round ${r}: ${executed} commands executed and ${stored?.n} results stored for ${devices.length} devices`);
+        throw new Error(
+          `round ${r}: ${executed} commands executed and ${stored?.n} results stored for ${devices.length} devices`,
+        );
       }
       sessions += devices.length;
     }
@@ -247,13 +285,21 @@ async function main(): Promise<void> {
     // Where the time goes: server CPU per session (the rest is the database and the network).
     reportFigure('windows_management_server_cpu_per_session', cpuMs / sessions, 'ms');
     // The load generator's CPU, and the local database server's (all of its work, whoever asked).
-    reportFigure('windows_management_client_cpu_per_session', (clientCpu.user + clientCpu.system) / 1000 / sessions, 'ms');
+    reportFigure(
+      'windows_management_client_cpu_per_session',
+      (clientCpu.user + clientCpu.system) / 1000 / sessions,
+      'ms',
+    );
     if (mysqlPid) reportFigure('windows_management_mysql_cpu_per_session', mysqlCpuMs / sessions, 'ms');
     if (countStatements) {
       await statementLog(false);
-      const counted = await countLoggedStatements(conn.db, new URL(server.database.url).pathname.slice(1), { from: measuredFrom, to: measuredTo });
+      const counted = await countLoggedStatements(conn.db, new URL(server.database.url).pathname.slice(1), {
+        from: measuredFrom,
+        to: measuredTo,
+      });
       reportFigure('windows_management_db_statements_per_session', counted.total / sessions, 'statements');
-      for (const t of counted.top) process.stderr.write(`${(t.n / sessions).toFixed(2)}/session  ${t.statement}\n`);
+      for (const t of counted.top)
+        process.stderr.write(`${(t.n / sessions).toFixed(2)}/session  ${t.statement}\n`);
     }
   } finally {
     agent.destroy();

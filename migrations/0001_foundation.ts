@@ -92,7 +92,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('updated_at', t.datetime, (c) => c.notNull())
     .addPrimaryKeyConstraint('pk_label_membership', ['host_id', 'label_id'])
     .execute();
-  await db.schema.createIndex('idx_label_membership_label').on('label_membership').columns(['label_id', 'is_member']).execute();
+  await db.schema
+    .createIndex('idx_label_membership_label')
+    .on('label_membership')
+    .columns(['label_id', 'is_member'])
+    .execute();
 
   await db.schema
     .createTable('users')
@@ -174,7 +178,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', t.datetime, (c) => c.notNull())
     .addColumn('updated_at', t.datetime, (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('idx_cron_stats_name_created').on('cron_stats').columns(['name', 'created_at']).execute();
+  await db.schema
+    .createIndex('idx_cron_stats_name_created')
+    .on('cron_stats')
+    .columns(['name', 'created_at'])
+    .execute();
 
   await db.schema
     .createTable('mdm_config_assets')

@@ -24,7 +24,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     )
     .execute();
   await db.schema.createIndex('idx_hosts_computer_name').on('hosts').column('computer_name').execute();
-  await db.schema.createIndex('idx_enroll_secrets_team_created').on('enroll_secrets').columns(['team_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('idx_enroll_secrets_team_created')
+    .on('enroll_secrets')
+    .columns(['team_id', 'created_at'])
+    .execute();
 }
 
 export async function down(): Promise<void> {

@@ -27,9 +27,21 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', t.datetime, (c) => c.notNull())
     .addColumn('updated_at', t.datetime, (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('idx_scep_certificates_sha256').on('scep_certificates').column('sha256').execute();
-  await db.schema.createIndex('idx_scep_certificates_enrollment').on('scep_certificates').column('enrollment_id').execute();
-  await db.schema.createIndex('idx_scep_certificates_not_valid_after').on('scep_certificates').column('not_valid_after').execute();
+  await db.schema
+    .createIndex('idx_scep_certificates_sha256')
+    .on('scep_certificates')
+    .column('sha256')
+    .execute();
+  await db.schema
+    .createIndex('idx_scep_certificates_enrollment')
+    .on('scep_certificates')
+    .column('enrollment_id')
+    .execute();
+  await db.schema
+    .createIndex('idx_scep_certificates_not_valid_after')
+    .on('scep_certificates')
+    .column('not_valid_after')
+    .execute();
 }
 
 export async function down(): Promise<void> {

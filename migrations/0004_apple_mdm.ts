@@ -35,7 +35,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('nano_users')
     .addColumn('id', 'varchar(255)', (c) => c.notNull())
-    .addColumn('device_id', 'varchar(255)', (c) => c.notNull().references('nano_devices.id').onDelete('cascade'))
+    .addColumn('device_id', 'varchar(255)', (c) =>
+      c.notNull().references('nano_devices.id').onDelete('cascade'),
+    )
     .addColumn('user_short_name', 'varchar(255)')
     .addColumn('user_long_name', 'varchar(255)')
     .addColumn('token_update', t.longText)
@@ -53,7 +55,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable('nano_enrollments')
     .addColumn('id', 'varchar(255)', (c) => c.primaryKey())
-    .addColumn('device_id', 'varchar(255)', (c) => c.notNull().references('nano_devices.id').onDelete('cascade'))
+    .addColumn('device_id', 'varchar(255)', (c) =>
+      c.notNull().references('nano_devices.id').onDelete('cascade'),
+    )
     .addColumn('user_id', 'varchar(255)', (c) => c.unique().references('nano_users.id').onDelete('cascade'))
     .addColumn('type', 'varchar(31)', (c) => c.notNull())
     .addColumn('topic', 'varchar(255)', (c) => c.notNull())
@@ -71,7 +75,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', t.datetime, (c) => c.notNull())
     .addColumn('updated_at', t.datetime, (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('idx_nano_enrollments_device').on('nano_enrollments').column('device_id').execute();
+  await db.schema
+    .createIndex('idx_nano_enrollments_device')
+    .on('nano_enrollments')
+    .column('device_id')
+    .execute();
   await db.schema.createIndex('idx_nano_enrollments_type').on('nano_enrollments').column('type').execute();
 
   await db.schema
@@ -83,7 +91,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', microTime, (c) => c.notNull())
     .addColumn('updated_at', microTime, (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('idx_nano_commands_request_type').on('nano_commands').column('request_type').execute();
+  await db.schema
+    .createIndex('idx_nano_commands_request_type')
+    .on('nano_commands')
+    .column('request_type')
+    .execute();
 
   await db.schema
     .createTable('nano_enrollment_queue')
@@ -105,7 +117,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .on('nano_enrollment_queue')
     .columns(['id', 'active', 'priority desc', 'created_at', 'command_uuid', 'delivery_attempts'])
     .execute();
-  await db.schema.createIndex('idx_nano_queue_command').on('nano_enrollment_queue').column('command_uuid').execute();
+  await db.schema
+    .createIndex('idx_nano_queue_command')
+    .on('nano_enrollment_queue')
+    .column('command_uuid')
+    .execute();
 
   await db.schema
     .createTable('nano_command_results')
@@ -121,7 +137,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('updated_at', t.datetime, (c) => c.notNull())
     .addPrimaryKeyConstraint('pk_nano_command_results', ['id', 'command_uuid'])
     .execute();
-  await db.schema.createIndex('idx_nano_results_command').on('nano_command_results').column('command_uuid').execute();
+  await db.schema
+    .createIndex('idx_nano_results_command')
+    .on('nano_command_results')
+    .column('command_uuid')
+    .execute();
   await db.schema
     .createIndex('idx_nano_results_status_updated')
     .on('nano_command_results')
@@ -140,7 +160,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('updated_at', t.datetime, (c) => c.notNull())
     .addPrimaryKeyConstraint('pk_nano_cert_auth_associations', ['id', 'sha256'])
     .execute();
-  await db.schema.createIndex('idx_nano_cert_auth_sha256').on('nano_cert_auth_associations').column('sha256').execute();
+  await db.schema
+    .createIndex('idx_nano_cert_auth_sha256')
+    .on('nano_cert_auth_associations')
+    .column('sha256')
+    .execute();
 
   await db.schema
     .createTable('host_mdm_commands')

@@ -61,7 +61,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addUniqueConstraint('uq_profile_labels_apple', ['apple_profile_uuid', 'label_name'])
     .addUniqueConstraint('uq_profile_labels_windows', ['windows_profile_uuid', 'label_name'])
     .execute();
-  await db.schema.createIndex('idx_profile_labels_label').on('mdm_configuration_profile_labels').column('label_id').execute();
+  await db.schema
+    .createIndex('idx_profile_labels_label')
+    .on('mdm_configuration_profile_labels')
+    .column('label_id')
+    .execute();
 
   await db.schema
     .createTable('mdm_declaration_labels')
@@ -76,7 +80,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', t.datetime, (c) => c.notNull())
     .addUniqueConstraint('uq_declaration_labels', ['apple_declaration_uuid', 'label_name'])
     .execute();
-  await db.schema.createIndex('idx_declaration_labels_label').on('mdm_declaration_labels').column('label_id').execute();
+  await db.schema
+    .createIndex('idx_declaration_labels_label')
+    .on('mdm_declaration_labels')
+    .column('label_id')
+    .execute();
 
   // Per-host status of each Apple profile. status NULL = decided but not yet queued (shown as pending).
   await db.schema
@@ -99,8 +107,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('updated_at', t.datetime, (c) => c.notNull())
     .addPrimaryKeyConstraint('pk_host_mdm_apple_profiles', ['host_uuid', 'profile_uuid'])
     .execute();
-  await db.schema.createIndex('idx_hmap_command').on('host_mdm_apple_profiles').column('command_uuid').execute();
-  await db.schema.createIndex('idx_hmap_profile_status').on('host_mdm_apple_profiles').columns(['profile_uuid', 'status']).execute();
+  await db.schema
+    .createIndex('idx_hmap_command')
+    .on('host_mdm_apple_profiles')
+    .column('command_uuid')
+    .execute();
+  await db.schema
+    .createIndex('idx_hmap_profile_status')
+    .on('host_mdm_apple_profiles')
+    .columns(['profile_uuid', 'status'])
+    .execute();
 
   await db.schema
     .createTable('host_mdm_apple_declarations')
@@ -133,7 +149,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('requested_at', t.datetime, (c) => c.notNull())
     .addColumn('answered_at', t.datetime)
     .execute();
-  await db.schema.createIndex('idx_profile_checks_command').on('host_mdm_apple_profile_checks').column('command_uuid').execute();
+  await db.schema
+    .createIndex('idx_profile_checks_command')
+    .on('host_mdm_apple_profile_checks')
+    .column('command_uuid')
+    .execute();
 
   // Small key/value rows for the manager's cursors (host id where the next tick resumes).
   await db.schema

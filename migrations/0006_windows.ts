@@ -30,8 +30,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', t.datetime, (c) => c.notNull())
     .addColumn('updated_at', t.datetime, (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('idx_mdm_windows_enrollments_device_id').on('mdm_windows_enrollments').column('mdm_device_id').execute();
-  await db.schema.createIndex('idx_mdm_windows_enrollments_host_uuid').on('mdm_windows_enrollments').column('host_uuid').execute();
+  await db.schema
+    .createIndex('idx_mdm_windows_enrollments_device_id')
+    .on('mdm_windows_enrollments')
+    .column('mdm_device_id')
+    .execute();
+  await db.schema
+    .createIndex('idx_mdm_windows_enrollments_host_uuid')
+    .on('mdm_windows_enrollments')
+    .column('host_uuid')
+    .execute();
 
   await db.schema
     .createTable('windows_mdm_commands')
@@ -44,38 +52,68 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('windows_mdm_command_queue')
-    .addColumn('enrollment_id', 'integer', (c) => c.notNull().references('mdm_windows_enrollments.id').onDelete('cascade'))
-    .addColumn('command_uuid', 'varchar(127)', (c) => c.notNull().references('windows_mdm_commands.command_uuid').onDelete('cascade'))
+    .addColumn('enrollment_id', 'integer', (c) =>
+      c.notNull().references('mdm_windows_enrollments.id').onDelete('cascade'),
+    )
+    .addColumn('command_uuid', 'varchar(127)', (c) =>
+      c.notNull().references('windows_mdm_commands.command_uuid').onDelete('cascade'),
+    )
     .addColumn('created_at', t.datetime, (c) => c.notNull())
     .addPrimaryKeyConstraint('pk_windows_mdm_command_queue', ['enrollment_id', 'command_uuid'])
     .execute();
-  await db.schema.createIndex('idx_windows_mdm_command_queue_command').on('windows_mdm_command_queue').column('command_uuid').execute();
+  await db.schema
+    .createIndex('idx_windows_mdm_command_queue_command')
+    .on('windows_mdm_command_queue')
+    .column('command_uuid')
+    .execute();
 
   await db.schema
     .createTable('windows_mdm_responses')
     .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
-    .addColumn('enrollment_id', 'integer', (c) => c.notNull().references('mdm_windows_enrollments.id').onDelete('cascade'))
+    .addColumn('enrollment_id', 'integer', (c) =>
+      c.notNull().references('mdm_windows_enrollments.id').onDelete('cascade'),
+    )
     .addColumn('raw_response', t.longText, (c) => c.notNull())
     .addColumn('created_at', t.datetime, (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('idx_windows_mdm_responses_enrollment').on('windows_mdm_responses').column('enrollment_id').execute();
+  await db.schema
+    .createIndex('idx_windows_mdm_responses_enrollment')
+    .on('windows_mdm_responses')
+    .column('enrollment_id')
+    .execute();
 
   await db.schema
     .createTable('windows_mdm_command_results')
-    .addColumn('enrollment_id', 'integer', (c) => c.notNull().references('mdm_windows_enrollments.id').onDelete('cascade'))
-    .addColumn('command_uuid', 'varchar(127)', (c) => c.notNull().references('windows_mdm_commands.command_uuid').onDelete('cascade'))
+    .addColumn('enrollment_id', 'integer', (c) =>
+      c.notNull().references('mdm_windows_enrollments.id').onDelete('cascade'),
+    )
+    .addColumn('command_uuid', 'varchar(127)', (c) =>
+      c.notNull().references('windows_mdm_commands.command_uuid').onDelete('cascade'),
+    )
     .addColumn('raw_result', t.longText, (c) => c.notNull())
-    .addColumn('response_id', 'integer', (c) => c.notNull().references('windows_mdm_responses.id').onDelete('cascade'))
+    .addColumn('response_id', 'integer', (c) =>
+      c.notNull().references('windows_mdm_responses.id').onDelete('cascade'),
+    )
     .addColumn('status_code', 'varchar(31)', (c) => c.notNull())
     .addColumn('created_at', t.datetime, (c) => c.notNull())
     .addColumn('updated_at', t.datetime, (c) => c.notNull())
     .addPrimaryKeyConstraint('pk_windows_mdm_command_results', ['enrollment_id', 'command_uuid'])
     .execute();
-  await db.schema.createIndex('idx_windows_mdm_command_results_command').on('windows_mdm_command_results').column('command_uuid').execute();
+  await db.schema
+    .createIndex('idx_windows_mdm_command_results_command')
+    .on('windows_mdm_command_results')
+    .column('command_uuid')
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
-  for (const tbl of ['windows_mdm_command_results', 'windows_mdm_responses', 'windows_mdm_command_queue', 'windows_mdm_commands', 'mdm_windows_enrollments']) {
+  for (const tbl of [
+    'windows_mdm_command_results',
+    'windows_mdm_responses',
+    'windows_mdm_command_queue',
+    'windows_mdm_commands',
+    'mdm_windows_enrollments',
+  ]) {
     await db.schema.dropTable(tbl).ifExists().execute();
   }
 }

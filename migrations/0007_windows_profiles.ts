@@ -48,8 +48,16 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('updated_at', t.datetime, (c) => c.notNull())
     .addPrimaryKeyConstraint('pk_host_mdm_windows_profiles', ['host_uuid', 'profile_uuid'])
     .execute();
-  await db.schema.createIndex('idx_hmwp_command').on('host_mdm_windows_profiles').column('command_uuid').execute();
-  await db.schema.createIndex('idx_hmwp_profile_status').on('host_mdm_windows_profiles').columns(['profile_uuid', 'status']).execute();
+  await db.schema
+    .createIndex('idx_hmwp_command')
+    .on('host_mdm_windows_profiles')
+    .column('command_uuid')
+    .execute();
+  await db.schema
+    .createIndex('idx_hmwp_profile_status')
+    .on('host_mdm_windows_profiles')
+    .columns(['profile_uuid', 'status'])
+    .execute();
 
   // Verification: the last Get of profile LocURIs sent to each host, and when it was answered.
   await db.schema
@@ -59,7 +67,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('requested_at', t.datetime, (c) => c.notNull())
     .addColumn('answered_at', t.datetime)
     .execute();
-  await db.schema.createIndex('idx_hmwp_checks_command').on('host_mdm_windows_profile_checks').column('command_uuid').execute();
+  await db.schema
+    .createIndex('idx_hmwp_checks_command')
+    .on('host_mdm_windows_profile_checks')
+    .column('command_uuid')
+    .execute();
 }
 
 export async function down(): Promise<void> {

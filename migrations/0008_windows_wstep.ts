@@ -28,9 +28,21 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('created_at', t.datetime, (c) => c.notNull())
     .addColumn('updated_at', t.datetime, (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('idx_wstep_certificates_enrollment').on('wstep_certificates').column('enrollment_id').execute();
-  await db.schema.createIndex('idx_wstep_certificates_host_uuid').on('wstep_certificates').column('host_uuid').execute();
-  await db.schema.createIndex('idx_wstep_certificates_not_valid_after').on('wstep_certificates').column('not_valid_after').execute();
+  await db.schema
+    .createIndex('idx_wstep_certificates_enrollment')
+    .on('wstep_certificates')
+    .column('enrollment_id')
+    .execute();
+  await db.schema
+    .createIndex('idx_wstep_certificates_host_uuid')
+    .on('wstep_certificates')
+    .column('host_uuid')
+    .execute();
+  await db.schema
+    .createIndex('idx_wstep_certificates_not_valid_after')
+    .on('wstep_certificates')
+    .column('not_valid_after')
+    .execute();
 }
 
 export async function down(): Promise<void> {

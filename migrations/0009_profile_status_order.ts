@@ -11,7 +11,9 @@ import { columnTypes, dialectOf } from '../src/db/dialect.js';
 export async function up(db: Kysely<any>): Promise<void> {
   if (dialectOf(db) === 'mysql') {
     await sql`ALTER TABLE host_mdm_apple_profiles
-      DROP PRIMARY KEY, ADD PRIMARY KEY (profile_uuid, host_uuid), ADD INDEX idx_hmap_host (host_uuid, command_uuid)`.execute(db);
+      DROP PRIMARY KEY, ADD PRIMARY KEY (profile_uuid, host_uuid), ADD INDEX idx_hmap_host (host_uuid, command_uuid)`.execute(
+      db,
+    );
     return;
   }
   // SQLite cannot change a primary key: rebuild the table with the same columns.
@@ -42,7 +44,19 @@ export async function up(db: Kysely<any>): Promise<void> {
     FROM host_mdm_apple_profiles`.execute(db);
   await db.schema.dropTable('host_mdm_apple_profiles').execute();
   await db.schema.alterTable('host_mdm_apple_profiles_rekeyed').renameTo('host_mdm_apple_profiles').execute();
-  await db.schema.createIndex('idx_hmap_command').on('host_mdm_apple_profiles').column('command_uuid').execute();
-  await db.schema.createIndex('idx_hmap_profile_status').on('host_mdm_apple_profiles').columns(['profile_uuid', 'status']).execute();
-  await db.schema.createIndex('idx_hmap_host').on('host_mdm_apple_profiles').columns(['host_uuid', 'command_uuid']).execute();
+  await db.schema
+    .createIndex('idx_hmap_command')
+    .on('host_mdm_apple_profiles')
+    .column('command_uuid')
+    .execute();
+  await db.schema
+    .createIndex('idx_hmap_profile_status')
+    .on('host_mdm_apple_profiles')
+    .columns(['profile_uuid', 'status'])
+    .execute();
+  await db.schema
+    .createIndex('idx_hmap_host')
+    .on('host_mdm_apple_profiles')
+    .columns(['host_uuid', 'command_uuid'])
+    .execute();
 }

@@ -43,7 +43,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
   const server = Fastify({
     loggerInstance: logger,
     bodyLimit: config.maxBodyBytes,
-    genReqId: (req) => (typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : randomUUID()),
+    genReqId: (req) =>
+      typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : randomUUID(),
     requestIdHeader: false,
     logController: new LogController({ disableRequestLogging: true }),
     ...(https ? { https } : {}),
@@ -52,7 +53,12 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
   // One JSON line per request, with its id, status and duration.
   server.addHook('onResponse', async (req, reply) => {
     req.log.info(
-      { method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      {
+        method: req.method,
+        url: req.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
       'request',
     );
   });
@@ -73,6 +79,14 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     }),
   );
   server.addHook('onClose', async () => services.flushAppleCheckin());
-  await registerAdminApi(server, services.auth, [(s) => registerSessionRoutes.versioned(s, services), adminBasicsRoutes(services), cronRoutes(services), applePushSetupRoutes(services), appleCommandRoutes(services), appleEnrollmentAdminRoutes(services), (s) => registerProfileRoutes(s, services)]);
+  await registerAdminApi(server, services.auth, [
+    (s) => registerSessionRoutes.versioned(s, services),
+    adminBasicsRoutes(services),
+    cronRoutes(services),
+    applePushSetupRoutes(services),
+    appleCommandRoutes(services),
+    appleEnrollmentAdminRoutes(services),
+    (s) => registerProfileRoutes(s, services),
+  ]);
   return { server, services };
 }

@@ -35,9 +35,17 @@ export const configSchema = z
      */
     serverPrivateKey: z.string().min(32, 'must be at least 32 characters').optional(),
     /** Admin sessions expire after this many seconds without use. */
-    sessionDurationSeconds: z.coerce.number().int().min(60).default(5 * 24 * 3600),
+    sessionDurationSeconds: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .default(5 * 24 * 3600),
     /** Largest request body accepted on the admin API. */
-    maxBodyBytes: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
+    maxBodyBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(2 * 1024 * 1024),
     /** Run the in-process cron jobs in this process. */
     cronEnabled: bool.default(true),
     /** Identifies this process in the cron lease table; defaults to hostname and pid. */
@@ -65,13 +73,21 @@ export const configSchema = z
     /** Apple: header carrying the device's client certificate when a TLS terminator checks it. */
     appleClientCertHeader: z.string().optional(),
     /** Apple: largest check-in or command report accepted (results such as app lists can be large). */
-    appleMdmMaxBodyBytes: z.coerce.number().int().min(1024).default(20 * 1024 * 1024),
+    appleMdmMaxBodyBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(20 * 1024 * 1024),
     /** Apple: a command handed to a device this many times without a decodable answer is given up. */
     appleCommandMaxDeliveries: z.coerce.number().int().min(1).max(1000).default(5),
     /** Apple: acknowledged command results (and their queue rows) are deleted after this many days. */
     appleCommandRetentionDays: z.coerce.number().min(0).default(30),
     /** Windows: largest SOAP or SyncML body accepted from a device. */
-    windowsMaxBodyBytes: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
+    windowsMaxBodyBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(2 * 1024 * 1024),
     /** Windows: minutes between a device's management sessions (DMClient poll schedule). */
     windowsPollIntervalMinutes: z.coerce.number().int().min(1).max(1440).default(1),
     /** Windows: seconds a management digest nonce stays valid before the device is challenged again. */
@@ -87,7 +103,11 @@ export const configSchema = z
     /** Windows profiles: wrap every install in one <Atomic> (older Fleet) instead of sending it as written. */
     windowsProfileWrapInAtomic: bool.default(false),
     /** Profiles: largest configuration profile / declaration upload, in bytes. */
-    profileMaxUploadBytes: z.coerce.number().int().min(1024).default(1024 * 1024),
+    profileMaxUploadBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(1024 * 1024),
     /** Profiles: hosts per window of the profile manager's cursor walk. */
     profileManagerBatchHosts: z.coerce.number().int().min(1).default(5000),
     /** Profiles: time one profile manager tick may spend before stopping at a window boundary. */

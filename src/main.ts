@@ -20,7 +20,9 @@ async function serve(config: Config, args: string[]) {
   const users = await running.app.services.userStore.countUsers();
   // Let buffered start-up log lines out first, so the banner below is the last thing printed.
   await new Promise<void>((resolve) => running.app.services.logger.flush(() => resolve()));
-  process.stdout.write(`Flotilla ${version} listening on ${running.url} (server URL ${config.serverUrl}, ${running.database.dialect} database)\n`);
+  process.stdout.write(
+    `Flotilla ${version} listening on ${running.url} (server URL ${config.serverUrl}, ${running.database.dialect} database)\n`,
+  );
   if (users === 0) {
     process.stdout.write(
       `No users yet. Create the first admin:\n  curl -X POST ${running.url}/api/v1/setup -H 'content-type: application/json' \\\n` +
@@ -66,6 +68,8 @@ async function main(argv: string[]) {
 }
 
 main(process.argv.slice(2)).catch((err) => {
-  process.stderr.write(`flotilla: ${err instanceof ConfigError ? err.message : (err as Error).stack ?? String(err)}\n`);
+  process.stderr.write(
+    `flotilla: ${err instanceof ConfigError ? err.message : ((err as Error).stack ?? String(err))}\n`,
+  );
   process.exit(1);
 });

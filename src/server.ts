@@ -15,7 +15,11 @@ export interface RunningServer {
 /** Opens the database, prepares keys and CAs, builds the app and listens. */
 export async function startServer(config: Config, opts: { autoMigrate: boolean }): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
-  const database = openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, poolSize: config.databasePoolSize });
+  const database = openDatabase({
+    url: config.databaseUrl,
+    dataDir: config.dataDir,
+    poolSize: config.databasePoolSize,
+  });
   try {
     const serverKey = resolveServerKey(config, database.dialect);
     if (opts.autoMigrate) {
@@ -24,7 +28,9 @@ export async function startServer(config: Config, opts: { autoMigrate: boolean }
     } else {
       const pending = await pendingMigrations(database.db);
       if (pending.length) {
-        throw new Error(`database has ${pending.length} pending migrations: run \`flotilla migrate\` or serve with --auto-migrate`);
+        throw new Error(
+          `database has ${pending.length} pending migrations: run \`flotilla migrate\` or serve with --auto-migrate`,
+        );
       }
     }
     const app = await buildApp({ config, database, serverKey, logger });

@@ -56,21 +56,42 @@ export function createServices(config: Config, database: Database, serverKey: st
   const enrollSecretStore = new EnrollSecretStore(db);
   const labelStore = new LabelStore(db);
   const enrollSecrets = new EnrollSecretService(db, enrollSecretStore, teamStore, activities);
-  const teams = new TeamService(db, teamStore, enrollSecretStore, hostStore, userStore, activities, hostEvents);
+  const teams = new TeamService(
+    db,
+    teamStore,
+    enrollSecretStore,
+    hostStore,
+    userStore,
+    activities,
+    hostEvents,
+  );
   const labels = new LabelService(db, labelStore, hostStore, activities, hostEvents);
   const hosts = new HostService(db, hostStore, labelStore, teamStore, activities, hostEvents);
   const users = new UserService(db, userStore, teamStore, auth, activities);
   // Apple push: APNs client, push certificate and push service.
   const applePushParts = createApplePush({ config, db, assets, appConfig, logger });
   // Windows MDM (MS-MDE2 enrollment, SyncML management, commands) and fleetd (orbit).
-  const windows = createWindowsServices({ config, database, appConfig, assets, hostStore, userStore, activities, logger });
+  const windows = createWindowsServices({
+    config,
+    database,
+    appConfig,
+    assets,
+    hostStore,
+    userStore,
+    activities,
+    logger,
+  });
   const orbit = new OrbitService(hostStore, enrollSecrets, appConfig);
   // Apple SCEP server and enrollment profiles.
   const appleScep = new AppleScepService(assets, new ScepStore(db), config.appleScepChallenge, logger);
   const appleEnrollment = new AppleEnrollmentService(appleScep, applePushParts.certificates, appConfig);
   // Apple check-in and command queue (device endpoint, queue, lifecycle events).
   const appleMdm = createAppleMdm({
-    config, db, logger, hostStore, hostEvents,
+    config,
+    db,
+    logger,
+    hostStore,
+    hostEvents,
     identityCa: () => appleScep.caCertificate(),
     serverUrl: () => appConfig.serverUrl(),
     onCertificateAssociated: (der, deviceId) => appleScep.associateEnrollment(der, deviceId),
@@ -78,16 +99,34 @@ export function createServices(config: Config, database: Database, serverKey: st
   });
   // Admin commands API (run, list, results) and Apple host actions (refetch, lock, unlock, wipe).
   const appleCommandParts = createAppleCommandAdmin({
-    db, queue: appleMdm.appleQueue, push: applePushParts.push, certificates: applePushParts.certificates,
-    activities, hostStore, windowsCommands: windows.commands,
+    db,
+    queue: appleMdm.appleQueue,
+    push: applePushParts.push,
+    certificates: applePushParts.certificates,
+    activities,
+    hostStore,
+    windowsCommands: windows.commands,
   });
   // Configuration profiles and declarations: admin operations, the manager, DDM endpoints.
   const profileParts = createProfileServices({
-    config, db, logger, activities, hostEvents,
-    appleMdmEvents: appleMdm.appleMdmEvents, appleQueue: appleMdm.appleQueue, applePush: applePushParts.push,
+    config,
+    db,
+    logger,
+    activities,
+    hostEvents,
+    appleMdmEvents: appleMdm.appleMdmEvents,
+    appleQueue: appleMdm.appleQueue,
+    applePush: applePushParts.push,
   });
   // Windows configuration profiles: plugged into the profiles API through its Windows hook.
-  const windowsProfileParts = createWindowsProfileServices({ config, db, logger, activities, hostEvents, windows });
+  const windowsProfileParts = createWindowsProfileServices({
+    config,
+    db,
+    logger,
+    activities,
+    hostEvents,
+    windows,
+  });
   profileParts.profiles.setWindowsHandler(windowsProfileParts.windowsProfileAdmin);
   // GET /hosts/:id shows each host's profiles (null when not MDM-enrolled or none, as Fleet shows it).
   hosts.addMdmDetail(async (h) => {
@@ -100,16 +139,41 @@ export function createServices(config: Config, database: Database, serverKey: st
   const cronStore = new CronStore(db);
   const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
   const services = {
-    config, database, logger, box, userStore, activities, assets, auth, appConfig, sessions,
-    hostStore, hostEvents, teamStore, enrollSecretStore, labelStore, enrollSecrets, teams, labels, hosts, users,
-    cronStore, cron,
-    appleScep, appleEnrollment,
+    config,
+    database,
+    logger,
+    box,
+    userStore,
+    activities,
+    assets,
+    auth,
+    appConfig,
+    sessions,
+    hostStore,
+    hostEvents,
+    teamStore,
+    enrollSecretStore,
+    labelStore,
+    enrollSecrets,
+    teams,
+    labels,
+    hosts,
+    users,
+    cronStore,
+    cron,
+    appleScep,
+    appleEnrollment,
     ...appleMdm,
     ...profileParts,
     ...windowsProfileParts,
-    windows, windowsCommands: windows.commands, orbit,
-    apnsCertificates: applePushParts.certificates, applePush: applePushParts.push, apnsClient: applePushParts.client,
-    appleCommandAdmin: appleCommandParts.commands, appleHostActions: appleCommandParts.hostActions,
+    windows,
+    windowsCommands: windows.commands,
+    orbit,
+    apnsCertificates: applePushParts.certificates,
+    applePush: applePushParts.push,
+    apnsClient: applePushParts.client,
+    appleCommandAdmin: appleCommandParts.commands,
+    appleHostActions: appleCommandParts.hostActions,
     /** Starts cron jobs and other background work (set up by the cron module). */
     startBackground: undefined as undefined | (() => Promise<void>),
     stopBackground: undefined as undefined | (() => Promise<void>),

@@ -30,7 +30,12 @@ export interface BenchDatabase {
 export async function createBenchDatabase(dialect: DialectName): Promise<BenchDatabase> {
   const dataDir = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
   if (dialect === 'sqlite') {
-    return { dialect, url: 'sqlite:bench.db', dataDir, drop: async () => rmSync(dataDir, { recursive: true, force: true }) };
+    return {
+      dialect,
+      url: 'sqlite:bench.db',
+      dataDir,
+      drop: async () => rmSync(dataDir, { recursive: true, force: true }),
+    };
   }
   const name = `flotilla_bench_${randomBytes(5).toString('hex')}`;
   const c = await createConnection({ uri: benchMysqlUrl });

@@ -29,11 +29,22 @@ export async function seedHosts(db: Kysely<DB>, count: number, batchSize = 1000)
       const ids = await trx
         .selectFrom('hosts')
         .select('id')
-        .where('uuid', 'in', rows.map((r) => r.uuid))
+        .where(
+          'uuid',
+          'in',
+          rows.map((r) => r.uuid),
+        )
         .execute();
       await trx
         .insertInto('host_mdm')
-        .values(ids.map((r) => ({ host_id: r.id, enrolled: 1, server_url: 'https://bench.example.com/mdm/apple/mdm', mdm_name: 'Fleet' })))
+        .values(
+          ids.map((r) => ({
+            host_id: r.id,
+            enrolled: 1,
+            server_url: 'https://bench.example.com/mdm/apple/mdm',
+            mdm_name: 'Fleet',
+          })),
+        )
         .execute();
     });
   }

@@ -44,21 +44,25 @@ export async function startBenchServer(opts: StartBenchServerOptions): Promise<B
   }
   // BENCH_SERVER_NODE_ARGS adds node flags to the server process (e.g. `--cpu-prof` to profile it).
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(repoRoot, 'src', 'main.ts'), 'serve'], {
-    cwd: repoRoot,
-    env: {
-      ...process.env,
-      FLOTILLA_DATABASE_URL: database.url,
-      FLOTILLA_DATA_DIR: database.dataDir,
-      FLOTILLA_SERVER_PRIVATE_KEY: benchServerKey,
-      FLOTILLA_LISTEN_HOST: '127.0.0.1',
-      FLOTILLA_LISTEN_PORT: '0',
-      FLOTILLA_LOG_LEVEL: 'warn',
-      FLOTILLA_CRON_ENABLED: 'false',
-      ...opts.env,
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', join(repoRoot, 'src', 'main.ts'), 'serve'],
+    {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        FLOTILLA_DATABASE_URL: database.url,
+        FLOTILLA_DATA_DIR: database.dataDir,
+        FLOTILLA_SERVER_PRIVATE_KEY: benchServerKey,
+        FLOTILLA_LISTEN_HOST: '127.0.0.1',
+        FLOTILLA_LISTEN_PORT: '0',
+        FLOTILLA_LOG_LEVEL: 'warn',
+        FLOTILLA_CRON_ENABLED: 'false',
+        ...opts.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -91,7 +95,10 @@ export async function startBenchServer(opts: StartBenchServerOptions): Promise<B
     const res = await fetch(`${url}/api/v1/setup`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ admin: { email: 'bench@example.com', name: 'Bench', password: benchAdminPassword }, org_info: { org_name: 'Bench' } }),
+      body: JSON.stringify({
+        admin: { email: 'bench@example.com', name: 'Bench', password: benchAdminPassword },
+        org_info: { org_name: 'Bench' },
+      }),
     });
     if (res.status !== 200) throw new Error(`setup failed: ${res.status} ${await res.text()}`);
     const { token } = (await res.json()) as { token: string };

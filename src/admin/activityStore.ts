@@ -41,7 +41,9 @@ export class ActivityStore {
   async list(opts: { limit?: number; offset?: number; desc?: boolean; hostId?: number; type?: string }) {
     let q = this.db.selectFrom('activities').selectAll('activities');
     if (opts.hostId !== undefined) {
-      q = q.innerJoin('host_activities', 'host_activities.activity_id', 'activities.id').where('host_activities.host_id', '=', opts.hostId);
+      q = q
+        .innerJoin('host_activities', 'host_activities.activity_id', 'activities.id')
+        .where('host_activities.host_id', '=', opts.hostId);
     }
     if (opts.type) q = q.where('activities.activity_type', '=', opts.type);
     q = q.orderBy('activities.id', opts.desc === false ? 'asc' : 'desc');

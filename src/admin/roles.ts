@@ -167,7 +167,9 @@ export function canWriteUser(p: Principal, target: UserScope): boolean {
   if (p.globalRole === 'admin') return true;
   if (p.globalRole) return false;
   const admin = new Set(adminTeamIds(p));
-  return target.globalRole === null && target.teamIds.length > 0 && target.teamIds.every((id) => admin.has(id));
+  return (
+    target.globalRole === null && target.teamIds.length > 0 && target.teamIds.every((id) => admin.has(id))
+  );
 }
 
 /** May the principal create a user with these roles (or give an existing user these roles)? */

@@ -5,7 +5,8 @@ import { badRequest } from '../http/errors.js';
 export function idParam(req: FastifyRequest, name = 'id'): number {
   const raw = (req.params as Record<string, string | undefined>)[name];
   const n = Number(raw);
-  if (!raw || !/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) throw badRequest(`${name} must be a positive integer`, name);
+  if (!raw || !/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1)
+    throw badRequest(`${name} must be a positive integer`, name);
   return n;
 }
 

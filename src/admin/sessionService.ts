@@ -21,11 +21,16 @@ export class SessionService {
   ) {}
 
   /** Creates the first admin; refused once any user exists. */
-  async setup(input: SetupInput): Promise<{ user: UserRow; token: string; orgName: string; serverUrl: string }> {
+  async setup(
+    input: SetupInput,
+  ): Promise<{ user: UserRow; token: string; orgName: string; serverUrl: string }> {
     if ((await this.users.countUsers()) > 0) throw conflict('setup has already been completed');
     const problem = passwordProblem(input.admin.password);
     if (problem) throw invalid(problem, 'password');
-    if (input.admin.password_confirmation !== undefined && input.admin.password_confirmation !== input.admin.password) {
+    if (
+      input.admin.password_confirmation !== undefined &&
+      input.admin.password_confirmation !== input.admin.password
+    ) {
       throw invalid('Passwords do not match', 'password_confirmation');
     }
     const passwordHash = await hashPassword(input.admin.password);
@@ -48,11 +53,7 @@ export class SessionService {
 
   async login(email: string, password: string) {
     const res = await this.auth.login(email, password);
-    await this.activities.record(
-      { user: res.user },
-      'user_logged_in',
-      { public_ip: '' },
-    );
+    await this.activities.record({ user: res.user }, 'user_logged_in', { public_ip: '' });
     return res;
   }
 

@@ -6,7 +6,14 @@ import type { TeamStore } from '../teams/store.js';
 import type { ActivityService } from './activityService.js';
 import type { AuthService, Viewer } from './authService.js';
 import { hashPassword, passwordProblem, verifyPassword } from './password.js';
-import { canAssignRoles, canReadUser, canWriteUser, type Role, type TeamRole, type UserScope } from './roles.js';
+import {
+  canAssignRoles,
+  canReadUser,
+  canWriteUser,
+  type Role,
+  type TeamRole,
+  type UserScope,
+} from './roles.js';
 import type { UserRow, UserStore } from './userStore.js';
 
 export interface NewUserInput {
@@ -45,7 +52,17 @@ export class UserService {
     private readonly activities: ActivityService,
   ) {}
 
-  async list(viewer: Viewer, opts: { query?: string; teamId?: number; limit?: number; offset?: number; orderKey?: string; desc?: boolean }) {
+  async list(
+    viewer: Viewer,
+    opts: {
+      query?: string;
+      teamId?: number;
+      limit?: number;
+      offset?: number;
+      orderKey?: string;
+      desc?: boolean;
+    },
+  ) {
     const p = viewer.principal;
     if (p.globalRole === 'gitops') throw forbidden();
     if (p.globalRole) return this.users.list(opts);
@@ -62,10 +79,15 @@ export class UserService {
   }
 
   /** Global role or team roles, exactly one of them; teams must exist. */
-  private async checkRoles(globalRole: Role | null | undefined, teams: { id: number; role: Role }[] | undefined) {
+  private async checkRoles(
+    globalRole: Role | null | undefined,
+    teams: { id: number; role: Role }[] | undefined,
+  ) {
     const hasTeams = (teams?.length ?? 0) > 0;
-    if (globalRole && hasTeams) throw invalid('a user has either a global role or team roles, not both', 'global_role');
-    if (!globalRole && !hasTeams) throw invalid('either a global role or at least one team role is required', 'global_role');
+    if (globalRole && hasTeams)
+      throw invalid('a user has either a global role or team roles, not both', 'global_role');
+    if (!globalRole && !hasTeams)
+      throw invalid('either a global role or at least one team role is required', 'global_role');
     if (hasTeams) {
       const ids = teams!.map((t) => t.id);
       if (new Set(ids).size !== ids.length) throw invalid('a team appears more than once', 'teams');
@@ -77,10 +99,20 @@ export class UserService {
 
   async create(viewer: Viewer, input: NewUserInput): Promise<{ user: UserRow; token?: string }> {
     await this.checkRoles(input.global_role, input.teams);
-    const teamRoles: TeamRole[] = input.global_role ? [] : (input.teams ?? []).map((t) => ({ teamId: t.id, role: t.role }));
-    if (!canAssignRoles(viewer.principal, input.global_role ?? null, teamRoles.map((t) => t.teamId))) throw forbidden();
+    const teamRoles: TeamRole[] = input.global_role
+      ? []
+      : (input.teams ?? []).map((t) => ({ teamId: t.id, role: t.role }));
+    if (
+      !canAssignRoles(
+        viewer.principal,
+        input.global_role ?? null,
+        teamRoles.map((t) => t.teamId),
+      )
+    )
+      throw forbidden();
     const apiOnly = input.api_only ?? false;
-    const email = input.email ?? (apiOnly ? `api-only-${randomBytes(6).toString('hex')}@flotilla.invalid` : undefined);
+    const email =
+      input.email ?? (apiOnly ? `api-only-${randomBytes(6).toString('hex')}@flotilla.invalid` : undefined);
     if (!email) throw invalid('email is required', 'email');
     let password = input.password;
     if (password === undefined) {
@@ -93,16 +125,33 @@ export class UserService {
     const passwordHash = await hashPassword(password);
     const id = await this.db.transaction().execute(async (trx) => {
       const newId = await this.users.create(
-        { email, name: input.name, passwordHash, globalRole: input.global_role ?? null, teams: teamRoles, apiOnly },
+        {
+          email,
+          name: input.name,
+          passwordHash,
+          globalRole: input.global_role ?? null,
+          teams: teamRoles,
+          apiOnly,
+        },
         trx,
       );
       const who = { user_id: newId, user_name: input.name, user_email: email };
       await this.activities.record(viewer, 'created_user', who, { trx });
       if (input.global_role) {
-        await this.activities.record(viewer, 'changed_user_global_role', { ...who, role: input.global_role }, { trx });
+        await this.activities.record(
+          viewer,
+          'changed_user_global_role',
+          { ...who, role: input.global_role },
+          { trx },
+        );
       }
       for (const t of teamRoles) {
-        await this.activities.record(viewer, 'changed_user_team_role', { ...who, role: t.role, team_id: t.teamId }, { trx });
+        await this.activities.record(
+          viewer,
+          'changed_user_team_role',
+          { ...who, role: t.role, team_id: t.teamId },
+          { trx },
+        );
       }
       return newId;
     });
@@ -130,13 +179,31 @@ export class UserService {
       if (patch.teams !== undefined) nextTeams = patch.teams.map((t) => ({ teamId: t.id, role: t.role }));
       if (patch.global_role) nextTeams = [];
       else if (patch.teams?.length) nextGlobal = null;
-      await this.checkRoles(nextGlobal, nextTeams.map((t) => ({ id: t.teamId, role: t.role })));
-      if (!canAssignRoles(p, nextGlobal, nextTeams.map((t) => t.teamId))) throw forbidden();
-      if (target.global_role === 'admin' && nextGlobal !== 'admin' && (await this.users.countGlobalAdmins()) <= 1) {
+      await this.checkRoles(
+        nextGlobal,
+        nextTeams.map((t) => ({ id: t.teamId, role: t.role })),
+      );
+      if (
+        !canAssignRoles(
+          p,
+          nextGlobal,
+          nextTeams.map((t) => t.teamId),
+        )
+      )
+        throw forbidden();
+      if (
+        target.global_role === 'admin' &&
+        nextGlobal !== 'admin' &&
+        (await this.users.countGlobalAdmins()) <= 1
+      ) {
         throw conflict('cannot demote the last global admin');
       }
     }
-    if (patch.email !== undefined && patch.email !== target.email && (await this.users.getByEmail(patch.email))) {
+    if (
+      patch.email !== undefined &&
+      patch.email !== target.email &&
+      (await this.users.getByEmail(patch.email))
+    ) {
       throw alreadyExists(`a user with email ${patch.email} already exists`);
     }
     let passwordHash: string | undefined;
@@ -164,29 +231,56 @@ export class UserService {
         },
         trx,
       );
-      const who = { user_id: id, user_name: patch.name ?? target.name, user_email: patch.email ?? target.email };
+      const who = {
+        user_id: id,
+        user_name: patch.name ?? target.name,
+        user_email: patch.email ?? target.email,
+      };
       if (rolesChange && nextGlobal !== target.global_role) {
-        if (nextGlobal) await this.activities.record(viewer, 'changed_user_global_role', { ...who, role: nextGlobal }, { trx });
-        else await this.activities.record(viewer, 'deleted_user_global_role', { ...who, role: target.global_role }, { trx });
+        if (nextGlobal)
+          await this.activities.record(
+            viewer,
+            'changed_user_global_role',
+            { ...who, role: nextGlobal },
+            { trx },
+          );
+        else
+          await this.activities.record(
+            viewer,
+            'deleted_user_global_role',
+            { ...who, role: target.global_role },
+            { trx },
+          );
       }
       if (rolesChange) {
         const before = new Map(target.teams.map((t) => [t.teamId, t.role]));
         const after = new Map(nextTeams.map((t) => [t.teamId, t.role]));
         for (const [teamId, role] of after) {
           if (before.get(teamId) !== role) {
-            await this.activities.record(viewer, 'changed_user_team_role', { ...who, role, team_id: teamId }, { trx });
+            await this.activities.record(
+              viewer,
+              'changed_user_team_role',
+              { ...who, role, team_id: teamId },
+              { trx },
+            );
           }
         }
         for (const [teamId, role] of before) {
           if (!after.has(teamId)) {
-            await this.activities.record(viewer, 'deleted_user_team_role', { ...who, role, team_id: teamId }, { trx });
+            await this.activities.record(
+              viewer,
+              'deleted_user_team_role',
+              { ...who, role, team_id: teamId },
+              { trx },
+            );
           }
         }
       }
-      const edited = (['name', 'email', 'password', 'sso_enabled', 'mfa_enabled', 'position'] as const).filter(
-        (k) => patch[k] !== undefined,
-      );
-      if (edited.length) await this.activities.record(viewer, 'edited_user', { ...who, fields: edited }, { trx });
+      const edited = (
+        ['name', 'email', 'password', 'sso_enabled', 'mfa_enabled', 'position'] as const
+      ).filter((k) => patch[k] !== undefined);
+      if (edited.length)
+        await this.activities.record(viewer, 'edited_user', { ...who, fields: edited }, { trx });
     });
     // A changed password ends the user's other sessions.
     if (passwordHash) await this.users.deleteUserSessions(id, self ? viewer.sessionId : undefined);
@@ -202,7 +296,12 @@ export class UserService {
     }
     await this.db.transaction().execute(async (trx) => {
       await this.users.delete(id, trx);
-      await this.activities.record(viewer, 'deleted_user', { user_id: id, user_name: target.name, user_email: target.email }, { trx });
+      await this.activities.record(
+        viewer,
+        'deleted_user',
+        { user_id: id, user_name: target.name, user_email: target.email },
+        { trx },
+      );
     });
   }
 
@@ -211,6 +310,10 @@ export class UserService {
     if (!target) throw notFound('User');
     if (viewer.principal.userId !== id && !canWriteUser(viewer.principal, scopeOf(target))) throw forbidden();
     await this.users.deleteUserSessions(id);
-    await this.activities.record(viewer, 'deleted_user_sessions', { user_id: id, user_name: target.name, user_email: target.email });
+    await this.activities.record(viewer, 'deleted_user_sessions', {
+      user_id: id,
+      user_name: target.name,
+      user_email: target.email,
+    });
   }
 }

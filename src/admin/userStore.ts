@@ -32,7 +32,10 @@ export class UserStore {
   constructor(private readonly db: Kysely<DB>) {}
 
   async countUsers(): Promise<number> {
-    const r = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const r = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(r.n);
   }
 
@@ -97,7 +100,9 @@ export class UserStore {
         eb.selectFrom('user_teams').select('user_id').where('team_id', 'in', opts.teamIds!),
       );
     }
-    const key = (['id', 'name', 'email', 'created_at'].includes(opts.orderKey ?? '') ? opts.orderKey : 'id') as 'id';
+    const key = (
+      ['id', 'name', 'email', 'created_at'].includes(opts.orderKey ?? '') ? opts.orderKey : 'id'
+    ) as 'id';
     q = q.orderBy(`users.${key}`, opts.desc ? 'desc' : 'asc');
     if (opts.limit !== undefined) q = q.limit(opts.limit).offset(opts.offset ?? 0);
     return this.withTeams(await q.execute());
@@ -132,7 +137,13 @@ export class UserStore {
 
   async update(
     id: number,
-    fields: { email?: string; name?: string; passwordHash?: string; globalRole?: Role | null; teams?: TeamRole[] },
+    fields: {
+      email?: string;
+      name?: string;
+      passwordHash?: string;
+      globalRole?: Role | null;
+      teams?: TeamRole[];
+    },
     trx?: Transaction<DB>,
   ): Promise<void> {
     const run = async (t: Transaction<DB>) => {

@@ -4,12 +4,17 @@ import { queryFlag } from '../admin/routeParams.js';
 import { authorize } from '../http/adminApi.js';
 import type { Services } from '../services.js';
 
-const updates = z.object({ minimum_version: z.string().nullable().optional(), deadline: z.string().nullable().optional() }).strict();
+const updates = z
+  .object({ minimum_version: z.string().nullable().optional(), deadline: z.string().nullable().optional() })
+  .strict();
 
 /** What `PATCH /config` accepts. Read-only flags are accepted (clients echo them back) and ignored. */
 const configPatch = z
   .object({
-    org_info: z.object({ org_name: z.string().max(255).optional(), org_logo_url: z.string().max(2048).optional() }).strict().optional(),
+    org_info: z
+      .object({ org_name: z.string().max(255).optional(), org_logo_url: z.string().max(2048).optional() })
+      .strict()
+      .optional(),
     server_settings: z
       .object({
         server_url: z.url().optional(),
@@ -25,8 +30,14 @@ const configPatch = z
         android_enabled_and_configured: z.boolean().optional(),
         enable_disk_encryption: z.boolean().optional(),
         macos_updates: updates.optional(),
-        macos_settings: z.object({ custom_settings: z.array(z.unknown()).optional() }).strict().optional(),
-        windows_settings: z.object({ custom_settings: z.array(z.unknown()).optional() }).strict().optional(),
+        macos_settings: z
+          .object({ custom_settings: z.array(z.unknown()).optional() })
+          .strict()
+          .optional(),
+        windows_settings: z
+          .object({ custom_settings: z.array(z.unknown()).optional() })
+          .strict()
+          .optional(),
         end_user_authentication: z
           .object({
             idp_name: z.string().optional(),
@@ -44,7 +55,9 @@ const configPatch = z
   })
   .strict();
 
-const patchQuery = z.object({ dry_run: z.string().optional(), overwrite: z.string().optional(), force: z.string().optional() }).strict();
+const patchQuery = z
+  .object({ dry_run: z.string().optional(), overwrite: z.string().optional(), force: z.string().optional() })
+  .strict();
 
 /** Global settings: `GET /config` and `PATCH /config` (with `?dry_run=true`). */
 export function registerAppConfigRoutes(scope: FastifyInstance, services: Services) {

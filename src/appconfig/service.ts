@@ -42,7 +42,11 @@ export class AppConfigService {
   defaults(): AppConfig {
     return {
       org_info: { org_name: '', org_logo_url: '' },
-      server_settings: { server_url: this.defaultServerUrl, live_query_disabled: false, enable_analytics: false },
+      server_settings: {
+        server_url: this.defaultServerUrl,
+        live_query_disabled: false,
+        enable_analytics: false,
+      },
       mdm: {
         apple_server_url: '',
         enabled_and_configured: false,

@@ -7,7 +7,11 @@ export class AppConfigStore {
   constructor(private readonly db: Kysely<DB>) {}
 
   async read(): Promise<Record<string, unknown> | undefined> {
-    const row = await this.db.selectFrom('app_config_json').select('json_value').where('id', '=', 1).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('app_config_json')
+      .select('json_value')
+      .where('id', '=', 1)
+      .executeTakeFirst();
     return row ? (JSON.parse(row.json_value) as Record<string, unknown>) : undefined;
   }
 

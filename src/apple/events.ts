@@ -36,7 +36,9 @@ export interface DeclarativeManagementResponse {
   contentType?: string;
 }
 
-export type DeclarativeManagementHandler = (req: DeclarativeManagementRequest) => Promise<DeclarativeManagementResponse>;
+export type DeclarativeManagementHandler = (
+  req: DeclarativeManagementRequest,
+) => Promise<DeclarativeManagementResponse>;
 
 /**
  * Where other areas (profiles, DDM, disk encryption) hook into Apple check-ins: command results,

@@ -56,7 +56,8 @@ export class ConfigAssetService {
       sums[name] = md5Hex(plain);
     }
     await this.store.replaceSealed(sealed, sums);
-    for (const [name, v] of Object.entries(values)) this.cache.set(name, Buffer.isBuffer(v) ? v : Buffer.from(v as string));
+    for (const [name, v] of Object.entries(values))
+      this.cache.set(name, Buffer.isBuffer(v) ? v : Buffer.from(v as string));
   }
 
   async delete(names: AssetName[]): Promise<void> {
@@ -84,8 +85,10 @@ export class ConfigAssetService {
       sealed[keyName] = this.box.seal(ca.keyPem);
       sums[keyName] = md5Hex(ca.keyPem);
     };
-    if (!have[AssetName.appleScepCaCert]) add(AssetName.appleScepCaCert, AssetName.appleScepCaKey, 'Flotilla Apple MDM CA');
-    if (!have[AssetName.windowsWstepCert]) add(AssetName.windowsWstepCert, AssetName.windowsWstepKey, 'Flotilla Windows MDM CA');
+    if (!have[AssetName.appleScepCaCert])
+      add(AssetName.appleScepCaCert, AssetName.appleScepCaKey, 'Flotilla Apple MDM CA');
+    if (!have[AssetName.windowsWstepCert])
+      add(AssetName.windowsWstepCert, AssetName.windowsWstepKey, 'Flotilla Windows MDM CA');
     if (Object.keys(sealed).length === 0) return [];
     try {
       return await this.store.insertMissingSealed(sealed, sums);

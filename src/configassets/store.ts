@@ -17,8 +17,17 @@ async function retireLive(trx: Kysely<DB>, name: string, now: string): Promise<v
 }
 
 /** Inserts the live row of an asset (deletion_uuid '' marks it live). */
-async function insertLive(trx: Kysely<DB>, name: string, value: Buffer, md5Checksum: string, now: string): Promise<void> {
-  await trx.insertInto('mdm_config_assets').values({ name, value, md5_checksum: md5Checksum, created_at: now, deletion_uuid: '' }).execute();
+async function insertLive(
+  trx: Kysely<DB>,
+  name: string,
+  value: Buffer,
+  md5Checksum: string,
+  now: string,
+): Promise<void> {
+  await trx
+    .insertInto('mdm_config_assets')
+    .values({ name, value, md5_checksum: md5Checksum, created_at: now, deletion_uuid: '' })
+    .execute();
 }
 
 /** Rows of mdm_config_assets. Values arrive here already sealed; this store never sees plaintext. */
@@ -49,7 +58,10 @@ export class ConfigAssetStore {
   }
 
   /** Inserts only names that have no live row yet; returns the names inserted. */
-  async insertMissingSealed(values: Record<string, Buffer>, checksums: Record<string, string>): Promise<string[]> {
+  async insertMissingSealed(
+    values: Record<string, Buffer>,
+    checksums: Record<string, string>,
+  ): Promise<string[]> {
     const now = dbNow();
     return this.db.transaction().execute(async (trx) => {
       const existing = await trx

@@ -28,10 +28,18 @@ export function registerCronJobs(services: Services): void {
   });
 
   // Profiles: reconcile Apple profiles and declarations, and ask hosts for ProfileList.
-  cron.register({ name: 'mdm_apple_profile_manager', intervalSeconds: 30, run: async () => void (await services.profileManager.tick()) });
+  cron.register({
+    name: 'mdm_apple_profile_manager',
+    intervalSeconds: 30,
+    run: async () => void (await services.profileManager.tick()),
+  });
 
   // Windows profiles: reconcile, send Delete for removals, read profiles back with Get to verify.
-  cron.register({ name: 'mdm_windows_profile_manager', intervalSeconds: 30, run: async () => void (await services.windowsProfilesTick()) });
+  cron.register({
+    name: 'mdm_windows_profile_manager',
+    intervalSeconds: 30,
+    run: async () => void (await services.windowsProfilesTick()),
+  });
 
   // Apple: delete acknowledged command results (and their queue rows) older than the retention age.
   cron.register({
@@ -44,6 +52,10 @@ export function registerCronJobs(services: Services): void {
 
   // Test-only: a job that does nothing but record its run, so tests can count runs per tick.
   if (config.cronTestJobIntervalSeconds > 0) {
-    cron.register({ name: 'test_tick', intervalSeconds: config.cronTestJobIntervalSeconds, run: async () => {} });
+    cron.register({
+      name: 'test_tick',
+      intervalSeconds: config.cronTestJobIntervalSeconds,
+      run: async () => {},
+    });
   }
 }

@@ -22,7 +22,11 @@ export function cronRoutes(services: Services) {
     scope.post('/trigger', async (req) => {
       authorize(req, 'cron', 'write');
       const { name } = triggerQuery.parse(req.query ?? {});
-      if (!name) throw badRequest(`name is required; supported trigger names are: ${services.cron.jobNames().join(', ')}`, 'name');
+      if (!name)
+        throw badRequest(
+          `name is required; supported trigger names are: ${services.cron.jobNames().join(', ')}`,
+          'name',
+        );
       await services.cron.trigger(name);
       return {};
     });

@@ -12,8 +12,7 @@ export interface CronJob {
 
 /** What happened when a tick or a trigger asked to run a job. */
 export type RunOutcome =
-  | { ran: true; statsId: number; errors: string[] }
-  | { ran: false; reason: 'lease_held' | 'already_running' };
+  { ran: true; statsId: number; errors: string[] } | { ran: false; reason: 'lease_held' | 'already_running' };
 
 interface ActiveRun {
   statsId: number;
@@ -26,9 +25,12 @@ interface ActiveRun {
  * fire every second and run when the epoch second is a multiple of the interval.
  */
 export function cronPattern(seconds: number): { pattern: string; everyNth?: number } {
-  if (seconds < 60 && 60 % seconds === 0) return { pattern: seconds === 1 ? '* * * * * *' : `*/${seconds} * * * * *` };
-  if (seconds % 60 === 0 && seconds < 3600 && 60 % (seconds / 60) === 0) return { pattern: `0 */${seconds / 60} * * * *` };
-  if (seconds % 3600 === 0 && seconds < 86400 && 24 % (seconds / 3600) === 0) return { pattern: `0 0 */${seconds / 3600} * * *` };
+  if (seconds < 60 && 60 % seconds === 0)
+    return { pattern: seconds === 1 ? '* * * * * *' : `*/${seconds} * * * * *` };
+  if (seconds % 60 === 0 && seconds < 3600 && 60 % (seconds / 60) === 0)
+    return { pattern: `0 */${seconds / 60} * * * *` };
+  if (seconds % 3600 === 0 && seconds < 86400 && 24 % (seconds / 3600) === 0)
+    return { pattern: `0 0 */${seconds / 3600} * * *` };
   if (seconds === 86400) return { pattern: '0 0 0 * * *' };
   return { pattern: '* * * * * *', everyNth: seconds };
 }
@@ -115,7 +117,8 @@ export class CronScheduler {
    */
   async trigger(name: string): Promise<{ statsId: number; finished: Promise<RunOutcome> }> {
     const job = this.jobs.get(name);
-    if (!job) throw badRequest(`invalid name; supported trigger names are: ${this.jobNames().join(', ')}`, 'name');
+    if (!job)
+      throw badRequest(`invalid name; supported trigger names are: ${this.jobNames().join(', ')}`, 'name');
     if (this.active.has(name)) throw conflict(`a run of ${name} is already in progress`);
     let startedId: (id: number | undefined) => void = () => {};
     const started = new Promise<number | undefined>((r) => (startedId = r));
@@ -144,9 +147,14 @@ export class CronScheduler {
     return job;
   }
 
-  private async runJob(job: CronJob, type: StatsType, onStarted?: (statsId: number) => void): Promise<RunOutcome> {
+  private async runJob(
+    job: CronJob,
+    type: StatsType,
+    onStarted?: (statsId: number) => void,
+  ): Promise<RunOutcome> {
     // The database rules keep other processes out; this keeps a second tick of our own out.
-    if (this.active.has(job.name) || (this.stopped && type === 'scheduled')) return { ran: false, reason: 'already_running' };
+    if (this.active.has(job.name) || (this.stopped && type === 'scheduled'))
+      return { ran: false, reason: 'already_running' };
     const intervalMs = job.intervalSeconds * 1000;
     let resolveDone: () => void = () => {};
     const done = new Promise<void>((r) => (resolveDone = r));
@@ -164,14 +172,17 @@ export class CronScheduler {
       if (!start.started) return { ran: false, reason: start.reason };
       placeholder.statsId = start.statsId;
       onStarted?.(start.statsId);
-      const renew = setInterval(() => {
-        this.store.renewLease(job.name, this.instanceId, intervalMs, start.statsId).then(
-          (held) => {
-            if (!held) this.logger.warn({ job: job.name }, 'cron lease lost during a run');
-          },
-          (err) => this.logger.error({ job: job.name, err }, 'cron lease renewal failed'),
-        );
-      }, Math.max(200, Math.floor(intervalMs * 0.8)));
+      const renew = setInterval(
+        () => {
+          this.store.renewLease(job.name, this.instanceId, intervalMs, start.statsId).then(
+            (held) => {
+              if (!held) this.logger.warn({ job: job.name }, 'cron lease lost during a run');
+            },
+            (err) => this.logger.error({ job: job.name, err }, 'cron lease renewal failed'),
+          );
+        },
+        Math.max(200, Math.floor(intervalMs * 0.8)),
+      );
       const errors: string[] = [];
       const began = Date.now();
       try {
@@ -184,7 +195,10 @@ export class CronScheduler {
       }
       await this.store.finishRun(start.statsId, 'completed', errors);
       // Routine runs log at debug: a 10-second job would otherwise fill the log.
-      this.logger.debug({ job: job.name, type, ms: Date.now() - began, errors: errors.length }, 'cron job ran');
+      this.logger.debug(
+        { job: job.name, type, ms: Date.now() - began, errors: errors.length },
+        'cron job ran',
+      );
       return { ran: true, statsId: start.statsId, errors };
     } finally {
       this.active.delete(job.name);

@@ -23,7 +23,8 @@ export interface StartRunRequest {
   takeIdleLease: boolean;
 }
 
-export type StartRunResult = { started: true; statsId: number } | { started: false; reason: 'lease_held' | 'already_running' };
+export type StartRunResult =
+  { started: true; statsId: number } | { started: false; reason: 'lease_held' | 'already_running' };
 
 export type CronStatsRow = Selectable<CronStatsTable>;
 
@@ -86,7 +87,12 @@ export class CronStore {
       .where('owner', '=', instance)
       .executeTakeFirst();
     // The stats row's updated_at is the run's heartbeat: a pending row that stops beating is stale.
-    await this.db.updateTable('cron_stats').set({ updated_at: dbNow() }).where('id', '=', statsId).where('status', '=', 'pending').execute();
+    await this.db
+      .updateTable('cron_stats')
+      .set({ updated_at: dbNow() })
+      .where('id', '=', statsId)
+      .where('status', '=', 'pending')
+      .execute();
     return Number(res.numUpdatedRows) > 0;
   }
 
@@ -115,12 +121,21 @@ export class CronStore {
   }
 
   async runsOf(name: string): Promise<CronStatsRow[]> {
-    return (await this.db.selectFrom('cron_stats').selectAll().where('name', '=', name).orderBy('id').execute()) as CronStatsRow[];
+    return (await this.db
+      .selectFrom('cron_stats')
+      .selectAll()
+      .where('name', '=', name)
+      .orderBy('id')
+      .execute()) as CronStatsRow[];
   }
 
   /** Deletes run records older than the cutoff (they are only history). */
   async deleteRunsBefore(cutoff: string): Promise<number> {
-    const res = await this.db.deleteFrom('cron_stats').where('created_at', '<', cutoff).where('status', '!=', 'pending').executeTakeFirst();
+    const res = await this.db
+      .deleteFrom('cron_stats')
+      .where('created_at', '<', cutoff)
+      .where('status', '!=', 'pending')
+      .executeTakeFirst();
     return Number(res.numDeletedRows);
   }
 }

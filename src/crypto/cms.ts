@@ -16,7 +16,15 @@ import {
   type DerNode,
 } from './der.js';
 import { digestOidByHash, hashByOid, OID, signatureHashByOid } from './oids.js';
-import { certificateParts, certPem, publicKeyFromSpki, signatureAlgorithm, signBytes, toCertDer, toPrivateKey } from './x509.js';
+import {
+  certificateParts,
+  certPem,
+  publicKeyFromSpki,
+  signatureAlgorithm,
+  signBytes,
+  toCertDer,
+  toPrivateKey,
+} from './x509.js';
 
 /**
  * CMS (RFC 5652) SignedData: build and verify. Structure is read and written with our DER module;
@@ -111,13 +119,19 @@ export function parseSignedData(der: Buffer): ParsedSignedData {
   if (kids[i]?.isContext(1)) i++; // CRLs are ignored
   const signerSet = kids[i];
   if (!signerSet || signerSet.tag !== Tag.SET) throw new DerError('SignedData has no signerInfos');
-  return { contentType: eType, content: eContent, certificates, signers: signerSet.children.map(parseSignerInfo) };
+  return {
+    contentType: eType,
+    content: eContent,
+    certificates,
+    signers: signerSet.children.map(parseSignerInfo),
+  };
 }
 
 function findSignerCert(signer: ParsedSignerInfo, certificates: Buffer[]): Buffer {
   for (const der of certificates) {
     const p = certificateParts(der);
-    if (signer.issuer && signer.serial && p.issuer.equals(signer.issuer) && p.serial.equals(signer.serial)) return der;
+    if (signer.issuer && signer.serial && p.issuer.equals(signer.issuer) && p.serial.equals(signer.serial))
+      return der;
     if (signer.subjectKeyId && p.subjectKeyId?.equals(signer.subjectKeyId)) return der;
   }
   throw new CmsError('signer certificate not included in the message');
@@ -132,19 +146,23 @@ export function verifySigner(signer: ParsedSignerInfo, content: Buffer, certific
   const certDer = findSignerCert(signer, certificates);
   const publicKey = publicKeyFromSpki(certificateParts(certDer).spki);
   const sigHash = signatureHashByOid[signer.signatureAlgorithm];
-  if (!(signer.signatureAlgorithm in signatureHashByOid)) throw new CmsError(`unsupported signature algorithm ${signer.signatureAlgorithm}`);
+  if (!(signer.signatureAlgorithm in signatureHashByOid))
+    throw new CmsError(`unsupported signature algorithm ${signer.signatureAlgorithm}`);
   const hash = sigHash ?? signer.hash;
   let signed: Buffer;
   if (signer.signedAttrsRaw) {
     const md = signer.attributes.get(OID.messageDigest)?.[0];
-    if (!md || !signer.attributes.has(OID.contentType)) throw new CmsError('signed attributes lack messageDigest or contentType');
+    if (!md || !signer.attributes.has(OID.contentType))
+      throw new CmsError('signed attributes lack messageDigest or contentType');
     const want = createHash(signer.hash).update(content).digest();
     const got = md.expect(Tag.OCTET_STRING, 'messageDigest').content;
-    if (got.length !== want.length || !timingSafeEqual(got, want)) throw new CmsError('message digest does not match the content');
+    if (got.length !== want.length || !timingSafeEqual(got, want))
+      throw new CmsError('message digest does not match the content');
     signed = Buffer.from(signer.signedAttrsRaw);
     signed[0] = Tag.SET;
   } else signed = content;
-  if (!checkSignature(publicKey, hash, signed, signer.signature)) throw new CmsError('signature does not verify');
+  if (!checkSignature(publicKey, hash, signed, signer.signature))
+    throw new CmsError('signature does not verify');
   return certDer;
 }
 
@@ -166,7 +184,10 @@ function wrap<T>(fn: () => T): T {
 }
 
 /** Verifies a detached SignedData (e.g. Apple's Mdm-Signature) over `content`. Throws CmsError. */
-export function cmsVerifyDetached(content: Buffer, signatureDer: Buffer): { signerCertPem: string; signerCertDer: Buffer } {
+export function cmsVerifyDetached(
+  content: Buffer,
+  signatureDer: Buffer,
+): { signerCertPem: string; signerCertDer: Buffer } {
   return wrap(() => {
     const sd = parseSignedData(signatureDer);
     if (sd.signers.length === 0) throw new CmsError('no signer');
@@ -182,7 +203,11 @@ export function cmsVerifyDetached(content: Buffer, signatureDer: Buffer): { sign
 }
 
 /** Verifies an attached SignedData and returns its content and signer. Throws CmsError. */
-export function cmsVerifyAttached(der: Buffer): { content: Buffer; signerCertPem: string; signerCertDer: Buffer } {
+export function cmsVerifyAttached(der: Buffer): {
+  content: Buffer;
+  signerCertPem: string;
+  signerCertDer: Buffer;
+} {
   return wrap(() => {
     const sd = parseSignedData(der);
     if (!sd.content) throw new CmsError('no attached content');
@@ -227,7 +252,8 @@ export function buildSignedData(opts: SignedDataOptions): Buffer {
   ];
   const signedAttrs = setOf(...attrs);
   const signature = signBytes(key, hash, signedAttrs);
-  const sigAlg = key.asymmetricKeyType === 'rsa' ? algorithm(OID.rsaEncryption) : signatureAlgorithm(key, hash);
+  const sigAlg =
+    key.asymmetricKeyType === 'rsa' ? algorithm(OID.rsaEncryption) : signatureAlgorithm(key, hash);
   const signerInfo = seq(
     integer(1),
     seq(parts.issuer, tlv(Tag.INTEGER, parts.serial)),
@@ -238,7 +264,9 @@ export function buildSignedData(opts: SignedDataOptions): Buffer {
   );
   const extra = opts.extraCerts ?? [];
   const certs = opts.certsFirst ? [...extra, certDer] : [certDer, ...extra];
-  const encap = opts.detached ? seq(oid(contentType)) : seq(oid(contentType), explicit(0, octets(opts.content)));
+  const encap = opts.detached
+    ? seq(oid(contentType))
+    : seq(oid(contentType), explicit(0, octets(opts.content)));
   const signedData = seq(
     integer(1),
     setOf(algorithm(digestOidByHash[hash])),

@@ -1,5 +1,17 @@
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { bitString, implicit, integer, oid, printable, readDer, seq, setOf, Tag, utf8, type DerNode } from './der.js';
+import {
+  bitString,
+  implicit,
+  integer,
+  oid,
+  printable,
+  readDer,
+  seq,
+  setOf,
+  Tag,
+  utf8,
+  type DerNode,
+} from './der.js';
 import { encodeName, parseName, type NameAttribute } from './name.js';
 import { OID, signatureHashByOid } from './oids.js';
 import { signatureAlgorithm, signBytes, toPublicKey } from './x509.js';
@@ -50,7 +62,14 @@ export function parseCsr(der: Buffer): ParsedCsr {
         }
       }
     }
-    return { subjectRaw, subject: parseName(subjectRaw), spki, publicKey, challengePassword, requestedExtensions };
+    return {
+      subjectRaw,
+      subject: parseName(subjectRaw),
+      spki,
+      publicKey,
+      challengePassword,
+      requestedExtensions,
+    };
   } catch (err) {
     if (err instanceof CsrError) throw err;
     throw new CsrError(`malformed CSR: ${(err as Error).message}`);

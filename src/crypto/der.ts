@@ -81,7 +81,8 @@ export class DerNode {
   }
 
   expect(tag: number, what: string): this {
-    if (this.tag !== tag) throw new DerError(`${what}: expected tag 0x${tag.toString(16)}, got 0x${this.tag.toString(16)}`);
+    if (this.tag !== tag)
+      throw new DerError(`${what}: expected tag 0x${tag.toString(16)}, got 0x${this.tag.toString(16)}`);
     return this;
   }
 
@@ -113,9 +114,14 @@ export class DerNode {
     let m: RegExpMatchArray | null;
     if (this.tag === Tag.UTC_TIME && (m = s.match(/^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?Z$/))) {
       const yy = Number(m[1]);
-      return new Date(Date.UTC(yy < 50 ? 2000 + yy : 1900 + yy, +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] ?? 0)));
+      return new Date(
+        Date.UTC(yy < 50 ? 2000 + yy : 1900 + yy, +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] ?? 0)),
+      );
     }
-    if (this.tag === Tag.GENERALIZED_TIME && (m = s.match(/^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.\d+)?Z$/))) {
+    if (
+      this.tag === Tag.GENERALIZED_TIME &&
+      (m = s.match(/^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.\d+)?Z$/))
+    ) {
       return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]));
     }
     throw new DerError(`bad time ${JSON.stringify(s)}`);
@@ -209,7 +215,8 @@ export const nullValue = () => Buffer.from([Tag.NULL, 0]);
 export const printable = (s: string) => tlv(Tag.PRINTABLE_STRING, Buffer.from(s, 'latin1'));
 export const utf8 = (s: string) => tlv(Tag.UTF8_STRING, Buffer.from(s, 'utf8'));
 export const bool = (v: boolean) => tlv(Tag.BOOLEAN, Buffer.from([v ? 0xff : 0]));
-export const bitString = (b: Buffer, unusedBits = 0) => tlv(Tag.BIT_STRING, Buffer.concat([Buffer.from([unusedBits]), b]));
+export const bitString = (b: Buffer, unusedBits = 0) =>
+  tlv(Tag.BIT_STRING, Buffer.concat([Buffer.from([unusedBits]), b]));
 /** `[n]` EXPLICIT (constructed) wrapper. */
 export const explicit = (n: number, ...items: Buffer[]) => tlv(0xa0 | n, items);
 /** `[n]` IMPLICIT: replaces the tag of an encoded element, keeping its constructed bit. */
@@ -236,7 +243,8 @@ export function integer(v: Buffer | number): Buffer {
 
 export function oid(dotted: string): Buffer {
   const parts = dotted.split('.').map(Number);
-  if (parts.length < 2 || parts.some((p) => !Number.isInteger(p) || p < 0)) throw new DerError(`bad oid ${dotted}`);
+  if (parts.length < 2 || parts.some((p) => !Number.isInteger(p) || p < 0))
+    throw new DerError(`bad oid ${dotted}`);
   const bytes: number[] = [];
   const push = (n: number) => {
     const group: number[] = [n & 0x7f];
@@ -276,6 +284,9 @@ export function pemToDer(pem: string): Buffer {
 }
 
 export function derToPem(der: Buffer, label: string): string {
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
+  const b64 = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }

@@ -26,10 +26,17 @@ const cipherByOid: Record<string, { name: ContentCipher; keyLen: number }> = {
   [OID.desEde3Cbc]: { name: 'des-ede3-cbc', keyLen: 24 },
   [OID.desCbc]: { name: 'des-cbc', keyLen: 8 },
 };
-const oidByCipher = Object.fromEntries(Object.entries(cipherByOid).map(([o, c]) => [c.name, o])) as Record<ContentCipher, string>;
+const oidByCipher = Object.fromEntries(Object.entries(cipherByOid).map(([o, c]) => [c.name, o])) as Record<
+  ContentCipher,
+  string
+>;
 
 /** Encrypts `content` to the recipients' certificates (RSA). */
-export function envelopedEncrypt(content: Buffer, recipients: (string | Buffer)[], cipher: ContentCipher = 'aes-256-cbc'): Buffer {
+export function envelopedEncrypt(
+  content: Buffer,
+  recipients: (string | Buffer)[],
+  cipher: ContentCipher = 'aes-256-cbc',
+): Buffer {
   const cOid = oidByCipher[cipher];
   const { keyLen } = cipherByOid[cOid];
   const key = randomBytes(keyLen);
@@ -42,7 +49,12 @@ export function envelopedEncrypt(content: Buffer, recipients: (string | Buffer)[
     const { publicKey } = parsedCertificate(der);
     if (publicKey.asymmetricKeyType !== 'rsa') throw new CmsError('recipient key is not RSA');
     const encryptedKey = publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_PADDING }, key);
-    return seq(integer(0), seq(parts.issuer, tlv(Tag.INTEGER, parts.serial)), algorithm(OID.rsaEncryption), octets(encryptedKey));
+    return seq(
+      integer(0),
+      seq(parts.issuer, tlv(Tag.INTEGER, parts.serial)),
+      algorithm(OID.rsaEncryption),
+      octets(encryptedKey),
+    );
   });
   const envelopedData = seq(
     integer(0),
@@ -93,7 +105,10 @@ function decryptContent(name: ContentCipher, key: Buffer, iv: Buffer, data: Buff
 }
 
 /** Decrypts a ContentInfo(EnvelopedData) with the recipient's certificate and RSA key. */
-export function envelopedDecrypt(der: Buffer, recipient: { cert: string | Buffer; key: string | Buffer | KeyObject }): Buffer {
+export function envelopedDecrypt(
+  der: Buffer,
+  recipient: { cert: string | Buffer; key: string | Buffer | KeyObject },
+): Buffer {
   try {
     const { contentType, content } = parseContentInfo(der);
     if (contentType !== OID.envelopedData) throw new CmsError(`not EnvelopedData (${contentType})`);
@@ -109,13 +124,20 @@ export function envelopedDecrypt(der: Buffer, recipient: { cert: string | Buffer
     const encrypted = eci.children[2] ? octetStringValue(eci.child(2)) : Buffer.alloc(0);
 
     const me = certificateParts(toCertDer(recipient.cert));
-    const mine = recipientInfos.find((ri) => {
-      if (ri.tag !== Tag.SEQUENCE) return false;
-      const rid = ri.child(1);
-      return rid.tag === Tag.SEQUENCE && rid.child(0).raw.equals(me.issuer) && rid.child(1).content.equals(me.serial);
-    }) ?? (recipientInfos.length === 1 && recipientInfos[0].tag === Tag.SEQUENCE ? recipientInfos[0] : undefined);
+    const mine =
+      recipientInfos.find((ri) => {
+        if (ri.tag !== Tag.SEQUENCE) return false;
+        const rid = ri.child(1);
+        return (
+          rid.tag === Tag.SEQUENCE &&
+          rid.child(0).raw.equals(me.issuer) &&
+          rid.child(1).content.equals(me.serial)
+        );
+      }) ??
+      (recipientInfos.length === 1 && recipientInfos[0].tag === Tag.SEQUENCE ? recipientInfos[0] : undefined);
     if (!mine) throw new CmsError('message is not encrypted to this recipient');
-    if (mine.child(2).child(0).oid() !== OID.rsaEncryption) throw new CmsError('unsupported key transport algorithm');
+    if (mine.child(2).child(0).oid() !== OID.rsaEncryption)
+      throw new CmsError('unsupported key transport algorithm');
     const encryptedKey = mine.child(3).expect(Tag.OCTET_STRING, 'encryptedKey').content;
     const cek = rsaDecryptKey(toPrivateKey(recipient.key), encryptedKey, cipher.keyLen);
     return decryptContent(cipher.name, cek, iv, encrypted);

@@ -76,7 +76,9 @@ export function issueFromSpki(opts: IssueFromSpkiOptions): IssuedCertificate {
     extension(OID.keyUsage, true, keyUsage),
     extension(OID.extKeyUsage, false, seq(oid(opts.usage === 'client' ? OID.clientAuth : OID.serverAuth))),
     extension(OID.subjectKeyIdentifier, false, octets(keyIdentifier(opts.spki))),
-    ...(ca.subjectKeyId ? [extension(OID.authorityKeyIdentifier, false, seq(implicit(0, octets(ca.subjectKeyId))))] : []),
+    ...(ca.subjectKeyId
+      ? [extension(OID.authorityKeyIdentifier, false, seq(implicit(0, octets(ca.subjectKeyId))))]
+      : []),
     ...(opts.extraExtensions ?? []),
   ];
   const hash = 'sha256';
@@ -93,7 +95,13 @@ export function issueFromSpki(opts: IssueFromSpkiOptions): IssuedCertificate {
   );
   const certDer = seq(tbs, sigAlg, bitString(signBytes(opts.ca.key, hash, tbs)));
   const serial = readDer(certDer).child(0).child(1).expect(Tag.INTEGER, 'serial').content;
-  return { certPem: certPem(certDer), certDer, serialHex: serial.toString('hex').replace(/^00(?=[89a-f])/, ''), notBefore, notAfter };
+  return {
+    certPem: certPem(certDer),
+    certDer,
+    serialHex: serial.toString('hex').replace(/^00(?=[89a-f])/, ''),
+    notBefore,
+    notAfter,
+  };
 }
 
 /** Issues a certificate for a public key, signed by the given CA. */
@@ -115,8 +123,6 @@ export function issueCertificate(opts: {
     serialHex: opts.serialHex,
   });
 }
-
-
 
 /** A short-lived self-signed certificate (e.g. the throwaway signer of a SCEP request). */
 export function selfSignedCertificate(opts: {

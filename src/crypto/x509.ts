@@ -59,11 +59,21 @@ export function toPublicKey(key: string | Buffer | KeyObject): KeyObject {
 /** The signature AlgorithmIdentifier for a key and hash (RSA PKCS#1 v1.5 or ECDSA). */
 export function signatureAlgorithm(key: KeyObject, hash: string): Buffer {
   if (key.asymmetricKeyType === 'rsa') {
-    const byHash: Record<string, string> = { sha1: OID.sha1WithRSA, sha256: OID.sha256WithRSA, sha384: OID.sha384WithRSA, sha512: OID.sha512WithRSA };
+    const byHash: Record<string, string> = {
+      sha1: OID.sha1WithRSA,
+      sha256: OID.sha256WithRSA,
+      sha384: OID.sha384WithRSA,
+      sha512: OID.sha512WithRSA,
+    };
     return algorithm(byHash[hash]);
   }
   if (key.asymmetricKeyType === 'ec') {
-    const byHash: Record<string, string> = { sha1: OID.ecdsaWithSHA1, sha256: OID.ecdsaWithSHA256, sha384: OID.ecdsaWithSHA384, sha512: OID.ecdsaWithSHA512 };
+    const byHash: Record<string, string> = {
+      sha1: OID.ecdsaWithSHA1,
+      sha256: OID.ecdsaWithSHA256,
+      sha384: OID.ecdsaWithSHA384,
+      sha512: OID.ecdsaWithSHA512,
+    };
     return algorithm(byHash[hash], false);
   }
   throw new DerError(`unsupported key type ${key.asymmetricKeyType}`);

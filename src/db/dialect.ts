@@ -36,13 +36,19 @@ export function toApiTime(value: string | Date | null | undefined): string | nul
 
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string; errno?: number };
-  return e?.code === 'ER_DUP_ENTRY' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  return (
+    e?.code === 'ER_DUP_ENTRY' ||
+    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
 }
 
 export function isForeignKeyViolation(err: unknown): boolean {
   const e = err as { code?: string };
   return (
-    e?.code === 'ER_NO_REFERENCED_ROW_2' || e?.code === 'ER_NO_REFERENCED_ROW' || e?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
+    e?.code === 'ER_NO_REFERENCED_ROW_2' ||
+    e?.code === 'ER_NO_REFERENCED_ROW' ||
+    e?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY'
   );
 }
 
@@ -71,7 +77,9 @@ export async function upsert(
     await (updateColumns.length ? base.onDuplicateKeyUpdate(set) : base.ignore()).execute();
   } else {
     await base
-      .onConflict((oc) => (updateColumns.length ? oc.columns(conflictColumns as any).doUpdateSet(set) : oc.doNothing()))
+      .onConflict((oc) =>
+        updateColumns.length ? oc.columns(conflictColumns as any).doUpdateSet(set) : oc.doNothing(),
+      )
       .execute();
   }
 }
@@ -85,7 +93,10 @@ export async function insertIgnore(
   const rows = Array.isArray(values) ? values : [values];
   if (rows.length === 0) return 0;
   const base = db.insertInto(table).values(rows);
-  const res = dialectOf(db) === 'mysql' ? await base.ignore().executeTakeFirst() : await base.orIgnore().executeTakeFirst();
+  const res =
+    dialectOf(db) === 'mysql'
+      ? await base.ignore().executeTakeFirst()
+      : await base.orIgnore().executeTakeFirst();
   return Number(res.numInsertedOrUpdatedRows ?? 0);
 }
 

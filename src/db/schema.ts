@@ -177,4 +177,9 @@ export interface FoundationTables {
 }
 
 // Domain table sets are joined here as they are added (e.g. `& AppleTables`).
-export type DB = FoundationTables & WindowsTables & AppleMdmTables & ProfileTables & AppleScepTables & WindowsProfileTables;
+export type DB = FoundationTables &
+  WindowsTables &
+  AppleMdmTables &
+  ProfileTables &
+  AppleScepTables &
+  WindowsProfileTables;

@@ -39,7 +39,10 @@ export function hostFilterFrom(q: HostListQuery): HostListFilter {
   if (q.query?.trim()) f.query = q.query.trim();
   if (q.mdm_enrollment_status !== undefined) {
     if (!mdmEnrollmentStatuses.includes(q.mdm_enrollment_status as MdmEnrollmentFilter)) {
-      throw badRequest(`mdm_enrollment_status must be one of ${mdmEnrollmentStatuses.join(', ')}`, 'mdm_enrollment_status');
+      throw badRequest(
+        `mdm_enrollment_status must be one of ${mdmEnrollmentStatuses.join(', ')}`,
+        'mdm_enrollment_status',
+      );
     }
     f.mdmEnrollmentStatus = q.mdm_enrollment_status as MdmEnrollmentFilter;
   }

@@ -11,7 +11,11 @@ import { hostFilterFrom, hostListQuery, hostPageFrom } from './listQuery.js';
 const hostIds = z.array(z.number().int().positive()).min(1).max(10_000);
 const deleteBody = z.object({ ids: hostIds }).strict();
 const transferBody = z
-  .object({ team_id: z.number().int().min(0).nullable().optional(), fleet_id: z.number().int().min(0).nullable().optional(), hosts: hostIds })
+  .object({
+    team_id: z.number().int().min(0).nullable().optional(),
+    fleet_id: z.number().int().min(0).nullable().optional(),
+    hosts: hostIds,
+  })
   .strict();
 const labelNamesBody = z.object({ labels: z.array(z.string().min(1)).min(1).max(1000) }).strict();
 
@@ -54,7 +58,8 @@ export function registerHostRoutes(scope: FastifyInstance, services: Services) {
 
   scope.post('/hosts/transfer', async (req) => {
     const b = transferBody.parse(req.body);
-    if (b.team_id !== undefined && b.fleet_id !== undefined) throw badRequest('give team_id or fleet_id, not both', 'team_id');
+    if (b.team_id !== undefined && b.fleet_id !== undefined)
+      throw badRequest('give team_id or fleet_id, not both', 'team_id');
     const raw = b.team_id !== undefined ? b.team_id : (b.fleet_id ?? null);
     await hosts.transfer(viewerOf(req), raw === 0 ? null : raw, b.hosts);
     return {};

@@ -40,7 +40,11 @@ export class HostService {
     return { ...f, visibleTeams: visibleTeamIds(p, 'host') };
   }
 
-  list(viewer: Viewer, f: HostListFilter, opts: { limit?: number; offset?: number; orderKey?: string; desc?: boolean }) {
+  list(
+    viewer: Viewer,
+    f: HostListFilter,
+    opts: { limit?: number; offset?: number; orderKey?: string; desc?: boolean },
+  ) {
     return this.store.list(this.scopedFilter(viewer, f), opts);
   }
 
@@ -71,7 +75,10 @@ export class HostService {
 
   /** `GET /hosts/:id`: the host with its labels and `mdm` object. */
   async detail(host: HostRow) {
-    const [mdmRow, labels] = await Promise.all([this.store.getHostMdm(host.id), this.labels.labelsForHost(host.id)]);
+    const [mdmRow, labels] = await Promise.all([
+      this.store.getHostMdm(host.id),
+      this.labels.labelsForHost(host.id),
+    ]);
     let mdm: Record<string, unknown> = hostMdmJson(mdmRow);
     for (const fn of this.mdmDetail) mdm = { ...mdm, ...(await fn(host)) };
     return { ...hostJson(host), labels: labels.map(hostLabelJson), mdm };
@@ -92,7 +99,12 @@ export class HostService {
         await this.activities.record(
           viewer,
           'deleted_host',
-          { host_id: h.id, host_display_name: hostJson(h).display_name, host_serial: h.hardware_serial, triggered_by: 'manual' },
+          {
+            host_id: h.id,
+            host_display_name: hostJson(h).display_name,
+            host_serial: h.hardware_serial,
+            triggered_by: 'manual',
+          },
           { trx, hostIds: [h.id] },
         );
       }

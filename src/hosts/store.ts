@@ -1,4 +1,11 @@
-import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool, type Transaction } from 'kysely';
+import {
+  sql,
+  type Expression,
+  type ExpressionBuilder,
+  type Kysely,
+  type SqlBool,
+  type Transaction,
+} from 'kysely';
 import { dbNow, toDbTime, upsert } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
 import { builtinLabels, builtinMatches } from '../labels/builtin.js';
@@ -47,11 +54,21 @@ export interface NewHost {
 }
 
 export type HostVitals = Partial<
-  Pick<HostRow, 'hostname' | 'computer_name' | 'hardware_model' | 'os_version' | 'hardware_serial' | 'platform'>
+  Pick<
+    HostRow,
+    'hostname' | 'computer_name' | 'hardware_model' | 'os_version' | 'hardware_serial' | 'platform'
+  >
 >;
 
 /** Fleet's `mdm_enrollment_status` host-list filter values. */
-export const mdmEnrollmentStatuses = ['manual', 'automatic', 'personal', 'enrolled', 'pending', 'unenrolled'] as const;
+export const mdmEnrollmentStatuses = [
+  'manual',
+  'automatic',
+  'personal',
+  'enrolled',
+  'pending',
+  'unenrolled',
+] as const;
 export type MdmEnrollmentFilter = (typeof mdmEnrollmentStatuses)[number];
 
 export interface HostFilter {
@@ -135,7 +152,10 @@ export class HostStore {
   async findByUuidOrSerial(uuid: string, serial: string | undefined | null): Promise<HostRow | undefined> {
     const byUuid = uuid ? await this.findByUuid(uuid) : undefined;
     if (byUuid || !serial) return byUuid;
-    const r = await this.select().where('hosts.hardware_serial', '=', serial).orderBy('hosts.id').executeTakeFirst();
+    const r = await this.select()
+      .where('hosts.hardware_serial', '=', serial)
+      .orderBy('hosts.id')
+      .executeTakeFirst();
     return r ? toHost(r) : undefined;
   }
 
@@ -181,7 +201,11 @@ export class HostStore {
     const unknown: string[] = [];
     for (const ident of identifiers) {
       const hit = rows.find(
-        (r) => r.uuid === ident || r.hardware_serial === ident || r.hostname === ident || r.computer_name === ident,
+        (r) =>
+          r.uuid === ident ||
+          r.hardware_serial === ident ||
+          r.hostname === ident ||
+          r.computer_name === ident,
       );
       if (hit) ids.add(hit.id);
       else unknown.push(ident);
@@ -217,26 +241,53 @@ export class HostStore {
     });
   }
 
-  private async writeBuiltinMemberships(trx: Transaction<DB>, hostId: number, platform: string): Promise<void> {
-    const labels = await trx.selectFrom('labels').select(['id', 'name']).where('label_type', '=', 1).execute();
+  private async writeBuiltinMemberships(
+    trx: Transaction<DB>,
+    hostId: number,
+    platform: string,
+  ): Promise<void> {
+    const labels = await trx
+      .selectFrom('labels')
+      .select(['id', 'name'])
+      .where('label_type', '=', 1)
+      .execute();
     const now = dbNow();
     const rows = labels.flatMap((l) => {
       const def = builtinLabels.find((b) => b.name === l.name);
       if (!def) return [];
-      return [{ host_id: hostId, label_id: l.id, is_member: builtinMatches(def, platform) ? 1 : 0, created_at: now, updated_at: now }];
+      return [
+        {
+          host_id: hostId,
+          label_id: l.id,
+          is_member: builtinMatches(def, platform) ? 1 : 0,
+          created_at: now,
+          updated_at: now,
+        },
+      ];
     });
     await upsert(trx, 'label_membership', rows, ['host_id', 'label_id'], ['is_member', 'updated_at']);
   }
 
   async updateVitals(id: number, vitals: HostVitals): Promise<void> {
     const set: Record<string, unknown> = {};
-    for (const k of ['hostname', 'computer_name', 'hardware_model', 'os_version', 'hardware_serial', 'platform'] as const) {
+    for (const k of [
+      'hostname',
+      'computer_name',
+      'hardware_model',
+      'os_version',
+      'hardware_serial',
+      'platform',
+    ] as const) {
       if (vitals[k] !== undefined) set[k] = vitals[k];
     }
     if (Object.keys(set).length === 0) return;
     await this.db.transaction().execute(async (trx) => {
       const before = await trx.selectFrom('hosts').select('platform').where('id', '=', id).executeTakeFirst();
-      await trx.updateTable('hosts').set({ ...set, updated_at: dbNow() }).where('id', '=', id).execute();
+      await trx
+        .updateTable('hosts')
+        .set({ ...set, updated_at: dbNow() })
+        .where('id', '=', id)
+        .execute();
       if (before && vitals.platform !== undefined && vitals.platform !== before.platform) {
         await this.writeBuiltinMemberships(trx, id, vitals.platform);
       }
@@ -244,7 +295,11 @@ export class HostStore {
   }
 
   async setOrbitNodeKey(id: number, key: string | null): Promise<void> {
-    await this.db.updateTable('hosts').set({ orbit_node_key: key, updated_at: dbNow() }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('hosts')
+      .set({ orbit_node_key: key, updated_at: dbNow() })
+      .where('id', '=', id)
+      .execute();
   }
 
   async setLastEnrolledAt(id: number, time: Date | string): Promise<void> {
@@ -253,7 +308,11 @@ export class HostStore {
   }
 
   async setRefetchRequested(id: number, requested: boolean): Promise<void> {
-    await this.db.updateTable('hosts').set({ refetch_requested: requested ? 1 : 0 }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('hosts')
+      .set({ refetch_requested: requested ? 1 : 0 })
+      .where('id', '=', id)
+      .execute();
   }
 
   async setDetailUpdatedAt(id: number, time: Date | string): Promise<void> {
@@ -263,7 +322,13 @@ export class HostStore {
 
   async upsertHostMdm(
     hostId: number,
-    m: { enrolled: boolean; server_url: string; installed_from_dep: boolean; is_personal_enrollment: boolean; mdm_name: string },
+    m: {
+      enrolled: boolean;
+      server_url: string;
+      installed_from_dep: boolean;
+      is_personal_enrollment: boolean;
+      mdm_name: string;
+    },
   ): Promise<void> {
     await upsert(
       this.db,
@@ -282,7 +347,11 @@ export class HostStore {
   }
 
   async getHostMdm(hostId: number): Promise<HostMdmRow | undefined> {
-    const r = await this.db.selectFrom('host_mdm').selectAll().where('host_id', '=', hostId).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('host_mdm')
+      .selectAll()
+      .where('host_id', '=', hostId)
+      .executeTakeFirst();
     if (!r) return undefined;
     return {
       ...r,
@@ -296,14 +365,20 @@ export class HostStore {
   private applyFilter<QB extends { where: any }>(qb: QB, f: HostFilter): QB {
     let q: any = qb;
     if (f.visibleTeams !== 'all') {
-      q = f.visibleTeams.length ? q.where('hosts.team_id', 'in', f.visibleTeams) : q.where(sql<boolean>`1 = 0`);
+      q = f.visibleTeams.length
+        ? q.where('hosts.team_id', 'in', f.visibleTeams)
+        : q.where(sql<boolean>`1 = 0`);
     }
     if (f.teamId === null) q = q.where('hosts.team_id', 'is', null);
     else if (f.teamId !== undefined) q = q.where('hosts.team_id', '=', f.teamId);
     if (f.platform) q = q.where('hosts.platform', '=', f.platform);
     if (f.labelId !== undefined) {
       q = q.where('hosts.id', 'in', (eb: ExpressionBuilder<DB, 'hosts'>) =>
-        eb.selectFrom('label_membership').select('host_id').where('label_id', '=', f.labelId!).where('is_member', '=', 1),
+        eb
+          .selectFrom('label_membership')
+          .select('host_id')
+          .where('label_id', '=', f.labelId!)
+          .where('is_member', '=', 1),
       );
     }
     if (f.query) {
@@ -354,7 +429,11 @@ export class HostStore {
   /** Deletes the hosts with their host_mdm rows (label memberships cascade). */
   async deleteByIds(ids: number[], trx: Transaction<DB>): Promise<DeletedHost[]> {
     if (ids.length === 0) return [];
-    const rows = await trx.selectFrom('hosts').select(['id', 'uuid', 'platform']).where('id', 'in', ids).execute();
+    const rows = await trx
+      .selectFrom('hosts')
+      .select(['id', 'uuid', 'platform'])
+      .where('id', 'in', ids)
+      .execute();
     if (rows.length === 0) return [];
     const found = rows.map((r) => r.id);
     await trx.deleteFrom('host_mdm').where('host_id', 'in', found).execute();
@@ -365,11 +444,20 @@ export class HostStore {
 
   async transfer(ids: number[], teamId: number | null, trx: Transaction<DB>): Promise<void> {
     if (ids.length === 0) return;
-    await trx.updateTable('hosts').set({ team_id: teamId, updated_at: dbNow() }).where('id', 'in', ids).execute();
+    await trx
+      .updateTable('hosts')
+      .set({ team_id: teamId, updated_at: dbNow() })
+      .where('id', 'in', ids)
+      .execute();
   }
 
   async idsInTeam(teamId: number, trx: AnyDb = this.db): Promise<number[]> {
-    const rows = await trx.selectFrom('hosts').select('id').where('team_id', '=', teamId).orderBy('id').execute();
+    const rows = await trx
+      .selectFrom('hosts')
+      .select('id')
+      .where('team_id', '=', teamId)
+      .orderBy('id')
+      .execute();
     return rows.map((r) => r.id);
   }
 
@@ -389,16 +477,27 @@ export class HostStore {
 }
 
 /** Fleet's enrollment buckets over host_mdm; server editions (is_server) are in none of them. */
-function enrollmentCondition(eb: ExpressionBuilder<DB, 'hosts'>, status: MdmEnrollmentFilter): Expression<SqlBool> {
+function enrollmentCondition(
+  eb: ExpressionBuilder<DB, 'hosts'>,
+  status: MdmEnrollmentFilter,
+): Expression<SqlBool> {
   const sub = (conds: (e: ExpressionBuilder<DB, 'host_mdm'>) => Expression<SqlBool>) =>
-    eb('hosts.id', 'in', eb.selectFrom('host_mdm').select('host_mdm.host_id').where('host_mdm.is_server', '=', 0).where(conds));
+    eb(
+      'hosts.id',
+      'in',
+      eb.selectFrom('host_mdm').select('host_mdm.host_id').where('host_mdm.is_server', '=', 0).where(conds),
+    );
   switch (status) {
     case 'manual':
-      return sub((e) => e.and([e('enrolled', '=', 1), e('installed_from_dep', '=', 0), e('is_personal_enrollment', '=', 0)]));
+      return sub((e) =>
+        e.and([e('enrolled', '=', 1), e('installed_from_dep', '=', 0), e('is_personal_enrollment', '=', 0)]),
+      );
     case 'automatic':
       return sub((e) => e.and([e('enrolled', '=', 1), e('installed_from_dep', '=', 1)]));
     case 'personal':
-      return sub((e) => e.and([e('enrolled', '=', 1), e('installed_from_dep', '=', 0), e('is_personal_enrollment', '=', 1)]));
+      return sub((e) =>
+        e.and([e('enrolled', '=', 1), e('installed_from_dep', '=', 0), e('is_personal_enrollment', '=', 1)]),
+      );
     case 'enrolled':
       return sub((e) => e('enrolled', '=', 1));
     case 'pending':
@@ -411,7 +510,9 @@ function enrollmentCondition(eb: ExpressionBuilder<DB, 'hosts'>, status: MdmEnro
           eb
             .selectFrom('host_mdm')
             .select('host_mdm.host_id')
-            .where((e) => e.or([e('enrolled', '=', 1), e('installed_from_dep', '=', 1), e('is_server', '=', 1)])),
+            .where((e) =>
+              e.or([e('enrolled', '=', 1), e('installed_from_dep', '=', 1), e('is_server', '=', 1)]),
+            ),
         ),
       );
   }

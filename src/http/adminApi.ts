@@ -48,7 +48,12 @@ export function viewerOf(req: FastifyRequest): Viewer {
 }
 
 /** Throws 403 unless the caller may do `action` on `resource` in `teamId`; returns the viewer. */
-export function authorize(req: FastifyRequest, resource: Resource, action: Action, teamId?: number | null): Viewer {
+export function authorize(
+  req: FastifyRequest,
+  resource: Resource,
+  action: Action,
+  teamId?: number | null,
+): Viewer {
   const viewer = viewerOf(req);
   if (!isAllowed(viewer.principal, resource, action, teamId)) throw forbidden();
   return viewer;
@@ -63,7 +68,7 @@ export function teamIdFrom(
   opts: { zeroIsNoTeam?: boolean } = {},
 ): number | null | undefined {
   const raw = source?.team_id ?? source?.fleet_id;
-  if (raw === undefined || raw === '' ) return undefined;
+  if (raw === undefined || raw === '') return undefined;
   if (raw === null) return null;
   const n = typeof raw === 'number' ? raw : Number(raw);
   if (!Number.isInteger(n) || n < 0) throw badRequest('team_id must be a non-negative integer', 'team_id');
@@ -83,7 +88,12 @@ export const listQueryFields = {
 };
 
 /** Fleet's list paging: page (0-based) and per_page; none of them means every row. */
-export function paging(query: Record<string, unknown>): { limit?: number; offset?: number; page: number; perPage?: number } {
+export function paging(query: Record<string, unknown>): {
+  limit?: number;
+  offset?: number;
+  page: number;
+  perPage?: number;
+} {
   const page = query.page === undefined ? 0 : Number(query.page);
   const perPageRaw = query.per_page === undefined ? undefined : Number(query.per_page);
   if (!Number.isInteger(page) || page < 0) throw badRequest('page must be a non-negative integer', 'page');
@@ -96,11 +106,17 @@ export function paging(query: Record<string, unknown>): { limit?: number; offset
 }
 
 /** order_key / order_direction, checked against the columns a list allows. */
-export function ordering(query: Record<string, unknown>, allowed: string[], fallback: string): { key: string; desc: boolean } {
+export function ordering(
+  query: Record<string, unknown>,
+  allowed: string[],
+  fallback: string,
+): { key: string; desc: boolean } {
   const dir = query.order_direction;
   const key = query.order_key;
-  if (dir !== undefined && key === undefined) throw badRequest('order_direction requires order_key', 'order_direction');
-  if (dir !== undefined && dir !== 'asc' && dir !== 'desc') throw badRequest('order_direction must be asc or desc', 'order_direction');
+  if (dir !== undefined && key === undefined)
+    throw badRequest('order_direction requires order_key', 'order_direction');
+  if (dir !== undefined && dir !== 'asc' && dir !== 'desc')
+    throw badRequest('order_direction must be asc or desc', 'order_direction');
   if (key !== undefined && (typeof key !== 'string' || !allowed.includes(key))) {
     throw badRequest(`order_key must be one of ${allowed.join(', ')}`, 'order_key');
   }

@@ -20,13 +20,18 @@ export class HttpError extends Error {
   }
 }
 
-export const badRequest = (reason: string, name = 'base') => new HttpError(400, 'Bad request', [{ name, reason }]);
-export const invalid = (reason: string, name = 'base') => new HttpError(422, 'Validation Failed', [{ name, reason }]);
+export const badRequest = (reason: string, name = 'base') =>
+  new HttpError(400, 'Bad request', [{ name, reason }]);
+export const invalid = (reason: string, name = 'base') =>
+  new HttpError(422, 'Validation Failed', [{ name, reason }]);
 export const unauthenticated = (reason = 'Authentication required') =>
   new HttpError(401, 'Authentication Failed', [{ name: 'base', reason }]);
-export const forbidden = (reason = 'forbidden') => new HttpError(403, 'forbidden', [{ name: 'base', reason }]);
+export const forbidden = (reason = 'forbidden') =>
+  new HttpError(403, 'forbidden', [{ name: 'base', reason }]);
 export const notFound = (what = 'Resource') =>
-  new HttpError(404, 'Resource Not Found', [{ name: 'base', reason: `${what} was not found in the datastore` }]);
+  new HttpError(404, 'Resource Not Found', [
+    { name: 'base', reason: `${what} was not found in the datastore` },
+  ]);
 export const alreadyExists = (reason: string) =>
   new HttpError(409, 'Resource Already Exists', [{ name: 'base', reason }]);
 export const conflict = (reason: string) => new HttpError(409, 'Conflict', [{ name: 'base', reason }]);
@@ -61,7 +66,12 @@ export function installErrorHandler(app: FastifyInstance): void {
     } else if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       status = 413;
       message = 'Request Entity Too Large';
-      errors = [{ name: 'base', reason: `request body exceeds the max size limit of ${request.routeOptions.bodyLimit ?? 0} bytes` }];
+      errors = [
+        {
+          name: 'base',
+          reason: `request body exceeds the max size limit of ${request.routeOptions.bodyLimit ?? 0} bytes`,
+        },
+      ];
     } else if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       status = 415;
       message = 'Unsupported Media Type';

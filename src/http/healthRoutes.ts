@@ -12,7 +12,15 @@ export async function registerHealthRoutes(app: FastifyInstance, services: Servi
       return reply.status(503).send({ status: 'database unavailable' });
     }
   });
-  const versionInfo = { version, branch: 'main', go_version: '', revision: '', build_date: '', build_user: '', node_version: process.version };
+  const versionInfo = {
+    version,
+    branch: 'main',
+    go_version: '',
+    revision: '',
+    build_date: '',
+    build_user: '',
+    node_version: process.version,
+  };
   app.get('/version', async () => versionInfo);
   app.get('/api/v1/fleet/version', async () => versionInfo);
   app.get('/api/latest/fleet/version', async () => versionInfo);

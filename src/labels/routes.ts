@@ -51,10 +51,18 @@ export function registerLabelRoutes(scope: FastifyInstance, services: Services) 
     const viewer = authorize(req, 'label', 'read', null);
     const page = paging(q);
     const order = ordering(q, ['id', 'name', 'created_at', 'updated_at'], 'name');
-    const rows = await labelStore.list({ ...page, orderKey: order.key, desc: order.desc, query: q.query?.trim() || undefined });
+    const rows = await labelStore.list({
+      ...page,
+      orderKey: order.key,
+      desc: order.desc,
+      query: q.query?.trim() || undefined,
+    });
     const withCounts = queryFlag(q.include_host_counts, 'include_host_counts') ?? true;
     const counts = withCounts
-      ? await labelStore.hostCounts(rows.map((r) => r.id), visibleTeamIds(viewer.principal, 'host'))
+      ? await labelStore.hostCounts(
+          rows.map((r) => r.id),
+          visibleTeamIds(viewer.principal, 'host'),
+        )
       : new Map<number, number>();
     return { labels: rows.map((l) => labelJson(l, { hostCount: counts.get(l.id) ?? 0, hostIds: null })) };
   });
@@ -89,7 +97,11 @@ export function registerLabelRoutes(scope: FastifyInstance, services: Services) 
     const viewer = viewerOf(req);
     authorize(req, 'label', 'read', null);
     const label = await labels.require(idParam(req));
-    const rows = await services.hosts.list(viewer, { ...hostFilterFrom(q), labelId: label.id }, hostPageFrom(q));
+    const rows = await services.hosts.list(
+      viewer,
+      { ...hostFilterFrom(q), labelId: label.id },
+      hostPageFrom(q),
+    );
     return { hosts: rows.map(hostJson) };
   });
 

@@ -41,7 +41,8 @@ export class LabelService {
     const name = input.name.trim();
     if (!name) throw invalid('name must not be empty', 'name');
     const query = input.query?.trim() ?? '';
-    if (query && input.hosts !== undefined) throw invalid('a label has either a query or a host list, not both', 'hosts');
+    if (query && input.hosts !== undefined)
+      throw invalid('a label has either a query or a host list, not both', 'hosts');
     const manual = !query;
     if (await this.store.getByName(name)) throw alreadyExists(`a label named "${name}" already exists`);
     const hostIds = manual ? await this.hostIdsFor(input.hosts ?? []) : [];
@@ -66,10 +67,15 @@ export class LabelService {
     return (await this.store.getById(id))!;
   }
 
-  async update(actor: Actor, id: number, patch: { name?: string; description?: string; hosts?: string[]; query?: string }) {
+  async update(
+    actor: Actor,
+    id: number,
+    patch: { name?: string; description?: string; hosts?: string[]; query?: string },
+  ) {
     const label = await this.require(id);
     if (label.label_type === 1) throw invalid('built-in labels cannot be modified', 'label_type');
-    if (patch.query !== undefined && patch.query !== label.query) throw invalid('the query of a label cannot be changed', 'query');
+    if (patch.query !== undefined && patch.query !== label.query)
+      throw invalid('the query of a label cannot be changed', 'query');
     if (patch.hosts !== undefined && label.label_membership_type !== 1) {
       throw invalid('only manual labels have a host list', 'hosts');
     }
@@ -82,7 +88,12 @@ export class LabelService {
     const changed = await this.db.transaction().execute(async (trx) => {
       await this.store.update(id, { name, description: patch.description }, trx);
       const moved = hostIds ? await this.store.replaceManualMembers(id, hostIds, trx) : [];
-      await this.activities.record(actor, 'edited_label', { label_id: id, label_name: name ?? label.name }, { trx });
+      await this.activities.record(
+        actor,
+        'edited_label',
+        { label_id: id, label_name: name ?? label.name },
+        { trx },
+      );
       return moved;
     });
     await this.events.emitLabelMembershipChanged([id], changed);
@@ -93,7 +104,12 @@ export class LabelService {
     if (label.label_type === 1) throw invalid('built-in labels cannot be deleted', 'label_type');
     await this.db.transaction().execute(async (trx) => {
       await this.store.delete(label.id, trx);
-      await this.activities.record(actor, 'deleted_label', { label_id: label.id, label_name: label.name }, { trx });
+      await this.activities.record(
+        actor,
+        'deleted_label',
+        { label_id: label.id, label_name: label.name },
+        { trx },
+      );
     });
     await this.events.emitLabelsDeleted([label.id]);
   }
@@ -123,7 +139,12 @@ export class LabelService {
       }
       if (!add) await this.store.removeMembership(ids, hostId, trx);
       for (const l of labels) {
-        await this.activities.record(actor, 'edited_label', { label_id: l.id, label_name: l.name }, { hostIds: [hostId], trx });
+        await this.activities.record(
+          actor,
+          'edited_label',
+          { label_id: l.id, label_name: l.name },
+          { hostIds: [hostId], trx },
+        );
       }
     });
     await this.events.emitLabelMembershipChanged(ids, [hostId]);

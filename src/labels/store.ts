@@ -52,10 +52,16 @@ export class LabelStore {
     return db.selectFrom('labels').selectAll().where('id', 'in', ids).orderBy('id').execute();
   }
 
-  async list(opts: { limit?: number; offset?: number; orderKey?: string; desc?: boolean; query?: string } = {}): Promise<LabelRow[]> {
+  async list(
+    opts: { limit?: number; offset?: number; orderKey?: string; desc?: boolean; query?: string } = {},
+  ): Promise<LabelRow[]> {
     let q = this.db.selectFrom('labels').selectAll();
     if (opts.query) q = q.where('name', 'like', `%${opts.query}%`);
-    const key = (opts.orderKey && ['id', 'name', 'created_at', 'updated_at'].includes(opts.orderKey) ? opts.orderKey : 'id') as 'id';
+    const key = (
+      opts.orderKey && ['id', 'name', 'created_at', 'updated_at'].includes(opts.orderKey)
+        ? opts.orderKey
+        : 'id'
+    ) as 'id';
     q = q.orderBy(key, opts.desc ? 'desc' : 'asc');
     if (key !== 'id') q = q.orderBy('id');
     if (opts.limit !== undefined) q = q.limit(opts.limit).offset(opts.offset ?? 0);
@@ -74,7 +80,9 @@ export class LabelStore {
       .groupBy('label_membership.label_id');
     if (visibleTeams !== 'all') {
       if (visibleTeams.length === 0) return out;
-      q = q.innerJoin('hosts', 'hosts.id', 'label_membership.host_id').where('hosts.team_id', 'in', visibleTeams);
+      q = q
+        .innerJoin('hosts', 'hosts.id', 'label_membership.host_id')
+        .where('hosts.team_id', 'in', visibleTeams);
     }
     for (const r of await q.execute()) out.set(r.label_id, Number(r.n));
     return out;
@@ -92,7 +100,14 @@ export class LabelStore {
   }
 
   async create(
-    l: { name: string; description: string; query: string; platform: string; membershipType: number; authorId: number | null },
+    l: {
+      name: string;
+      description: string;
+      query: string;
+      platform: string;
+      membershipType: number;
+      authorId: number | null;
+    },
     trx: AnyDb = this.db,
   ): Promise<number> {
     const now = dbNow();
@@ -113,7 +128,11 @@ export class LabelStore {
     return Number(res.insertId);
   }
 
-  async update(id: number, fields: { name?: string; description?: string }, trx: AnyDb = this.db): Promise<void> {
+  async update(
+    id: number,
+    fields: { name?: string; description?: string },
+    trx: AnyDb = this.db,
+  ): Promise<void> {
     const set: Record<string, unknown> = { updated_at: dbNow() };
     if (fields.name !== undefined) set.name = fields.name;
     if (fields.description !== undefined) set.description = fields.description;
@@ -126,12 +145,29 @@ export class LabelStore {
   }
 
   /** Records that these hosts were evaluated for the label: member (true) or not (false). */
-  async setMembership(labelId: number, hostIds: number[], isMember: boolean, trx: AnyDb = this.db): Promise<void> {
+  async setMembership(
+    labelId: number,
+    hostIds: number[],
+    isMember: boolean,
+    trx: AnyDb = this.db,
+  ): Promise<void> {
     if (hostIds.length === 0) return;
     const now = dbNow();
-    const rows = hostIds.map((h) => ({ host_id: h, label_id: labelId, is_member: isMember ? 1 : 0, created_at: now, updated_at: now }));
+    const rows = hostIds.map((h) => ({
+      host_id: h,
+      label_id: labelId,
+      is_member: isMember ? 1 : 0,
+      created_at: now,
+      updated_at: now,
+    }));
     for (let i = 0; i < rows.length; i += 500) {
-      await upsert(trx, 'label_membership', rows.slice(i, i + 500), ['host_id', 'label_id'], ['is_member', 'updated_at']);
+      await upsert(
+        trx,
+        'label_membership',
+        rows.slice(i, i + 500),
+        ['host_id', 'label_id'],
+        ['is_member', 'updated_at'],
+      );
     }
   }
 
@@ -144,9 +180,17 @@ export class LabelStore {
     const after = new Set(hostIds);
     const removed = [...before].filter((h) => !after.has(h));
     const added = [...after].filter((h) => !before.has(h));
-    await trx.deleteFrom('label_membership').where('label_id', '=', labelId).where('is_member', '=', 0).execute();
+    await trx
+      .deleteFrom('label_membership')
+      .where('label_id', '=', labelId)
+      .where('is_member', '=', 0)
+      .execute();
     if (removed.length) {
-      await trx.deleteFrom('label_membership').where('label_id', '=', labelId).where('host_id', 'in', removed).execute();
+      await trx
+        .deleteFrom('label_membership')
+        .where('label_id', '=', labelId)
+        .where('host_id', 'in', removed)
+        .execute();
     }
     await this.setMembership(labelId, added, true, trx);
     return [...removed, ...added].sort((a, b) => a - b);
@@ -154,7 +198,11 @@ export class LabelStore {
 
   async removeMembership(labelIds: number[], hostId: number, trx: AnyDb = this.db): Promise<void> {
     if (labelIds.length === 0) return;
-    await trx.deleteFrom('label_membership').where('host_id', '=', hostId).where('label_id', 'in', labelIds).execute();
+    await trx
+      .deleteFrom('label_membership')
+      .where('host_id', '=', hostId)
+      .where('label_id', 'in', labelIds)
+      .execute();
   }
 
   /** Labels the host is a member of. */

@@ -21,15 +21,20 @@ const nodeKeyBody = z.object({ orbit_node_key: z.string() });
 export async function registerOrbitRoutes(app: FastifyInstance, services: Services): Promise<void> {
   await app.register(async (scope) => {
     scope.setErrorHandler((err, req, reply) => {
-      if (err instanceof OrbitAuthError) return reply.status(401).send({ error: err.message, node_invalid: true });
+      if (err instanceof OrbitAuthError)
+        return reply.status(401).send({ error: err.message, node_invalid: true });
       const fe = err as { statusCode?: number; message?: string; issues?: unknown };
       if (err instanceof z.ZodError || (fe.statusCode && fe.statusCode < 500)) {
-        return reply.status(fe.statusCode && fe.statusCode !== 500 ? fe.statusCode : 400).send({ error: err instanceof z.ZodError ? 'invalid request body' : fe.message });
+        return reply
+          .status(fe.statusCode && fe.statusCode !== 500 ? fe.statusCode : 400)
+          .send({ error: err instanceof z.ZodError ? 'invalid request body' : fe.message });
       }
       req.log.error({ err }, 'orbit request failed');
       return reply.status(500).send({ error: 'internal error' });
     });
-    scope.post('/api/fleet/orbit/enroll', async (req) => services.orbit.enroll(enrollBody.parse(req.body ?? {})));
+    scope.post('/api/fleet/orbit/enroll', async (req) =>
+      services.orbit.enroll(enrollBody.parse(req.body ?? {})),
+    );
     scope.post('/api/fleet/orbit/config', async (req) => {
       const parsed = nodeKeyBody.safeParse(req.body ?? {});
       if (!parsed.success) throw new OrbitAuthError('orbit_node_key is required');

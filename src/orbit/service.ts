@@ -89,7 +89,8 @@ export class OrbitService {
       const enrolledInFleet = enrolledAnywhere && mdm?.mdm_name === fleetMdmName;
       if (windowsOn && !mdm?.is_server && !enrolledAnywhere) {
         notifications.needs_programmatic_windows_mdm_enrollment = true;
-        notifications.windows_mdm_discovery_endpoint = (await this.appConfig.serverUrl()) + windowsPaths.discovery;
+        notifications.windows_mdm_discovery_endpoint =
+          (await this.appConfig.serverUrl()) + windowsPaths.discovery;
       }
       if (!windowsOn && enrolledInFleet) notifications.needs_programmatic_windows_mdm_unenrollment = true;
     }

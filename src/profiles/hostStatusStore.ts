@@ -56,16 +56,32 @@ export class HostStatusStore {
   constructor(private readonly db: Kysely<DB>) {}
 
   async upsertProfileRows(rows: HostProfileWrite[], db: Db = this.db): Promise<void> {
-    const update = Object.keys(rows[0] ?? {}).filter((c) => c !== 'created_at' && c !== 'host_uuid' && c !== 'profile_uuid');
+    const update = Object.keys(rows[0] ?? {}).filter(
+      (c) => c !== 'created_at' && c !== 'host_uuid' && c !== 'profile_uuid',
+    );
     for (let i = 0; i < rows.length; i += CHUNK) {
-      await upsert(db, 'host_mdm_apple_profiles', rows.slice(i, i + CHUNK), ['host_uuid', 'profile_uuid'], update);
+      await upsert(
+        db,
+        'host_mdm_apple_profiles',
+        rows.slice(i, i + CHUNK),
+        ['host_uuid', 'profile_uuid'],
+        update,
+      );
     }
   }
 
   async upsertDeclarationRows(rows: HostDeclarationWrite[], db: Db = this.db): Promise<void> {
-    const update = Object.keys(rows[0] ?? {}).filter((c) => c !== 'created_at' && c !== 'host_uuid' && c !== 'declaration_uuid');
+    const update = Object.keys(rows[0] ?? {}).filter(
+      (c) => c !== 'created_at' && c !== 'host_uuid' && c !== 'declaration_uuid',
+    );
     for (let i = 0; i < rows.length; i += CHUNK) {
-      await upsert(db, 'host_mdm_apple_declarations', rows.slice(i, i + CHUNK), ['host_uuid', 'declaration_uuid'], update);
+      await upsert(
+        db,
+        'host_mdm_apple_declarations',
+        rows.slice(i, i + CHUNK),
+        ['host_uuid', 'declaration_uuid'],
+        update,
+      );
     }
   }
 
@@ -76,7 +92,11 @@ export class HostStatusStore {
         await db
           .deleteFrom('host_mdm_apple_profiles')
           .where('profile_uuid', '=', def)
-          .where('host_uuid', 'in', list.slice(i, i + CHUNK).map((p) => p.host_uuid))
+          .where(
+            'host_uuid',
+            'in',
+            list.slice(i, i + CHUNK).map((p) => p.host_uuid),
+          )
           .execute();
       }
     }
@@ -94,7 +114,14 @@ export class HostStatusStore {
     for (let i = 0; i < hostUuids.length; i += CHUNK) {
       await db
         .updateTable('host_mdm_apple_profiles')
-        .set({ status: 'pending', operation_type: 'remove', command_uuid: commandUuid, ignore_error: ignoreError, detail: null, updated_at: now })
+        .set({
+          status: 'pending',
+          operation_type: 'remove',
+          command_uuid: commandUuid,
+          ignore_error: ignoreError,
+          detail: null,
+          updated_at: now,
+        })
         .where('profile_uuid', '=', defUuid)
         .where('host_uuid', 'in', hostUuids.slice(i, i + CHUNK))
         .execute();
@@ -143,7 +170,11 @@ export class HostStatusStore {
     return Number(res.numUpdatedRows);
   }
 
-  async deleteProfileRowsByCommand(hostUuid: string, commandUuid: string, operation: 'remove'): Promise<void> {
+  async deleteProfileRowsByCommand(
+    hostUuid: string,
+    commandUuid: string,
+    operation: 'remove',
+  ): Promise<void> {
     await this.db
       .deleteFrom('host_mdm_apple_profiles')
       .where('host_uuid', '=', hostUuid)
@@ -195,7 +226,10 @@ export class HostStatusStore {
    * never from every host, so an idle fleet costs a scan of the checks table.
    */
   async hostsDueVerification(opts: { olderThan: string; outstandingSince: string; limit: number }) {
-    const defs = await this.db.selectFrom('mdm_apple_configuration_profiles').select('profile_uuid').execute();
+    const defs = await this.db
+      .selectFrom('mdm_apple_configuration_profiles')
+      .select('profile_uuid')
+      .execute();
     const notOutstanding = sql`(c.answered_at IS NOT NULL OR c.requested_at < ${opts.outstandingSince})`;
     const acknowledged = defs.length
       ? sql`SELECT r.host_uuid FROM host_mdm_apple_profiles r
@@ -220,14 +254,26 @@ export class HostStatusStore {
     return res.rows;
   }
 
-  async recordChecksRequested(hostUuids: string[], commandUuid: string, now: string, db: Db = this.db): Promise<void> {
-    const rows = hostUuids.map((h) => ({ host_uuid: h, command_uuid: commandUuid, requested_at: now, answered_at: null }));
+  async recordChecksRequested(
+    hostUuids: string[],
+    commandUuid: string,
+    now: string,
+    db: Db = this.db,
+  ): Promise<void> {
+    const rows = hostUuids.map((h) => ({
+      host_uuid: h,
+      command_uuid: commandUuid,
+      requested_at: now,
+      answered_at: null,
+    }));
     for (let i = 0; i < rows.length; i += CHUNK) {
-      await upsert(db, 'host_mdm_apple_profile_checks', rows.slice(i, i + CHUNK), ['host_uuid'], [
-        'command_uuid',
-        'requested_at',
-        'answered_at',
-      ]);
+      await upsert(
+        db,
+        'host_mdm_apple_profile_checks',
+        rows.slice(i, i + CHUNK),
+        ['host_uuid'],
+        ['command_uuid', 'requested_at', 'answered_at'],
+      );
     }
   }
 
@@ -290,7 +336,14 @@ export class HostStatusStore {
       .execute();
     const declarations = await this.db
       .selectFrom('host_mdm_apple_declarations')
-      .select(['declaration_uuid as uuid', 'declaration_name as name', 'status', 'operation_type', 'detail', 'scope'])
+      .select([
+        'declaration_uuid as uuid',
+        'declaration_name as name',
+        'status',
+        'operation_type',
+        'detail',
+        'scope',
+      ])
       .where('host_uuid', '=', hostUuid)
       .orderBy('declaration_name')
       .execute();

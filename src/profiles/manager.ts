@@ -4,7 +4,12 @@ import type { Logger } from 'pino';
 import { buildCommandPlist } from '../apple/commands/build.js';
 import { dbNow } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
-import { groupBy, type HostDeclarationWrite, type HostProfileWrite, type HostStatusStore } from './hostStatusStore.js';
+import {
+  groupBy,
+  type HostDeclarationWrite,
+  type HostProfileWrite,
+  type HostStatusStore,
+} from './hostStatusStore.js';
 import type { InstallCandidate, ReconcileScope, ReconcileStore, RemoveCandidate } from './reconcileStore.js';
 import { appleDeclarationTables, appleProfileTables, type EntityTables } from './targeting.js';
 
@@ -85,8 +90,20 @@ export class ProfileManager {
   /** The cron job: one bounded tick of profiles, declarations and verification. */
   async tick(): Promise<{ profiles: PassStats; declarations: PassStats; verificationHosts: number }> {
     const deadline = Date.now() + this.opts.tickBudgetMs;
-    const profiles = await this.pass(appleProfileTables, CURSOR_PROFILES, (s) => this.reconcileAppleProfiles(s), deadline, false);
-    const declarations = await this.pass(appleDeclarationTables, CURSOR_DECLARATIONS, (s) => this.reconcileDeclarations(s), deadline, false);
+    const profiles = await this.pass(
+      appleProfileTables,
+      CURSOR_PROFILES,
+      (s) => this.reconcileAppleProfiles(s),
+      deadline,
+      false,
+    );
+    const declarations = await this.pass(
+      appleDeclarationTables,
+      CURSOR_DECLARATIONS,
+      (s) => this.reconcileDeclarations(s),
+      deadline,
+      false,
+    );
     const verificationHosts = await this.requestVerification();
     return { profiles, declarations, verificationHosts };
   }
@@ -94,14 +111,32 @@ export class ProfileManager {
   /** Runs full sweeps until one finds nothing left (tests and benchmarks). */
   async runUntilIdle(maxTicks = 1000): Promise<void> {
     for (let i = 0; i < maxTicks; i++) {
-      const a = await this.pass(appleProfileTables, CURSOR_PROFILES, (s) => this.reconcileAppleProfiles(s), Infinity, true);
-      const b = await this.pass(appleDeclarationTables, CURSOR_DECLARATIONS, (s) => this.reconcileDeclarations(s), Infinity, true);
+      const a = await this.pass(
+        appleProfileTables,
+        CURSOR_PROFILES,
+        (s) => this.reconcileAppleProfiles(s),
+        Infinity,
+        true,
+      );
+      const b = await this.pass(
+        appleDeclarationTables,
+        CURSOR_DECLARATIONS,
+        (s) => this.reconcileDeclarations(s),
+        Infinity,
+        true,
+      );
       if (a.done && b.done && a.installs + a.removals + b.installs + b.removals === 0) return;
     }
   }
 
   /** Pending rows first, then the sweep when it is due (or `forceSweep`). */
-  private async pass(t: EntityTables, cursorName: string, step: Step, deadline: number, forceSweep: boolean): Promise<PassStats> {
+  private async pass(
+    t: EntityTables,
+    cursorName: string,
+    step: Step,
+    deadline: number,
+    forceSweep: boolean,
+  ): Promise<PassStats> {
     const stats: PassStats = { installs: 0, removals: 0, commands: 0, windows: 0, done: false };
     const add = (r: { installs: number; removals: number; commands: number }) => {
       stats.installs += r.installs;
@@ -115,10 +150,15 @@ export class ProfileManager {
       return stats;
     }
     const labeled = await this.reconcile.labeledDefinitions(t);
-    stats.done = await this.walk(cursorName, (scope) => step({ ...scope, labeled }), deadline, (r) => {
-      add(r);
-      stats.windows++;
-    });
+    stats.done = await this.walk(
+      cursorName,
+      (scope) => step({ ...scope, labeled }),
+      deadline,
+      (r) => {
+        add(r);
+        stats.windows++;
+      },
+    );
     return stats;
   }
 
@@ -127,7 +167,12 @@ export class ProfileManager {
    * batches of hosts, with every definition that is pending or shares an identifier with one in
    * scope. Returns false when the deadline stopped it.
    */
-  private async pendingRows(t: EntityTables, step: Step, deadline: number, add: (r: { installs: number; removals: number; commands: number }) => void): Promise<boolean> {
+  private async pendingRows(
+    t: EntityTables,
+    step: Step,
+    deadline: number,
+    add: (r: { installs: number; removals: number; commands: number }) => void,
+  ): Promise<boolean> {
     const dirty = await this.reconcile.dirtyDefinitions(t);
     if (dirty.length === 0) return true;
     const defUuids = [...new Set([...dirty, ...(await this.reconcile.sameIdentifierDefinitions(t, dirty))])];
@@ -179,7 +224,11 @@ export class ProfileManager {
   }
 
   /** Marks pairs affected by a scope change as pending at once (before the cron sends anything). */
-  async markPending(scope: { hostIds?: number[]; profileUuids?: string[]; newDefinitions?: boolean }): Promise<void> {
+  async markPending(scope: {
+    hostIds?: number[];
+    profileUuids?: string[];
+    newDefinitions?: boolean;
+  }): Promise<void> {
     const now = dbNow();
     const apple = scope.profileUuids?.filter((u) => u.startsWith('a'));
     const decl = scope.profileUuids?.filter((u) => u.startsWith('d'));
@@ -192,19 +241,23 @@ export class ProfileManager {
           const s: ReconcileScope = { hostIds, defUuids: apple, labeled: labeledProfiles };
           await this.reconcile.markInstallsPending(appleProfileTables, s, now, trx);
           // A definition created just now is on no host yet: nothing to remove.
-          if (!scope.newDefinitions) await this.reconcile.markRemovalsPending(appleProfileTables, s, now, trx);
+          if (!scope.newDefinitions)
+            await this.reconcile.markRemovalsPending(appleProfileTables, s, now, trx);
         }
         if (!decl || decl.length) {
           const s: ReconcileScope = { hostIds, defUuids: decl, labeled: labeledDeclarations };
           await this.reconcile.markInstallsPending(appleDeclarationTables, s, now, trx);
-          if (!scope.newDefinitions) await this.reconcile.markRemovalsPending(appleDeclarationTables, s, now, trx);
+          if (!scope.newDefinitions)
+            await this.reconcile.markRemovalsPending(appleDeclarationTables, s, now, trx);
         }
       });
     }
   }
 
   /** Reconciles Apple configuration profiles for one scope (a window of hosts, or given hosts). */
-  async reconcileAppleProfiles(scope: ReconcileScope): Promise<{ installs: number; removals: number; commands: number }> {
+  async reconcileAppleProfiles(
+    scope: ReconcileScope,
+  ): Promise<{ installs: number; removals: number; commands: number }> {
     const installs = await this.reconcile.installCandidates(appleProfileTables, scope);
     const removes = await this.reconcile.removeCandidates(appleProfileTables, scope);
     if (installs.length === 0 && removes.length === 0) return { installs: 0, removals: 0, commands: 0 };
@@ -213,7 +266,8 @@ export class ProfileManager {
     // Same identifier leaving and arriving on a host (team move, re-upload under a new UUID): the
     // install replaces it on the device, so no RemoveProfile is sent; identical content is not re-sent.
     const removeByIdent = new Map<string, RemoveCandidate>();
-    for (const r of removes) if (r.cur_op === 'install') removeByIdent.set(`${r.host_uuid}\n${r.identifier}`, r);
+    for (const r of removes)
+      if (r.cur_op === 'install') removeByIdent.set(`${r.host_uuid}\n${r.identifier}`, r);
     const cleanup: RemoveCandidate[] = [];
     const toInstall: InstallCandidate[] = [];
     const copies: HostProfileWrite[] = [];
@@ -226,7 +280,9 @@ export class ProfileManager {
         cleanup.push(r);
         const old = oldContent.get(`${r.host_uuid}\n${r.def_uuid}`);
         if (old && old.checksum === i.content && old.status && old.status !== 'failed') {
-          copies.push(this.installRow(i, { status: old.status, command_uuid: old.command_uuid, retries: 0 }, now));
+          copies.push(
+            this.installRow(i, { status: old.status, command_uuid: old.command_uuid, retries: 0 }, now),
+          );
           continue;
         }
       }
@@ -236,7 +292,10 @@ export class ProfileManager {
     for (const r of removes) {
       if (paired.has(r)) continue;
       const neverSent = !r.cur_command;
-      if ((r.cur_op === 'install' && (r.cur_status === 'failed' || neverSent)) || (r.cur_op === 'remove' && neverSent)) {
+      if (
+        (r.cur_op === 'install' && (r.cur_status === 'failed' || neverSent)) ||
+        (r.cur_op === 'remove' && neverSent)
+      ) {
         cleanup.push(r);
       } else {
         toRemove.push(r);
@@ -276,7 +335,11 @@ export class ProfileManager {
         }
         await this.reconcile.writeInstallsQueued(appleProfileTables, scope, commandOf, now, trx);
         await this.supersede(superseded.splice(0), trx);
-        await this.ports.enqueueMany(cmds, this.reconcile.queueTargetsOf(appleProfileTables, scope, commandOf), trx);
+        await this.ports.enqueueMany(
+          cmds,
+          this.reconcile.queueTargetsOf(appleProfileTables, scope, commandOf),
+          trx,
+        );
         commands += cmds.length;
         installGroups.clear();
       }
@@ -289,16 +352,32 @@ export class ProfileManager {
           if (i.cur_command && (i.cur_status === 'pending' || i.cur_status === null)) {
             superseded.push({ command: i.cur_command, enrollment: i.enrollment_id });
           }
-          return this.installRow(i, { status: 'pending', command_uuid: cmd.commandUuid, retries: sameContent ? (i.cur_retries ?? 0) : 0 }, now);
+          return this.installRow(
+            i,
+            {
+              status: 'pending',
+              command_uuid: cmd.commandUuid,
+              retries: sameContent ? (i.cur_retries ?? 0) : 0,
+            },
+            now,
+          );
         });
         await this.statuses.upsertProfileRows(rows, trx);
         await this.supersede(superseded.splice(0), trx);
-        await this.ports.enqueue(group.map((i) => i.enrollment_id), { commandUuid: cmd.commandUuid, requestType: 'InstallProfile', plist: cmd.plist }, trx);
+        await this.ports.enqueue(
+          group.map((i) => i.enrollment_id),
+          { commandUuid: cmd.commandUuid, requestType: 'InstallProfile', plist: cmd.plist },
+          trx,
+        );
         group.forEach((i) => pushIds.add(i.enrollment_id));
         commands++;
       }
       for (const [defUuid, group] of removeGroups) {
-        const cmd = buildCommandPlist('RemoveProfile', { Identifier: group[0].identifier }, randomUUID().toUpperCase());
+        const cmd = buildCommandPlist(
+          'RemoveProfile',
+          { Identifier: group[0].identifier },
+          randomUUID().toUpperCase(),
+        );
         for (const r of group) {
           if (r.cur_command && (r.cur_status === 'pending' || r.cur_status === null)) {
             superseded.push({ command: r.cur_command, enrollment: r.enrollment_id });
@@ -307,25 +386,46 @@ export class ProfileManager {
         await this.supersede(superseded.splice(0), trx);
         // A removal of something that may never have arrived swallows "not installed" errors.
         const byIgnore = groupBy(group, (r) =>
-          r.cur_op === 'install' ? (r.cur_status === 'verified' || r.cur_status === 'verifying' ? 0 : 1) : Number(r.cur_ignore_error ?? 0),
+          r.cur_op === 'install'
+            ? r.cur_status === 'verified' || r.cur_status === 'verifying'
+              ? 0
+              : 1
+            : Number(r.cur_ignore_error ?? 0),
         );
         for (const [ignore, list] of byIgnore) {
-          await this.statuses.markRemovalsSent(defUuid, list.map((r) => r.host_uuid), cmd.commandUuid, ignore, now, trx);
+          await this.statuses.markRemovalsSent(
+            defUuid,
+            list.map((r) => r.host_uuid),
+            cmd.commandUuid,
+            ignore,
+            now,
+            trx,
+          );
         }
-        await this.ports.enqueue(group.map((r) => r.enrollment_id), { commandUuid: cmd.commandUuid, requestType: 'RemoveProfile', plist: cmd.plist }, trx);
+        await this.ports.enqueue(
+          group.map((r) => r.enrollment_id),
+          { commandUuid: cmd.commandUuid, requestType: 'RemoveProfile', plist: cmd.plist },
+          trx,
+        );
         group.forEach((r) => pushIds.add(r.enrollment_id));
         commands++;
       }
     });
     await this.pushQuietly([...pushIds]);
-    return { installs: toInstall.length + copies.length, removals: toRemove.length + cleanup.length, commands };
+    return {
+      installs: toInstall.length + copies.length,
+      removals: toRemove.length + cleanup.length,
+      commands,
+    };
   }
 
   /**
    * Reconciles declarations: rows go pending with the new token (installs) or as removals, and
    * every host whose set changed gets one shared DeclarativeManagement command to sync.
    */
-  async reconcileDeclarations(scope: ReconcileScope): Promise<{ installs: number; removals: number; commands: number }> {
+  async reconcileDeclarations(
+    scope: ReconcileScope,
+  ): Promise<{ installs: number; removals: number; commands: number }> {
     const installs = await this.reconcile.installCandidates(appleDeclarationTables, scope);
     const removes = await this.reconcile.removeCandidates(appleDeclarationTables, scope);
     if (installs.length === 0 && removes.length === 0) return { installs: 0, removals: 0, commands: 0 };
@@ -354,11 +454,19 @@ export class ProfileManager {
             .updateTable('host_mdm_apple_declarations')
             .set({ operation_type: 'remove', status: 'pending', updated_at: now })
             .where('declaration_uuid', '=', defUuid)
-            .where('host_uuid', 'in', part.map((r) => r.host_uuid))
+            .where(
+              'host_uuid',
+              'in',
+              part.map((r) => r.host_uuid),
+            )
             .execute();
         }
       }
-      await this.ports.enqueue(enrollmentIds, { commandUuid: cmd.commandUuid, requestType: 'DeclarativeManagement', plist: cmd.plist }, trx);
+      await this.ports.enqueue(
+        enrollmentIds,
+        { commandUuid: cmd.commandUuid, requestType: 'DeclarativeManagement', plist: cmd.plist },
+        trx,
+      );
     });
     await this.pushQuietly(enrollmentIds);
     return { installs: installs.length, removals: removes.length, commands: 1 };
@@ -376,8 +484,17 @@ export class ProfileManager {
     const cmd = buildCommandPlist('ProfileList', { ManagedOnly: true }, randomUUID().toUpperCase());
     const requestedAt = dbNow();
     await this.db.transaction().execute(async (trx) => {
-      await this.statuses.recordChecksRequested(hosts.map((h) => h.host_uuid), cmd.commandUuid, requestedAt, trx);
-      await this.ports.enqueue(hosts.map((h) => h.enrollment_id), { commandUuid: cmd.commandUuid, requestType: 'ProfileList', plist: cmd.plist }, trx);
+      await this.statuses.recordChecksRequested(
+        hosts.map((h) => h.host_uuid),
+        cmd.commandUuid,
+        requestedAt,
+        trx,
+      );
+      await this.ports.enqueue(
+        hosts.map((h) => h.enrollment_id),
+        { commandUuid: cmd.commandUuid, requestType: 'ProfileList', plist: cmd.plist },
+        trx,
+      );
     });
     await this.pushQuietly(hosts.map((h) => h.enrollment_id));
     this.logger?.debug({ hosts: hosts.length, ms: Date.now() - now }, 'profile verification requested');
@@ -408,9 +525,16 @@ export class ProfileManager {
     };
   }
 
-  private async supersede(list: { command: string; enrollment: string }[], trx: Transaction<DB>): Promise<void> {
+  private async supersede(
+    list: { command: string; enrollment: string }[],
+    trx: Transaction<DB>,
+  ): Promise<void> {
     for (const [command, items] of groupBy(list, (x) => x.command)) {
-      await this.statuses.deactivateQueued(command, items.map((x) => x.enrollment), trx);
+      await this.statuses.deactivateQueued(
+        command,
+        items.map((x) => x.enrollment),
+        trx,
+      );
     }
   }
 
@@ -423,7 +547,11 @@ export class ProfileManager {
           .selectFrom('host_mdm_apple_profiles')
           .select(['host_uuid', 'checksum', 'status', 'command_uuid'])
           .where('profile_uuid', '=', def)
-          .where('host_uuid', 'in', part.map((r) => r.host_uuid))
+          .where(
+            'host_uuid',
+            'in',
+            part.map((r) => r.host_uuid),
+          )
           .execute();
         for (const r of rows) out.set(`${r.host_uuid}\n${def}`, r);
       }

@@ -57,7 +57,8 @@ export interface RemoveCandidate {
 function hostFilter(scope: ReconcileScope): RawBuilder<unknown> {
   const parts: RawBuilder<unknown>[] = [];
   if (scope.window) parts.push(sql`h.id > ${scope.window.lo} AND h.id <= ${scope.window.hi}`);
-  if (scope.hostIds) parts.push(scope.hostIds.length ? sql`h.id IN (${sql.join(scope.hostIds)})` : sql`1 = 0`);
+  if (scope.hostIds)
+    parts.push(scope.hostIds.length ? sql`h.id IN (${sql.join(scope.hostIds)})` : sql`1 = 0`);
   return parts.length ? sql.join(parts, sql` AND `) : sql`1 = 1`;
 }
 
@@ -73,7 +74,10 @@ function defFilter(t: EntityTables, alias: string, key: string, scope: Reconcile
  */
 const HOST_ID_CHUNK = 900;
 
-async function byHostChunks<T>(scope: ReconcileScope, run: (s: ReconcileScope) => Promise<T[]>): Promise<T[]> {
+async function byHostChunks<T>(
+  scope: ReconcileScope,
+  run: (s: ReconcileScope) => Promise<T[]>,
+): Promise<T[]> {
   if (!scope.hostIds || scope.hostIds.length <= HOST_ID_CHUNK) return run(scope);
   const out: T[] = [];
   for (let i = 0; i < scope.hostIds.length; i += HOST_ID_CHUNK) {
@@ -124,16 +128,28 @@ export class ReconcileStore {
   constructor(private readonly db: Kysely<DB>) {}
 
   /** Desired pairs that need (re)delivery: missing, edited, coming back from a removal, or marked NULL. */
-  async installCandidates(t: EntityTables, scope: ReconcileScope, db: Db = this.db): Promise<InstallCandidate[]> {
+  async installCandidates(
+    t: EntityTables,
+    scope: ReconcileScope,
+    db: Db = this.db,
+  ): Promise<InstallCandidate[]> {
     return byHostChunks(scope, (s) => this.installCandidatesOnce(t, s, db));
   }
 
   /** Current install rows that are no longer desired, plus removals marked but not yet sent. */
-  async removeCandidates(t: EntityTables, scope: ReconcileScope, db: Db = this.db): Promise<RemoveCandidate[]> {
+  async removeCandidates(
+    t: EntityTables,
+    scope: ReconcileScope,
+    db: Db = this.db,
+  ): Promise<RemoveCandidate[]> {
     return byHostChunks(scope, (s) => this.removeCandidatesOnce(t, s, db));
   }
 
-  private async installCandidatesOnce(t: EntityTables, scope: ReconcileScope, db: Db): Promise<InstallCandidate[]> {
+  private async installCandidatesOnce(
+    t: EntityTables,
+    scope: ReconcileScope,
+    db: Db,
+  ): Promise<InstallCandidate[]> {
     const p = (c: string) => sql.ref(`p.${c}`);
     const cur = (c: string) => sql.ref(`cur.${c}`);
     const cmdCols = hasCommandColumns(t)
@@ -155,7 +171,13 @@ export class ReconcileStore {
    * the definition's command, in one INSERT ... SELECT per host chunk, in primary-key order. Retries survive only a re-send of the same content, as in the row-by-row path.
    * Only for entities whose host rows carry commands (profiles).
    */
-  async writeInstallsQueued(t: EntityTables, scope: ReconcileScope, commandOf: Map<string, string>, now: string, db: Db): Promise<void> {
+  async writeInstallsQueued(
+    t: EntityTables,
+    scope: ReconcileScope,
+    commandOf: Map<string, string>,
+    now: string,
+    db: Db,
+  ): Promise<void> {
     if (commandOf.size === 0) return;
     const p = (c: string) => sql.ref(`p.${c}`);
     const mysql = dialectOf(db) === 'mysql';
@@ -168,7 +190,19 @@ export class ReconcileStore {
       [...commandOf].map(([def, cmd]) => sql`WHEN ${def} THEN ${cmd}`),
       sql` `,
     )} END`;
-    const copied = [t.hostIdentifierCol, t.hostNameCol, 'status', 'operation_type', 'detail', 'command_uuid', t.contentCol, 'ignore_error', 'scope', 'secrets_updated_at', 'updated_at'];
+    const copied = [
+      t.hostIdentifierCol,
+      t.hostNameCol,
+      'status',
+      'operation_type',
+      'detail',
+      'command_uuid',
+      t.contentCol,
+      'ignore_error',
+      'scope',
+      'secrets_updated_at',
+      'updated_at',
+    ];
     // MySQL assigns left to right: retries must read operation_type and the old content first.
     const set = sql.join(
       [
@@ -177,7 +211,9 @@ export class ReconcileStore {
       ],
       sql`, `,
     );
-    const onConflict = mysql ? sql`ON DUPLICATE KEY UPDATE ${set}` : sql`ON CONFLICT (host_uuid, ${sql.ref(t.hostKey)}) DO UPDATE SET ${set}`;
+    const onConflict = mysql
+      ? sql`ON DUPLICATE KEY UPDATE ${set}`
+      : sql`ON CONFLICT (host_uuid, ${sql.ref(t.hostKey)}) DO UPDATE SET ${set}`;
     const defs = { ...scope, defUuids: [...commandOf.keys()] };
     await byHostChunks(defs, async (s) => {
       await sql`
@@ -198,11 +234,18 @@ export class ReconcileStore {
    * given commands (for enqueueMany). Driven from the scope's hosts (a host id range or short id
    * lists, joined by UNION ALL) so the plan reads only the rows just written.
    */
-  queueTargetsOf(t: EntityTables, scope: ReconcileScope, commandOf: Map<string, string>): RawBuilder<unknown> {
+  queueTargetsOf(
+    t: EntityTables,
+    scope: ReconcileScope,
+    commandOf: Map<string, string>,
+  ): RawBuilder<unknown> {
     const ids = scope.hostIds;
     const parts =
       ids && ids.length > HOST_ID_CHUNK
-        ? Array.from({ length: Math.ceil(ids.length / HOST_ID_CHUNK) }, (_, i) => ({ ...scope, hostIds: ids.slice(i * HOST_ID_CHUNK, (i + 1) * HOST_ID_CHUNK) }))
+        ? Array.from({ length: Math.ceil(ids.length / HOST_ID_CHUNK) }, (_, i) => ({
+            ...scope,
+            hostIds: ids.slice(i * HOST_ID_CHUNK, (i + 1) * HOST_ID_CHUNK),
+          }))
         : [scope];
     const selects = parts.map(
       (s) => sql`SELECT ne.id AS id, cur.command_uuid AS command_uuid
@@ -215,7 +258,11 @@ export class ReconcileStore {
     return sql.join(selects, sql` UNION ALL `);
   }
 
-  private async removeCandidatesOnce(t: EntityTables, scope: ReconcileScope, db: Db): Promise<RemoveCandidate[]> {
+  private async removeCandidatesOnce(
+    t: EntityTables,
+    scope: ReconcileScope,
+    db: Db,
+  ): Promise<RemoveCandidate[]> {
     const p = (c: string) => sql.ref(`p.${c}`);
     const cur = (c: string) => sql.ref(`cur.${c}`);
     const cmdCols = hasCommandColumns(t)
@@ -241,7 +288,12 @@ export class ReconcileStore {
    * needs (re)delivery, in one INSERT ... SELECT. Existing rows keep their command_uuid so the
    * manager can supersede the command they point at.
    */
-  async markInstallsPending(t: EntityTables, scope: ReconcileScope, now: string, db: Db = this.db): Promise<void> {
+  async markInstallsPending(
+    t: EntityTables,
+    scope: ReconcileScope,
+    now: string,
+    db: Db = this.db,
+  ): Promise<void> {
     const p = (c: string) => sql.ref(`p.${c}`);
     const cur = (c: string) => sql.ref(`cur.${c}`);
     const mysql = dialectOf(db) === 'mysql';
@@ -265,7 +317,12 @@ export class ReconcileStore {
   }
 
   /** Immediate pending for removals: install rows in scope that no longer apply become remove/NULL. */
-  async markRemovalsPending(t: EntityTables, scope: ReconcileScope, now: string, db: Db = this.db): Promise<void> {
+  async markRemovalsPending(
+    t: EntityTables,
+    scope: ReconcileScope,
+    now: string,
+    db: Db = this.db,
+  ): Promise<void> {
     const p = (c: string) => sql.ref(`p.${c}`);
     const cur = (c: string) => sql.ref(`cur.${c}`);
     // A removal of something that may never have arrived should swallow "profile not found".
@@ -286,7 +343,9 @@ export class ReconcileStore {
   /** Definitions with at least one label row (see ReconcileScope.labeled). */
   async labeledDefinitions(t: EntityTables): Promise<string[]> {
     const res = await sql<{ k: string }>`
-      SELECT DISTINCT ${sql.ref(t.labelKey)} AS k FROM ${sql.table(t.labelTable)} WHERE ${sql.ref(t.labelKey)} IS NOT NULL`.execute(this.db);
+      SELECT DISTINCT ${sql.ref(t.labelKey)} AS k FROM ${sql.table(t.labelTable)} WHERE ${sql.ref(t.labelKey)} IS NOT NULL`.execute(
+      this.db,
+    );
     return res.rows.map((r) => r.k);
   }
 
@@ -296,12 +355,19 @@ export class ReconcileStore {
    */
   async dirtyDefinitions(t: EntityTables): Promise<string[]> {
     const res = await sql<{ k: string }>`
-      SELECT ${sql.ref(t.hostKey)} AS k FROM ${sql.table(t.hostTable)} WHERE status IS NULL GROUP BY ${sql.ref(t.hostKey)}`.execute(this.db);
+      SELECT ${sql.ref(t.hostKey)} AS k FROM ${sql.table(t.hostTable)} WHERE status IS NULL GROUP BY ${sql.ref(t.hostKey)}`.execute(
+      this.db,
+    );
     return res.rows.map((r) => r.k);
   }
 
   /** Host uuids (after `afterUuid`, in order) with a status-NULL row of one definition. */
-  async dirtyHostUuids(t: EntityTables, defUuid: string, afterUuid: string, limit: number): Promise<string[]> {
+  async dirtyHostUuids(
+    t: EntityTables,
+    defUuid: string,
+    afterUuid: string,
+    limit: number,
+  ): Promise<string[]> {
     const res = await sql<{ host_uuid: string }>`
       SELECT cur.host_uuid AS host_uuid FROM ${sql.table(t.hostTable)} cur
       WHERE ${sql.ref(`cur.${t.hostKey}`)} = ${defUuid} AND cur.status IS NULL AND cur.host_uuid > ${afterUuid}
@@ -322,10 +388,14 @@ export class ReconcileStore {
   async sameIdentifierDefinitions(t: EntityTables, defUuids: string[]): Promise<string[]> {
     if (defUuids.length === 0) return [];
     const idents = await sql<{ i: string }>`
-      SELECT DISTINCT ${sql.ref(t.defIdentifierCol)} AS i FROM ${sql.table(t.defTable)} WHERE ${sql.ref(t.defKey)} IN (${sql.join(defUuids)})`.execute(this.db);
+      SELECT DISTINCT ${sql.ref(t.defIdentifierCol)} AS i FROM ${sql.table(t.defTable)} WHERE ${sql.ref(t.defKey)} IN (${sql.join(defUuids)})`.execute(
+      this.db,
+    );
     if (idents.rows.length === 0) return [];
     const res = await sql<{ k: string }>`
-      SELECT ${sql.ref(t.defKey)} AS k FROM ${sql.table(t.defTable)} WHERE ${sql.ref(t.defIdentifierCol)} IN (${sql.join(idents.rows.map((r) => r.i))})`.execute(this.db);
+      SELECT ${sql.ref(t.defKey)} AS k FROM ${sql.table(t.defTable)} WHERE ${sql.ref(t.defIdentifierCol)} IN (${sql.join(idents.rows.map((r) => r.i))})`.execute(
+      this.db,
+    );
     return res.rows.map((r) => r.k);
   }
 
@@ -348,7 +418,11 @@ export class ReconcileStore {
   }
 
   async getState(name: string): Promise<{ value: string; updated_at: string } | undefined> {
-    return this.db.selectFrom('mdm_profile_manager_state').select(['value', 'updated_at']).where('name', '=', name).executeTakeFirst();
+    return this.db
+      .selectFrom('mdm_profile_manager_state')
+      .select(['value', 'updated_at'])
+      .where('name', '=', name)
+      .executeTakeFirst();
   }
 
   async setCursor(name: string, value: number, now: string): Promise<void> {
@@ -367,7 +441,11 @@ export class ReconcileStore {
         .values({ name, value, updated_at: now })
         .execute()
         .catch(async () => {
-          await this.db.updateTable('mdm_profile_manager_state').set({ value, updated_at: now }).where('name', '=', name).execute();
+          await this.db
+            .updateTable('mdm_profile_manager_state')
+            .set({ value, updated_at: now })
+            .where('name', '=', name)
+            .execute();
         });
     }
   }

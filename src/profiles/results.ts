@@ -48,7 +48,11 @@ export class ProfileResultHandler {
   }
 
   private async platformOf(hostUuid: string): Promise<string> {
-    const row = await this.db.selectFrom('hosts').select('platform').where('uuid', '=', hostUuid).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('hosts')
+      .select('platform')
+      .where('uuid', '=', hostUuid)
+      .executeTakeFirst();
     return row?.platform ?? '';
   }
 
@@ -58,7 +62,14 @@ export class ProfileResultHandler {
       // iOS and iPadOS have no agent to double-check, so an acknowledged install is verified.
       const platform = await this.platformOf(r.hostUuid);
       const next = platform === 'ios' || platform === 'ipados' ? 'verified' : 'verifying';
-      await this.statuses.setProfileStatusByCommand(r.hostUuid, r.commandUuid, 'install', ['pending'], { status: next, detail: null }, now);
+      await this.statuses.setProfileStatusByCommand(
+        r.hostUuid,
+        r.commandUuid,
+        'install',
+        ['pending'],
+        { status: next, detail: null },
+        now,
+      );
       return;
     }
     if (r.status !== 'Error' && r.status !== 'CommandFormatError') return; // NotNow: the device retries later
@@ -67,8 +78,17 @@ export class ProfileResultHandler {
     for (const row of rows) {
       if (row.operation_type !== 'install' || row.status !== 'pending') continue;
       const retries = Number(row.retries);
-      const fields = retries < this.opts.maxRetries ? { status: null, retries: retries + 1, detail } : { status: 'failed', detail };
-      await this.statuses.setProfileRowCas(r.hostUuid, row.profile_uuid, { status: 'pending', command_uuid: r.commandUuid }, fields, now);
+      const fields =
+        retries < this.opts.maxRetries
+          ? { status: null, retries: retries + 1, detail }
+          : { status: 'failed', detail };
+      await this.statuses.setProfileRowCas(
+        r.hostUuid,
+        row.profile_uuid,
+        { status: 'pending', command_uuid: r.commandUuid },
+        fields,
+        now,
+      );
     }
   }
 
@@ -108,9 +128,12 @@ export class ProfileResultHandler {
     if (!check) return; // not a verification we asked for
     const now = dbNow();
     const installed = new Map<string, string>();
-    const list = Array.isArray(r.result.ProfileList) ? (r.result.ProfileList as Record<string, unknown>[]) : [];
+    const list = Array.isArray(r.result.ProfileList)
+      ? (r.result.ProfileList as Record<string, unknown>[])
+      : [];
     for (const p of list) {
-      if (typeof p.PayloadIdentifier === 'string') installed.set(p.PayloadIdentifier, String(p.PayloadUUID ?? ''));
+      if (typeof p.PayloadIdentifier === 'string')
+        installed.set(p.PayloadIdentifier, String(p.PayloadUUID ?? ''));
     }
     const requestedAt = fromDbTime(check.requested_at)!.getTime();
     const cutoff = requestedAt - this.opts.verifyGraceSeconds * 1000;
@@ -122,7 +145,13 @@ export class ProfileResultHandler {
       const expect = { status: row.status, command_uuid: row.command_uuid };
       if (sameVersion) {
         if (row.status !== 'verified') {
-          await this.statuses.setProfileRowCas(r.hostUuid, row.profile_uuid, expect, { status: 'verified', detail: null }, now);
+          await this.statuses.setProfileRowCas(
+            r.hostUuid,
+            row.profile_uuid,
+            expect,
+            { status: 'verified', detail: null },
+            now,
+          );
         }
         continue;
       }
@@ -130,7 +159,10 @@ export class ProfileResultHandler {
       if (fromDbTime(row.updated_at)!.getTime() > cutoff) continue; // still within the grace period
       const retries = Number(row.retries);
       const detail = 'The profile was acknowledged but is no longer installed on the host.';
-      const fields = retries < this.opts.maxRetries ? { status: null, retries: retries + 1, detail } : { status: 'failed', detail };
+      const fields =
+        retries < this.opts.maxRetries
+          ? { status: null, retries: retries + 1, detail }
+          : { status: 'failed', detail };
       await this.statuses.setProfileRowCas(r.hostUuid, row.profile_uuid, expect, fields, now);
     }
     await this.statuses.markCheckAnswered(r.hostUuid, r.commandUuid, now);

@@ -37,7 +37,8 @@ const labelFields = new Set(['labels_include_all', 'labels_include_any', 'labels
 
 /** Reads the multipart upload: one `profile` file, `team_id`, and repeated label fields. */
 async function readUpload(req: FastifyRequest, maxBytes: number) {
-  if (!req.isMultipart()) throw badRequest('request must be multipart/form-data with a "profile" file', 'profile');
+  if (!req.isMultipart())
+    throw badRequest('request must be multipart/form-data with a "profile" file', 'profile');
   let file: { filename: string; bytes: Buffer } | undefined;
   const fields: Record<string, string[]> = {};
   try {
@@ -100,7 +101,10 @@ export function registerProfileRoutes(scope: FastifyInstance, services: Services
       if (teamId) await profiles.checkTeam(teamId);
       const p = paging(q);
       const { profiles: list, hasNext } = await profiles.list(teamId, p);
-      return { profiles: list, meta: { has_next_results: hasNext, has_previous_results: (p.offset ?? 0) > 0 } };
+      return {
+        profiles: list,
+        meta: { has_next_results: hasNext, has_previous_results: (p.offset ?? 0) > 0 },
+      };
     });
 
     s.get('/configuration_profiles/summary', async (req) => {
@@ -123,7 +127,14 @@ export function registerProfileRoutes(scope: FastifyInstance, services: Services
       authorize(req, 'profile', 'read', got.teamId || null);
       if ((req.query as Record<string, unknown>).alt === 'media') {
         void reply
-          .header('content-type', profile_uuid.startsWith('d') ? 'application/json' : profile_uuid.startsWith('w') ? 'application/xml' : 'application/x-apple-aspen-config')
+          .header(
+            'content-type',
+            profile_uuid.startsWith('d')
+              ? 'application/json'
+              : profile_uuid.startsWith('w')
+                ? 'application/xml'
+                : 'application/x-apple-aspen-config',
+          )
           .header('content-disposition', `attachment;filename="${got.download.filename.replace(/"/g, '')}"`);
         return reply.send(got.download.bytes);
       }
@@ -177,7 +188,11 @@ export function registerProfileRoutes(scope: FastifyInstance, services: Services
       const host = await services.hostStore.getById(hostId);
       if (!host) throw notFound('Host');
       const viewer = authorize(req, 'profile', 'write', host.team_id ?? null);
-      await profiles.resend(viewer, { id: hostId, uuid: host.uuid, display_name: host.computer_name || host.hostname }, profile_uuid);
+      await profiles.resend(
+        viewer,
+        { id: hostId, uuid: host.uuid, display_name: host.computer_name || host.hostname },
+        profile_uuid,
+      );
       return reply.status(202).send({});
     });
   });

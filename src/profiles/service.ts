@@ -56,26 +56,54 @@ export interface BatchItem extends LabelSelection {
  * routing logic in one place.
  */
 export interface WindowsProfileHandler {
-  create(actor: Actor, teamId: number, upload: { name: string; bytes: Buffer }, labels: LabelRef[]): Promise<string>;
+  create(
+    actor: Actor,
+    teamId: number,
+    upload: { name: string; bytes: Buffer },
+    labels: LabelRef[],
+  ): Promise<string>;
   list(teamId: number): Promise<Omit<ProfileJson, 'platform'>[]>;
-  get(uuid: string): Promise<{ json: Omit<ProfileJson, 'platform'>; teamId: number; download: { bytes: Buffer; filename: string } } | undefined>;
+  get(
+    uuid: string,
+  ): Promise<
+    | { json: Omit<ProfileJson, 'platform'>; teamId: number; download: { bytes: Buffer; filename: string } }
+    | undefined
+  >;
   delete(actor: Actor, uuid: string): Promise<void>;
   /** Throws the upload error for one batch item; returns its profile name. */
   validateForBatch(name: string, bytes: Buffer): Promise<{ name: string }>;
   /** Replaces the team's Windows set inside the batch transaction; returns UUIDs to mark pending. */
-  applyBatch(trx: Transaction<DB>, teamId: number, items: { name: string; bytes: Buffer; labels: LabelRef[] }[], now: string): Promise<string[]>;
+  applyBatch(
+    trx: Transaction<DB>,
+    teamId: number,
+    items: { name: string; bytes: Buffer; labels: LabelRef[] }[],
+    now: string,
+  ): Promise<string[]>;
   markPending(uuids: string[]): Promise<void>;
   summary(teamId: number | null): Promise<StatusCounts>;
   profileStatus(uuid: string): Promise<StatusCounts>;
-  hostProfiles(hostUuid: string): Promise<{ profile_uuid: string; name: string; status: string; operation_type: string; detail: string; platform: 'windows'; scope: string }[]>;
+  hostProfiles(hostUuid: string): Promise<
+    {
+      profile_uuid: string;
+      name: string;
+      status: string;
+      operation_type: string;
+      detail: string;
+      platform: 'windows';
+      scope: string;
+    }[]
+  >;
   resend(hostUuid: string, profileUuid: string): Promise<{ name: string | null } | undefined>;
 }
 
-const conflict409 = (reason: string) => new HttpError(409, 'Resource Already Exists', [{ name: 'profile', reason }]);
+const conflict409 = (reason: string) =>
+  new HttpError(409, 'Resource Already Exists', [{ name: 'profile', reason }]);
 const SAME_NAME =
   "Couldn't add. A configuration profile with this name already exists (PayloadDisplayName for .mobileconfig and file name for .json and .xml).";
-const SAME_IDENTIFIER = "Couldn't add. A configuration profile with this identifier (PayloadIdentifier) already exists.";
-const SAME_DECL_IDENTIFIER = "Couldn't add. A declaration profile with this identifier (Identifier) already exists.";
+const SAME_IDENTIFIER =
+  "Couldn't add. A configuration profile with this identifier (PayloadIdentifier) already exists.";
+const SAME_DECL_IDENTIFIER =
+  "Couldn't add. A declaration profile with this identifier (Identifier) already exists.";
 
 /** Admin operations on configuration profiles and declarations. */
 export class ProfileService {
@@ -118,7 +146,10 @@ export class ProfileService {
     const byName = new Map(found.map((l) => [l.name, l.id]));
     const missing = names.filter((n) => !byName.has(n));
     if (missing.length) {
-      throw badRequest(`Couldn't update. Labels don't exist: ${missing.map((m) => `"${m}"`).join(', ')}.`, 'labels');
+      throw badRequest(
+        `Couldn't update. Labels don't exist: ${missing.map((m) => `"${m}"`).join(', ')}.`,
+        'labels',
+      );
     }
     const ref = (n: string, exclude: boolean, requireAll: boolean): LabelRef => ({
       label_name: n,
@@ -126,11 +157,20 @@ export class ProfileService {
       exclude,
       require_all: requireAll,
     });
-    return [...incAll.map((n) => ref(n, false, true)), ...incAny.map((n) => ref(n, false, false)), ...excAny.map((n) => ref(n, true, false))];
+    return [
+      ...incAll.map((n) => ref(n, false, true)),
+      ...incAny.map((n) => ref(n, false, false)),
+      ...excAny.map((n) => ref(n, true, false)),
+    ];
   }
 
   /** One upload (POST /configuration_profiles). Returns the new profile UUID. */
-  async create(actor: Actor, teamId: number, file: { filename: string; bytes: Buffer }, sel: LabelSelection): Promise<string> {
+  async create(
+    actor: Actor,
+    teamId: number,
+    file: { filename: string; bytes: Buffer },
+    sel: LabelSelection,
+  ): Promise<string> {
     const teamName = await this.checkTeam(teamId);
     const parsed = parseUpload(file.filename, file.bytes);
     const labels = await this.resolveLabels(sel);
@@ -144,13 +184,15 @@ export class ProfileService {
       uuid = await this.db.transaction().execute(async (trx) => {
         if (await this.store.nameInUse(teamId, parsed.name, undefined, trx)) throw conflict409(SAME_NAME);
         if (parsed.kind === 'apple') {
-          if (await this.store.appleIdentifierInUse(teamId, parsed.identifier, trx)) throw conflict409(SAME_IDENTIFIER);
+          if (await this.store.appleIdentifierInUse(teamId, parsed.identifier, trx))
+            throw conflict409(SAME_IDENTIFIER);
           const id = `a${randomUUID()}`;
           await this.store.insertAppleProfile(appleRow(id, teamId, parsed, now), trx);
           await this.store.replaceAppleProfileLabels(id, labels, now, trx);
           return id;
         }
-        if (await this.store.declarationIdentifierInUse(teamId, parsed.identifier, trx)) throw conflict409(SAME_DECL_IDENTIFIER);
+        if (await this.store.declarationIdentifierInUse(teamId, parsed.identifier, trx))
+          throw conflict409(SAME_DECL_IDENTIFIER);
         const id = `d${randomUUID()}`;
         await this.store.insertDeclaration(declarationRow(id, teamId, parsed, now), trx);
         await this.store.replaceDeclarationLabels(id, labels, now, trx);
@@ -163,13 +205,30 @@ export class ProfileService {
     await this.manager.markPending({ profileUuids: [uuid], newDefinitions: true });
     const details =
       parsed.kind === 'apple'
-        ? { profile_name: parsed.name, profile_identifier: parsed.identifier, team_id: teamId || null, team_name: teamName }
-        : { profile_name: parsed.name, identifier: parsed.identifier, team_id: teamId || null, team_name: teamName };
-    await this.activities.record(actor, parsed.kind === 'apple' ? 'created_macos_profile' : 'created_declaration_profile', details);
+        ? {
+            profile_name: parsed.name,
+            profile_identifier: parsed.identifier,
+            team_id: teamId || null,
+            team_name: teamName,
+          }
+        : {
+            profile_name: parsed.name,
+            identifier: parsed.identifier,
+            team_id: teamId || null,
+            team_name: teamName,
+          };
+    await this.activities.record(
+      actor,
+      parsed.kind === 'apple' ? 'created_macos_profile' : 'created_declaration_profile',
+      details,
+    );
     return uuid;
   }
 
-  async list(teamId: number, page: { limit?: number; offset?: number }): Promise<{ profiles: ProfileJson[]; hasNext: boolean }> {
+  async list(
+    teamId: number,
+    page: { limit?: number; offset?: number },
+  ): Promise<{ profiles: ProfileJson[]; hasNext: boolean }> {
     const apple = await this.store.appleProfilesOfTeam(teamId);
     const decl = await this.store.declarationsOfTeam(teamId);
     const win = this.windows ? await this.windows.list(teamId) : [];
@@ -180,27 +239,47 @@ export class ProfileService {
     ].sort((a, b) => a.p.name.localeCompare(b.p.name));
     const start = page.offset ?? 0;
     const slice = page.limit === undefined ? all.slice(start) : all.slice(start, start + page.limit);
-    const labels = await this.store.labelsFor(slice.filter((x) => x.kind !== 'windows').map((x) => uuidOf(x as Exclude<typeof x, { kind: 'windows' }>)));
+    const labels = await this.store.labelsFor(
+      slice
+        .filter((x) => x.kind !== 'windows')
+        .map((x) => uuidOf(x as Exclude<typeof x, { kind: 'windows' }>)),
+    );
     return {
-      profiles: slice.map((x) => (x.kind === 'windows' ? x.p : x.kind === 'apple' ? appleJson(x.p, labels) : declarationJson(x.p, labels))),
+      profiles: slice.map((x) =>
+        x.kind === 'windows'
+          ? x.p
+          : x.kind === 'apple'
+            ? appleJson(x.p, labels)
+            : declarationJson(x.p, labels),
+      ),
       hasNext: page.limit !== undefined && start + page.limit < all.length,
     };
   }
 
-  async get(uuid: string): Promise<{ json: ProfileJson; teamId: number; download: { bytes: Buffer; filename: string } }> {
+  async get(
+    uuid: string,
+  ): Promise<{ json: ProfileJson; teamId: number; download: { bytes: Buffer; filename: string } }> {
     if (uuid.startsWith('a')) {
       const p = await this.store.getAppleProfile(uuid);
       if (!p) throw notFound('Profile');
       const labels = await this.store.labelsFor([uuid]);
       const date = (toApiTime(p.uploaded_at) ?? '').slice(0, 10);
-      return { json: appleJson(p, labels), teamId: p.team_id, download: { bytes: Buffer.from(p.mobileconfig), filename: `${date} ${p.name}.mobileconfig` } };
+      return {
+        json: appleJson(p, labels),
+        teamId: p.team_id,
+        download: { bytes: Buffer.from(p.mobileconfig), filename: `${date} ${p.name}.mobileconfig` },
+      };
     }
     if (uuid.startsWith('d')) {
       const d = await this.store.getDeclaration(uuid);
       if (!d) throw notFound('Profile');
       const labels = await this.store.labelsFor([uuid]);
       const date = (toApiTime(d.uploaded_at) ?? '').slice(0, 10);
-      return { json: declarationJson(d, labels), teamId: d.team_id, download: { bytes: Buffer.from(d.raw_json), filename: `${date} ${d.name}.json` } };
+      return {
+        json: declarationJson(d, labels),
+        teamId: d.team_id,
+        download: { bytes: Buffer.from(d.raw_json), filename: `${date} ${d.name}.json` },
+      };
     }
     if (uuid.startsWith('w') && this.windows) {
       const w = await this.windows.get(uuid);
@@ -242,7 +321,9 @@ export class ProfileService {
         p = parseUpload(item.name, item.profile);
       } catch (err) {
         if (err instanceof HttpError) {
-          throw new HttpError(err.statusCode, err.message, [{ name: `profiles[${idx}]`, reason: `${item.name}: ${err.errors[0]?.reason ?? err.message}` }]);
+          throw new HttpError(err.statusCode, err.message, [
+            { name: `profiles[${idx}]`, reason: `${item.name}: ${err.errors[0]?.reason ?? err.message}` },
+          ]);
         }
         throw err;
       }
@@ -251,7 +332,9 @@ export class ProfileService {
         if (!this.windows) throw windowsNotEnabled();
         const w = await this.windows.validateForBatch(p.name, p.bytes).catch((err: unknown) => {
           if (err instanceof HttpError) {
-            throw new HttpError(err.statusCode, err.message, [{ name: `profiles[${idx}]`, reason: `${item.name}: ${err.errors[0]?.reason ?? err.message}` }]);
+            throw new HttpError(err.statusCode, err.message, [
+              { name: `profiles[${idx}]`, reason: `${item.name}: ${err.errors[0]?.reason ?? err.message}` },
+            ]);
           }
           throw err;
         });
@@ -262,12 +345,16 @@ export class ProfileService {
     const seenNames = new Set<string>();
     const seenIdents = new Set<string>();
     for (const { p } of parsed) {
-      if (seenNames.has(p.name)) throw invalid(`More than one configuration profile have the same name (${p.name}).`, 'profiles');
+      if (seenNames.has(p.name))
+        throw invalid(`More than one configuration profile have the same name (${p.name}).`, 'profiles');
       seenNames.add(p.name);
       if (p.kind === 'windows') continue;
       const key = `${p.kind}:${(p as ParsedAppleProfile | ParsedDeclaration).identifier}`;
       if (seenIdents.has(key)) {
-        throw invalid(`More than one configuration profile have the same identifier (${key.slice(key.indexOf(':') + 1)}).`, 'profiles');
+        throw invalid(
+          `More than one configuration profile have the same identifier (${key.slice(key.indexOf(':') + 1)}).`,
+          'profiles',
+        );
       }
       seenIdents.add(key);
     }
@@ -282,12 +369,18 @@ export class ProfileService {
       const keepApple = new Set<string>();
       const keepDecl = new Set<string>();
       // Deletes first so names and identifiers of removed profiles free up.
-      const wantedIdents = new Set(parsed.filter((x) => x.p.kind === 'apple').map((x) => (x.p as ParsedAppleProfile).identifier));
+      const wantedIdents = new Set(
+        parsed.filter((x) => x.p.kind === 'apple').map((x) => (x.p as ParsedAppleProfile).identifier),
+      );
       const wantedDeclNames = new Set(parsed.filter((x) => x.p.kind === 'declaration').map((x) => x.p.name));
-      for (const e of existingApple) if (!wantedIdents.has(e.identifier)) await this.store.deleteAppleProfile(e.profile_uuid, now, trx);
-      for (const e of existingDecl) if (!wantedDeclNames.has(e.name)) await this.store.deleteDeclaration(e.declaration_uuid, now, trx);
+      for (const e of existingApple)
+        if (!wantedIdents.has(e.identifier)) await this.store.deleteAppleProfile(e.profile_uuid, now, trx);
+      for (const e of existingDecl)
+        if (!wantedDeclNames.has(e.name)) await this.store.deleteDeclaration(e.declaration_uuid, now, trx);
       if (this.windows) {
-        const win = parsed.filter((x) => x.p.kind === 'windows').map((x) => ({ name: x.p.name, bytes: (x.p as WindowsUpload).bytes, labels: x.labels }));
+        const win = parsed
+          .filter((x) => x.p.kind === 'windows')
+          .map((x) => ({ name: x.p.name, bytes: (x.p as WindowsUpload).bytes, labels: x.labels }));
         windowsChanged.push(...(await this.windows.applyBatch(trx, teamId, win, now)));
       }
       for (const { p, labels } of parsed) {
@@ -298,7 +391,14 @@ export class ProfileService {
             if (cur.checksum !== p.checksum || cur.name !== p.name) {
               await this.store.updateAppleProfile(
                 cur.profile_uuid,
-                { name: p.name, mobileconfig: p.bytes, checksum: p.checksum, payload_uuid: p.payloadUuid, scope: p.scope, uploaded_at: now },
+                {
+                  name: p.name,
+                  mobileconfig: p.bytes,
+                  checksum: p.checksum,
+                  payload_uuid: p.payloadUuid,
+                  scope: p.scope,
+                  uploaded_at: now,
+                },
                 trx,
               );
             }
@@ -317,7 +417,13 @@ export class ProfileService {
             if (cur.raw_json !== p.rawJson) {
               await this.store.updateDeclaration(
                 cur.declaration_uuid,
-                { identifier: p.identifier, raw_json: p.rawJson, token: declarationToken(p.rawJson, cur.secrets_updated_at), scope: p.scope, uploaded_at: now },
+                {
+                  identifier: p.identifier,
+                  raw_json: p.rawJson,
+                  token: declarationToken(p.rawJson, cur.secrets_updated_at),
+                  scope: p.scope,
+                  uploaded_at: now,
+                },
                 trx,
               );
             }
@@ -334,16 +440,29 @@ export class ProfileService {
     });
     await this.manager.markPending({ profileUuids: changed });
     if (this.windows && windowsChanged.length) await this.windows.markPending(windowsChanged);
-    await this.activities.record(actor, 'edited_macos_profile', { team_id: teamId || null, team_name: teamName });
+    await this.activities.record(actor, 'edited_macos_profile', {
+      team_id: teamId || null,
+      team_name: teamName,
+    });
   }
 
   /** Puts one host's profile back to "decided, not yet queued" so the manager sends it again. */
-  async resend(actor: Actor, host: { id: number; uuid: string; display_name: string }, profileUuid: string): Promise<void> {
-    if (profileUuid.startsWith('d')) throw badRequest("Can't resend declaration (DDM) profiles.", 'profile_uuid');
+  async resend(
+    actor: Actor,
+    host: { id: number; uuid: string; display_name: string },
+    profileUuid: string,
+  ): Promise<void> {
+    if (profileUuid.startsWith('d'))
+      throw badRequest("Can't resend declaration (DDM) profiles.", 'profile_uuid');
     if (profileUuid.startsWith('w') && this.windows) {
       const w = await this.windows.resend(host.uuid, profileUuid);
       if (!w) throw notFound('Profile');
-      await this.activities.record(actor, 'resent_configuration_profile', { host_id: host.id, host_display_name: host.display_name, profile_name: w.name }, { hostIds: [host.id] });
+      await this.activities.record(
+        actor,
+        'resent_configuration_profile',
+        { host_id: host.id, host_display_name: host.display_name, profile_name: w.name },
+        { hostIds: [host.id] },
+      );
       return;
     }
     const n = await this.statuses.resetForResend(host.uuid, profileUuid, dbNow());
@@ -361,13 +480,22 @@ export class ProfileService {
    * Batch resend (POST /configuration_profiles/resend/batch): every host whose row of the Apple
    * profile has `status` is sent the profile again by the manager. Returns how many hosts.
    */
-  async resendBatch(actor: Actor, profileUuid: string, status: 'failed' | 'verified' | 'verifying'): Promise<number> {
-    if (profileUuid.startsWith('d')) throw badRequest("Can't resend declaration (DDM) profiles.", 'profile_uuid');
-    if (!profileUuid.startsWith('a')) throw badRequest('Batch resend is available for Apple configuration profiles.', 'profile_uuid');
+  async resendBatch(
+    actor: Actor,
+    profileUuid: string,
+    status: 'failed' | 'verified' | 'verifying',
+  ): Promise<number> {
+    if (profileUuid.startsWith('d'))
+      throw badRequest("Can't resend declaration (DDM) profiles.", 'profile_uuid');
+    if (!profileUuid.startsWith('a'))
+      throw badRequest('Batch resend is available for Apple configuration profiles.', 'profile_uuid');
     const p = await this.store.getAppleProfile(profileUuid);
     if (!p) throw notFound('Profile');
     const n = await this.statuses.resetForResendByStatus(profileUuid, status, dbNow());
-    await this.activities.record(actor, 'resent_configuration_profile_batch', { profile_name: p.name, host_count: n });
+    await this.activities.record(actor, 'resent_configuration_profile_batch', {
+      profile_name: p.name,
+      host_count: n,
+    });
     return n;
   }
 
@@ -376,7 +504,12 @@ export class ProfileService {
     const apple = await this.statuses.summary(teamId);
     if (!this.windows) return apple;
     const win = await this.windows.summary(teamId);
-    return { verified: apple.verified + win.verified, verifying: apple.verifying + win.verifying, pending: apple.pending + win.pending, failed: apple.failed + win.failed };
+    return {
+      verified: apple.verified + win.verified,
+      verifying: apple.verifying + win.verifying,
+      pending: apple.pending + win.pending,
+      failed: apple.failed + win.failed,
+    };
   }
 
   async profileStatus(uuid: string): Promise<StatusCounts> {
@@ -405,7 +538,9 @@ export class ProfileService {
   }
 }
 
-function uuidOf(x: { kind: 'apple'; p: AppleProfileRow } | { kind: 'declaration'; p: DeclarationRow }): string {
+function uuidOf(
+  x: { kind: 'apple'; p: AppleProfileRow } | { kind: 'declaration'; p: DeclarationRow },
+): string {
   return x.kind === 'apple' ? x.p.profile_uuid : x.p.declaration_uuid;
 }
 
@@ -442,8 +577,13 @@ function declarationRow(id: string, teamId: number, p: ParsedDeclaration, now: s
 
 function labelsJson(json: ProfileJson, labels: LabelRef[] | undefined): ProfileJson {
   for (const l of labels ?? []) {
-    const key = l.exclude ? 'labels_exclude_any' : l.require_all ? 'labels_include_all' : 'labels_include_any';
-    const entry: LabelJson = l.label_id === null ? { name: l.label_name, broken: true } : { name: l.label_name, id: l.label_id };
+    const key = l.exclude
+      ? 'labels_exclude_any'
+      : l.require_all
+        ? 'labels_include_all'
+        : 'labels_include_any';
+    const entry: LabelJson =
+      l.label_id === null ? { name: l.label_name, broken: true } : { name: l.label_name, id: l.label_id };
     (json[key] ??= []).push(entry);
   }
   return json;

@@ -36,7 +36,12 @@ export class ProfileStore {
   }
 
   /** Is `name` taken in the team by any kind of profile (other than `exceptUuid`)? */
-  async nameInUse(teamId: number, name: string, exceptUuid: string | undefined, db: Db = this.db): Promise<boolean> {
+  async nameInUse(
+    teamId: number,
+    name: string,
+    exceptUuid: string | undefined,
+    db: Db = this.db,
+  ): Promise<boolean> {
     const a = await db
       .selectFrom('mdm_apple_configuration_profiles')
       .select('profile_uuid')
@@ -89,7 +94,11 @@ export class ProfileStore {
   }
 
   async updateAppleProfile(uuid: string, fields: Partial<AppleProfileRow>, db: Db = this.db): Promise<void> {
-    await db.updateTable('mdm_apple_configuration_profiles').set(fields).where('profile_uuid', '=', uuid).execute();
+    await db
+      .updateTable('mdm_apple_configuration_profiles')
+      .set(fields)
+      .where('profile_uuid', '=', uuid)
+      .execute();
   }
 
   async insertDeclaration(row: DeclarationRow, db: Db = this.db): Promise<void> {
@@ -100,7 +109,12 @@ export class ProfileStore {
     await db.updateTable('mdm_apple_declarations').set(fields).where('declaration_uuid', '=', uuid).execute();
   }
 
-  async replaceAppleProfileLabels(uuid: string, labels: LabelRef[], now: string, db: Db = this.db): Promise<void> {
+  async replaceAppleProfileLabels(
+    uuid: string,
+    labels: LabelRef[],
+    now: string,
+    db: Db = this.db,
+  ): Promise<void> {
     await db.deleteFrom('mdm_configuration_profile_labels').where('apple_profile_uuid', '=', uuid).execute();
     if (labels.length === 0) return;
     await db
@@ -119,7 +133,12 @@ export class ProfileStore {
       .execute();
   }
 
-  async replaceDeclarationLabels(uuid: string, labels: LabelRef[], now: string, db: Db = this.db): Promise<void> {
+  async replaceDeclarationLabels(
+    uuid: string,
+    labels: LabelRef[],
+    now: string,
+    db: Db = this.db,
+  ): Promise<void> {
     await db.deleteFrom('mdm_declaration_labels').where('apple_declaration_uuid', '=', uuid).execute();
     if (labels.length === 0) return;
     await db
@@ -138,19 +157,37 @@ export class ProfileStore {
   }
 
   async getAppleProfile(uuid: string, db: Db = this.db): Promise<AppleProfileRow | undefined> {
-    return db.selectFrom('mdm_apple_configuration_profiles').selectAll().where('profile_uuid', '=', uuid).executeTakeFirst();
+    return db
+      .selectFrom('mdm_apple_configuration_profiles')
+      .selectAll()
+      .where('profile_uuid', '=', uuid)
+      .executeTakeFirst();
   }
 
   async getDeclaration(uuid: string, db: Db = this.db): Promise<DeclarationRow | undefined> {
-    return db.selectFrom('mdm_apple_declarations').selectAll().where('declaration_uuid', '=', uuid).executeTakeFirst();
+    return db
+      .selectFrom('mdm_apple_declarations')
+      .selectAll()
+      .where('declaration_uuid', '=', uuid)
+      .executeTakeFirst();
   }
 
   async appleProfilesOfTeam(teamId: number, db: Db = this.db): Promise<AppleProfileRow[]> {
-    return db.selectFrom('mdm_apple_configuration_profiles').selectAll().where('team_id', '=', teamId).orderBy('name').execute();
+    return db
+      .selectFrom('mdm_apple_configuration_profiles')
+      .selectAll()
+      .where('team_id', '=', teamId)
+      .orderBy('name')
+      .execute();
   }
 
   async declarationsOfTeam(teamId: number, db: Db = this.db): Promise<DeclarationRow[]> {
-    return db.selectFrom('mdm_apple_declarations').selectAll().where('team_id', '=', teamId).orderBy('name').execute();
+    return db
+      .selectFrom('mdm_apple_declarations')
+      .selectAll()
+      .where('team_id', '=', teamId)
+      .orderBy('name')
+      .execute();
   }
 
   /** Label rows per profile uuid (Apple profiles and declarations alike). */

@@ -99,7 +99,7 @@ export function detectKind(filename: string | undefined, bytes: Buffer): Profile
   if (ext === 'json') return 'declaration';
   if (ext === 'xml' && !bytes.includes('<plist')) return 'windows';
   if (filename && ext && ext !== 'xml' && filename.includes('.')) {
-    throw badRequest('Couldn\'t add. The file should be a .mobileconfig, .json, or .xml file.', 'profile');
+    throw badRequest("Couldn't add. The file should be a .mobileconfig, .json, or .xml file.", 'profile');
   }
   const head = bytes.subarray(0, 512).toString('utf8').trimStart();
   if (bytes[0] === 0x30) return 'apple'; // DER: a signed profile
@@ -119,7 +119,13 @@ export function unwrapSigned(bytes: Buffer): Buffer {
 }
 
 function isDict(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Date);
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    !(v instanceof Uint8Array) &&
+    !(v instanceof Date)
+  );
 }
 
 function collectPayloadTypes(payloads: unknown, into: string[]): void {
@@ -142,7 +148,9 @@ export function parseAppleProfile(bytes: Buffer): ParsedAppleProfile {
   }
   if (!isDict(root)) throw profileError("Couldn't add. The file should include valid XML.");
   if (root.PayloadType !== 'Configuration') {
-    throw profileError(`invalid PayloadType: ${String(root.PayloadType ?? '')} (the top level must be Configuration)`);
+    throw profileError(
+      `invalid PayloadType: ${String(root.PayloadType ?? '')} (the top level must be Configuration)`,
+    );
   }
   const identifier = typeof root.PayloadIdentifier === 'string' ? root.PayloadIdentifier.trim() : '';
   const name = typeof root.PayloadDisplayName === 'string' ? root.PayloadDisplayName.trim() : '';
@@ -162,7 +170,9 @@ export function parseAppleProfile(bytes: Buffer): ParsedAppleProfile {
       );
     }
     if (what) {
-      throw profileError(`Couldn't add. The configuration profile can't include ${what} settings (unsupported PayloadType ${t}).`);
+      throw profileError(
+        `Couldn't add. The configuration profile can't include ${what} settings (unsupported PayloadType ${t}).`,
+      );
     }
   }
   const scope = root.PayloadScope === 'User' ? 'User' : 'System';
@@ -191,7 +201,8 @@ export function parseDeclaration(bytes: Buffer, filename: string): ParsedDeclara
   if (!isDict(doc)) throw profileError("Couldn't add. The file should include valid JSON.");
   const type = doc.Type;
   const identifier = doc.Identifier;
-  if (typeof type !== 'string' || !type) throw profileError('Couldn\'t add. The declaration must include "Type".');
+  if (typeof type !== 'string' || !type)
+    throw profileError('Couldn\'t add. The declaration must include "Type".');
   if (typeof identifier !== 'string' || !identifier.trim()) {
     throw profileError('Couldn\'t add. The declaration must include "Identifier".');
   }
@@ -202,13 +213,15 @@ export function parseDeclaration(bytes: Buffer, filename: string): ParsedDeclara
     throw profileError('Only configuration declarations (com.apple.configuration.*) are supported.');
   }
   if (forbiddenDeclarationTypes.has(type)) {
-    throw profileError(`Only configuration declarations that don't require an asset reference are supported. Type ${type} is not allowed.`);
+    throw profileError(
+      `Only configuration declarations that don't require an asset reference are supported. Type ${type} is not allowed.`,
+    );
   }
   if (/\$\{?FLEET_VAR_/.test(text)) {
     throw profileError("Couldn't add. Fleet variables ($FLEET_VAR_*) are not supported in DDM profiles.");
   }
   const name = fileBaseName(filename).trim();
-  if (!name) throw profileError('Couldn\'t add. The file name must not be empty.');
+  if (!name) throw profileError("Couldn't add. The file name must not be empty.");
   if (reservedNames.has(name)) throw profileError(`Couldn't add. ${name} is a reserved name.`);
   const scope = doc.Scope === 'User' ? 'User' : 'System';
   return { kind: 'declaration', identifier: identifier.trim(), name, type, rawJson: text, scope };

@@ -33,13 +33,19 @@ export class EnrollSecretService {
   async replace(actor: Actor, teamId: number | null, secrets: string[]): Promise<EnrollSecretRow[]> {
     const team = teamId === null ? undefined : await this.teams.getById(teamId);
     if (teamId !== null && !team) throw notFound('Team');
-    if (new Set(secrets).size !== secrets.length) throw invalid('the same secret appears more than once', 'secrets');
+    if (new Set(secrets).size !== secrets.length)
+      throw invalid('the same secret appears more than once', 'secrets');
     if (secrets.some((s) => s.trim() === '')) throw invalid('a secret must not be empty', 'secret');
     await this.db.transaction().execute(async (trx) => {
       const taken = await this.store.takenElsewhere(secrets, teamId, trx);
       if (taken.length) throw alreadyExists('an enroll secret with this value is already in use');
       await this.store.replace(teamId, secrets, trx);
-      await this.activities.record(actor, 'edited_enroll_secrets', { team_id: teamId, team_name: team?.name ?? null }, { trx });
+      await this.activities.record(
+        actor,
+        'edited_enroll_secrets',
+        { team_id: teamId, team_name: team?.name ?? null },
+        { trx },
+      );
     });
     return this.store.list(teamId);
   }

@@ -27,14 +27,23 @@ export class EnrollSecretStore {
 
   async listForTeams(teamIds: number[]): Promise<EnrollSecretRow[]> {
     if (teamIds.length === 0) return [];
-    return this.db.selectFrom('enroll_secrets').selectAll().where('team_id', 'in', teamIds).orderBy('created_at').orderBy('secret').execute();
+    return this.db
+      .selectFrom('enroll_secrets')
+      .selectAll()
+      .where('team_id', 'in', teamIds)
+      .orderBy('created_at')
+      .orderBy('secret')
+      .execute();
   }
 
   /** Which of these secrets already belong to a scope other than `teamId`. */
   async takenElsewhere(secrets: string[], teamId: number | null, db: AnyDb = this.db): Promise<string[]> {
     if (secrets.length === 0) return [];
     let q = db.selectFrom('enroll_secrets').select('secret').where('secret', 'in', secrets);
-    q = teamId === null ? q.where('team_id', 'is not', null) : q.where((eb) => eb.or([eb('team_id', 'is', null), eb('team_id', '!=', teamId)]));
+    q =
+      teamId === null
+        ? q.where('team_id', 'is not', null)
+        : q.where((eb) => eb.or([eb('team_id', 'is', null), eb('team_id', '!=', teamId)]));
     return (await q.execute()).map((r) => r.secret);
   }
 
@@ -46,7 +55,9 @@ export class EnrollSecretStore {
     if (gone.length) await trx.deleteFrom('enroll_secrets').where('secret', 'in', gone).execute();
     const have = new Set(current.map((c) => c.secret));
     const now = dbNow();
-    const add = [...keep].filter((s) => !have.has(s)).map((secret) => ({ secret, team_id: teamId, created_at: now }));
+    const add = [...keep]
+      .filter((s) => !have.has(s))
+      .map((secret) => ({ secret, team_id: teamId, created_at: now }));
     if (add.length) await trx.insertInto('enroll_secrets').values(add).execute();
   }
 

@@ -10,7 +10,9 @@ import type { TeamRow } from './store.js';
 
 const secretList = z.array(z.object({ secret: z.string().min(1).max(255) }).strip()).max(1000);
 
-const updates = z.object({ minimum_version: z.string().nullable().optional(), deadline: z.string().nullable().optional() }).strict();
+const updates = z
+  .object({ minimum_version: z.string().nullable().optional(), deadline: z.string().nullable().optional() })
+  .strict();
 
 /** The team settings an admin may change here; later areas own their own endpoints. */
 const teamMdmPatch = z
@@ -21,11 +23,20 @@ const teamMdmPatch = z
     ios_updates: updates.optional(),
     ipados_updates: updates.optional(),
     windows_updates: z
-      .object({ deadline_days: z.number().int().nullable().optional(), grace_period_days: z.number().int().nullable().optional() })
+      .object({
+        deadline_days: z.number().int().nullable().optional(),
+        grace_period_days: z.number().int().nullable().optional(),
+      })
       .strict()
       .optional(),
-    macos_settings: z.object({ custom_settings: z.array(z.unknown()).optional() }).strict().optional(),
-    windows_settings: z.object({ custom_settings: z.array(z.unknown()).optional() }).strict().optional(),
+    macos_settings: z
+      .object({ custom_settings: z.array(z.unknown()).optional() })
+      .strict()
+      .optional(),
+    windows_settings: z
+      .object({ custom_settings: z.array(z.unknown()).optional() })
+      .strict()
+      .optional(),
     macos_setup: z
       .object({
         bootstrap_package: z.string().nullable().optional(),
@@ -54,7 +65,10 @@ const patchTeamBody = z
     description: z.string().max(1023).optional(),
     mdm: teamMdmPatch.optional(),
     host_expiry_settings: z
-      .object({ host_expiry_enabled: z.boolean().optional(), host_expiry_window: z.number().int().min(0).optional() })
+      .object({
+        host_expiry_enabled: z.boolean().optional(),
+        host_expiry_window: z.number().int().min(0).optional(),
+      })
       .strict()
       .optional(),
     webhook_settings: z.record(z.string(), z.unknown()).optional(),
@@ -63,21 +77,29 @@ const patchTeamBody = z
   .strict();
 
 const secretsBody = z.object({ secrets: secretList }).strict();
-const addUsersBody = z.object({ users: z.array(z.object({ id: z.number().int().positive(), role: z.string() }).strict()).min(1) }).strict();
-const removeUsersBody = z.object({ users: z.array(z.object({ id: z.number().int().positive() }).strip()).min(1) }).strict();
+const addUsersBody = z
+  .object({ users: z.array(z.object({ id: z.number().int().positive(), role: z.string() }).strict()).min(1) })
+  .strict();
+const removeUsersBody = z
+  .object({ users: z.array(z.object({ id: z.number().int().positive() }).strip()).min(1) })
+  .strict();
 const listQuery = z
   .object({
     query: z.string().optional(),
     ...listQueryFields,
   })
   .strict();
-const globalSecretsBody = z.object({ spec: z.object({ secrets: secretList }).strict(), dry_run: z.boolean().optional() }).strict();
+const globalSecretsBody = z
+  .object({ spec: z.object({ secrets: secretList }).strict(), dry_run: z.boolean().optional() })
+  .strict();
 
 /** Global admins and the admins of this team manage its users. */
 function authorizeTeamUsers(req: FastifyRequest, teamId: number) {
   const viewer = viewerOf(req);
   const p = viewer.principal;
-  const ok = p.globalRole === 'admin' || (!p.globalRole && p.teams.some((t) => t.teamId === teamId && t.role === 'admin'));
+  const ok =
+    p.globalRole === 'admin' ||
+    (!p.globalRole && p.teams.some((t) => t.teamId === teamId && t.role === 'admin'));
   if (!ok) throw forbidden();
   return viewer;
 }
@@ -108,14 +130,21 @@ export function registerTeamRoutes(scope: FastifyInstance, services: Services) {
       });
       const json = await teams.toJson(rows, { withSecrets: true });
       return {
-        teams: json.map((t) => ({ ...t, secrets: isAllowed(viewer.principal, 'enroll_secret', 'read', t.id) ? t.secrets : [] })),
+        teams: json.map((t) => ({
+          ...t,
+          secrets: isAllowed(viewer.principal, 'enroll_secret', 'read', t.id) ? t.secrets : [],
+        })),
       };
     });
 
     scope.post(base, async (req) => {
       const b = createTeamBody.parse(req.body);
       const viewer = authorize(req, 'team', 'write');
-      const team = await teams.create(viewer, { name: b.name, description: b.description, secrets: b.secrets?.map((s) => s.secret) });
+      const team = await teams.create(viewer, {
+        name: b.name,
+        description: b.description,
+        secrets: b.secrets?.map((s) => s.secret),
+      });
       return { team: await teamBody(req, team) };
     });
 
@@ -157,7 +186,11 @@ export function registerTeamRoutes(scope: FastifyInstance, services: Services) {
       const id = idParam(req);
       const b = secretsBody.parse(req.body);
       const viewer = authorize(req, 'enroll_secret', 'write', id);
-      const rows = await services.enrollSecrets.replace(viewer, id, b.secrets.map((s) => s.secret));
+      const rows = await services.enrollSecrets.replace(
+        viewer,
+        id,
+        b.secrets.map((s) => s.secret),
+      );
       return { secrets: rows.map(secretJson) };
     });
 
@@ -173,7 +206,11 @@ export function registerTeamRoutes(scope: FastifyInstance, services: Services) {
       const id = idParam(req);
       const b = removeUsersBody.parse(req.body);
       const viewer = authorizeTeamUsers(req, id);
-      const team = await teams.removeUsers(viewer, id, b.users.map((u) => u.id));
+      const team = await teams.removeUsers(
+        viewer,
+        id,
+        b.users.map((u) => u.id),
+      );
       return { team: await teamBody(req, team) };
     });
   }
@@ -187,7 +224,12 @@ export function registerTeamRoutes(scope: FastifyInstance, services: Services) {
   scope.post('/spec/enroll_secret', async (req) => {
     const b = globalSecretsBody.parse(req.body);
     const viewer = authorize(req, 'enroll_secret', 'write', null);
-    if (!b.dry_run) await services.enrollSecrets.replace(viewer, null, b.spec.secrets.map((s) => s.secret));
+    if (!b.dry_run)
+      await services.enrollSecrets.replace(
+        viewer,
+        null,
+        b.spec.secrets.map((s) => s.secret),
+      );
     return {};
   });
 }

@@ -57,11 +57,21 @@ export class TeamService {
     );
   }
 
-  list(opts: { visible: 'all' | number[]; query?: string; limit?: number; offset?: number; orderKey?: string; desc?: boolean }) {
+  list(opts: {
+    visible: 'all' | number[];
+    query?: string;
+    limit?: number;
+    offset?: number;
+    orderKey?: string;
+    desc?: boolean;
+  }) {
     return this.store.list({ ...opts, ids: opts.visible === 'all' ? undefined : opts.visible });
   }
 
-  async create(actor: Actor, input: { name: string; description?: string; secrets?: string[] }): Promise<TeamRow> {
+  async create(
+    actor: Actor,
+    input: { name: string; description?: string; secrets?: string[] },
+  ): Promise<TeamRow> {
     const name = input.name.trim();
     if (!name) throw invalid('name must not be empty', 'name');
     if (await this.store.getByName(name)) throw alreadyExists(`a team named "${name}" already exists`);
@@ -96,7 +106,12 @@ export class TeamService {
         },
         trx,
       );
-      await this.activities.record(actor, 'edited_team', { team_id: id, team_name: name ?? team.name }, { trx });
+      await this.activities.record(
+        actor,
+        'edited_team',
+        { team_id: id, team_name: name ?? team.name },
+        { trx },
+      );
     });
     return (await this.store.getById(id))!;
   }
@@ -118,7 +133,12 @@ export class TeamService {
    * Gives users a role in the team (PATCH /teams/:id/users). Users with a global role cannot
    * also have team roles; team admins may grant roles only in their own team.
    */
-  async addUsers(actor: Actor, caller: Principal, id: number, users: { id: number; role: string }[]): Promise<TeamRow> {
+  async addUsers(
+    actor: Actor,
+    caller: Principal,
+    id: number,
+    users: { id: number; role: string }[],
+  ): Promise<TeamRow> {
     const team = await this.require(id);
     for (const u of users) {
       if (!roles.includes(u.role as Role)) throw invalid(`unknown role "${u.role}"`, 'role');
@@ -126,16 +146,29 @@ export class TeamService {
     const targets = await Promise.all(users.map((u) => this.users.getById(u.id)));
     const missing = users.filter((_, i) => !targets[i]);
     if (missing.length) throw notFound(`User ${missing[0].id}`);
-    if (targets.some((t) => t!.global_role)) throw invalid('a user with a global role cannot also have team roles', 'users');
-    if (!caller.globalRole && targets.some((t) => t!.id === caller.userId)) throw forbidden('you cannot change your own role');
+    if (targets.some((t) => t!.global_role))
+      throw invalid('a user with a global role cannot also have team roles', 'users');
+    if (!caller.globalRole && targets.some((t) => t!.id === caller.userId))
+      throw forbidden('you cannot change your own role');
     await this.db.transaction().execute(async (trx) => {
-      await this.store.setTeamUsers(id, users.map((u) => ({ userId: u.id, role: u.role })), trx);
+      await this.store.setTeamUsers(
+        id,
+        users.map((u) => ({ userId: u.id, role: u.role })),
+        trx,
+      );
       for (const [i, u] of users.entries()) {
         const t = targets[i]!;
         await this.activities.record(
           actor,
           'changed_user_team_role',
-          { user_id: t.id, user_name: t.name, user_email: t.email, role: u.role, team_id: id, team_name: team.name },
+          {
+            user_id: t.id,
+            user_name: t.name,
+            user_email: t.email,
+            role: u.role,
+            team_id: id,
+            team_name: team.name,
+          },
           { trx },
         );
       }

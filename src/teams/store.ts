@@ -14,7 +14,14 @@ export interface TeamRow {
 
 type AnyDb = Kysely<DB> | Transaction<DB>;
 
-function toTeam(r: { id: number; name: string; description: string; config: string; created_at: string; updated_at: string }): TeamRow {
+function toTeam(r: {
+  id: number;
+  name: string;
+  description: string;
+  config: string;
+  created_at: string;
+  updated_at: string;
+}): TeamRow {
   let config: Record<string, unknown> = {};
   try {
     config = r.config ? (JSON.parse(r.config) as Record<string, unknown>) : {};
@@ -43,29 +50,51 @@ export class TeamStore {
     return (await this.db.selectFrom('teams').select('id').where('id', 'in', ids).execute()).map((r) => r.id);
   }
 
-  async list(opts: { query?: string; ids?: number[]; limit?: number; offset?: number; orderKey?: string; desc?: boolean }) {
+  async list(opts: {
+    query?: string;
+    ids?: number[];
+    limit?: number;
+    offset?: number;
+    orderKey?: string;
+    desc?: boolean;
+  }) {
     let q = this.db.selectFrom('teams').selectAll();
     if (opts.ids) {
       if (opts.ids.length === 0) return [];
       q = q.where('id', 'in', opts.ids);
     }
     if (opts.query) q = q.where('name', 'like', `%${opts.query}%`);
-    const key = (opts.orderKey && ['id', 'name', 'created_at'].includes(opts.orderKey) ? opts.orderKey : 'name') as 'name';
+    const key = (
+      opts.orderKey && ['id', 'name', 'created_at'].includes(opts.orderKey) ? opts.orderKey : 'name'
+    ) as 'name';
     q = q.orderBy(key, opts.desc ? 'desc' : 'asc').orderBy('id');
     if (opts.limit !== undefined) q = q.limit(opts.limit).offset(opts.offset ?? 0);
     return (await q.execute()).map(toTeam);
   }
 
-  async create(t: { name: string; description: string; config: Record<string, unknown> }, trx: AnyDb = this.db): Promise<number> {
+  async create(
+    t: { name: string; description: string; config: Record<string, unknown> },
+    trx: AnyDb = this.db,
+  ): Promise<number> {
     const now = dbNow();
     const res = await trx
       .insertInto('teams')
-      .values({ name: t.name, description: t.description, config: JSON.stringify(t.config), created_at: now, updated_at: now })
+      .values({
+        name: t.name,
+        description: t.description,
+        config: JSON.stringify(t.config),
+        created_at: now,
+        updated_at: now,
+      })
       .executeTakeFirstOrThrow();
     return Number(res.insertId);
   }
 
-  async update(id: number, fields: { name?: string; description?: string; config?: Record<string, unknown> }, trx: AnyDb = this.db) {
+  async update(
+    id: number,
+    fields: { name?: string; description?: string; config?: Record<string, unknown> },
+    trx: AnyDb = this.db,
+  ) {
     const set: Record<string, unknown> = { updated_at: dbNow() };
     if (fields.name !== undefined) set.name = fields.name;
     if (fields.description !== undefined) set.description = fields.description;
@@ -97,7 +126,15 @@ export class TeamStore {
   /** Adds or changes team roles of users (one role per user and team). */
   async setTeamUsers(teamId: number, users: { userId: number; role: string }[], trx: AnyDb): Promise<void> {
     if (users.length === 0) return;
-    await trx.deleteFrom('user_teams').where('team_id', '=', teamId).where('user_id', 'in', users.map((u) => u.userId)).execute();
+    await trx
+      .deleteFrom('user_teams')
+      .where('team_id', '=', teamId)
+      .where(
+        'user_id',
+        'in',
+        users.map((u) => u.userId),
+      )
+      .execute();
     await trx
       .insertInto('user_teams')
       .values(users.map((u) => ({ user_id: u.userId, team_id: teamId, role: u.role })))
@@ -106,6 +143,10 @@ export class TeamStore {
 
   async removeTeamUsers(teamId: number, userIds: number[], trx: AnyDb): Promise<void> {
     if (userIds.length === 0) return;
-    await trx.deleteFrom('user_teams').where('team_id', '=', teamId).where('user_id', 'in', userIds).execute();
+    await trx
+      .deleteFrom('user_teams')
+      .where('team_id', '=', teamId)
+      .where('user_id', 'in', userIds)
+      .execute();
   }
 }

@@ -36,7 +36,10 @@ export function secretJson(s: EnrollSecretRow) {
 }
 
 /** Fleet's team object. */
-export function teamJson(t: TeamRow, extra: { hostCount: number; userCount: number; secrets: EnrollSecretRow[] }) {
+export function teamJson(
+  t: TeamRow,
+  extra: { hostCount: number; userCount: number; secrets: EnrollSecretRow[] },
+) {
   const cfg = deepMerge(defaultTeamConfig(), t.config);
   return {
     id: t.id,

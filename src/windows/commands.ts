@@ -39,15 +39,27 @@ function firstLocUri(n: XmlNode): string | undefined {
  * to: the first top-level command gets the command UUID, every other command (top-level or
  * nested in Atomic) `<uuid>.<n>`. Status/Results CmdRefs then map back to the command by prefix.
  */
-export function prepareCommand(xml: string, commandUuid: string = randomUUID(), opts: { onlyExec?: boolean } = {}): PreparedCommand {
+export function prepareCommand(
+  xml: string,
+  commandUuid: string = randomUUID(),
+  opts: { onlyExec?: boolean } = {},
+): PreparedCommand {
   let nodes: XmlNode[];
   try {
     nodes = parseXmlFragment(xml.replace(/^\s*<\?xml[^>]*\?>/, ''));
   } catch (err) {
-    throw badRequest(`The command should include valid XML: ${err instanceof XmlError ? err.message : 'parse error'}`, 'command');
+    throw badRequest(
+      `The command should include valid XML: ${err instanceof XmlError ? err.message : 'parse error'}`,
+      'command',
+    );
   }
   if (nodes.length === 0) throw badRequest('The command must hold at least one SyncML command.', 'command');
-  if (opts.onlyExec && (nodes.length !== 1 || nodes[0].name !== 'Exec' || nodes[0].children.filter((c) => c.name === 'Item').length !== 1)) {
+  if (
+    opts.onlyExec &&
+    (nodes.length !== 1 ||
+      nodes[0].name !== 'Exec' ||
+      nodes[0].children.filter((c) => c.name === 'Item').length !== 1)
+  ) {
     throw badRequest('You can run only a single <Exec> command with a single <Item>.', 'command');
   }
   let counter = 0;
@@ -63,7 +75,8 @@ export function prepareCommand(xml: string, commandUuid: string = randomUUID(), 
       const kids = n.children.filter((c) => !['CmdID', 'Meta', 'NoResp'].includes(c.name));
       if (kids.length === 0) throw badRequest('<Atomic> must hold commands.', 'command');
       for (const k of kids) {
-        if (!insideAtomic.has(k.name)) throw badRequest(`<${k.name}> is not allowed inside <Atomic>.`, 'command');
+        if (!insideAtomic.has(k.name))
+          throw badRequest(`<${k.name}> is not allowed inside <Atomic>.`, 'command');
         setCmdId(k, `${commandUuid}.${++counter}`);
       }
     }
@@ -92,10 +105,17 @@ export class WindowsCommandService {
     const enrollments = await this.store.newestEnrollmentIdsForHosts(uuids);
     const missing = uuids.filter((u) => !enrollments.has(u));
     if (uuids.length === 0 || missing.length) {
-      throw badRequest(`Can't run the MDM command because one or more hosts have MDM turned off: ${missing.join(', ')}`, 'host_uuids');
+      throw badRequest(
+        `Can't run the MDM command because one or more hosts have MDM turned off: ${missing.join(', ')}`,
+        'host_uuids',
+      );
     }
     await this.store.enqueue([...enrollments.values()], prepared);
-    return { command_uuid: prepared.commandUuid, request_type: prepared.targetLocUri, platform: 'windows' as const };
+    return {
+      command_uuid: prepared.commandUuid,
+      request_type: prepared.targetLocUri,
+      platform: 'windows' as const,
+    };
   }
 
   /** Queues an already prepared command for enrollments (used by other Windows features). */

@@ -30,7 +30,10 @@ export class WindowsEnrollmentAuthorizer implements EnrollmentAuthorizer {
       case 'onPremise':
         return this.onPremise(cred.username, cred.password);
       case 'entraJwt':
-        throw new SoapFault('s:authentication', 'Entra ID (Azure AD) enrollment is not supported by this server; enroll through fleetd');
+        throw new SoapFault(
+          's:authentication',
+          'Entra ID (Azure AD) enrollment is not supported by this server; enroll through fleetd',
+        );
     }
   }
 
@@ -40,18 +43,27 @@ export class WindowsEnrollmentAuthorizer implements EnrollmentAuthorizer {
     if (host.platform !== 'windows') throw new SoapFault('s:authorization', 'only Windows hosts can enroll');
     const mdm = await this.hosts.getHostMdm(host.id);
     if (mdm?.is_server) throw new SoapFault('s:authorization', 'Windows Server hosts cannot enroll in MDM');
-    if (mdm?.enrolled && mdm.mdm_name !== fleetMdmName) throw new SoapFault('s:authorization', 'host is enrolled in another MDM');
+    if (mdm?.enrolled && mdm.mdm_name !== fleetMdmName)
+      throw new SoapFault('s:authorization', 'host is enrolled in another MDM');
     return { hostUuid: host.uuid, hostId: host.id, userId: orbitNodeKey };
   }
 
   private async onPremise(username: string, password: string): Promise<EnrollingIdentity> {
     if (!this.opts.onPremiseUsers) {
-      throw new SoapFault('s:authentication', 'user name and password enrollment is turned off; enroll through fleetd');
+      throw new SoapFault(
+        's:authentication',
+        'user name and password enrollment is turned off; enroll through fleetd',
+      );
     }
     const user = await this.users.getByEmail(username);
     // Check a password even for unknown users so timing does not reveal which accounts exist.
-    const ok = await verifyPassword(password, user?.password ?? 'scrypt$1024$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=');
-    if (!user || !ok || user.api_only) throw new SoapFault('s:authentication', 'invalid user name or password');
+    const ok = await verifyPassword(
+      password,
+      user?.password ??
+        'scrypt$1024$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+    );
+    if (!user || !ok || user.api_only)
+      throw new SoapFault('s:authentication', 'invalid user name or password');
     return { hostUuid: '', userId: user.email };
   }
 }
@@ -63,7 +75,11 @@ export class WindowsMdmLifecycle implements EnrollmentHooks, ManagementLifecycle
     private readonly activities: ActivityService,
   ) {}
 
-  async enrolled(e: { identity: EnrollingIdentity; deviceName: string; managementUrl: string }): Promise<void> {
+  async enrolled(e: {
+    identity: EnrollingIdentity;
+    deviceName: string;
+    managementUrl: string;
+  }): Promise<void> {
     const hostId = e.identity.hostId;
     if (hostId === undefined) return;
     await this.hosts.upsertHostMdm(hostId, {
@@ -78,7 +94,12 @@ export class WindowsMdmLifecycle implements EnrollmentHooks, ManagementLifecycle
     await this.activities.record(
       null,
       'mdm_enrolled',
-      { host_serial: host?.hardware_serial ?? '', host_display_name: host?.computer_name || host?.hostname || e.deviceName, installed_from_dep: false, mdm_platform: 'microsoft' },
+      {
+        host_serial: host?.hardware_serial ?? '',
+        host_display_name: host?.computer_name || host?.hostname || e.deviceName,
+        installed_from_dep: false,
+        mdm_platform: 'microsoft',
+      },
       { hostIds: [hostId] },
     );
   }
@@ -87,11 +108,22 @@ export class WindowsMdmLifecycle implements EnrollmentHooks, ManagementLifecycle
     if (!e.host_uuid) return;
     const host = await this.hosts.findByUuid(e.host_uuid);
     if (!host) return;
-    await this.hosts.upsertHostMdm(host.id, { enrolled: false, server_url: '', installed_from_dep: false, is_personal_enrollment: false, mdm_name: '' });
+    await this.hosts.upsertHostMdm(host.id, {
+      enrolled: false,
+      server_url: '',
+      installed_from_dep: false,
+      is_personal_enrollment: false,
+      mdm_name: '',
+    });
     await this.activities.record(
       null,
       'mdm_unenrolled',
-      { host_serial: host.hardware_serial, host_display_name: host.computer_name || host.hostname, installed_from_dep: false, mdm_platform: 'microsoft' },
+      {
+        host_serial: host.hardware_serial,
+        host_display_name: host.computer_name || host.hostname,
+        installed_from_dep: false,
+        mdm_platform: 'microsoft',
+      },
       { hostIds: [host.id] },
     );
   }

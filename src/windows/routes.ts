@@ -16,7 +16,11 @@ const soapContentType = 'application/soap+xml; charset=utf-8';
 
 /** Sends a complete body with an explicit length: WinHTTP is strict about chunking. */
 function sendExact(reply: FastifyReply, contentType: string, body: string) {
-  return reply.status(200).header('content-type', contentType).header('content-length', Buffer.byteLength(body)).send(body);
+  return reply
+    .status(200)
+    .header('content-type', contentType)
+    .header('content-length', Buffer.byteLength(body))
+    .send(body);
 }
 
 /**
@@ -27,7 +31,11 @@ export async function registerWindowsRoutes(app: FastifyInstance, services: Serv
   const win = services.windows;
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: services.config.windowsMaxBodyBytes }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser(
+      '*',
+      { parseAs: 'string', bodyLimit: services.config.windowsMaxBodyBytes },
+      (_req, body, done) => done(null, body),
+    );
 
     // Anything that goes wrong becomes the protocol's own error answer: a SOAP fault with HTTP 200.
     scope.setErrorHandler((err, req, reply) => {
@@ -36,8 +44,12 @@ export async function registerWindowsRoutes(app: FastifyInstance, services: Serv
       let fault: SoapFault;
       if (err instanceof SoapFault) fault = err;
       else if (err instanceof ManagementFault) fault = new SoapFault('s:messageformat', err.message);
-      else if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') fault = new SoapFault('s:messageformat', 'request body is too large');
-      else if ((err as { statusCode?: number }).statusCode === 404 || (err as { statusCode?: number }).statusCode === 400) {
+      else if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+        fault = new SoapFault('s:messageformat', 'request body is too large');
+      else if (
+        (err as { statusCode?: number }).statusCode === 404 ||
+        (err as { statusCode?: number }).statusCode === 400
+      ) {
         fault = new SoapFault('s:messageformat', (err as Error).message);
       } else {
         req.log.error({ err }, 'windows mdm request failed');
@@ -48,7 +60,8 @@ export async function registerWindowsRoutes(app: FastifyInstance, services: Serv
     });
 
     const requireEnabled = async () => {
-      if (!(await win.enabled())) throw new SoapFault('s:enrollmentserver', "Windows MDM isn't turned on on this server");
+      if (!(await win.enabled()))
+        throw new SoapFault('s:enrollmentserver', "Windows MDM isn't turned on on this server");
     };
     const body = (b: unknown) => (typeof b === 'string' ? b : '');
 
@@ -60,17 +73,25 @@ export async function registerWindowsRoutes(app: FastifyInstance, services: Serv
         return sendExact(reply, soapContentType, await win.enrollment.discover(body(req.body)));
       });
     }
-    scope.post(windowsPaths.policy, { config: { windowsFaultAction: Action.getPoliciesResponse } }, async (req, reply) => {
-      await requireEnabled();
-      return sendExact(reply, soapContentType, await win.enrollment.getPolicies(body(req.body)));
-    });
+    scope.post(
+      windowsPaths.policy,
+      { config: { windowsFaultAction: Action.getPoliciesResponse } },
+      async (req, reply) => {
+        await requireEnabled();
+        return sendExact(reply, soapContentType, await win.enrollment.getPolicies(body(req.body)));
+      },
+    );
     scope.post(windowsPaths.enroll, { config: { windowsFaultAction: Action.rstrc } }, async (req, reply) => {
       await requireEnabled();
       return sendExact(reply, soapContentType, await win.enrollment.enroll(body(req.body)));
     });
-    scope.post(windowsPaths.management, { config: { windowsFaultAction: Action.discoverResponse } }, async (req, reply) => {
-      await requireEnabled();
-      return sendExact(reply, syncmlContentType, await win.management.handle(body(req.body)));
-    });
+    scope.post(
+      windowsPaths.management,
+      { config: { windowsFaultAction: Action.discoverResponse } },
+      async (req, reply) => {
+        await requireEnabled();
+        return sendExact(reply, syncmlContentType, await win.management.handle(body(req.body)));
+      },
+    );
   });
 }

@@ -26,7 +26,9 @@ export function createWindowsServices(deps: {
 }) {
   const store = new WindowsMdmStore(deps.database.db);
   const lifecycle = new WindowsMdmLifecycle(deps.hostStore, deps.activities);
-  const authorizer = new WindowsEnrollmentAuthorizer(deps.hostStore, deps.userStore, { onPremiseUsers: deps.config.windowsOnPremiseEnrollment });
+  const authorizer = new WindowsEnrollmentAuthorizer(deps.hostStore, deps.userStore, {
+    onPremiseUsers: deps.config.windowsOnPremiseEnrollment,
+  });
   // The enabled switch and the server URL are read on every device message; cache them briefly.
   // The promise is cached so concurrent messages share one read when the cache runs out.
   let settingsCache: { at: number; value: Promise<{ enabled: boolean; serverUrl: string }> } | undefined;
@@ -44,7 +46,12 @@ export function createWindowsServices(deps: {
   const serverUrl = async () => (await settings()).serverUrl;
   const log = deps.logger.child({ area: 'windows-mdm' });
   // Last-seen times are written in batches (every 2 s or 1,000 enrollments), not per message.
-  const lastSeen = new BatchWriter<number>((ids) => store.touchLastSeen(ids), { intervalMs: 2000, maxItems: 1000, logger: log, name: 'windows_last_seen' });
+  const lastSeen = new BatchWriter<number>((ids) => store.touchLastSeen(ids), {
+    intervalMs: 2000,
+    maxItems: 1000,
+    logger: log,
+    name: 'windows_last_seen',
+  });
   const enrollment = new WindowsEnrollmentService(
     store,
     authorizer,
@@ -56,7 +63,8 @@ export function createWindowsServices(deps: {
         const a = await deps.assets.get([AssetName.windowsWstepCert, AssetName.windowsWstepKey]);
         const cert = a[AssetName.windowsWstepCert];
         const key = a[AssetName.windowsWstepKey];
-        if (!cert || !key) throw new Error('the Windows WSTEP CA is missing; run prepare or restart the server');
+        if (!cert || !key)
+          throw new Error('the Windows WSTEP CA is missing; run prepare or restart the server');
         return { certPem: cert.toString(), keyPem: key.toString() };
       },
     },
@@ -65,7 +73,11 @@ export function createWindowsServices(deps: {
   const management = new ManagementSessionService(
     store,
     lifecycle,
-    { managementUrl: async () => (await serverUrl()) + windowsPaths.management, nonceTtlSeconds: deps.config.windowsDigestNonceTtlSeconds, lastSeen },
+    {
+      managementUrl: async () => (await serverUrl()) + windowsPaths.management,
+      nonceTtlSeconds: deps.config.windowsDigestNonceTtlSeconds,
+      lastSeen,
+    },
     log,
   );
   const commands = new WindowsCommandService(store);

@@ -21,14 +21,24 @@ const enrollmentColumns = [
 ] as const;
 
 /** A Windows enrollment as the management endpoint uses it (credentials_acknowledged as a boolean). */
-export type WindowsEnrollment = Omit<Pick<Selectable<MdmWindowsEnrollmentsTable>, (typeof enrollmentColumns)[number]>, 'credentials_acknowledged'> & {
+export type WindowsEnrollment = Omit<
+  Pick<Selectable<MdmWindowsEnrollmentsTable>, (typeof enrollmentColumns)[number]>,
+  'credentials_acknowledged'
+> & {
   credentials_acknowledged: boolean;
 };
 
 /** What enrollment stores about a new (or re-enrolling) PC. */
 export type NewWindowsEnrollment = Pick<
   MdmWindowsEnrollmentsTable,
-  'mdm_device_id' | 'mdm_hardware_id' | 'device_type' | 'device_name' | 'enroll_type' | 'enroll_user_id' | 'enroll_proto_version' | 'enroll_client_version'
+  | 'mdm_device_id'
+  | 'mdm_hardware_id'
+  | 'device_type'
+  | 'device_name'
+  | 'enroll_type'
+  | 'enroll_user_id'
+  | 'enroll_proto_version'
+  | 'enroll_client_version'
 > & { not_in_oobe: boolean; host_uuid: string; credentials_hash: Buffer };
 
 /** What the store records about a certificate the WSTEP CA issued. */
@@ -63,7 +73,6 @@ export interface CommandResultToSave {
 
 export const enrolledState = 'MDMDeviceEnrolledEnrolled';
 
-
 const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function toEnrollment(r: any): WindowsEnrollment {
@@ -91,7 +100,10 @@ export class WindowsMdmStore {
   ): Promise<{ id: number; reused: boolean; certificate: C }> {
     return this.db.transaction().execute(async (trx) => {
       const now = dbNow();
-      const serialRow = await trx.insertInto('wstep_serials').values({ created_at: now }).executeTakeFirstOrThrow();
+      const serialRow = await trx
+        .insertInto('wstep_serials')
+        .values({ created_at: now })
+        .executeTakeFirstOrThrow();
       const certificate = issue(Number(serialRow.insertId));
       const values = {
         ...e,
@@ -110,7 +122,11 @@ export class WindowsMdmStore {
       let id: number;
       if (existing) {
         id = existing.id;
-        await trx.updateTable('mdm_windows_enrollments').set({ ...values, created_at: now }).where('id', '=', id).execute();
+        await trx
+          .updateTable('mdm_windows_enrollments')
+          .set({ ...values, created_at: now })
+          .where('id', '=', id)
+          .execute();
         await trx.deleteFrom('windows_mdm_command_queue').where('enrollment_id', '=', id).execute();
       } else {
         const res = await trx
@@ -142,7 +158,15 @@ export class WindowsMdmStore {
   async wstepCertificates(enrollmentId: number) {
     const rows = await this.db
       .selectFrom('wstep_certificates')
-      .select(['serial', 'name', 'not_valid_before', 'not_valid_after', 'sha1_thumbprint', 'revoked', 'host_uuid'])
+      .select([
+        'serial',
+        'name',
+        'not_valid_before',
+        'not_valid_after',
+        'sha1_thumbprint',
+        'revoked',
+        'host_uuid',
+      ])
       .where('enrollment_id', '=', enrollmentId)
       .orderBy('serial', 'asc')
       .execute();
@@ -175,7 +199,9 @@ export class WindowsMdmStore {
    * Sorted here rather than by ORDER BY, which would make MySQL build a temporary table (the
    * command text is a MEDIUMTEXT) and cost it several times the query itself.
    */
-  async managementState(deviceId: string): Promise<{ enrollment: WindowsEnrollment; queued: QueuedCommand[] } | undefined> {
+  async managementState(
+    deviceId: string,
+  ): Promise<{ enrollment: WindowsEnrollment; queued: QueuedCommand[] } | undefined> {
     const rows = await this.db
       .selectFrom('mdm_windows_enrollments as e')
       .leftJoin('windows_mdm_command_queue as q', 'q.enrollment_id', 'e.id')
@@ -187,10 +213,16 @@ export class WindowsMdmStore {
     if (rows.length === 0) return undefined;
     // Several enrollments may share a DeviceID (different machines); the newest one answers.
     let newest = rows[0];
-    for (const r of rows) if (r.created_at > newest.created_at || (r.created_at === newest.created_at && r.id > newest.id)) newest = r;
+    for (const r of rows)
+      if (r.created_at > newest.created_at || (r.created_at === newest.created_at && r.id > newest.id))
+        newest = r;
     const queued = rows
       .filter((r) => r.id === newest.id && r.command_uuid && r.raw_command !== null)
-      .sort((a, b) => compare(a.queued_at ?? '', b.queued_at ?? '') || compare(a.command_uuid ?? '', b.command_uuid ?? ''))
+      .sort(
+        (a, b) =>
+          compare(a.queued_at ?? '', b.queued_at ?? '') ||
+          compare(a.command_uuid ?? '', b.command_uuid ?? ''),
+      )
       .map((r) => ({ command_uuid: r.command_uuid as string, raw_command: r.raw_command as string }));
     return { enrollment: toEnrollment(newest), queued };
   }
@@ -234,7 +266,11 @@ export class WindowsMdmStore {
     await this.db
       .updateTable('mdm_windows_enrollments')
       .set({ last_seen_at: dbNow(), credentials_acknowledged: 1 })
-      .where('id', 'in', [...enrollmentIds].sort((a, b) => a - b))
+      .where(
+        'id',
+        'in',
+        [...enrollmentIds].sort((a, b) => a - b),
+      )
       .execute();
   }
 
@@ -259,7 +295,13 @@ export class WindowsMdmStore {
       const now = dbNow();
       await t
         .insertInto('windows_mdm_commands')
-        .values({ command_uuid: cmd.commandUuid, raw_command: cmd.rawCommand, target_loc_uri: cmd.targetLocUri.slice(0, 255), created_at: now, updated_at: now })
+        .values({
+          command_uuid: cmd.commandUuid,
+          raw_command: cmd.rawCommand,
+          target_loc_uri: cmd.targetLocUri.slice(0, 255),
+          created_at: now,
+          updated_at: now,
+        })
         .execute();
       // Ascending ids: the foreign-key checks then lock enrollment rows in the same order as the
       // batched last-seen UPDATE does, so the two cannot deadlock. Chunked to keep statements small.
@@ -268,7 +310,9 @@ export class WindowsMdmStore {
         await insertIgnore(
           t,
           'windows_mdm_command_queue',
-          ids.slice(i, i + 1000).map((id) => ({ enrollment_id: id, command_uuid: cmd.commandUuid, created_at: now })),
+          ids
+            .slice(i, i + 1000)
+            .map((id) => ({ enrollment_id: id, command_uuid: cmd.commandUuid, created_at: now })),
         );
       }
     };
@@ -326,14 +370,26 @@ export class WindowsMdmStore {
       }
       const rest = results.map((r) => r.commandUuid).filter((u) => !followUps.some((f) => f.replaces === u));
       if (rest.length) {
-        await trx.deleteFrom('windows_mdm_command_queue').where('enrollment_id', '=', enrollmentId).where('command_uuid', 'in', rest).execute();
+        await trx
+          .deleteFrom('windows_mdm_command_queue')
+          .where('enrollment_id', '=', enrollmentId)
+          .where('command_uuid', 'in', rest)
+          .execute();
       }
       return queued;
     });
   }
 
-  async command(commandUuid: string): Promise<{ command_uuid: string; raw_command: string; target_loc_uri: string; created_at: string } | undefined> {
-    return this.db.selectFrom('windows_mdm_commands').selectAll().where('command_uuid', '=', commandUuid).executeTakeFirst();
+  async command(
+    commandUuid: string,
+  ): Promise<
+    { command_uuid: string; raw_command: string; target_loc_uri: string; created_at: string } | undefined
+  > {
+    return this.db
+      .selectFrom('windows_mdm_commands')
+      .selectAll()
+      .where('command_uuid', '=', commandUuid)
+      .executeTakeFirst();
   }
 
   /** Per-host outcome of one command: queued (Pending) or answered (status code + raw result). */

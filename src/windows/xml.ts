@@ -76,7 +76,17 @@ export function parseXml(xml: string): XmlNode {
   if (valid !== true) throw new XmlError(`not well-formed XML: ${valid.err.msg}`);
   if (/<!DOCTYPE/i.test(xml)) throw new XmlError('DOCTYPE is not allowed');
   const top = parser.parse(xml) as Raw[];
-  const roots = top.map((r) => convert(r, new Map([['', ''], ['xml', 'http://www.w3.org/XML/1998/namespace']]))).filter(Boolean);
+  const roots = top
+    .map((r) =>
+      convert(
+        r,
+        new Map([
+          ['', ''],
+          ['xml', 'http://www.w3.org/XML/1998/namespace'],
+        ]),
+      ),
+    )
+    .filter(Boolean);
   if (roots.length !== 1) throw new XmlError('expected exactly one root element');
   return roots[0] as XmlNode;
 }
@@ -103,13 +113,17 @@ export function textAt(node: XmlNode | undefined, ...path: string[]): string | u
 
 /** Escapes text for element content and attribute values. */
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string,
+  );
 }
 
 /** Decodes the five predefined entities and numeric references (for Data that holds escaped text). */
 export function unescapeXml(s: string): string {
   return s.replace(/&(#x[0-9a-fA-F]+|#\d+|amp|lt|gt|quot|apos);/g, (_m, e: string) => {
-    if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+    if (e[0] === '#')
+      return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
     return ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" } as Record<string, string>)[e];
   });
 }
@@ -121,7 +135,15 @@ export function serializeNode(n: XmlNode, prefixFor: (ns: string) => string = ()
   const attrs = Object.entries(n.attrs)
     .map(([k, v]) => ` ${k}="${escapeXml(v)}"`)
     .join('');
-  const nsAttr = n.ns && !p && (n.name === 'Type' || n.name === 'Format' || n.name === 'NextNonce') ? ` xmlns="${n.ns}"` : '';
-  const body = n.name === 'Data' ? n.text : n.children.length ? n.children.map((c) => serializeNode(c, prefixFor)).join('') : escapeXml(n.text.trim());
+  const nsAttr =
+    n.ns && !p && (n.name === 'Type' || n.name === 'Format' || n.name === 'NextNonce')
+      ? ` xmlns="${n.ns}"`
+      : '';
+  const body =
+    n.name === 'Data'
+      ? n.text
+      : n.children.length
+        ? n.children.map((c) => serializeNode(c, prefixFor)).join('')
+        : escapeXml(n.text.trim());
   return body === '' ? `<${tag}${nsAttr}${attrs}/>` : `<${tag}${nsAttr}${attrs}>${body}</${tag}>`;
 }

@@ -31,7 +31,9 @@ describeEachDialect(
       // The profile points the device at the server URL from the settings: this test server's.
       await server().app.services.appConfig.patch({ server_settings: { server_url: server().url } });
       await installPushCertificate(server().app.services);
-      const profile = await fetch(`${server().url}/api/v1/fleet/enrollment_profiles/manual`, { headers: { authorization: `Bearer ${admin}` } });
+      const profile = await fetch(`${server().url}/api/v1/fleet/enrollment_profiles/manual`, {
+        headers: { authorization: `Bearer ${admin}` },
+      });
       expect(profile.status).toBe(200);
       device = new SimulatedAppleDevice({ serverUrl: server().url, platform: 'macos' });
       await device.enroll(Buffer.from(await profile.arrayBuffer()));
@@ -39,7 +41,9 @@ describeEachDialect(
     });
 
     it('runs DeviceInformation: push, device connects and answers, results show the raw plist', async () => {
-      const { commandUuid, plist } = buildCommandPlist('DeviceInformation', { Queries: ['DeviceName', 'OSVersion', 'SerialNumber'] });
+      const { commandUuid, plist } = buildCommandPlist('DeviceInformation', {
+        Queries: ['DeviceName', 'OSVersion', 'SerialNumber'],
+      });
       const run = await api(server(), 'POST', '/api/v1/fleet/commands/run', {
         token: admin,
         body: { command: plist.toString('base64'), host_uuids: [device.udid] },
@@ -47,40 +51,68 @@ describeEachDialect(
       expect(run.status).toBe(200);
       const result = await waitFor(async () => {
         await device.settled();
-        const res = await api(server(), 'GET', `/api/v1/fleet/commands/results?command_uuid=${commandUuid}`, { token: admin });
+        const res = await api(server(), 'GET', `/api/v1/fleet/commands/results?command_uuid=${commandUuid}`, {
+          token: admin,
+        });
         return res.body.results?.[0]?.status === 'Acknowledged' ? res.body.results[0] : undefined;
       }, 'the Acknowledged result');
-      expect(result).toMatchObject({ host_uuid: device.udid, request_type: 'DeviceInformation', command_uuid: commandUuid });
+      expect(result).toMatchObject({
+        host_uuid: device.udid,
+        request_type: 'DeviceInformation',
+        command_uuid: commandUuid,
+      });
       const report = parsePlistDict(Buffer.from(result.result, 'base64'));
       expect(report.Status).toBe('Acknowledged');
       expect((report.QueryResponses as Record<string, unknown>).SerialNumber).toBe(device.serial);
-      expect(apns.fake.pushesTo(device.pushTokenHex).at(-1)).toMatchObject({ status: 200, pushMagic: device.pushMagic });
+      expect(apns.fake.pushesTo(device.pushTokenHex).at(-1)).toMatchObject({
+        status: 200,
+        pushMagic: device.pushMagic,
+      });
     });
 
     it('a NotNow command is pushed again by the re-push cron and then answered', async () => {
       device.forcedAnswers.set('ProfileList', 'NotNow');
       const { commandUuid, plist } = buildCommandPlist('ProfileList', { ManagedOnly: false });
       const pushesBefore = apns.fake.pushesTo(device.pushTokenHex).length;
-      expect((await api(server(), 'POST', '/api/v1/fleet/commands/run', { token: admin, body: { command: plist.toString('base64'), host_uuids: [device.udid] } })).status).toBe(200);
+      expect(
+        (
+          await api(server(), 'POST', '/api/v1/fleet/commands/run', {
+            token: admin,
+            body: { command: plist.toString('base64'), host_uuids: [device.udid] },
+          })
+        ).status,
+      ).toBe(200);
       await waitFor(async () => {
         await device.settled();
-        const res = await api(server(), 'GET', `/api/v1/fleet/commands/results?command_uuid=${commandUuid}`, { token: admin });
+        const res = await api(server(), 'GET', `/api/v1/fleet/commands/results?command_uuid=${commandUuid}`, {
+          token: admin,
+        });
         return res.body.results?.[0]?.status === 'NotNow' ? true : undefined;
       }, 'the NotNow answer');
 
       // The device is ready now; once its back-off has run out, the cron job wakes it again.
       device.forcedAnswers.delete('ProfileList');
       const { db } = server().app.services.database;
-      await db.updateTable('nano_enrollments').set({ next_push_at: toDbTime(new Date(Date.now() - 1000)) }).where('id', '=', device.udid).execute();
+      await db
+        .updateTable('nano_enrollments')
+        .set({ next_push_at: toDbTime(new Date(Date.now() - 1000)) })
+        .where('id', '=', device.udid)
+        .execute();
       await server().app.services.cron.trigger('apple_mdm_apns_pusher');
       await waitFor(async () => {
         await device.settled();
-        const res = await api(server(), 'GET', `/api/v1/fleet/commands/results?command_uuid=${commandUuid}`, { token: admin });
+        const res = await api(server(), 'GET', `/api/v1/fleet/commands/results?command_uuid=${commandUuid}`, {
+          token: admin,
+        });
         return res.body.results?.[0]?.status === 'Acknowledged' ? true : undefined;
       }, 'the Acknowledged answer after the re-push');
       expect(apns.fake.pushesTo(device.pushTokenHex).length).toBe(pushesBefore + 2);
       // Nothing pending any more: the cron does not push again.
-      await db.updateTable('nano_enrollments').set({ next_push_at: null }).where('id', '=', device.udid).execute();
+      await db
+        .updateTable('nano_enrollments')
+        .set({ next_push_at: null })
+        .where('id', '=', device.udid)
+        .execute();
       await server().app.services.applePush.repushPending();
       expect(apns.fake.pushesTo(device.pushTokenHex).length).toBe(pushesBefore + 2);
     });

@@ -12,11 +12,20 @@ const POLICY = './Device/Vendor/MSFT/Policy/Config';
 const item = (uri: string, data: string, format = 'int') =>
   `<Item><Meta><Format xmlns="syncml:metinf">${format}</Format></Meta><Target><LocURI>${uri}</LocURI></Target><Data>${data}</Data></Item>`;
 
-async function upload(srv: TestServer, token: string, file: { name: string; bytes: Buffer | string }, fields: Record<string, string | string[]> = {}) {
+async function upload(
+  srv: TestServer,
+  token: string,
+  file: { name: string; bytes: Buffer | string },
+  fields: Record<string, string | string[]> = {},
+) {
   const form = new FormData();
   for (const [k, v] of Object.entries(fields)) for (const x of Array.isArray(v) ? v : [v]) form.append(k, x);
   form.append('profile', new Blob([new Uint8Array(Buffer.from(file.bytes))]), file.name);
-  const res = await fetch(`${srv.url}/api/latest/fleet/configuration_profiles`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+  const res = await fetch(`${srv.url}/api/latest/fleet/configuration_profiles`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: form,
+  });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
@@ -24,14 +33,23 @@ async function upload(srv: TestServer, token: string, file: { name: string; byte
 async function stored(srv: TestServer) {
   const db = srv.app.services.database.db;
   return {
-    profiles: await db.selectFrom('mdm_windows_configuration_profiles').selectAll().orderBy('profile_uuid').execute(),
+    profiles: await db
+      .selectFrom('mdm_windows_configuration_profiles')
+      .selectAll()
+      .orderBy('profile_uuid')
+      .execute(),
     labels: await db.selectFrom('mdm_configuration_profile_labels').selectAll().orderBy('id').execute(),
     hostRows: await db.selectFrom('host_mdm_windows_profiles').selectAll().orderBy('profile_uuid').execute(),
   };
 }
 
 async function hostRows(srv: TestServer, uuid: string) {
-  return srv.app.services.database.db.selectFrom('host_mdm_windows_profiles').selectAll().where('host_uuid', '=', uuid).orderBy('profile_name').execute();
+  return srv.app.services.database.db
+    .selectFrom('host_mdm_windows_profiles')
+    .selectAll()
+    .where('host_uuid', '=', uuid)
+    .orderBy('profile_name')
+    .execute();
 }
 
 /** Manager tick, then one management session; repeated. */
@@ -63,7 +81,12 @@ describeEachDialect(
 
     it('refuses Windows profiles while Windows MDM is off, and bad uploads once on; nothing is stored', async () => {
       const before = await stored(srv);
-      const off = await upload(srv, admin, { name: 'Block.xml', bytes: vector('fleet_profile_replace_int_BlockMDMUnenrollment.xml') }, { team_id: String(teamId) });
+      const off = await upload(
+        srv,
+        admin,
+        { name: 'Block.xml', bytes: vector('fleet_profile_replace_int_BlockMDMUnenrollment.xml') },
+        { team_id: String(teamId) },
+      );
       expect(off.status).toBe(400);
       expect(off.body.errors[0].reason).toMatch(/Windows MDM isn't turned on/);
       await srv.app.services.appConfig.patch({ mdm: { windows_enabled_and_configured: true } });
@@ -71,12 +94,32 @@ describeEachDialect(
 
       const bad: [string, string, RegExp][] = [
         ['NotXml.xml', 'this is not <xml', /valid XML/],
-        ['BitLocker.xml', `<Replace>${item('./Device/Vendor/MSFT/BitLocker/RequireDeviceEncryption', '1')}</Replace>`, /BitLocker/],
-        ['Enrollment.xml', `<Replace>${item('./Vendor/MSFT/DMClient/Provider/Fleet/Poll/NumberOfFirstRetries', '3')}</Replace>`, /enrollment/],
-        ['Forbidden.xml', `<Delete>${item(`${POLICY}/Camera/AllowCamera`, '0')}</Delete>`, /only have <Replace> or <Add>/],
+        [
+          'BitLocker.xml',
+          `<Replace>${item('./Device/Vendor/MSFT/BitLocker/RequireDeviceEncryption', '1')}</Replace>`,
+          /BitLocker/,
+        ],
+        [
+          'Enrollment.xml',
+          `<Replace>${item('./Vendor/MSFT/DMClient/Provider/Fleet/Poll/NumberOfFirstRetries', '3')}</Replace>`,
+          /enrollment/,
+        ],
+        [
+          'Forbidden.xml',
+          `<Delete>${item(`${POLICY}/Camera/AllowCamera`, '0')}</Delete>`,
+          /only have <Replace> or <Add>/,
+        ],
         ['Exec.xml', `<Exec>${item('./Device/Vendor/MSFT/Reboot/RebootNow', '')}</Exec>`, /Only SCEP/],
-        ['NoLocURI.xml', `<Replace><Item><Meta><Format xmlns="syncml:metinf">int</Format></Meta><Data>0</Data></Item></Replace>`, /LocURI/],
-        ['Declared.xml', `<?xml version="1.0"?><Replace>${item(`${POLICY}/Camera/AllowCamera`, '0')}</Replace>`, /processing instructions/],
+        [
+          'NoLocURI.xml',
+          `<Replace><Item><Meta><Format xmlns="syncml:metinf">int</Format></Meta><Data>0</Data></Item></Replace>`,
+          /LocURI/,
+        ],
+        [
+          'Declared.xml',
+          `<?xml version="1.0"?><Replace>${item(`${POLICY}/Camera/AllowCamera`, '0')}</Replace>`,
+          /processing instructions/,
+        ],
       ];
       for (const [name, body, why] of bad) {
         const res = await upload(srv, admin, { name, bytes: body }, { team_id: String(teamId) });
@@ -94,7 +137,10 @@ describeEachDialect(
       const host = await s.hostStore.findByUuid(d.hardwareUuid);
       hostId = host!.id;
       expect(host!.team_id).toBe(teamId);
-      const label = await api(srv, 'POST', '/api/latest/fleet/labels', { token: admin, body: { name: 'Remote desktop off', hosts: [d.hardwareUuid] } });
+      const label = await api(srv, 'POST', '/api/latest/fleet/labels', {
+        token: admin,
+        body: { name: 'Remote desktop off', hosts: [d.hardwareUuid] },
+      });
       expect(label.status).toBe(200);
 
       const files: [string, Buffer | string, Record<string, string | string[]>][] = [
@@ -115,23 +161,54 @@ describeEachDialect(
         uuids[name.replace('.xml', '')] = res.body.profile_uuid;
       }
       const before = await stored(srv);
-      const dup = await upload(srv, admin, { name: 'Block unenroll.xml', bytes: vector('fleet_profile_replace_int_BlockMDMUnenrollment.xml') }, { team_id: String(teamId) });
+      const dup = await upload(
+        srv,
+        admin,
+        { name: 'Block unenroll.xml', bytes: vector('fleet_profile_replace_int_BlockMDMUnenrollment.xml') },
+        { team_id: String(teamId) },
+      );
       expect(dup.status).toBe(409);
       const mobileconfig = `<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>PayloadContent</key><array/><key>PayloadDisplayName</key><string>Device password</string><key>PayloadIdentifier</key><string>com.example.pw</string><key>PayloadType</key><string>Configuration</string><key>PayloadUUID</key><string>X</string><key>PayloadVersion</key><integer>1</integer></dict></plist>`;
-      const apple = await upload(srv, admin, { name: 'pw.mobileconfig', bytes: mobileconfig }, { team_id: String(teamId) });
+      const apple = await upload(
+        srv,
+        admin,
+        { name: 'pw.mobileconfig', bytes: mobileconfig },
+        { team_id: String(teamId) },
+      );
       expect(apple.status).toBe(409);
       expect(await stored(srv)).toEqual(before);
 
-      const list = await api(srv, 'GET', `/api/latest/fleet/configuration_profiles?team_id=${teamId}`, { token: admin });
-      expect(list.body.profiles.map((p: { name: string; platform: string }) => [p.name, p.platform])).toEqual([
-        ['Block unenroll', 'windows'],
-        ['Device password', 'windows'],
-        ['Remote desktop', 'windows'],
-      ]);
-      const one = await api(srv, 'GET', `/api/latest/fleet/configuration_profiles/${uuids['Remote desktop']}`, { token: admin });
-      expect(one.body).toMatchObject({ name: 'Remote desktop', platform: 'windows', team_id: teamId, labels_include_any: [{ name: 'Remote desktop off' }] });
-      const dl = await fetch(`${srv.url}/api/latest/fleet/configuration_profiles/${uuids['Block unenroll']}?alt=media`, { headers: { authorization: `Bearer ${admin}` } });
-      expect(Buffer.from(await dl.arrayBuffer()).equals(vector('fleet_profile_replace_int_BlockMDMUnenrollment.xml'))).toBe(true);
+      const list = await api(srv, 'GET', `/api/latest/fleet/configuration_profiles?team_id=${teamId}`, {
+        token: admin,
+      });
+      expect(list.body.profiles.map((p: { name: string; platform: string }) => [p.name, p.platform])).toEqual(
+        [
+          ['Block unenroll', 'windows'],
+          ['Device password', 'windows'],
+          ['Remote desktop', 'windows'],
+        ],
+      );
+      const one = await api(
+        srv,
+        'GET',
+        `/api/latest/fleet/configuration_profiles/${uuids['Remote desktop']}`,
+        { token: admin },
+      );
+      expect(one.body).toMatchObject({
+        name: 'Remote desktop',
+        platform: 'windows',
+        team_id: teamId,
+        labels_include_any: [{ name: 'Remote desktop off' }],
+      });
+      const dl = await fetch(
+        `${srv.url}/api/latest/fleet/configuration_profiles/${uuids['Block unenroll']}?alt=media`,
+        { headers: { authorization: `Bearer ${admin}` } },
+      );
+      expect(
+        Buffer.from(await dl.arrayBuffer()).equals(
+          vector('fleet_profile_replace_int_BlockMDMUnenrollment.xml'),
+        ),
+      ).toBe(true);
     });
 
     it('the simulated PC enrolls, receives its team profiles, reports them, and they end verified', async () => {
@@ -140,12 +217,22 @@ describeEachDialect(
       await d.enrollProgrammatically(cfg.notifications.windows_mdm_discovery_endpoint as string);
       const tick = await s.windowsProfileManager.tick();
       expect(tick.commands).toBe(3);
-      expect((await hostRows(srv, d.hardwareUuid)).map((r) => r.status)).toEqual(['pending', 'pending', 'pending']);
+      expect((await hostRows(srv, d.hardwareUuid)).map((r) => r.status)).toEqual([
+        'pending',
+        'pending',
+        'pending',
+      ]);
       await d.runSession();
-      expect((await hostRows(srv, d.hardwareUuid)).map((r) => r.status)).toEqual(['verifying', 'verifying', 'verifying']);
+      expect((await hostRows(srv, d.hardwareUuid)).map((r) => r.status)).toEqual([
+        'verifying',
+        'verifying',
+        'verifying',
+      ]);
       expect(d.tree.get(`${POLICY}/Experience/AllowManualMDMUnenrollment`)?.data).toBe('0');
       expect(d.tree.get(`${POLICY}/DeviceLock/MinDevicePasswordLength`)?.data).toBe('10');
-      expect(d.tree.get(`${POLICY}/RemoteDesktopServices/AllowUsersToConnectRemotely`)?.data).toContain('&lt;enabled/&gt;');
+      expect(d.tree.get(`${POLICY}/RemoteDesktopServices/AllowUsersToConnectRemotely`)?.data).toContain(
+        '&lt;enabled/&gt;',
+      );
       // Windows re-capitalises and re-escapes ADMX values; the read-back still matches.
       d.tree.set(`${POLICY}/RemoteDesktopServices/AllowUsersToConnectRemotely`, {
         data: '&lt;Enabled/&gt;&lt;Data id="SOFTWARE\\Policies\\Microsoft\\Windows NT\\Terminal Services" value="1"/&gt;',
@@ -159,28 +246,55 @@ describeEachDialect(
       ]);
       const hostRes = await api(srv, 'GET', `/api/latest/fleet/hosts/${hostId}`, { token: admin });
       expect(hostRes.body.host.mdm.profiles).toHaveLength(3);
-      expect(hostRes.body.host.mdm.profiles.every((p: { status: string; platform: string }) => p.status === 'verified' && p.platform === 'windows')).toBe(true);
-      const summary = await api(srv, 'GET', `/api/latest/fleet/configuration_profiles/summary?team_id=${teamId}`, { token: admin });
+      expect(
+        hostRes.body.host.mdm.profiles.every(
+          (p: { status: string; platform: string }) => p.status === 'verified' && p.platform === 'windows',
+        ),
+      ).toBe(true);
+      const summary = await api(
+        srv,
+        'GET',
+        `/api/latest/fleet/configuration_profiles/summary?team_id=${teamId}`,
+        { token: admin },
+      );
       expect(summary.body).toMatchObject({ verified: 1, verifying: 0, pending: 0, failed: 0 });
-      const perProfile = await api(srv, 'GET', `/api/latest/fleet/configuration_profiles/${uuids['Device password']}/status`, { token: admin });
+      const perProfile = await api(
+        srv,
+        'GET',
+        `/api/latest/fleet/configuration_profiles/${uuids['Device password']}/status`,
+        { token: admin },
+      );
       expect(perProfile.body).toMatchObject({ verified: 1 });
     });
 
     it('a profile leaving the host scope is deleted from the PC, except LocURIs another profile still sets', async () => {
       const label = await api(srv, 'GET', '/api/latest/fleet/labels', { token: admin });
       const id = label.body.labels.find((l: { name: string }) => l.name === 'Remote desktop off').id;
-      const res = await api(srv, 'PATCH', `/api/latest/fleet/labels/${id}`, { token: admin, body: { hosts: [] } });
+      const res = await api(srv, 'PATCH', `/api/latest/fleet/labels/${id}`, {
+        token: admin,
+        body: { hosts: [] },
+      });
       expect(res.status).toBe(200);
       // Marked for removal at once: hidden from the host's list while it is in flight.
-      expect((await hostRows(srv, d.hardwareUuid)).find((r) => r.profile_name === 'Remote desktop')).toMatchObject({ operation_type: 'remove', status: null });
+      expect(
+        (await hostRows(srv, d.hardwareUuid)).find((r) => r.profile_name === 'Remote desktop'),
+      ).toMatchObject({ operation_type: 'remove', status: null });
       await converge(srv, d, 2);
       expect(d.tree.has(`${POLICY}/RemoteDesktopServices/AllowUsersToConnectRemotely`)).toBe(false);
       expect(d.tree.get(`${POLICY}/DeviceLock/DevicePasswordEnabled`)?.data).toBe('0');
-      expect((await hostRows(srv, d.hardwareUuid)).map((r) => r.profile_name)).toEqual(['Block unenroll', 'Device password']);
+      expect((await hostRows(srv, d.hardwareUuid)).map((r) => r.profile_name)).toEqual([
+        'Block unenroll',
+        'Device password',
+      ]);
 
       // Deleting a definition removes its settings; a node already gone (404) counts as removed.
       d.tree.delete(`${POLICY}/DeviceLock/MinDevicePasswordComplexCharacters`);
-      const del = await api(srv, 'DELETE', `/api/latest/fleet/configuration_profiles/${uuids['Device password']}`, { token: admin });
+      const del = await api(
+        srv,
+        'DELETE',
+        `/api/latest/fleet/configuration_profiles/${uuids['Device password']}`,
+        { token: admin },
+      );
       expect(del.status).toBe(200);
       await converge(srv, d, 2);
       expect([...d.tree.keys()].filter((k) => k.includes('/DeviceLock/'))).toEqual([]);
@@ -190,9 +304,15 @@ describeEachDialect(
     it('a profile whose read-back differs is re-sent once, then failed with the difference', async () => {
       const camera = `${POLICY}/Camera/AllowCamera`;
       d.enforced.set(camera, { data: '1', format: 'int' });
-      const res = await upload(srv, admin, { name: 'Camera.xml', bytes: `<Replace>${item(camera, '0')}</Replace>` }, { team_id: String(teamId) });
+      const res = await upload(
+        srv,
+        admin,
+        { name: 'Camera.xml', bytes: `<Replace>${item(camera, '0')}</Replace>` },
+        { team_id: String(teamId) },
+      );
       expect(res.status).toBe(200);
-      const camRow = async () => (await hostRows(srv, d.hardwareUuid)).find((r) => r.profile_name === 'Camera')!;
+      const camRow = async () =>
+        (await hostRows(srv, d.hardwareUuid)).find((r) => r.profile_name === 'Camera')!;
       await srv.app.services.windowsProfilesTick();
       await d.runSession();
       expect(await camRow()).toMatchObject({ status: 'verifying', retries: 0 });
@@ -202,12 +322,22 @@ describeEachDialect(
       const row = await camRow();
       expect(row).toMatchObject({ status: 'failed', retries: 1 });
       expect(row.detail).toContain(`${camera}: expected "0", found "1"`);
-      const summary = await api(srv, 'GET', `/api/latest/fleet/configuration_profiles/summary?team_id=${teamId}`, { token: admin });
+      const summary = await api(
+        srv,
+        'GET',
+        `/api/latest/fleet/configuration_profiles/summary?team_id=${teamId}`,
+        { token: admin },
+      );
       expect(summary.body).toMatchObject({ failed: 1, verified: 0 });
 
       // Resend puts it back in the queue; once the PC stops overriding it, it verifies.
       d.enforced.delete(camera);
-      const resend = await api(srv, 'POST', `/api/latest/fleet/hosts/${hostId}/configuration_profiles/${res.body.profile_uuid}/resend`, { token: admin });
+      const resend = await api(
+        srv,
+        'POST',
+        `/api/latest/fleet/hosts/${hostId}/configuration_profiles/${res.body.profile_uuid}/resend`,
+        { token: admin },
+      );
       expect(resend.status).toBe(202);
       await converge(srv, d, 3);
       expect(await camRow()).toMatchObject({ status: 'verified', detail: null });
@@ -216,10 +346,17 @@ describeEachDialect(
     it('an install error is retried, then failed with the LocURI and status code', async () => {
       // This PC refuses the node as read-only (405), as Windows does for settings it will not take.
       const bad = `${POLICY}/Bogus/Setting`;
-      const res = await upload(srv, admin, { name: 'Bogus.xml', bytes: `<Replace>${item(bad, '1')}</Replace>` }, { team_id: String(teamId) });
+      const res = await upload(
+        srv,
+        admin,
+        { name: 'Bogus.xml', bytes: `<Replace>${item(bad, '1')}</Replace>` },
+        { team_id: String(teamId) },
+      );
       expect(res.status).toBe(200);
       d.enforced.clear();
-      const original = (d as unknown as { apply: (c: { verb: string; items: { target?: string }[] }) => { code: string } }).apply.bind(d);
+      const original = (
+        d as unknown as { apply: (c: { verb: string; items: { target?: string }[] }) => { code: string } }
+      ).apply.bind(d);
       (d as unknown as { apply: unknown }).apply = (c: { verb: string; items: { target?: string }[] }) =>
         c.items.some((i) => i.target === bad) ? { code: '405' } : original(c);
       await converge(srv, d, 3);

@@ -18,7 +18,8 @@ export async function api<T = any>(
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let body: string | Uint8Array | undefined;
-  if (opts.rawBody !== undefined) body = typeof opts.rawBody === "string" ? opts.rawBody : new Uint8Array(opts.rawBody);
+  if (opts.rawBody !== undefined)
+    body = typeof opts.rawBody === 'string' ? opts.rawBody : new Uint8Array(opts.rawBody);
   else if (opts.body !== undefined) {
     body = JSON.stringify(opts.body);
     headers['content-type'] = 'application/json';
@@ -39,7 +40,10 @@ export const adminPassword = 'admin-password-1!';
 /** Runs first-time setup and returns the admin's token. */
 export async function setupAdmin(srv: TestServer): Promise<string> {
   const res = await api(srv, 'POST', '/api/v1/setup', {
-    body: { admin: { email: 'admin@example.com', name: 'Admin', password: adminPassword }, org_info: { org_name: 'Acme' } },
+    body: {
+      admin: { email: 'admin@example.com', name: 'Admin', password: adminPassword },
+      org_info: { org_name: 'Acme' },
+    },
   });
   if (res.status !== 200) throw new Error(`setup failed: ${res.status} ${res.text}`);
   return res.body.token as string;

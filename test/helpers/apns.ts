@@ -16,7 +16,9 @@ export function newPushTopic(): string {
 }
 
 /** A push certificate signed by the test push CA (for the stored key when `keyPem` is given). */
-export function makePushCertificate(opts: { topic?: string; keyPem?: string; days?: number } = {}): IssuedPem & { topic: string } {
+export function makePushCertificate(
+  opts: { topic?: string; keyPem?: string; days?: number } = {},
+): IssuedPem & { topic: string } {
   const topic = opts.topic ?? newPushTopic();
   return { ...issuePushCertificate({ ca: testPushCa, topic, keyPem: opts.keyPem, days: opts.days }), topic };
 }
@@ -25,7 +27,10 @@ export function makePushCertificate(opts: { topic?: string; keyPem?: string; day
  * Makes the server's APNs certificate through the service, as an admin would: request a CSR (the
  * server creates and stores the key), have "Apple" sign it, upload it. Returns the certificate.
  */
-export async function installPushCertificate(services: Services, opts: { topic?: string } = {}): Promise<IssuedPem & { topic: string }> {
+export async function installPushCertificate(
+  services: Services,
+  opts: { topic?: string } = {},
+): Promise<IssuedPem & { topic: string }> {
   await services.apnsCertificates.requestCsr({ organization: 'Test' });
   const keyPem = (await services.assets.getOne('apns_key', { fresh: true }))!.toString('utf8');
   const cert = makePushCertificate({ topic: opts.topic, keyPem });

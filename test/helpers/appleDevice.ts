@@ -24,14 +24,23 @@ export async function issueDeviceIdentity(
 ): Promise<{ certPem: string; keyPem: string }> {
   const key = testKey();
   const issuer = ca ?? (await srv.app.services.appleScep.caCertificate());
-  const cert = issueCertificate({ publicKeyPem: key.publicKeyPem, subject, days: 365, ca: issuer, usage: 'client' });
+  const cert = issueCertificate({
+    publicKeyPem: key.publicKeyPem,
+    subject,
+    days: 365,
+    ca: issuer,
+    usage: 'client',
+  });
   return { certPem: cert.certPem, keyPem: key.keyPem };
 }
 
 export const testTopic = 'com.apple.mgmt.External.11111111-2222-3333-4444-555555555555';
 
 /** A simulated device that already holds an identity from the server's CA. */
-export async function quickDevice(srv: TestServer, opts: Partial<SimulatedAppleDeviceOptions> = {}): Promise<SimulatedAppleDevice> {
+export async function quickDevice(
+  srv: TestServer,
+  opts: Partial<SimulatedAppleDeviceOptions> = {},
+): Promise<SimulatedAppleDevice> {
   return new SimulatedAppleDevice({
     serverUrl: srv.url,
     topic: testTopic,
@@ -41,7 +50,10 @@ export async function quickDevice(srv: TestServer, opts: Partial<SimulatedAppleD
 }
 
 /** A device that has sent Authenticate and TokenUpdate. */
-export async function enrolledDevice(srv: TestServer, opts: Partial<SimulatedAppleDeviceOptions> = {}): Promise<SimulatedAppleDevice> {
+export async function enrolledDevice(
+  srv: TestServer,
+  opts: Partial<SimulatedAppleDeviceOptions> = {},
+): Promise<SimulatedAppleDevice> {
   const d = await quickDevice(srv, opts);
   await d.authenticate();
   await d.tokenUpdate();

@@ -83,7 +83,10 @@ export interface TestServer {
 export const testServerKey = 'test-server-key-0123456789abcdef0123456789';
 
 /** Starts the real server on a random loopback port against a fresh database. */
-export async function startTestServer(dialect: DialectName, overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startTestServer(
+  dialect: DialectName,
+  overrides: Partial<Config> = {},
+): Promise<TestServer> {
   const testDb = await createTestDatabase(dialect);
   const config = loadConfig(
     {},

@@ -6,7 +6,12 @@ describeEachDialect('host store and label membership states', (server) => {
     const { hostStore, labelStore } = server().app.services;
     const id = await hostStore.create({ uuid: 'UUID-STORE-1', platform: 'ios', hardware_serial: 'SER1' });
     const host = await hostStore.getById(id);
-    expect(host).toMatchObject({ uuid: 'UUID-STORE-1', platform: 'ios', team_id: null, refetch_requested: false });
+    expect(host).toMatchObject({
+      uuid: 'UUID-STORE-1',
+      platform: 'ios',
+      team_id: null,
+      refetch_requested: false,
+    });
     const states = await labelStore.membershipStates(id);
     const byName = new Map(states.map((s) => [s.name, s.isMember]));
     expect(byName.get('All Hosts')).toBe(true);
@@ -18,8 +23,22 @@ describeEachDialect('host store and label membership states', (server) => {
   it('reports member, not a member and not yet known for dynamic and manual labels', async () => {
     const { hostStore, labelStore } = server().app.services;
     const id = await hostStore.create({ uuid: 'UUID-STORE-2', platform: 'darwin' });
-    const dynamic = await labelStore.create({ name: 'dyn', description: '', query: 'select 1', platform: '', membershipType: 0, authorId: null });
-    const manual = await labelStore.create({ name: 'man', description: '', query: '', platform: '', membershipType: 1, authorId: null });
+    const dynamic = await labelStore.create({
+      name: 'dyn',
+      description: '',
+      query: 'select 1',
+      platform: '',
+      membershipType: 0,
+      authorId: null,
+    });
+    const manual = await labelStore.create({
+      name: 'man',
+      description: '',
+      query: '',
+      platform: '',
+      membershipType: 1,
+      authorId: null,
+    });
     let states = await labelStore.membershipStates(id);
     expect(states.find((s) => s.labelId === dynamic)!.isMember).toBeNull();
     expect(states.find((s) => s.labelId === manual)!.isMember).toBe(false);

@@ -5,8 +5,25 @@ import { describeEachDialect } from '../helpers/testServer.js';
 
 const v1 = '/api/latest/fleet';
 
-type Who = 'admin' | 'maintainer' | 'observer' | 'observer_plus' | 'gitops' | 'teamAdmin' | 'teamMaintainer' | 'teamObserver';
-const everyone: Who[] = ['admin', 'maintainer', 'observer', 'observer_plus', 'gitops', 'teamAdmin', 'teamMaintainer', 'teamObserver'];
+type Who =
+  | 'admin'
+  | 'maintainer'
+  | 'observer'
+  | 'observer_plus'
+  | 'gitops'
+  | 'teamAdmin'
+  | 'teamMaintainer'
+  | 'teamObserver';
+const everyone: Who[] = [
+  'admin',
+  'maintainer',
+  'observer',
+  'observer_plus',
+  'gitops',
+  'teamAdmin',
+  'teamMaintainer',
+  'teamObserver',
+];
 
 interface Case {
   name: string;
@@ -31,11 +48,52 @@ interface Ctx {
  * Each row lists the callers that get a 2xx; every other caller must get a 403.
  */
 const cases: Case[] = [
-  { name: 'read a host in team 1', method: 'GET', path: (c) => `/hosts/${c.host1}`, allowed: ['admin', 'maintainer', 'observer', 'observer_plus', 'teamAdmin', 'teamMaintainer', 'teamObserver'] },
-  { name: 'read a host in team 2', method: 'GET', path: (c) => `/hosts/${c.host2}`, allowed: ['admin', 'maintainer', 'observer', 'observer_plus'] },
-  { name: 'read a No-team host', method: 'GET', path: (c) => `/hosts/${c.hostNoTeam}`, allowed: ['admin', 'maintainer', 'observer', 'observer_plus'] },
-  { name: 'list hosts of team 2', method: 'GET', path: (c) => `/hosts?team_id=${c.team2}`, allowed: ['admin', 'maintainer', 'observer', 'observer_plus'] },
-  { name: 'read activities of a team-1 host', method: 'GET', path: (c) => `/hosts/${c.host1}/activities`, allowed: ['admin', 'maintainer', 'observer', 'observer_plus', 'teamAdmin', 'teamMaintainer', 'teamObserver'] },
+  {
+    name: 'read a host in team 1',
+    method: 'GET',
+    path: (c) => `/hosts/${c.host1}`,
+    allowed: [
+      'admin',
+      'maintainer',
+      'observer',
+      'observer_plus',
+      'teamAdmin',
+      'teamMaintainer',
+      'teamObserver',
+    ],
+  },
+  {
+    name: 'read a host in team 2',
+    method: 'GET',
+    path: (c) => `/hosts/${c.host2}`,
+    allowed: ['admin', 'maintainer', 'observer', 'observer_plus'],
+  },
+  {
+    name: 'read a No-team host',
+    method: 'GET',
+    path: (c) => `/hosts/${c.hostNoTeam}`,
+    allowed: ['admin', 'maintainer', 'observer', 'observer_plus'],
+  },
+  {
+    name: 'list hosts of team 2',
+    method: 'GET',
+    path: (c) => `/hosts?team_id=${c.team2}`,
+    allowed: ['admin', 'maintainer', 'observer', 'observer_plus'],
+  },
+  {
+    name: 'read activities of a team-1 host',
+    method: 'GET',
+    path: (c) => `/hosts/${c.host1}/activities`,
+    allowed: [
+      'admin',
+      'maintainer',
+      'observer',
+      'observer_plus',
+      'teamAdmin',
+      'teamMaintainer',
+      'teamObserver',
+    ],
+  },
   {
     name: 'transfer a team-1 host within team 1',
     method: 'POST',
@@ -56,7 +114,12 @@ const cases: Case[] = [
     name: 'create a global user',
     method: 'POST',
     path: () => '/users/admin',
-    body: (_c, who) => ({ name: `g-${who}`, email: `g-${who}@example.com`, password: 'long-password-1!', global_role: 'observer' }),
+    body: (_c, who) => ({
+      name: `g-${who}`,
+      email: `g-${who}@example.com`,
+      password: 'long-password-1!',
+      global_role: 'observer',
+    }),
     allowed: ['admin'],
     write: true,
   },
@@ -64,7 +127,12 @@ const cases: Case[] = [
     name: 'create a team-1 user',
     method: 'POST',
     path: () => '/users/admin',
-    body: (c, who) => ({ name: `t-${who}`, email: `t-${who}@example.com`, password: 'long-password-1!', teams: [{ id: c.team1, role: 'observer' }] }),
+    body: (c, who) => ({
+      name: `t-${who}`,
+      email: `t-${who}@example.com`,
+      password: 'long-password-1!',
+      teams: [{ id: c.team1, role: 'observer' }],
+    }),
     allowed: ['admin', 'teamAdmin'],
     write: true,
   },
@@ -72,13 +140,43 @@ const cases: Case[] = [
     name: 'create a team-2 user',
     method: 'POST',
     path: () => '/users/admin',
-    body: (c, who) => ({ name: `u-${who}`, email: `u-${who}@example.com`, password: 'long-password-1!', teams: [{ id: c.team2, role: 'observer' }] }),
+    body: (c, who) => ({
+      name: `u-${who}`,
+      email: `u-${who}@example.com`,
+      password: 'long-password-1!',
+      teams: [{ id: c.team2, role: 'observer' }],
+    }),
     allowed: ['admin'],
     write: true,
   },
-  { name: 'list users', method: 'GET', path: () => '/users', allowed: ['admin', 'maintainer', 'observer', 'observer_plus', 'teamAdmin', 'teamMaintainer', 'teamObserver'] },
-  { name: 'list users of team 2', method: 'GET', path: (c) => `/users?team_id=${c.team2}`, allowed: ['admin', 'maintainer', 'observer', 'observer_plus'] },
-  { name: 'write the config', method: 'PATCH', path: () => '/config', body: () => ({ org_info: { org_name: 'Changed' } }), allowed: ['admin', 'gitops'], write: true },
+  {
+    name: 'list users',
+    method: 'GET',
+    path: () => '/users',
+    allowed: [
+      'admin',
+      'maintainer',
+      'observer',
+      'observer_plus',
+      'teamAdmin',
+      'teamMaintainer',
+      'teamObserver',
+    ],
+  },
+  {
+    name: 'list users of team 2',
+    method: 'GET',
+    path: (c) => `/users?team_id=${c.team2}`,
+    allowed: ['admin', 'maintainer', 'observer', 'observer_plus'],
+  },
+  {
+    name: 'write the config',
+    method: 'PATCH',
+    path: () => '/config',
+    body: () => ({ org_info: { org_name: 'Changed' } }),
+    allowed: ['admin', 'gitops'],
+    write: true,
+  },
   { name: 'read the config', method: 'GET', path: () => '/config', allowed: everyone },
   {
     name: 'create a label',
@@ -88,9 +186,40 @@ const cases: Case[] = [
     allowed: ['admin', 'maintainer', 'gitops'],
     write: true,
   },
-  { name: 'list labels', method: 'GET', path: () => '/labels', allowed: ['admin', 'maintainer', 'observer', 'observer_plus', 'teamAdmin', 'teamMaintainer', 'teamObserver'] },
-  { name: 'read team 1', method: 'GET', path: (c) => `/teams/${c.team1}`, allowed: ['admin', 'maintainer', 'observer', 'observer_plus', 'teamAdmin', 'teamMaintainer', 'teamObserver'] },
-  { name: 'read team 2', method: 'GET', path: (c) => `/fleets/${c.team2}`, allowed: ['admin', 'maintainer', 'observer', 'observer_plus'] },
+  {
+    name: 'list labels',
+    method: 'GET',
+    path: () => '/labels',
+    allowed: [
+      'admin',
+      'maintainer',
+      'observer',
+      'observer_plus',
+      'teamAdmin',
+      'teamMaintainer',
+      'teamObserver',
+    ],
+  },
+  {
+    name: 'read team 1',
+    method: 'GET',
+    path: (c) => `/teams/${c.team1}`,
+    allowed: [
+      'admin',
+      'maintainer',
+      'observer',
+      'observer_plus',
+      'teamAdmin',
+      'teamMaintainer',
+      'teamObserver',
+    ],
+  },
+  {
+    name: 'read team 2',
+    method: 'GET',
+    path: (c) => `/fleets/${c.team2}`,
+    allowed: ['admin', 'maintainer', 'observer', 'observer_plus'],
+  },
   {
     name: 'edit team 1',
     method: 'PATCH',
@@ -99,9 +228,28 @@ const cases: Case[] = [
     allowed: ['admin', 'gitops', 'teamAdmin'],
     write: true,
   },
-  { name: 'edit team 2', method: 'PATCH', path: (c) => `/teams/${c.team2}`, body: () => ({ description: 'x' }), allowed: ['admin', 'gitops'], write: true },
-  { name: 'create a team', method: 'POST', path: () => '/teams', body: (_c, who) => ({ name: `team-${who}` }), allowed: ['admin', 'gitops'], write: true },
-  { name: 'read team-1 enroll secrets', method: 'GET', path: (c) => `/teams/${c.team1}/secrets`, allowed: ['admin', 'maintainer', 'teamAdmin', 'teamMaintainer'] },
+  {
+    name: 'edit team 2',
+    method: 'PATCH',
+    path: (c) => `/teams/${c.team2}`,
+    body: () => ({ description: 'x' }),
+    allowed: ['admin', 'gitops'],
+    write: true,
+  },
+  {
+    name: 'create a team',
+    method: 'POST',
+    path: () => '/teams',
+    body: (_c, who) => ({ name: `team-${who}` }),
+    allowed: ['admin', 'gitops'],
+    write: true,
+  },
+  {
+    name: 'read team-1 enroll secrets',
+    method: 'GET',
+    path: (c) => `/teams/${c.team1}/secrets`,
+    allowed: ['admin', 'maintainer', 'teamAdmin', 'teamMaintainer'],
+  },
   {
     name: 'replace team-1 enroll secrets',
     method: 'PATCH',
@@ -110,7 +258,12 @@ const cases: Case[] = [
     allowed: ['admin', 'maintainer', 'gitops', 'teamAdmin', 'teamMaintainer'],
     write: true,
   },
-  { name: 'read global enroll secrets', method: 'GET', path: () => '/spec/enroll_secret', allowed: ['admin', 'maintainer'] },
+  {
+    name: 'read global enroll secrets',
+    method: 'GET',
+    path: () => '/spec/enroll_secret',
+    allowed: ['admin', 'maintainer'],
+  },
   {
     name: 'replace global enroll secrets',
     method: 'POST',
@@ -119,7 +272,12 @@ const cases: Case[] = [
     allowed: ['admin', 'maintainer', 'gitops'],
     write: true,
   },
-  { name: 'read the activity feed', method: 'GET', path: () => '/activities', allowed: ['admin', 'maintainer', 'observer', 'observer_plus'] },
+  {
+    name: 'read the activity feed',
+    method: 'GET',
+    path: () => '/activities',
+    allowed: ['admin', 'maintainer', 'observer', 'observer_plus'],
+  },
 ];
 
 describeEachDialect('admin API role matrix', (server) => {
@@ -138,9 +296,15 @@ describeEachDialect('admin API role matrix', (server) => {
     for (const role of ['maintainer', 'observer', 'observer_plus', 'gitops'] as const) {
       tokens[role] = (await apiUser(srv, tokens.admin, role, { global_role: role })).token;
     }
-    tokens.teamAdmin = (await apiUser(srv, tokens.admin, 'ta', { teams: [{ id: ctx.team1, role: 'admin' }] })).token;
-    tokens.teamMaintainer = (await apiUser(srv, tokens.admin, 'tm', { teams: [{ id: ctx.team1, role: 'maintainer' }] })).token;
-    tokens.teamObserver = (await apiUser(srv, tokens.admin, 'to', { teams: [{ id: ctx.team1, role: 'observer' }] })).token;
+    tokens.teamAdmin = (
+      await apiUser(srv, tokens.admin, 'ta', { teams: [{ id: ctx.team1, role: 'admin' }] })
+    ).token;
+    tokens.teamMaintainer = (
+      await apiUser(srv, tokens.admin, 'tm', { teams: [{ id: ctx.team1, role: 'maintainer' }] })
+    ).token;
+    tokens.teamObserver = (
+      await apiUser(srv, tokens.admin, 'to', { teams: [{ id: ctx.team1, role: 'observer' }] })
+    ).token;
   });
 
   for (const c of cases) {
@@ -148,7 +312,10 @@ describeEachDialect('admin API role matrix', (server) => {
       const outcomes: string[] = [];
       for (const who of everyone) {
         const before = c.write ? await snapshot(server()) : undefined;
-        const res = await api(server(), c.method, v1 + c.path(ctx, who), { token: tokens[who], body: c.body?.(ctx, who) });
+        const res = await api(server(), c.method, v1 + c.path(ctx, who), {
+          token: tokens[who],
+          body: c.body?.(ctx, who),
+        });
         const expected = c.allowed.includes(who) ? 200 : 403;
         outcomes.push(`${who}:${res.status}`);
         expect(res.status, `${who} → ${res.status} ${res.text}`).toBe(expected);
@@ -177,12 +344,32 @@ describeEachDialect('admin API role matrix', (server) => {
 
   it('a team admin cannot delete a team or a user outside the team, nor delete the team-2 host', async () => {
     const before = await snapshot(server());
-    expect((await api(server(), 'DELETE', `${v1}/teams/${ctx.team1}`, { token: tokens.teamAdmin })).status).toBe(403);
+    expect(
+      (await api(server(), 'DELETE', `${v1}/teams/${ctx.team1}`, { token: tokens.teamAdmin })).status,
+    ).toBe(403);
     const adminId = (await api(server(), 'GET', `${v1}/me`, { token: tokens.admin })).body.user.id;
-    expect((await api(server(), 'DELETE', `${v1}/users/${adminId}`, { token: tokens.teamAdmin })).status).toBe(403);
-    expect((await api(server(), 'DELETE', `${v1}/hosts/${ctx.host2}`, { token: tokens.teamAdmin })).status).toBe(403);
-    expect((await api(server(), 'POST', `${v1}/hosts/delete`, { token: tokens.teamMaintainer, body: { ids: [ctx.host1, ctx.host2] } })).status).toBe(403);
-    expect((await api(server(), 'PATCH', `${v1}/teams/${ctx.team2}/users`, { token: tokens.teamAdmin, body: { users: [{ id: adminId, role: 'observer' }] } })).status).toBe(403);
+    expect(
+      (await api(server(), 'DELETE', `${v1}/users/${adminId}`, { token: tokens.teamAdmin })).status,
+    ).toBe(403);
+    expect(
+      (await api(server(), 'DELETE', `${v1}/hosts/${ctx.host2}`, { token: tokens.teamAdmin })).status,
+    ).toBe(403);
+    expect(
+      (
+        await api(server(), 'POST', `${v1}/hosts/delete`, {
+          token: tokens.teamMaintainer,
+          body: { ids: [ctx.host1, ctx.host2] },
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await api(server(), 'PATCH', `${v1}/teams/${ctx.team2}/users`, {
+          token: tokens.teamAdmin,
+          body: { users: [{ id: adminId, role: 'observer' }] },
+        })
+      ).status,
+    ).toBe(403);
     expect(await snapshot(server())).toEqual(before);
   });
 });

@@ -10,7 +10,14 @@ import { createCertificateAuthority } from '../../src/crypto/certificateAuthorit
 import { cmsSign } from '../../src/crypto/cms.js';
 import { createLogger } from '../../src/logger.js';
 import { enrolledDevice, issueDeviceIdentity, quickDevice, testTopic } from '../helpers/appleDevice.js';
-import { createTestDatabase, dialects, mysqlAvailable, testServerKey, type TestDatabase, type TestServer } from '../helpers/testServer.js';
+import {
+  createTestDatabase,
+  dialects,
+  mysqlAvailable,
+  testServerKey,
+  type TestDatabase,
+  type TestServer,
+} from '../helpers/testServer.js';
 
 const checkinType = 'application/x-apple-aspen-mdm-checkin';
 const reportType = 'application/x-apple-aspen-mdm';
@@ -21,12 +28,21 @@ async function snapshot(srv: TestServer): Promise<string> {
   await srv.app.services.flushAppleCheckin();
   const { db } = srv.app.services.database;
   const tables = [
-    'nano_devices', 'nano_users', 'nano_enrollments', 'nano_commands', 'nano_enrollment_queue',
-    'nano_command_results', 'nano_cert_auth_associations', 'hosts', 'host_mdm',
+    'nano_devices',
+    'nano_users',
+    'nano_enrollments',
+    'nano_commands',
+    'nano_enrollment_queue',
+    'nano_command_results',
+    'nano_cert_auth_associations',
+    'hosts',
+    'host_mdm',
   ] as const;
   const out: Record<string, unknown> = {};
   for (const t of tables) out[t] = await db.selectFrom(t).selectAll().execute();
-  return JSON.stringify(out, (_k, v) => (v && v.type === 'Buffer' ? Buffer.from(v.data).toString('base64') : v));
+  return JSON.stringify(out, (_k, v) =>
+    v && v.type === 'Buffer' ? Buffer.from(v.data).toString('base64') : v,
+  );
 }
 
 for (const dialect of dialects) {
@@ -41,18 +57,32 @@ for (const dialect of dialects) {
 
     beforeAll(async () => {
       testDb = await createTestDatabase(dialect);
-      const config = loadConfig({}, {
-        listenHost: '127.0.0.1', listenPort: 0, databaseUrl: testDb.url, dataDir: testDb.dataDir,
-        serverPrivateKey: testServerKey, logLevel: 'info', cronEnabled: false,
-        appleMdmMaxBodyBytes: bodyLimit, appleClientCertHeader: 'X-Client-Cert',
-      });
+      const config = loadConfig(
+        {},
+        {
+          listenHost: '127.0.0.1',
+          listenPort: 0,
+          databaseUrl: testDb.url,
+          dataDir: testDb.dataDir,
+          serverPrivateKey: testServerKey,
+          logLevel: 'info',
+          cronEnabled: false,
+          appleMdmMaxBodyBytes: bodyLimit,
+          appleClientCertHeader: 'X-Client-Cert',
+        },
+      );
       const sink = new Writable({
         write(chunk, _enc, cb) {
           for (const l of chunk.toString().split('\n')) if (l.trim()) lines.push(JSON.parse(l));
           cb();
         },
       });
-      app = await buildApp({ config, database: testDb.database, serverKey: testServerKey, logger: createLogger('info', sink) });
+      app = await buildApp({
+        config,
+        database: testDb.database,
+        serverKey: testServerKey,
+        logger: createLogger('info', sink),
+      });
       await app.services.assets.ensureBuiltinCertificateAuthorities();
       await app.server.listen({ host: '127.0.0.1', port: 0 });
       const addr = app.server.server.address();
@@ -61,7 +91,11 @@ for (const dialect of dialects) {
       good = await enrolledDevice(srv);
       other = await enrolledDevice(srv);
       const c = buildCommandPlist('ProfileList', {});
-      await app.services.appleQueue.enqueue([good.udid], { commandUuid: c.commandUuid, requestType: 'ProfileList', plist: c.plist });
+      await app.services.appleQueue.enqueue([good.udid], {
+        commandUuid: c.commandUuid,
+        requestType: 'ProfileList',
+        plist: c.plist,
+      });
     });
     afterAll(async () => {
       await app?.server.close();
@@ -77,7 +111,11 @@ for (const dialect of dialects) {
     ): Promise<void> {
       const before = await snapshot(srv);
       const reqId = randomUUID();
-      const res = await fetch(`${srv.url}/mdm/apple/mdm`, { method: 'PUT', headers: { ...headers, 'x-request-id': reqId }, body: new Uint8Array(body) });
+      const res = await fetch(`${srv.url}/mdm/apple/mdm`, {
+        method: 'PUT',
+        headers: { ...headers, 'x-request-id': reqId },
+        body: new Uint8Array(body),
+      });
       expect(res.status).toBe(expectedStatus);
       expect(res.status).not.toBe(401);
       expect(await snapshot(srv)).toBe(before);
@@ -85,7 +123,12 @@ for (const dialect of dialects) {
       expect(logged).toHaveLength(1);
       expect(String(logged[0].reason)).toMatch(reason);
       const text = JSON.stringify(lines.filter((l) => l.reqId === reqId));
-      for (const secret of [headers['mdm-signature'], good.pushMagic, other.pushMagic, good.identity!.keyPem.slice(40, 80)]) {
+      for (const secret of [
+        headers['mdm-signature'],
+        good.pushMagic,
+        other.pushMagic,
+        good.identity!.keyPem.slice(40, 80),
+      ]) {
         if (secret) expect(text).not.toContain(secret.slice(0, 40));
       }
     }
@@ -96,7 +139,9 @@ for (const dialect of dialects) {
     });
 
     it('refuses malformed and binary plists', async () => {
-      const bad = Buffer.from('<?xml version="1.0"?><plist version="1.0"><dict><key>UDID</key><string>x</string><key>Status</dict></plist>');
+      const bad = Buffer.from(
+        '<?xml version="1.0"?><plist version="1.0"><dict><key>UDID</key><string>x</string><key>Status</dict></plist>',
+      );
       await refused(400, bad, signed(good, bad, reportType), /malformed plist/);
       const garbage = randomBytes(300);
       await refused(400, garbage, signed(good, garbage, reportType), /malformed plist/);
@@ -111,9 +156,19 @@ for (const dialect of dialects) {
       await refused(400, unknown, signed(good, unknown), /unknown MessageType/);
       const status = buildPlist({ Status: 'Maybe', UDID: good.udid, CommandUUID: 'x' });
       await refused(400, status, signed(good, status, reportType), /unknown Status/);
-      const noUdid = buildPlist({ MessageType: 'TokenUpdate', Topic: testTopic, Token: randomBytes(32), PushMagic: 'm' });
+      const noUdid = buildPlist({
+        MessageType: 'TokenUpdate',
+        Topic: testTopic,
+        Token: randomBytes(32),
+        PushMagic: 'm',
+      });
       await refused(400, noUdid, signed(good, noUdid), /missing UDID/);
-      const noToken = buildPlist({ MessageType: 'TokenUpdate', UDID: good.udid, Topic: testTopic, PushMagic: 'm' });
+      const noToken = buildPlist({
+        MessageType: 'TokenUpdate',
+        UDID: good.udid,
+        Topic: testTopic,
+        PushMagic: 'm',
+      });
       await refused(400, noToken, signed(good, noToken), /missing Token/);
       const noUuid = buildPlist({ Status: 'Acknowledged', UDID: good.udid });
       await refused(400, noUuid, signed(good, noUuid, reportType), /missing CommandUUID/);
@@ -125,20 +180,43 @@ for (const dialect of dialects) {
     });
 
     it('refuses a tampered body, a missing or garbled signature', async () => {
-      const body = buildPlist({ MessageType: 'TokenUpdate', UDID: good.udid, Topic: testTopic, Token: randomBytes(32), PushMagic: 'evil' });
+      const body = buildPlist({
+        MessageType: 'TokenUpdate',
+        UDID: good.udid,
+        Topic: testTopic,
+        Token: randomBytes(32),
+        PushMagic: 'evil',
+      });
       const headers = signed(good, body);
       const tampered = Buffer.from(body.toString().replace('evil', 'evel'));
       await refused(400, tampered, headers, /does not verify/);
       await refused(400, body, { 'content-type': checkinType }, /Mdm-Signature header missing/);
-      await refused(400, body, { 'content-type': checkinType, 'mdm-signature': 'bm90IGEgY21zIGJsb2I=' }, /does not verify/);
+      await refused(
+        400,
+        body,
+        { 'content-type': checkinType, 'mdm-signature': 'bm90IGEgY21zIGJsb2I=' },
+        /does not verify/,
+      );
     });
 
     it('refuses a certificate from another CA, also when forwarded by a TLS terminator', async () => {
       const foreignCa = createCertificateAuthority('Someone Else CA');
-      const stranger = await quickDevice(srv, { identity: await issueDeviceIdentity(srv, undefined, foreignCa) });
-      const body = buildPlist({ MessageType: 'Authenticate', UDID: stranger.udid, Topic: testTopic, SerialNumber: 'X1' });
+      const stranger = await quickDevice(srv, {
+        identity: await issueDeviceIdentity(srv, undefined, foreignCa),
+      });
+      const body = buildPlist({
+        MessageType: 'Authenticate',
+        UDID: stranger.udid,
+        Topic: testTopic,
+        SerialNumber: 'X1',
+      });
       await refused(400, body, signed(stranger, body), /not issued by the SCEP CA/);
-      await refused(400, body, { 'content-type': checkinType, 'x-client-cert': encodeURIComponent(stranger.identity!.certPem) }, /not issued by the SCEP CA/);
+      await refused(
+        400,
+        body,
+        { 'content-type': checkinType, 'x-client-cert': encodeURIComponent(stranger.identity!.certPem) },
+        /not issued by the SCEP CA/,
+      );
     });
 
     it('accepts a forwarded client certificate of the right CA (URL-escaped PEM)', async () => {
@@ -149,14 +227,25 @@ for (const dialect of dialects) {
         body: new Uint8Array(body),
       });
       expect(res.status).toBe(200);
-      expect((await res.text())).toContain('ProfileList');
+      expect(await res.text()).toContain('ProfileList');
     });
 
     it("refuses another device's certificate replayed for this device", async () => {
       // `other`'s valid identity, presented with `good`'s UDID.
-      const auth = buildPlist({ MessageType: 'Authenticate', UDID: good.udid, Topic: testTopic, SerialNumber: 'X2' });
+      const auth = buildPlist({
+        MessageType: 'Authenticate',
+        UDID: good.udid,
+        Topic: testTopic,
+        SerialNumber: 'X2',
+      });
       await refused(400, auth, signed(other, auth), /belongs to another enrollment/);
-      const tu = buildPlist({ MessageType: 'TokenUpdate', UDID: good.udid, Topic: testTopic, Token: randomBytes(32), PushMagic: 'stolen' });
+      const tu = buildPlist({
+        MessageType: 'TokenUpdate',
+        UDID: good.udid,
+        Topic: testTopic,
+        Token: randomBytes(32),
+        PushMagic: 'stolen',
+      });
       await refused(400, tu, signed(other, tu), /not associated/);
       const idle = buildPlist({ Status: 'Idle', UDID: good.udid });
       await refused(400, idle, signed(other, idle, reportType), /not associated/);
@@ -166,7 +255,13 @@ for (const dialect of dialects) {
 
     it('refuses check-ins from an identity that never authenticated', async () => {
       const fresh = await quickDevice(srv);
-      const tu = buildPlist({ MessageType: 'TokenUpdate', UDID: fresh.udid, Topic: testTopic, Token: randomBytes(32), PushMagic: 'm' });
+      const tu = buildPlist({
+        MessageType: 'TokenUpdate',
+        UDID: fresh.udid,
+        Topic: testTopic,
+        Token: randomBytes(32),
+        PushMagic: 'm',
+      });
       await refused(400, tu, signed(fresh, tu), /not associated/);
     });
   });

@@ -38,15 +38,27 @@ describeEachDialect('Apple enrollment profile', (server) => {
     const res = await download(`${server().url}/api/latest/fleet/enrollment_profiles/manual`, admin);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/x-apple-aspen-config');
-    expect(res.headers.get('content-disposition')).toBe('attachment;filename="fleet-mdm-enrollment-profile.mobileconfig"');
+    expect(res.headers.get('content-disposition')).toBe(
+      'attachment;filename="fleet-mdm-enrollment-profile.mobileconfig"',
+    );
 
     const dir = mkdtempSync(join(tmpdir(), 'enroll-profile-'));
     const ca = await server().app.services.appleScep.caCertificate();
     writeFileSync(join(dir, 'ca.pem'), ca.certPem);
     writeFileSync(join(dir, 'profile.mobileconfig'), res.body);
     const verified = await run('openssl', [
-      'cms', '-verify', '-inform', 'DER', '-in', join(dir, 'profile.mobileconfig'), '-CAfile', join(dir, 'ca.pem'),
-      '-purpose', 'any', '-out', join(dir, 'profile.plist'),
+      'cms',
+      '-verify',
+      '-inform',
+      'DER',
+      '-in',
+      join(dir, 'profile.mobileconfig'),
+      '-CAfile',
+      join(dir, 'ca.pem'),
+      '-purpose',
+      'any',
+      '-out',
+      join(dir, 'profile.plist'),
     ]);
     expect(verified.stderr).toContain('Verification successful');
     const xml = await run('plistutil', ['-i', join(dir, 'profile.plist'), '-f', 'xml']).catch(() =>
@@ -60,7 +72,18 @@ describeEachDialect('Apple enrollment profile', (server) => {
     tampered[at] = 'C'.charCodeAt(0);
     writeFileSync(join(dir, 'tampered.mobileconfig'), tampered);
     await expect(
-      run('openssl', ['cms', '-verify', '-inform', 'DER', '-in', join(dir, 'tampered.mobileconfig'), '-CAfile', join(dir, 'ca.pem'), '-purpose', 'any']),
+      run('openssl', [
+        'cms',
+        '-verify',
+        '-inform',
+        'DER',
+        '-in',
+        join(dir, 'tampered.mobileconfig'),
+        '-CAfile',
+        join(dir, 'ca.pem'),
+        '-purpose',
+        'any',
+      ]),
     ).rejects.toThrow();
 
     const { content, signerCertDer } = cmsVerifyAttached(res.body);
@@ -108,20 +131,31 @@ describeEachDialect('Apple enrollment profile', (server) => {
     expect(content.toString()).toMatch(/<key>AccessRights<\/key>\s*<integer>8191<\/integer>/);
 
     // The embedded challenge really works at our SCEP endpoint.
-    const enrolled = await scepEnroll({ url: `${server().url}/mdm/apple/scep`, challenge, subjectCN: 'Fleet Identity' });
+    const enrolled = await scepEnroll({
+      url: `${server().url}/mdm/apple/scep`,
+      challenge,
+      subjectCN: 'Fleet Identity',
+    });
     expect(enrolled.certPem).toContain('BEGIN CERTIFICATE');
   });
 
   it('lets any role that reads the app config download it', async () => {
     const observer = await tokenForRole(server().app.services, 'observer');
-    expect((await download(`${server().url}/api/v1/fleet/enrollment_profiles/manual`, observer)).status).toBe(200);
+    expect((await download(`${server().url}/api/v1/fleet/enrollment_profiles/manual`, observer)).status).toBe(
+      200,
+    );
     const teamOnly = await tokenForRole(server().app.services, null, []);
-    expect((await download(`${server().url}/api/v1/fleet/enrollment_profiles/manual`, teamOnly)).status).toBe(403);
+    expect((await download(`${server().url}/api/v1/fleet/enrollment_profiles/manual`, teamOnly)).status).toBe(
+      403,
+    );
   });
 
   it('serves /api/mdm/apple/enroll only for a valid enroll secret', async () => {
     const { db } = server().app.services.database;
-    await db.insertInto('enroll_secrets').values({ secret: 'enroll-secret-1', team_id: null, created_at: dbNow() }).execute();
+    await db
+      .insertInto('enroll_secrets')
+      .values({ secret: 'enroll-secret-1', team_id: null, created_at: dbNow() })
+      .execute();
     const ok = await download(`${server().url}/api/mdm/apple/enroll?token=enroll-secret-1`);
     expect(ok.status).toBe(200);
     expect(ok.headers.get('content-type')).toBe('application/x-apple-aspen-config');

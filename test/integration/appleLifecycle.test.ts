@@ -23,7 +23,11 @@ async function activitiesOf(srv: TestServer, type: string) {
 }
 
 async function hostAction(srv: TestServer, hostId: number) {
-  return srv.app.services.database.db.selectFrom('host_mdm_actions').selectAll().where('host_id', '=', hostId).executeTakeFirst();
+  return srv.app.services.database.db
+    .selectFrom('host_mdm_actions')
+    .selectAll()
+    .where('host_id', '=', hostId)
+    .executeTakeFirst();
 }
 
 describeEachDialect(
@@ -39,7 +43,12 @@ describeEachDialect(
     it('writes mdm_enrolled at turn-on (once) and mdm_unenrolled at CheckOut, as the server', async () => {
       const srv = server();
       const d = await enrolledDevice(srv, { serial: 'C02LIFECYCLE1', deviceName: 'Lifecycle Mac' });
-      const details = { host_serial: 'C02LIFECYCLE1', host_display_name: 'Lifecycle Mac', installed_from_dep: false, mdm_platform: 'apple' };
+      const details = {
+        host_serial: 'C02LIFECYCLE1',
+        host_display_name: 'Lifecycle Mac',
+        installed_from_dep: false,
+        mdm_platform: 'apple',
+      };
       expect(await activitiesOf(srv, 'mdm_enrolled')).toEqual([{ user_id: null, details }]);
       // A later TokenUpdate (new push token) is not a new enrollment.
       await d.tokenUpdate();
@@ -59,10 +68,15 @@ describeEachDialect(
       const srv = server();
       const d = await enrolledDevice(srv, { deviceName: 'Lockable Mac' });
       const host = (await srv.app.services.hostStore.findByUuid(d.udid))!;
-      const lock = await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock?view_pin=true`, { token: admin });
+      const lock = await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock?view_pin=true`, {
+        token: admin,
+      });
       expect(lock.status).toBe(200);
       expect((await d.connect()).map((c) => c.requestType)).toEqual(['DeviceLock']);
-      expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).body.errors[0].reason).toMatch(/already locked/);
+      expect(
+        (await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).body.errors[0]
+          .reason,
+      ).toMatch(/already locked/);
 
       const unlock = await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/unlock`, { token: admin });
       expect(unlock.body).toEqual({ host_id: host.id, unlock_pin: lock.body.unlock_pin });
@@ -74,8 +88,14 @@ describeEachDialect(
 
       // Its next session starts with Idle: it was unlocked, lock state is cleared.
       expect(await d.connect()).toEqual([]);
-      expect(await hostAction(srv, host.id)).toMatchObject({ lock_ref: null, unlock_ref: null, unlock_pin: null });
-      const again = await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock?view_pin=true`, { token: admin });
+      expect(await hostAction(srv, host.id)).toMatchObject({
+        lock_ref: null,
+        unlock_ref: null,
+        unlock_pin: null,
+      });
+      const again = await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock?view_pin=true`, {
+        token: admin,
+      });
       expect(again.status).toBe(200);
       expect(again.body.unlock_pin).toMatch(/^\d{6}$/);
       expect((await d.connect()).map((c) => c.requestType)).toEqual(['DeviceLock']);
@@ -85,24 +105,38 @@ describeEachDialect(
       const srv = server();
       const d = await enrolledDevice(srv);
       const host = (await srv.app.services.hostStore.findByUuid(d.udid))!;
-      expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).status).toBe(204);
+      expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).status).toBe(
+        204,
+      );
       await d.connect();
       await d.connect();
       expect((await hostAction(srv, host.id))?.lock_ref).toBeTruthy();
-      expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).body.errors[0].reason).toMatch(/already locked/);
+      expect(
+        (await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).body.errors[0]
+          .reason,
+      ).toMatch(/already locked/);
     });
 
     it('lets an iPhone be locked again after it acknowledges DisableLostMode', async () => {
       const srv = server();
       const d = await enrolledDevice(srv, { platform: 'ios', deviceName: 'Lost iPhone' });
       const host = (await srv.app.services.hostStore.findByUuid(d.udid))!;
-      expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).status).toBe(204);
+      expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).status).toBe(
+        204,
+      );
       expect((await d.connect()).map((c) => c.requestType)).toEqual(['EnableLostMode']);
-      expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/unlock`, { token: admin })).status).toBe(204);
-      expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).body.errors[0].reason).toMatch(/pending unlock/);
+      expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/unlock`, { token: admin })).status).toBe(
+        204,
+      );
+      expect(
+        (await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).body.errors[0]
+          .reason,
+      ).toMatch(/pending unlock/);
       expect((await d.connect()).map((c) => c.requestType)).toEqual(['DisableLostMode']);
       expect(await hostAction(srv, host.id)).toMatchObject({ lock_ref: null, unlock_ref: null });
-      expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).status).toBe(204);
+      expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).status).toBe(
+        204,
+      );
     });
 
     it('deleting a host in one process refuses its device at once in another', async () => {
@@ -110,29 +144,55 @@ describeEachDialect(
       const { db } = srv.app.services.database;
       // A second server process on the same database.
       const database = openDatabase({ url: srv.testDb.url, dataDir: srv.testDb.dataDir, poolSize: 4 });
-      const other = await buildApp({ config: srv.config, database, serverKey: testServerKey, logger: createLogger('silent') });
+      const other = await buildApp({
+        config: srv.config,
+        database,
+        serverKey: testServerKey,
+        logger: createLogger('silent'),
+      });
       await other.server.listen({ host: '127.0.0.1', port: 0 });
       try {
         const addr = other.server.server.address();
         const otherUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
         const d = await enrolledDevice(srv);
-        const viaOther = new SimulatedAppleDevice({ serverUrl: otherUrl, udid: d.udid, identity: d.identity, topic: testTopic });
+        const viaOther = new SimulatedAppleDevice({
+          serverUrl: otherUrl,
+          udid: d.udid,
+          identity: d.identity,
+          topic: testTopic,
+        });
         const queue = srv.app.services.appleQueue;
         const first = buildCommandPlist('ProfileList', {});
-        await queue.enqueue([d.udid], { commandUuid: first.commandUuid, requestType: 'ProfileList', plist: first.plist });
+        await queue.enqueue([d.udid], {
+          commandUuid: first.commandUuid,
+          requestType: 'ProfileList',
+          plist: first.plist,
+        });
         // The other process has seen this device and its certificate.
         expect((await viaOther.connect()).map((c) => c.commandUuid)).toEqual([first.commandUuid]);
         const second = buildCommandPlist('ProfileList', {});
-        await queue.enqueue([d.udid], { commandUuid: second.commandUuid, requestType: 'ProfileList', plist: second.plist });
+        await queue.enqueue([d.udid], {
+          commandUuid: second.commandUuid,
+          requestType: 'ProfileList',
+          plist: second.plist,
+        });
 
         const host = (await srv.app.services.hostStore.findByUuid(d.udid))!;
-        expect((await api(srv, 'DELETE', `/api/v1/fleet/hosts/${host.id}`, { token: admin })).status).toBe(200);
+        expect((await api(srv, 'DELETE', `/api/v1/fleet/hosts/${host.id}`, { token: admin })).status).toBe(
+          200,
+        );
 
         await expect(viaOther.report({ Status: 'Idle' })).rejects.toThrow(/HTTP 400/);
-        await expect(viaOther.report({ Status: 'Acknowledged', CommandUUID: second.commandUuid })).rejects.toThrow(/HTTP 400/);
+        await expect(
+          viaOther.report({ Status: 'Acknowledged', CommandUUID: second.commandUuid }),
+        ).rejects.toThrow(/HTTP 400/);
         await expect(viaOther.tokenUpdate()).rejects.toThrow(/HTTP 400/);
-        expect(await db.selectFrom('nano_command_results').select('id').where('id', '=', d.udid).execute()).toEqual([]);
-        expect(await db.selectFrom('nano_enrollments').select('id').where('id', '=', d.udid).execute()).toEqual([]);
+        expect(
+          await db.selectFrom('nano_command_results').select('id').where('id', '=', d.udid).execute(),
+        ).toEqual([]);
+        expect(
+          await db.selectFrom('nano_enrollments').select('id').where('id', '=', d.udid).execute(),
+        ).toEqual([]);
         expect(await srv.app.services.hostStore.findByUuid(d.udid)).toBeUndefined();
       } finally {
         await other.services.stopBackground?.();

@@ -19,7 +19,11 @@ afterAll(() => apns.fake.close());
 
 async function uploadCert(srv: TestServer, token: string, pem: string | Buffer) {
   const form = new FormData();
-  form.append('certificate', new Blob([new Uint8Array(Buffer.from(pem))], { type: 'application/x-pem-file' }), 'push.pem');
+  form.append(
+    'certificate',
+    new Blob([new Uint8Array(Buffer.from(pem))], { type: 'application/x-pem-file' }),
+    'push.pem',
+  );
   const res = await fetch(`${srv.url}/api/v1/fleet/mdm/apple/apns_certificate`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}` },
@@ -40,7 +44,11 @@ async function storedAssetNames(srv: TestServer): Promise<string[]> {
 }
 
 async function enrollmentRow(srv: TestServer, id: string) {
-  return srv.app.services.database.db.selectFrom('nano_enrollments').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  return srv.app.services.database.db
+    .selectFrom('nano_enrollments')
+    .selectAll()
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
 }
 
 describeEachDialect(
@@ -61,8 +69,12 @@ describeEachDialect(
     it('lets only a global admin request a CSR; the key is made once', async () => {
       const observer = await tokenForRole(server().app.services, 'observer');
       const maintainer = await tokenForRole(server().app.services, 'maintainer');
-      expect((await api(server(), 'GET', '/api/v1/fleet/mdm/apple/request_csr', { token: observer })).status).toBe(403);
-      expect((await api(server(), 'GET', '/api/v1/fleet/mdm/apple/request_csr', { token: maintainer })).status).toBe(403);
+      expect(
+        (await api(server(), 'GET', '/api/v1/fleet/mdm/apple/request_csr', { token: observer })).status,
+      ).toBe(403);
+      expect(
+        (await api(server(), 'GET', '/api/v1/fleet/mdm/apple/request_csr', { token: maintainer })).status,
+      ).toBe(403);
       expect(await storedAssetNames(server())).toEqual([]);
 
       const a = await api(server(), 'GET', '/api/v1/fleet/mdm/apple/request_csr', { token: admin });
@@ -74,17 +86,30 @@ describeEachDialect(
       expect(forge.pki.publicKeyToPem(csr2.publicKey!)).toBe(forge.pki.publicKeyToPem(csr.publicKey!));
       expect(await storedAssetNames(server())).toEqual(['apns_key']);
       keyPem = (await server().app.services.assets.getOne('apns_key', { fresh: true }))!.toString();
-      expect(forge.pki.publicKeyToPem(forge.pki.setRsaPublicKey((forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey).n, (forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey).e))).toBe(
-        forge.pki.publicKeyToPem(csr.publicKey!),
-      );
+      expect(
+        forge.pki.publicKeyToPem(
+          forge.pki.setRsaPublicKey(
+            (forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey).n,
+            (forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey).e,
+          ),
+        ),
+      ).toBe(forge.pki.publicKeyToPem(csr.publicKey!));
     });
 
     it('refuses bad uploads with 4xx and stores nothing', async () => {
       const cases: [string | Buffer, number, RegExp][] = [
         [readFileSync(`${vectors}/pushcert-mock-no-uid.micromdm.pem`), 422, /no UID attribute/],
-        [readFileSync(`${vectors}/pushcert-mock-wrong-uid-prefix.micromdm.pem`), 422, /not an MDM push topic/],
+        [
+          readFileSync(`${vectors}/pushcert-mock-wrong-uid-prefix.micromdm.pem`),
+          422,
+          /not an MDM push topic/,
+        ],
         // Valid shape and topic, but made for someone else's key.
-        [readFileSync(`${vectors}/pushcert-mock-valid-uid.micromdm.pem`), 422, /does not match the stored APNs key/],
+        [
+          readFileSync(`${vectors}/pushcert-mock-valid-uid.micromdm.pem`),
+          422,
+          /does not match the stored APNs key/,
+        ],
         [makePushCertificate().certPem, 422, /does not match the stored APNs key/],
         [makePushCertificate({ keyPem, days: -1 }).certPem, 422, /expired/],
         ['this is not a certificate', 422, /not a PEM or DER certificate/],
@@ -123,8 +148,8 @@ describeEachDialect(
       expect((await server().app.services.appConfig.get()).mdm.enabled_and_configured).toBe(true);
       const cur = await server().app.services.apnsCertificates.current();
       expect(cur?.topic).toBe(topic);
-      const acts = await server().app.services.database.db
-        .selectFrom('activities')
+      const acts = await server()
+        .app.services.database.db.selectFrom('activities')
         .select('activity_type')
         .where('activity_type', '=', 'uploaded_apns_certificate')
         .execute();
@@ -141,7 +166,12 @@ describeEachDialect(
       const woke: string[] = [];
       apns.fake.onPush(good.tokenHex, (p) => woke.push(p.pushMagic ?? ''));
 
-      const res = await server().app.services.applePush.pushEnrollments([good.udid, bad.udid, gone.udid, 'NO-SUCH-ID']);
+      const res = await server().app.services.applePush.pushEnrollments([
+        good.udid,
+        bad.udid,
+        gone.udid,
+        'NO-SUCH-ID',
+      ]);
       expect(res).toEqual([
         { enrollmentId: good.udid, ok: true, status: 200, reason: undefined },
         { enrollmentId: bad.udid, ok: false, status: 400, reason: 'BadDeviceToken' },
@@ -184,16 +214,22 @@ describeEachDialect(
       await seedPendingCommand(db, [notNow.udid], 'NotNow');
       await seedPendingCommand(db, [answered.udid], 'Acknowledged');
       const ours = [pending.udid, notNow.udid, answered.udid, idle.udid];
-      const pushedIds = () => new Set(apns.fake.pushes.filter((p) => p.status === 200).map((p) => p.tokenHex));
+      const pushedIds = () =>
+        new Set(apns.fake.pushes.filter((p) => p.status === 200).map((p) => p.tokenHex));
       const tokenOf = new Map([pending, notNow, answered, idle].map((e) => [e.tokenHex, e.udid]));
-      const ourPushes = () => [...pushedIds()].map((t) => tokenOf.get(t)).filter(Boolean).sort();
+      const ourPushes = () =>
+        [...pushedIds()]
+          .map((t) => tokenOf.get(t))
+          .filter(Boolean)
+          .sort();
 
       apns.fake.resetStats();
       await svc.repushPending();
       expect(ourPushes()).toEqual([notNow.udid, pending.udid].sort());
       let row = await enrollmentRow(server(), pending.udid);
       expect(Number(row.push_failures)).toBe(1);
-      const gap = (r: typeof row) => new Date(r.next_push_at! + 'Z').getTime() - new Date(r.last_push_at! + 'Z').getTime();
+      const gap = (r: typeof row) =>
+        new Date(r.next_push_at! + 'Z').getTime() - new Date(r.last_push_at! + 'Z').getTime();
       expect(gap(row)).toBe(2 * 60_000);
 
       // Not due yet: nothing is pushed.
@@ -203,7 +239,11 @@ describeEachDialect(
 
       // Due again: pushed, and the delay doubles; it never exceeds the maximum.
       for (const expected of [4, 8, 16, 32, 60, 60]) {
-        await db.updateTable('nano_enrollments').set({ next_push_at: toDbTime(new Date(Date.now() - 1000)) }).where('id', 'in', ours).execute();
+        await db
+          .updateTable('nano_enrollments')
+          .set({ next_push_at: toDbTime(new Date(Date.now() - 1000)) })
+          .where('id', 'in', ours)
+          .execute();
         apns.fake.resetStats();
         await svc.repushPending();
         expect(ourPushes()).toEqual([notNow.udid, pending.udid].sort());
@@ -226,7 +266,9 @@ describeEachDialect(
       const res = await uploadCert(server(), admin, other.certPem);
       expect(res.status).toBe(409);
       expect(res.body.errors[0].reason).toMatch(/differs from the topic of \d+ enrolled device/);
-      expect((await api(server(), 'GET', '/api/v1/fleet/mdm/apple', { token: admin })).body).toEqual(before.body);
+      expect((await api(server(), 'GET', '/api/v1/fleet/mdm/apple', { token: admin })).body).toEqual(
+        before.body,
+      );
       expect((await server().app.services.apnsCertificates.current())?.topic).toBe(topic);
     });
 
@@ -249,7 +291,13 @@ describeEachDialect(
       let clock = Date.now();
       // A second process: its own asset service and certificate cache over the same database.
       const otherAssets = new ConfigAssetService(new ConfigAssetStore(s.database.db), s.box);
-      const other = new ApnsCertificateService(otherAssets, new ApplePushStore(s.database.db), s.appConfig, 30_000, () => clock);
+      const other = new ApnsCertificateService(
+        otherAssets,
+        new ApplePushStore(s.database.db),
+        s.appConfig,
+        30_000,
+        () => clock,
+      );
       const before = await other.current();
       const renewed = makePushCertificate({ keyPem, topic, days: 500 });
       expect((await uploadCert(server(), admin, renewed.certPem)).status).toBe(200);
@@ -262,7 +310,10 @@ describeEachDialect(
       const { db } = server().app.services.database;
       const dev = await seedEnrollment(db, { topic });
       const observer = await tokenForRole(server().app.services, 'observer');
-      expect((await api(server(), 'DELETE', '/api/v1/fleet/mdm/apple/apns_certificate', { token: observer })).status).toBe(403);
+      expect(
+        (await api(server(), 'DELETE', '/api/v1/fleet/mdm/apple/apns_certificate', { token: observer }))
+          .status,
+      ).toBe(403);
       const del = await api(server(), 'DELETE', '/api/v1/fleet/mdm/apple/apns_certificate', { token: admin });
       expect(del.status).toBe(200);
       expect(await storedAssetNames(server())).toEqual([]);

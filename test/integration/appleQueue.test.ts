@@ -4,9 +4,20 @@ import type { SimulatedAppleDevice } from '../../src/apple/sim/device.js';
 import { enrolledDevice } from '../helpers/appleDevice.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
 
-async function enqueue(srv: TestServer, ids: string[], requestType: string, fields: Record<string, unknown> = {}, priority?: number) {
+async function enqueue(
+  srv: TestServer,
+  ids: string[],
+  requestType: string,
+  fields: Record<string, unknown> = {},
+  priority?: number,
+) {
   const c = buildCommandPlist(requestType, fields);
-  await srv.app.services.appleQueue.enqueue(ids, { commandUuid: c.commandUuid, requestType, plist: c.plist, priority });
+  await srv.app.services.appleQueue.enqueue(ids, {
+    commandUuid: c.commandUuid,
+    requestType,
+    plist: c.plist,
+    priority,
+  });
   return c.commandUuid;
 }
 
@@ -83,7 +94,9 @@ describeEachDialect('Apple command queue', (server) => {
   it('gives up on a command delivered too often without an answer so the queue moves on', async () => {
     const srv = server();
     const d = await enrolledDevice(srv);
-    const stuck = await enqueue(srv, [d.udid], 'InstallEnterpriseApplication', { ManifestURL: 'https://example.com/m.plist' });
+    const stuck = await enqueue(srv, [d.udid], 'InstallEnterpriseApplication', {
+      ManifestURL: 'https://example.com/m.plist',
+    });
     const behind = await enqueue(srv, [d.udid], 'ProfileList');
     const max = srv.config.appleCommandMaxDeliveries;
     for (let i = 0; i < max; i++) {
@@ -96,7 +109,9 @@ describeEachDialect('Apple command queue', (server) => {
     expect(next?.commandUuid).toBe(behind);
     const [given] = await srv.app.services.appleQueue.commandResults(stuck);
     expect(given.status).toBe('Error');
-    expect(String((given.result.ErrorChain as { LocalizedDescription: string }[])[0].LocalizedDescription)).toMatch(/did not answer/);
+    expect(
+      String((given.result.ErrorChain as { LocalizedDescription: string }[])[0].LocalizedDescription),
+    ).toMatch(/did not answer/);
   });
 
   it('drops a result for a CommandUUID that was never queued for the device and carries on', async () => {
@@ -105,14 +120,27 @@ describeEachDialect('Apple command queue', (server) => {
     const other = await enrolledDevice(srv);
     const queued = await enqueue(srv, [d.udid], 'ProfileList');
     const notMine = await enqueue(srv, [other.udid], 'ProfileList');
-    const next = await d.report({ Status: 'Acknowledged', CommandUUID: 'F00DF00D-0000-0000-0000-000000000000' });
+    const next = await d.report({
+      Status: 'Acknowledged',
+      CommandUUID: 'F00DF00D-0000-0000-0000-000000000000',
+    });
     expect(next?.commandUuid).toBe(queued);
     // A result for another device's command is not stored for this one either.
     await d.report({ Status: 'Acknowledged', CommandUUID: notMine });
     const { db } = srv.app.services.database;
-    const rows = await db.selectFrom('nano_command_results').select(['command_uuid']).where('id', '=', d.udid).execute();
+    const rows = await db
+      .selectFrom('nano_command_results')
+      .select(['command_uuid'])
+      .where('id', '=', d.udid)
+      .execute();
     expect(rows).toEqual([]);
-    expect(await db.selectFrom('nano_commands').select('command_uuid').where('command_uuid', '=', 'F00DF00D-0000-0000-0000-000000000000').execute()).toEqual([]);
+    expect(
+      await db
+        .selectFrom('nano_commands')
+        .select('command_uuid')
+        .where('command_uuid', '=', 'F00DF00D-0000-0000-0000-000000000000')
+        .execute(),
+    ).toEqual([]);
   });
 
   it('emits command results and updates the host from DeviceInformation', async () => {
@@ -120,16 +148,26 @@ describeEachDialect('Apple command queue', (server) => {
     const d = await enrolledDevice(srv, { platform: 'ipados', deviceName: 'Old name' });
     const events: { requestType: string; status: string; hostUuid: string }[] = [];
     srv.app.services.appleMdmEvents.onCommandResult(async (r) => {
-      if (r.hostUuid === d.udid) events.push({ requestType: r.requestType, status: r.status, hostUuid: r.hostUuid });
+      if (r.hostUuid === d.udid)
+        events.push({ requestType: r.requestType, status: r.status, hostUuid: r.hostUuid });
     });
     d.deviceName = 'Renamed iPad';
     d.osVersion = '17.5';
-    const info = await enqueue(srv, [d.udid], 'DeviceInformation', { Queries: ['DeviceName', 'OSVersion', 'ProductName', 'SerialNumber'] });
+    const info = await enqueue(srv, [d.udid], 'DeviceInformation', {
+      Queries: ['DeviceName', 'OSVersion', 'ProductName', 'SerialNumber'],
+    });
     await d.connect();
     expect(events).toEqual([{ requestType: 'DeviceInformation', status: 'Acknowledged', hostUuid: d.udid }]);
     const host = await srv.app.services.hostStore.findByUuid(d.udid);
-    expect(host).toMatchObject({ computer_name: 'Renamed iPad', os_version: 'iPadOS 17.5', hardware_model: 'iPad13,1', hardware_serial: d.serial });
-    expect((await srv.app.services.appleQueue.commandResults(info))[0].result.QueryResponses).toMatchObject({ DeviceName: 'Renamed iPad' });
+    expect(host).toMatchObject({
+      computer_name: 'Renamed iPad',
+      os_version: 'iPadOS 17.5',
+      hardware_model: 'iPad13,1',
+      hardware_serial: d.serial,
+    });
+    expect((await srv.app.services.appleQueue.commandResults(info))[0].result.QueryResponses).toMatchObject({
+      DeviceName: 'Renamed iPad',
+    });
   });
 
   it('retention deletes old acknowledged results and unreferenced commands, keeping the rest', async () => {
@@ -141,13 +179,40 @@ describeEachDialect('Apple command queue', (server) => {
     const failed = await enqueue(srv, [d.udid], 'SecurityInfo');
     const fresh = await enqueue(srv, [d.udid], 'DeviceInformation', { Queries: ['DeviceName'] });
     await d.connect();
-    await db.updateTable('nano_command_results').set({ updated_at: '2020-01-01 00:00:00.000' }).where('command_uuid', 'in', [acked, failed]).execute();
-    await db.updateTable('nano_commands').set({ created_at: '2020-01-01 00:00:00.000' }).where('command_uuid', 'in', [acked, failed]).execute();
-    expect(await srv.app.services.cron.runScheduled('apple_mdm_command_retention')).toMatchObject({ ran: true });
-    expect(await db.selectFrom('nano_command_results').select('command_uuid').where('id', '=', d.udid).orderBy('command_uuid').execute()).toEqual(
-      [{ command_uuid: failed }, { command_uuid: fresh }].sort((x, y) => x.command_uuid.localeCompare(y.command_uuid)),
+    await db
+      .updateTable('nano_command_results')
+      .set({ updated_at: '2020-01-01 00:00:00.000' })
+      .where('command_uuid', 'in', [acked, failed])
+      .execute();
+    await db
+      .updateTable('nano_commands')
+      .set({ created_at: '2020-01-01 00:00:00.000' })
+      .where('command_uuid', 'in', [acked, failed])
+      .execute();
+    expect(await srv.app.services.cron.runScheduled('apple_mdm_command_retention')).toMatchObject({
+      ran: true,
+    });
+    expect(
+      await db
+        .selectFrom('nano_command_results')
+        .select('command_uuid')
+        .where('id', '=', d.udid)
+        .orderBy('command_uuid')
+        .execute(),
+    ).toEqual(
+      [{ command_uuid: failed }, { command_uuid: fresh }].sort((x, y) =>
+        x.command_uuid.localeCompare(y.command_uuid),
+      ),
     );
-    expect(await db.selectFrom('nano_commands').select('command_uuid').where('command_uuid', '=', acked).execute()).toEqual([]);
-    expect(await db.selectFrom('nano_enrollment_queue').select('command_uuid').where('command_uuid', '=', acked).execute()).toEqual([]);
+    expect(
+      await db.selectFrom('nano_commands').select('command_uuid').where('command_uuid', '=', acked).execute(),
+    ).toEqual([]);
+    expect(
+      await db
+        .selectFrom('nano_enrollment_queue')
+        .select('command_uuid')
+        .where('command_uuid', '=', acked)
+        .execute(),
+    ).toEqual([]);
   });
 });

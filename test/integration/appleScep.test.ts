@@ -1,12 +1,24 @@
 import { execFile } from 'node:child_process';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  X509Certificate,
+} from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
 import { scepEnroll, ScepClientError } from '../../src/apple/scep/client.js';
-import { buildPkiRequest, FailInfo, MessageType, PkiStatus, readPkiMessage } from '../../src/apple/scep/message.js';
+import {
+  buildPkiRequest,
+  FailInfo,
+  MessageType,
+  PkiStatus,
+  readPkiMessage,
+} from '../../src/apple/scep/message.js';
 import { createCertificateAuthority } from '../../src/crypto/certificateAuthority.js';
 import { buildCsr } from '../../src/crypto/csr.js';
 import { envelopedEncrypt } from '../../src/crypto/envelope.js';
@@ -27,9 +39,18 @@ async function counts(srv: TestServer) {
 }
 
 /** A hand-built PKCSReq, so tests can break one part of it at a time. */
-function pkcsReq(caCertDer: Buffer, opts: { csr?: Buffer; challenge?: string; messageType?: '19' | '17' } = {}) {
+function pkcsReq(
+  caCertDer: Buffer,
+  opts: { csr?: Buffer; challenge?: string; messageType?: '19' | '17' } = {},
+) {
   const privateKey = deviceKey;
-  const csr = opts.csr ?? buildCsr({ privateKey, subject: { CN: 'hand-built' }, challengePassword: opts.challenge ?? staticChallenge });
+  const csr =
+    opts.csr ??
+    buildCsr({
+      privateKey,
+      subject: { CN: 'hand-built' },
+      challengePassword: opts.challenge ?? staticChallenge,
+    });
   const signer = selfSignedCertificate({ privateKey, subject: { CN: 'SCEP SIGNER' } });
   const senderNonce = randomBytes(16);
   const der = buildPkiRequest({
@@ -49,7 +70,11 @@ async function postPki(srv: TestServer, body: Buffer) {
     headers: { 'content-type': 'application/x-pki-message' },
     body: new Uint8Array(body),
   });
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: Buffer.from(await res.arrayBuffer()) };
+  return {
+    status: res.status,
+    type: res.headers.get('content-type') ?? '',
+    body: Buffer.from(await res.arrayBuffer()),
+  };
 }
 
 describeEachDialect(
@@ -61,7 +86,9 @@ describeEachDialect(
       const caps = await fetch(`${scepUrl()}?operation=GetCACaps`);
       expect(caps.status).toBe(200);
       const lines = (await caps.text()).split('\n');
-      expect(lines).toEqual(expect.arrayContaining(['POSTPKIOperation', 'SHA-256', 'AES', 'SCEPStandard', 'Renewal']));
+      expect(lines).toEqual(
+        expect.arrayContaining(['POSTPKIOperation', 'SHA-256', 'AES', 'SCEPStandard', 'Renewal']),
+      );
       const ca = await fetch(`${scepUrl()}?operation=GetCACert`);
       expect(ca.headers.get('content-type')).toBe('application/x-x509-ca-cert');
       const der = Buffer.from(await ca.arrayBuffer());
@@ -72,10 +99,21 @@ describeEachDialect(
 
     it('issues a one-year client certificate to our client (static and per-server challenge, POST and GET)', async () => {
       const before = await counts(server());
-      const a = await scepEnroll({ url: scepUrl(), challenge: staticChallenge, subjectCN: 'device-a', subject: { O: 'Fleet' } });
+      const a = await scepEnroll({
+        url: scepUrl(),
+        challenge: staticChallenge,
+        subjectCN: 'device-a',
+        subject: { O: 'Fleet' },
+      });
       const perServer = await server().app.services.appleScep.challenge();
       expect(await server().app.services.appleScep.challenge()).toBe(perServer);
-      const b = await scepEnroll({ url: scepUrl(), challenge: perServer, subjectCN: 'device-b', forceGet: true, keyPem: deviceKeyPem });
+      const b = await scepEnroll({
+        url: scepUrl(),
+        challenge: perServer,
+        subjectCN: 'device-b',
+        forceGet: true,
+        keyPem: deviceKeyPem,
+      });
       const ca = new X509Certificate(a.caCertPem);
       for (const r of [a, b]) {
         const x = new X509Certificate(r.certPem);
@@ -91,22 +129,46 @@ describeEachDialect(
       const row = await server().app.services.appleScep.certificateFor(new X509Certificate(a.certPem).raw);
       expect(row).toMatchObject({ name: 'device-a', revoked: false, enrollment_id: null });
       expect(parseInt(new X509Certificate(a.certPem).serialNumber, 16)).toBe(row!.serial);
-      await server().app.services.appleScep.associateEnrollment(new X509Certificate(a.certPem).raw, 'ENROLLMENT-A');
-      expect((await server().app.services.appleScep.store.getBySerial(row!.serial))?.enrollment_id).toBe('ENROLLMENT-A');
+      await server().app.services.appleScep.associateEnrollment(
+        new X509Certificate(a.certPem).raw,
+        'ENROLLMENT-A',
+      );
+      expect((await server().app.services.appleScep.store.getBySerial(row!.serial))?.enrollment_id).toBe(
+        'ENROLLMENT-A',
+      );
     });
 
     it('refuses a wrong or missing challenge with CertRep FAILURE badRequest and stores nothing', async () => {
       const before = await counts(server());
-      await expect(scepEnroll({ url: scepUrl(), challenge: 'wrong', subjectCN: 'x', keyPem: deviceKeyPem })).rejects.toMatchObject({ failInfo: 'badRequest' });
-      await expect(scepEnroll({ url: scepUrl(), challenge: '', subjectCN: 'x', keyPem: deviceKeyPem })).rejects.toBeInstanceOf(ScepClientError);
+      await expect(
+        scepEnroll({ url: scepUrl(), challenge: 'wrong', subjectCN: 'x', keyPem: deviceKeyPem }),
+      ).rejects.toMatchObject({ failInfo: 'badRequest' });
+      await expect(
+        scepEnroll({ url: scepUrl(), challenge: '', subjectCN: 'x', keyPem: deviceKeyPem }),
+      ).rejects.toBeInstanceOf(ScepClientError);
       expect(await counts(server())).toEqual(before);
     });
 
     it('renews with a certificate it issued (no challenge) and refuses one from another CA', async () => {
-      const first = await scepEnroll({ url: scepUrl(), challenge: staticChallenge, subjectCN: 'renew-me', keyPem: deviceKeyPem });
-      const renewed = await scepEnroll({ url: scepUrl(), challenge: '', subjectCN: 'renew-me', renew: first, keyPem: deviceKeyPem });
-      expect(new X509Certificate(renewed.certPem).serialNumber).not.toBe(new X509Certificate(first.certPem).serialNumber);
-      expect(new X509Certificate(renewed.certPem).verify(new X509Certificate(first.caCertPem).publicKey)).toBe(true);
+      const first = await scepEnroll({
+        url: scepUrl(),
+        challenge: staticChallenge,
+        subjectCN: 'renew-me',
+        keyPem: deviceKeyPem,
+      });
+      const renewed = await scepEnroll({
+        url: scepUrl(),
+        challenge: '',
+        subjectCN: 'renew-me',
+        renew: first,
+        keyPem: deviceKeyPem,
+      });
+      expect(new X509Certificate(renewed.certPem).serialNumber).not.toBe(
+        new X509Certificate(first.certPem).serialNumber,
+      );
+      expect(
+        new X509Certificate(renewed.certPem).verify(new X509Certificate(first.caCertPem).publicKey),
+      ).toBe(true);
 
       const before = await counts(server());
       const foreign = issueCertificate({
@@ -118,12 +180,27 @@ describeEachDialect(
       });
       const keyPem = deviceKeyPem;
       await expect(
-        scepEnroll({ url: scepUrl(), challenge: '', subjectCN: 'foreign', renew: { certPem: foreign.certPem, keyPem } }),
+        scepEnroll({
+          url: scepUrl(),
+          challenge: '',
+          subjectCN: 'foreign',
+          renew: { certPem: foreign.certPem, keyPem },
+        }),
       ).rejects.toMatchObject({ failInfo: 'badCertId' });
       // A revoked certificate of ours is refused too.
-      const row = await server().app.services.appleScep.certificateFor(new X509Certificate(renewed.certPem).raw);
+      const row = await server().app.services.appleScep.certificateFor(
+        new X509Certificate(renewed.certPem).raw,
+      );
       await server().app.services.appleScep.store.revoke(row!.serial);
-      await expect(scepEnroll({ url: scepUrl(), challenge: '', subjectCN: 'renew-me', renew: renewed, keyPem: deviceKeyPem })).rejects.toMatchObject({
+      await expect(
+        scepEnroll({
+          url: scepUrl(),
+          challenge: '',
+          subjectCN: 'renew-me',
+          renew: renewed,
+          keyPem: deviceKeyPem,
+        }),
+      ).rejects.toMatchObject({
         failInfo: 'badCertId',
       });
       expect(await counts(server())).toEqual(before);
@@ -135,12 +212,24 @@ describeEachDialect(
       writeFileSync(caFile, (await server().app.services.appleScep.caCertificate()).certPem);
       const before = await counts(server());
       const args = (challenge: string, sub: string) => [
-        '-server-url', scepUrl(), '-private-key', join(dir, sub, 'key.pem'), '-certificate', join(dir, sub, 'cert.pem'),
-        '-challenge', challenge, '-cn', `scepclient-${sub}`, '-organization', 'Flotilla Test',
+        '-server-url',
+        scepUrl(),
+        '-private-key',
+        join(dir, sub, 'key.pem'),
+        '-certificate',
+        join(dir, sub, 'cert.pem'),
+        '-challenge',
+        challenge,
+        '-cn',
+        `scepclient-${sub}`,
+        '-organization',
+        'Flotilla Test',
       ];
       mkdirSync(join(dir, 'bad'));
       mkdirSync(join(dir, 'good'));
-      await expect(run('scepclient', args('not-the-challenge', 'bad'), { timeout: 20_000 })).rejects.toThrow();
+      await expect(
+        run('scepclient', args('not-the-challenge', 'bad'), { timeout: 20_000 }),
+      ).rejects.toThrow();
       expect(existsSync(join(dir, 'bad', 'cert.pem'))).toBe(false);
       expect(await counts(server())).toEqual(before);
 
@@ -166,7 +255,9 @@ describeEachDialect(
       const before = await counts(srv);
       const ca = await srv.app.services.appleScep.caCertificate();
 
-      const badB64 = await fetch(`${scepUrl()}?operation=PKIOperation&message=${encodeURIComponent('!!!not base64!!!')}`);
+      const badB64 = await fetch(
+        `${scepUrl()}?operation=PKIOperation&message=${encodeURIComponent('!!!not base64!!!')}`,
+      );
       expect(badB64.status).toBe(400);
       expect((await postPki(srv, randomBytes(300))).status).toBe(400);
       expect((await postPki(srv, Buffer.from('30030201', 'hex'))).status).toBe(400);
@@ -194,7 +285,11 @@ describeEachDialect(
       expectFailure(res.body, badCsr.senderNonce, FailInfo.badRequest);
 
       // A CSR whose self-signature is broken.
-      const csr = buildCsr({ privateKey: deviceKey, subject: { CN: 'x' }, challengePassword: staticChallenge });
+      const csr = buildCsr({
+        privateKey: deviceKey,
+        subject: { CN: 'x' },
+        challengePassword: staticChallenge,
+      });
       csr[csr.length - 5] ^= 0xff;
       const brokenCsr = pkcsReq(ca.certDer, { csr });
       expectFailure((await postPki(srv, brokenCsr.der)).body, brokenCsr.senderNonce, FailInfo.badRequest);
@@ -211,7 +306,11 @@ describeEachDialect(
 
       // Encrypted to another CA: we cannot open it.
       const misaddressed = pkcsReq(new X509Certificate(otherCa.certPem).raw);
-      expectFailure((await postPki(srv, misaddressed.der)).body, misaddressed.senderNonce, FailInfo.badMessageCheck);
+      expectFailure(
+        (await postPki(srv, misaddressed.der)).body,
+        misaddressed.senderNonce,
+        FailInfo.badMessageCheck,
+      );
 
       // Unsupported message type (GetCRL).
       const getCrl = pkcsReq(ca.certDer, { messageType: '22' as '19' });

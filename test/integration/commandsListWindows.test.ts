@@ -14,15 +14,27 @@ const secret = 'commands-list-secret';
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const exec = (uri: string) => b64(`<Exec><Item><Target><LocURI>${uri}</LocURI></Target></Item></Exec>`);
 const applePlist = (type: string) =>
-  b64(`<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>Command</key><dict><key>RequestType</key><string>${type}</string></dict></dict></plist>`);
+  b64(
+    `<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>Command</key><dict><key>RequestType</key><string>${type}</string></dict></dict></plist>`,
+  );
 
 /** Sorted ascending, byte-wise (SQLite) or ignoring case (MySQL); Apple UUIDs are upper case, Windows ones lower case. */
 function expectSorted(values: string[]) {
-  const caseless = [...values].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0));
+  const caseless = [...values].sort((a, b) =>
+    a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0,
+  );
   expect([[...values].sort(), caseless]).toContainEqual(values);
 }
 
-interface Row { host_uuid: string; command_uuid: string; status: string; request_type: string; hostname: string; platform: string; updated_at: string }
+interface Row {
+  host_uuid: string;
+  command_uuid: string;
+  status: string;
+  request_type: string;
+  hostname: string;
+  platform: string;
+  updated_at: string;
+}
 
 describeEachDialect('GET /commands lists Apple and Windows commands together', (server) => {
   let srv: TestServer;
@@ -44,14 +56,24 @@ describeEachDialect('GET /commands lists Apple and Windows commands together', (
     const { topic } = await installPushCertificate(s);
     await enableWindowsMdm(srv, secret);
     const now = dbNow();
-    teamId = Number((await s.database.db.insertInto('teams').values({ name: 'Windows team', config: '{}', created_at: now, updated_at: now }).executeTakeFirstOrThrow()).insertId);
+    teamId = Number(
+      (
+        await s.database.db
+          .insertInto('teams')
+          .values({ name: 'Windows team', config: '{}', created_at: now, updated_at: now })
+          .executeTakeFirstOrThrow()
+      ).insertId,
+    );
     mac = await seedEnrollment(s.database.db, { topic, hostname: 'a-mac' });
     pc = await enrolledWindowsPc(srv, secret);
   });
 
   it('shows Windows commands pending, then with the SyncML status once answered, beside Apple ones', async () => {
     const runOne = async (command: string, hostUuid: string) => {
-      const res = await api(srv, 'POST', '/api/v1/fleet/commands/run', { token: admin, body: { command, host_uuids: [hostUuid] } });
+      const res = await api(srv, 'POST', '/api/v1/fleet/commands/run', {
+        token: admin,
+        body: { command, host_uuids: [hostUuid] },
+      });
       expect(res.status).toBe(200);
       return res.body.command_uuid as string;
     };
@@ -60,13 +82,26 @@ describeEachDialect('GET /commands lists Apple and Windows commands together', (
 
     let rows = await list();
     const win = rows.find((r) => r.command_uuid === run.reboot);
-    expect(win).toMatchObject({ host_uuid: pc.hardwareUuid, status: 'Pending', request_type: './Device/Vendor/MSFT/Reboot/RebootNow', platform: 'windows' });
+    expect(win).toMatchObject({
+      host_uuid: pc.hardwareUuid,
+      status: 'Pending',
+      request_type: './Device/Vendor/MSFT/Reboot/RebootNow',
+      platform: 'windows',
+    });
     expect(win!.updated_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-    expect(rows.find((r) => r.command_uuid === run.apple)).toMatchObject({ host_uuid: mac.udid, status: 'Pending', request_type: 'ProfileList', platform: 'darwin', hostname: 'a-mac' });
+    expect(rows.find((r) => r.command_uuid === run.apple)).toMatchObject({
+      host_uuid: mac.udid,
+      status: 'Pending',
+      request_type: 'ProfileList',
+      platform: 'darwin',
+      hostname: 'a-mac',
+    });
 
     await pc.runSession();
     rows = await list();
-    expect(rows.filter((r) => r.command_uuid === run.reboot)).toMatchObject([{ status: '200', platform: 'windows' }]);
+    expect(rows.filter((r) => r.command_uuid === run.reboot)).toMatchObject([
+      { status: '200', platform: 'windows' },
+    ]);
     // A second Windows command, left unanswered.
     run.pending = await runOne(exec('./Device/Vendor/MSFT/RemoteFind/Location'), pc.hardwareUuid);
   });
@@ -75,7 +110,9 @@ describeEachDialect('GET /commands lists Apple and Windows commands together', (
     const byHost = await list(`?host_identifier=${pc.hardwareUuid}`);
     expect(byHost.map((r) => r.command_uuid).sort()).toEqual([run.reboot, run.pending].sort());
     expect(byHost.every((r) => r.platform === 'windows')).toBe(true);
-    expect((await list('?request_type=./Device/Vendor/MSFT/Reboot/RebootNow')).map((r) => r.command_uuid)).toEqual([run.reboot]);
+    expect(
+      (await list('?request_type=./Device/Vendor/MSFT/Reboot/RebootNow')).map((r) => r.command_uuid),
+    ).toEqual([run.reboot]);
 
     const pendingWin = await list(`?command_status=pending&host_identifier=${pc.hardwareUuid}`);
     expect(pendingWin.map((r) => r.command_uuid)).toEqual([run.pending]);
@@ -104,7 +141,11 @@ describeEachDialect('GET /commands lists Apple and Windows commands together', (
     const teamObserver = await tokenForRole(srv.app.services, null, [{ teamId, role: 'observer' }]);
     expect(await list('', teamObserver)).toEqual([]);
     const host = (await srv.app.services.hostStore.findByUuid(pc.hardwareUuid))!;
-    await srv.app.services.database.db.updateTable('hosts').set({ team_id: teamId }).where('id', '=', host.id).execute();
+    await srv.app.services.database.db
+      .updateTable('hosts')
+      .set({ team_id: teamId })
+      .where('id', '=', host.id)
+      .execute();
     const scoped = await list('', teamObserver);
     expect(scoped.map((r) => r.command_uuid).sort()).toEqual([run.reboot, run.pending].sort());
   });

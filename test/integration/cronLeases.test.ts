@@ -63,7 +63,11 @@ for (const dialect of dialects) {
     it('lets another process take over an expired lease', async () => {
       const { a, b } = pair({ name: 'expired', intervalSeconds: 60, run: async () => {} });
       expect((await a.runScheduled('expired')).ran).toBe(true);
-      await testDb.database.db.updateTable('locks').set({ expires_at: dbNow(-1000) }).where('name', '=', 'expired').execute();
+      await testDb.database.db
+        .updateTable('locks')
+        .set({ expires_at: dbNow(-1000) })
+        .where('name', '=', 'expired')
+        .execute();
       expect((await b.runScheduled('expired')).ran).toBe(true);
       expect((await lease('expired')).owner).toBe('instance-b');
       expect(await a.runScheduled('expired')).toEqual({ ran: false, reason: 'lease_held' });
@@ -103,7 +107,11 @@ for (const dialect of dialects) {
     });
 
     it('records job errors as JSON and keeps running later ticks', async () => {
-      const { a } = pair({ name: 'failing', intervalSeconds: 60, run: async () => Promise.reject(new Error('boom')) });
+      const { a } = pair({
+        name: 'failing',
+        intervalSeconds: 60,
+        run: async () => Promise.reject(new Error('boom')),
+      });
       const out = await a.runScheduled('failing');
       expect(out).toMatchObject({ ran: true, errors: ['boom'] });
       const [row] = await store.runsOf('failing');
@@ -116,18 +124,34 @@ for (const dialect of dialects) {
       const now = dbNow();
       await testDb.database.db
         .insertInto('cron_stats')
-        .values({ name: 'pending_elsewhere', instance: 'instance-x', stats_type: 'scheduled', status: 'pending', errors: null, created_at: now, updated_at: now })
+        .values({
+          name: 'pending_elsewhere',
+          instance: 'instance-x',
+          stats_type: 'scheduled',
+          status: 'pending',
+          errors: null,
+          created_at: now,
+          updated_at: now,
+        })
         .execute();
       expect(await b.runScheduled('pending_elsewhere')).toEqual({ ran: false, reason: 'already_running' });
       // The other process died: its heartbeat stops and the row goes stale after 2 intervals.
       const old = dbNow(-10_000);
-      await testDb.database.db.updateTable('cron_stats').set({ updated_at: old, created_at: old }).where('instance', '=', 'instance-x').execute();
+      await testDb.database.db
+        .updateTable('cron_stats')
+        .set({ updated_at: old, created_at: old })
+        .where('instance', '=', 'instance-x')
+        .execute();
       expect((await b.runScheduled('pending_elsewhere')).ran).toBe(true);
     });
 
     it('a trigger takes an idle lease held elsewhere, refuses while a run is in progress, and records it as triggered', async () => {
       let release: () => void = () => {};
-      const { a, b } = pair({ name: 'triggerable', intervalSeconds: 60, run: () => new Promise<void>((r) => (release = r)) });
+      const { a, b } = pair({
+        name: 'triggerable',
+        intervalSeconds: 60,
+        run: () => new Promise<void>((r) => (release = r)),
+      });
       const scheduled = a.runScheduled('triggerable');
       await sleep(50);
       await expect(b.trigger('triggerable')).rejects.toMatchObject({ statusCode: 409 });

@@ -8,7 +8,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A user with the given global role and a session token, made through the store. */
 async function userToken(srv: TestServer, email: string, role: 'maintainer' | 'observer'): Promise<string> {
   const { userStore } = srv.app.services;
-  const id = await userStore.create({ email, name: role, passwordHash: 'x', globalRole: role, teams: [], apiOnly: true });
+  const id = await userStore.create({
+    email,
+    name: role,
+    passwordHash: 'x',
+    globalRole: role,
+    teams: [],
+    apiOnly: true,
+  });
   const token = newSessionKey();
   await userStore.createSession(id, token);
   return token;
@@ -57,7 +64,9 @@ describeEachDialect(
       const unknown = await api(server(), 'POST', '/api/latest/fleet/trigger?name=nope', { token: admin });
       expect(unknown.status).toBe(400);
       expect(unknown.body.errors[0].reason).toContain('test_tick');
-      const extra = await api(server(), 'POST', '/api/latest/fleet/trigger?name=test_tick&now=1', { token: admin });
+      const extra = await api(server(), 'POST', '/api/latest/fleet/trigger?name=test_tick&now=1', {
+        token: admin,
+      });
       expect(extra.status).toBe(400);
       expect(await statsCount(server())).toBe(0);
     });
@@ -90,7 +99,10 @@ describeEachDialect(
       const res = await api(server(), 'GET', '/api/latest/fleet/cron', { token: admin });
       expect(res.status).toBe(200);
       const byName = Object.fromEntries(res.body.crons.map((c: any) => [c.name, c]));
-      expect(byName.test_tick).toMatchObject({ interval_seconds: 60, last_run: { stats_type: 'triggered', status: 'completed', errors: null } });
+      expect(byName.test_tick).toMatchObject({
+        interval_seconds: 60,
+        last_run: { stats_type: 'triggered', status: 'completed', errors: null },
+      });
       expect(byName.slow_job.last_run).toMatchObject({ stats_type: 'triggered', status: 'completed' });
       expect(byName.cleanup_cron_stats).toMatchObject({ interval_seconds: 3600, last_run: null });
     });

@@ -81,7 +81,11 @@ d('two server processes against one MySQL database', () => {
 
     // Exactly one run per second while both processes tick.
     const perSecond = new Map<string, number>();
-    for (const r of phase1) perSecond.set(String(r.created_at).slice(0, 19), (perSecond.get(String(r.created_at).slice(0, 19)) ?? 0) + 1);
+    for (const r of phase1)
+      perSecond.set(
+        String(r.created_at).slice(0, 19),
+        (perSecond.get(String(r.created_at).slice(0, 19)) ?? 0) + 1,
+      );
     const seconds = [...perSecond.keys()].sort();
     expect(seconds.length).toBeGreaterThanOrEqual(4);
     expect([...perSecond.values()].every((n) => n === 1)).toBe(true);
@@ -90,7 +94,9 @@ d('two server processes against one MySQL database', () => {
     expect(seconds.length).toBe((last - first) / 1000 + 1); // no tick skipped
 
     // Stop the process holding the lease; the other one takes over once the lease expires.
-    const [lease] = (await c.query("SELECT owner FROM locks WHERE name = 'test_tick'")) as unknown as [{ owner: string }[]];
+    const [lease] = (await c.query("SELECT owner FROM locks WHERE name = 'test_tick'")) as unknown as [
+      { owner: string }[],
+    ];
     const holderPid = Number(lease[0].owner.split(':').pop());
     const holder = procs.find((p) => p.child.pid === holderPid)!;
     const survivor = procs.find((p) => p !== holder)!;
@@ -108,7 +114,9 @@ d('two server processes against one MySQL database', () => {
 
     survivor.child.kill('SIGTERM');
     expect(await survivor.exited).toBe(0);
-    const [pending] = (await c.query("SELECT COUNT(*) AS n FROM cron_stats WHERE status = 'pending'")) as unknown as [{ n: number }[]];
+    const [pending] = (await c.query(
+      "SELECT COUNT(*) AS n FROM cron_stats WHERE status = 'pending'",
+    )) as unknown as [{ n: number }[]];
     expect(Number(pending[0].n)).toBe(0);
     await c.end();
   }, 120_000);

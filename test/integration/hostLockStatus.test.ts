@@ -12,7 +12,10 @@ describeEachDialect('host detail: mdm.device_status and pending_action follow lo
   const statusOf = async (hostId: number) => {
     const res = await api(server(), 'GET', `/api/v1/fleet/hosts/${hostId}`, { token: admin });
     expect(res.status).toBe(200);
-    return { device_status: res.body.host.mdm.device_status, pending_action: res.body.host.mdm.pending_action };
+    return {
+      device_status: res.body.host.mdm.device_status,
+      pending_action: res.body.host.mdm.pending_action,
+    };
   };
 
   it('prepares an admin and a push certificate', async () => {
@@ -26,13 +29,17 @@ describeEachDialect('host detail: mdm.device_status and pending_action follow lo
     const host = (await srv.app.services.hostStore.findByUuid(d.udid))!;
     expect(await statusOf(host.id)).toEqual({ device_status: 'unlocked', pending_action: '' });
 
-    expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).status).toBe(204);
+    expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/lock`, { token: admin })).status).toBe(
+      204,
+    );
     expect(await statusOf(host.id)).toEqual({ device_status: 'locking', pending_action: 'lock' });
 
     expect((await d.connect()).map((c) => c.requestType)).toEqual(['DeviceLock']);
     expect(await statusOf(host.id)).toEqual({ device_status: 'locked', pending_action: '' });
 
-    expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/unlock`, { token: admin })).status).toBe(200);
+    expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/unlock`, { token: admin })).status).toBe(
+      200,
+    );
     expect(await statusOf(host.id)).toEqual({ device_status: 'unlocking', pending_action: 'unlock' });
   });
 
@@ -40,7 +47,9 @@ describeEachDialect('host detail: mdm.device_status and pending_action follow lo
     const srv = server();
     const d = await enrolledDevice(srv, { deviceName: 'Wipe Mac' });
     const host = (await srv.app.services.hostStore.findByUuid(d.udid))!;
-    expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/wipe`, { token: admin })).status).toBe(204);
+    expect((await api(srv, 'POST', `/api/v1/fleet/hosts/${host.id}/wipe`, { token: admin })).status).toBe(
+      204,
+    );
     expect(await statusOf(host.id)).toEqual({ device_status: 'wiping', pending_action: 'wipe' });
     expect((await d.connect()).map((c) => c.requestType)).toEqual(['EraseDevice']);
     expect(await statusOf(host.id)).toEqual({ device_status: 'wiped', pending_action: '' });

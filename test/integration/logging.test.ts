@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { createTestDatabase, dialects, mysqlAvailable, testServerKey, type TestDatabase } from '../helpers/testServer.js';
+import {
+  createTestDatabase,
+  dialects,
+  mysqlAvailable,
+  testServerKey,
+  type TestDatabase,
+} from '../helpers/testServer.js';
 
 for (const dialect of dialects) {
   const d = dialect === 'mysql' && !mysqlAvailable ? describe.skip : describe;
@@ -16,7 +22,13 @@ for (const dialect of dialects) {
       testDb = await createTestDatabase(dialect);
       const config = loadConfig(
         {},
-        { databaseUrl: testDb.url, dataDir: testDb.dataDir, serverPrivateKey: testServerKey, logLevel: 'trace', cronEnabled: false },
+        {
+          databaseUrl: testDb.url,
+          dataDir: testDb.dataDir,
+          serverPrivateKey: testServerKey,
+          logLevel: 'trace',
+          cronEnabled: false,
+        },
       );
       const sink = new Writable({
         write(chunk, _enc, cb) {
@@ -24,7 +36,12 @@ for (const dialect of dialects) {
           cb();
         },
       });
-      app = await buildApp({ config, database: testDb.database, serverKey: testServerKey, logger: createLogger('trace', sink) });
+      app = await buildApp({
+        config,
+        database: testDb.database,
+        serverKey: testServerKey,
+        logger: createLogger('trace', sink),
+      });
       await app.server.listen({ host: '127.0.0.1', port: 0 });
       const addr = app.server.server.address();
       url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -40,7 +57,11 @@ for (const dialect of dialects) {
       const badJsonPassword = 'Half-Sent-Passw0rd#';
       let n = 0;
       const ids: string[] = [];
-      const send = async (method: string, path: string, opts: { body?: string; token?: string; headers?: Record<string, string> } = {}) => {
+      const send = async (
+        method: string,
+        path: string,
+        opts: { body?: string; token?: string; headers?: Record<string, string> } = {},
+      ) => {
         const id = `log-test-${++n}`;
         ids.push(id);
         const headers: Record<string, string> = { 'x-request-id': id, ...(opts.headers ?? {}) };
@@ -51,30 +72,74 @@ for (const dialect of dialects) {
       };
 
       const setup = await send('POST', '/api/v1/setup', {
-        body: JSON.stringify({ admin: { email: 'admin@example.com', name: 'Admin', password }, org_info: { org_name: 'Acme' } }),
+        body: JSON.stringify({
+          admin: { email: 'admin@example.com', name: 'Admin', password },
+          org_info: { org_name: 'Acme' },
+        }),
       });
       expect(setup.status).toBe(200);
       const setupToken = setup.body.token as string;
-      const login = await send('POST', '/api/v1/fleet/login', { body: JSON.stringify({ email: 'admin@example.com', password }) });
+      const login = await send('POST', '/api/v1/fleet/login', {
+        body: JSON.stringify({ email: 'admin@example.com', password }),
+      });
       expect(login.status).toBe(200);
       const token = login.body.token as string;
-      expect((await send('POST', '/api/v1/fleet/login', { body: JSON.stringify({ email: 'admin@example.com', password: wrongPassword }) })).status).toBe(401);
-      expect((await send('POST', '/api/v1/fleet/login', { body: `{"email":"admin@example.com","password":"${badJsonPassword}"` })).status).toBe(400);
-      expect((await send('POST', '/api/v1/fleet/login', { body: JSON.stringify({ email: 'x@example.com', password: wrongPassword, extra: password }) })).status).toBe(400);
+      expect(
+        (
+          await send('POST', '/api/v1/fleet/login', {
+            body: JSON.stringify({ email: 'admin@example.com', password: wrongPassword }),
+          })
+        ).status,
+      ).toBe(401);
+      expect(
+        (
+          await send('POST', '/api/v1/fleet/login', {
+            body: `{"email":"admin@example.com","password":"${badJsonPassword}"`,
+          })
+        ).status,
+      ).toBe(400);
+      expect(
+        (
+          await send('POST', '/api/v1/fleet/login', {
+            body: JSON.stringify({ email: 'x@example.com', password: wrongPassword, extra: password }),
+          })
+        ).status,
+      ).toBe(400);
       expect((await send('GET', '/api/v1/fleet/me', { token })).status).toBe(200);
-      expect((await send('GET', `/api/v1/fleet/me?token=${encodeURIComponent(setupToken)}`)).status).toBe(200);
-      expect((await send('GET', '/api/v1/fleet/me', { token: `${token}x`, headers: { cookie: `session=${token}` } })).status).toBe(401);
+      expect((await send('GET', `/api/v1/fleet/me?token=${encodeURIComponent(setupToken)}`)).status).toBe(
+        200,
+      );
+      expect(
+        (
+          await send('GET', '/api/v1/fleet/me', {
+            token: `${token}x`,
+            headers: { cookie: `session=${token}` },
+          })
+        ).status,
+      ).toBe(401);
       expect((await send('POST', '/api/latest/fleet/trigger?name=nope', { token })).status).toBe(400);
 
       const all = lines.join('\n');
-      for (const secret of [password, wrongPassword, badJsonPassword, token, setupToken, encodeURIComponent(setupToken), testServerKey]) {
+      for (const secret of [
+        password,
+        wrongPassword,
+        badJsonPassword,
+        token,
+        setupToken,
+        encodeURIComponent(setupToken),
+        testServerKey,
+      ]) {
         expect(all).not.toContain(secret);
       }
-      const parsed = lines.map((l) => JSON.parse(l) as { msg?: string; reqId?: string; status?: number; url?: string });
+      const parsed = lines.map(
+        (l) => JSON.parse(l) as { msg?: string; reqId?: string; status?: number; url?: string },
+      );
       const requestLines = parsed.filter((l) => l.msg === 'request');
       expect(requestLines).toHaveLength(ids.length);
       for (const id of ids) expect(requestLines.filter((l) => l.reqId === id)).toHaveLength(1);
-      expect(requestLines.every((l) => typeof l.status === 'number' && !String(l.url).includes('?'))).toBe(true);
+      expect(requestLines.every((l) => typeof l.status === 'number' && !String(l.url).includes('?'))).toBe(
+        true,
+      );
     });
   });
 }

@@ -81,7 +81,10 @@ describeEachDialect(
       const s = server().app.services;
       admin = await setupAdmin(server());
       const now = dbNow();
-      const t = await s.database.db.insertInto('teams').values({ name: 'Eng', config: '{}', created_at: now, updated_at: now }).executeTakeFirstOrThrow();
+      const t = await s.database.db
+        .insertInto('teams')
+        .values({ name: 'Eng', config: '{}', created_at: now, updated_at: now })
+        .executeTakeFirstOrThrow();
       teamId = Number(t.insertId);
       const l = await s.database.db
         .insertInto('labels')
@@ -89,7 +92,11 @@ describeEachDialect(
         .executeTakeFirstOrThrow();
       labelId = Number(l.insertId);
       mac = await enrolledDevice(server());
-      const host = await s.database.db.selectFrom('hosts').select(['id', 'uuid']).where('uuid', '=', mac.udid).executeTakeFirst();
+      const host = await s.database.db
+        .selectFrom('hosts')
+        .select(['id', 'uuid'])
+        .where('uuid', '=', mac.udid)
+        .executeTakeFirst();
       expect(host).toBeDefined();
       macHostId = Number(host!.id);
     });
@@ -97,30 +104,57 @@ describeEachDialect(
     it('refuses bad uploads with clear 4xx and stores nothing', async () => {
       const srv = server();
       const before = await profileCount(srv);
-      const notPlist = await upload(srv, admin, { name: 'x.mobileconfig', bytes: Buffer.from('not xml at all') });
+      const notPlist = await upload(srv, admin, {
+        name: 'x.mobileconfig',
+        bytes: Buffer.from('not xml at all'),
+      });
       expect(notPlist.status).toBe(422);
       expect(notPlist.body.errors[0].reason).toContain('valid XML');
       const badJson = await upload(srv, admin, { name: 'decl.json', bytes: Buffer.from('{"Type":') });
       expect(badJson.status).toBe(422);
       expect(badJson.body.errors[0].reason).toContain('valid JSON');
-      const fileVault = await upload(srv, admin, { name: 'fv.mobileconfig', bytes: mobileconfig('com.x.fv', 'FV', 'com.apple.MCX.FileVault2') });
+      const fileVault = await upload(srv, admin, {
+        name: 'fv.mobileconfig',
+        bytes: mobileconfig('com.x.fv', 'FV', 'com.apple.MCX.FileVault2'),
+      });
       expect(fileVault.status).toBe(422);
       expect(fileVault.body.errors[0].reason).toContain('FileVault');
-      const mdmPayload = await upload(srv, admin, { name: 'mdm.mobileconfig', bytes: mobileconfig('com.x.mdm', 'MDM', 'com.apple.mdm') });
+      const mdmPayload = await upload(srv, admin, {
+        name: 'mdm.mobileconfig',
+        bytes: mobileconfig('com.x.mdm', 'MDM', 'com.apple.mdm'),
+      });
       expect(mdmPayload.status).toBe(422);
-      const unknownTeam = await upload(srv, admin, { name: 'a.mobileconfig', bytes: mobileconfig('com.x.a', 'A') }, { team_id: '9999' });
+      const unknownTeam = await upload(
+        srv,
+        admin,
+        { name: 'a.mobileconfig', bytes: mobileconfig('com.x.a', 'A') },
+        { team_id: '9999' },
+      );
       expect(unknownTeam.status).toBe(404);
-      const unknownLabel = await upload(srv, admin, { name: 'a.mobileconfig', bytes: mobileconfig('com.x.a', 'A') }, { labels_include_any: 'Nope' });
+      const unknownLabel = await upload(
+        srv,
+        admin,
+        { name: 'a.mobileconfig', bytes: mobileconfig('com.x.a', 'A') },
+        { labels_include_any: 'Nope' },
+      );
       expect(unknownLabel.status).toBe(400);
       expect(unknownLabel.body.errors[0].reason).toContain('Nope');
-      const big = await upload(srv, admin, { name: 'big.mobileconfig', bytes: Buffer.alloc(srv.config.profileMaxUploadBytes + 10, 0x20) });
+      const big = await upload(srv, admin, {
+        name: 'big.mobileconfig',
+        bytes: Buffer.alloc(srv.config.profileMaxUploadBytes + 10, 0x20),
+      });
       expect(big.status).toBe(413);
       const badDeclType = await upload(srv, admin, {
         name: 'legacy.json',
-        bytes: Buffer.from(JSON.stringify({ Type: 'com.apple.configuration.legacy', Identifier: 'x', Payload: {} })),
+        bytes: Buffer.from(
+          JSON.stringify({ Type: 'com.apple.configuration.legacy', Identifier: 'x', Payload: {} }),
+        ),
       });
       expect(badDeclType.status).toBe(422);
-      const windows = await upload(srv, admin, { name: 'w.xml', bytes: Buffer.from('<Replace><Item/></Replace>') });
+      const windows = await upload(srv, admin, {
+        name: 'w.xml',
+        bytes: Buffer.from('<Replace><Item/></Replace>'),
+      });
       expect(windows.status).toBe(400);
       expect(await profileCount(srv)).toBe(before);
     });
@@ -128,18 +162,26 @@ describeEachDialect(
     let dockUuid = '';
     it('uploads a profile, marks the host pending at once, and the device converges to verified', async () => {
       const srv = server();
-      const res = await upload(srv, admin, { name: 'dock.mobileconfig', bytes: mobileconfig('com.example.dock', 'Dock') });
+      const res = await upload(srv, admin, {
+        name: 'dock.mobileconfig',
+        bytes: mobileconfig('com.example.dock', 'Dock'),
+      });
       expect(res.status).toBe(200);
       dockUuid = res.body.profile_uuid;
       expect(dockUuid).toMatch(/^a[0-9a-f-]{36}$/);
-      const dup = await upload(srv, admin, { name: 'dock2.mobileconfig', bytes: mobileconfig('com.example.dock', 'Dock 2') });
+      const dup = await upload(srv, admin, {
+        name: 'dock2.mobileconfig',
+        bytes: mobileconfig('com.example.dock', 'Dock 2'),
+      });
       expect(dup.status).toBe(409);
       expect(dup.body.errors[0].reason).toContain('identifier');
       // Immediate pending, before any cron run.
       let rows = await hostRows(srv, mac.udid);
       expect(rows).toHaveLength(1);
       expect(rows[0].status).toBeNull();
-      const summary = await api(srv, 'GET', '/api/latest/fleet/configuration_profiles/summary', { token: admin });
+      const summary = await api(srv, 'GET', '/api/latest/fleet/configuration_profiles/summary', {
+        token: admin,
+      });
       expect(summary.body).toMatchObject({ pending: 1, verified: 0 });
 
       await srv.app.services.profileManager.tick();
@@ -154,10 +196,20 @@ describeEachDialect(
       rows = await hostRows(srv, mac.udid);
       expect(rows[0]).toMatchObject({ status: 'verified', command_uuid: cmd });
       const host = await api(srv, 'GET', `/api/latest/fleet/hosts/${macHostId}`, { token: admin });
-      expect(host.body.host.mdm.profiles).toEqual([expect.objectContaining({ profile_uuid: dockUuid, status: 'verified', name: 'Dock' })]);
+      expect(host.body.host.mdm.profiles).toEqual([
+        expect.objectContaining({ profile_uuid: dockUuid, status: 'verified', name: 'Dock' }),
+      ]);
       const list = await api(srv, 'GET', '/api/latest/fleet/configuration_profiles', { token: admin });
-      expect(list.body.profiles).toEqual([expect.objectContaining({ profile_uuid: dockUuid, identifier: 'com.example.dock', platform: 'darwin' })]);
-      const media = await fetch(`${srv.url}/api/latest/fleet/configuration_profiles/${dockUuid}?alt=media`, { headers: { authorization: `Bearer ${admin}` } });
+      expect(list.body.profiles).toEqual([
+        expect.objectContaining({
+          profile_uuid: dockUuid,
+          identifier: 'com.example.dock',
+          platform: 'darwin',
+        }),
+      ]);
+      const media = await fetch(`${srv.url}/api/latest/fleet/configuration_profiles/${dockUuid}?alt=media`, {
+        headers: { authorization: `Bearer ${admin}` },
+      });
       expect(Buffer.from(await media.arrayBuffer()).toString()).toContain('com.example.dock');
     });
 
@@ -165,8 +217,14 @@ describeEachDialect(
       const srv = server();
       mac.profiles.delete('com.example.dock');
       // Force a fresh ProfileList now, and treat the earlier acknowledgement as old enough.
-      await srv.app.services.database.db.updateTable('host_mdm_apple_profile_checks').set({ requested_at: '2000-01-01 00:00:00.000' }).execute();
-      await srv.app.services.database.db.updateTable('host_mdm_apple_profiles').set({ updated_at: '2000-01-01 00:00:00.000' }).execute();
+      await srv.app.services.database.db
+        .updateTable('host_mdm_apple_profile_checks')
+        .set({ requested_at: '2000-01-01 00:00:00.000' })
+        .execute();
+      await srv.app.services.database.db
+        .updateTable('host_mdm_apple_profiles')
+        .set({ updated_at: '2000-01-01 00:00:00.000' })
+        .execute();
       await srv.app.services.profileManager.tick();
       await mac.connect(); // answers ProfileList without the profile
       let rows = await hostRows(srv, mac.udid);
@@ -181,7 +239,10 @@ describeEachDialect(
     it('retries after an Error and marks failed with the device text once retries run out', async () => {
       const srv = server();
       mac.forcedAnswers.set('InstallProfile', 'Error');
-      const res = await upload(srv, admin, { name: 'wifi.mobileconfig', bytes: mobileconfig('com.example.wifi', 'WiFi') });
+      const res = await upload(srv, admin, {
+        name: 'wifi.mobileconfig',
+        bytes: mobileconfig('com.example.wifi', 'WiFi'),
+      });
       expect(res.status).toBe(200);
       await srv.app.services.profileManager.tick();
       await mac.connect();
@@ -194,17 +255,27 @@ describeEachDialect(
       expect(row.status).toBe('verified');
 
       mac.forcedAnswers.set('InstallProfile', 'Error');
-      const bad = await upload(srv, admin, { name: 'vpn.mobileconfig', bytes: mobileconfig('com.example.vpn', 'VPN') });
+      const bad = await upload(srv, admin, {
+        name: 'vpn.mobileconfig',
+        bytes: mobileconfig('com.example.vpn', 'VPN'),
+      });
       expect(bad.status).toBe(200);
       await converge(srv, [mac], srv.config.profileMaxRetries + 3);
       row = (await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.vpn')!;
       expect(row.status).toBe('failed');
       expect(row.detail).toContain('MCMDMErrorDomain (12345): Simulated failure');
       mac.forcedAnswers.delete('InstallProfile');
-      const summary = await api(server(), 'GET', '/api/latest/fleet/configuration_profiles/summary', { token: admin });
+      const summary = await api(server(), 'GET', '/api/latest/fleet/configuration_profiles/summary', {
+        token: admin,
+      });
       expect(summary.body).toMatchObject({ failed: 1 });
       // Resend puts it back to pending; the device now accepts it.
-      const resend = await api(srv, 'POST', `/api/latest/fleet/hosts/${macHostId}/configuration_profiles/${bad.body.profile_uuid}/resend`, { token: admin });
+      const resend = await api(
+        srv,
+        'POST',
+        `/api/latest/fleet/hosts/${macHostId}/configuration_profiles/${bad.body.profile_uuid}/resend`,
+        { token: admin },
+      );
       expect(resend.status).toBe(202);
       await converge(srv, [mac]);
       row = (await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.vpn')!;
@@ -214,29 +285,59 @@ describeEachDialect(
     it('label exclude-any: unknown membership keeps state; member → removed; not a member → installed', async () => {
       const srv = server();
       const db = srv.app.services.database.db;
-      const res = await upload(srv, admin, { name: 'ex.mobileconfig', bytes: mobileconfig('com.example.ex', 'Excluded') }, { labels_exclude_any: 'Laptops' });
+      const res = await upload(
+        srv,
+        admin,
+        { name: 'ex.mobileconfig', bytes: mobileconfig('com.example.ex', 'Excluded') },
+        { labels_exclude_any: 'Laptops' },
+      );
       expect(res.status).toBe(200);
       await converge(srv, [mac]);
       // Membership not yet known: an excluded profile never goes through.
       expect(mac.profiles.has('com.example.ex')).toBe(false);
       const now = dbNow();
-      await db.insertInto('label_membership').values({ host_id: macHostId, label_id: labelId, is_member: 0, created_at: now, updated_at: now }).execute();
+      await db
+        .insertInto('label_membership')
+        .values({ host_id: macHostId, label_id: labelId, is_member: 0, created_at: now, updated_at: now })
+        .execute();
       await srv.app.services.hostEvents.emitLabelMembershipChanged([labelId], [macHostId]);
-      expect((await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.ex')?.status).toBeNull();
+      expect(
+        (await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.ex')?.status,
+      ).toBeNull();
       await converge(srv, [mac]);
       expect(mac.profiles.has('com.example.ex')).toBe(true);
-      await db.updateTable('label_membership').set({ is_member: 1 }).where('host_id', '=', macHostId).where('label_id', '=', labelId).execute();
+      await db
+        .updateTable('label_membership')
+        .set({ is_member: 1 })
+        .where('host_id', '=', macHostId)
+        .where('label_id', '=', labelId)
+        .execute();
       await srv.app.services.hostEvents.emitLabelMembershipChanged([labelId], [macHostId]);
-      expect((await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.ex')?.operation_type).toBe('remove');
+      expect(
+        (await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.ex')
+          ?.operation_type,
+      ).toBe('remove');
       await converge(srv, [mac]);
       expect(mac.profiles.has('com.example.ex')).toBe(false);
-      expect((await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.ex')).toBeUndefined();
+      expect(
+        (await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.ex'),
+      ).toBeUndefined();
     });
 
     it('label include-all / include-any follow membership; a deleted label freezes the profile', async () => {
       const srv = server();
-      const all = await upload(srv, admin, { name: 'all.mobileconfig', bytes: mobileconfig('com.example.all', 'All') }, { labels_include_all: 'Laptops' });
-      const any = await upload(srv, admin, { name: 'any.mobileconfig', bytes: mobileconfig('com.example.any', 'Any') }, { labels_include_any: 'Laptops' });
+      const all = await upload(
+        srv,
+        admin,
+        { name: 'all.mobileconfig', bytes: mobileconfig('com.example.all', 'All') },
+        { labels_include_all: 'Laptops' },
+      );
+      const any = await upload(
+        srv,
+        admin,
+        { name: 'any.mobileconfig', bytes: mobileconfig('com.example.any', 'Any') },
+        { labels_include_any: 'Laptops' },
+      );
       expect(all.status).toBe(200);
       expect(any.status).toBe(200);
       await converge(srv, [mac]);
@@ -246,34 +347,67 @@ describeEachDialect(
       await srv.app.services.database.db.deleteFrom('labels').where('id', '=', labelId).execute();
       await converge(srv, [mac]);
       expect(mac.profiles.has('com.example.all')).toBe(true);
-      const got = await api(srv, 'GET', `/api/latest/fleet/configuration_profiles/${all.body.profile_uuid}`, { token: admin });
+      const got = await api(srv, 'GET', `/api/latest/fleet/configuration_profiles/${all.body.profile_uuid}`, {
+        token: admin,
+      });
       expect(got.body.labels_include_all).toEqual([{ name: 'Laptops', broken: true }]);
     });
 
     it('moving the host to a team removes No-team profiles; a team profile arrives', async () => {
       const srv = server();
-      const res = await upload(srv, admin, { name: 'team.mobileconfig', bytes: mobileconfig('com.example.team', 'Team') }, { team_id: String(teamId) });
+      const res = await upload(
+        srv,
+        admin,
+        { name: 'team.mobileconfig', bytes: mobileconfig('com.example.team', 'Team') },
+        { team_id: String(teamId) },
+      );
       expect(res.status).toBe(200);
-      await srv.app.services.database.db.updateTable('hosts').set({ team_id: teamId }).where('id', '=', macHostId).execute();
+      await srv.app.services.database.db
+        .updateTable('hosts')
+        .set({ team_id: teamId })
+        .where('id', '=', macHostId)
+        .execute();
       await srv.app.services.hostEvents.emitHostsTransferred([macHostId], teamId);
       await converge(srv, [mac]);
-      expect([...mac.profiles.keys()].filter((k) => k.startsWith('com.example.'))).toEqual(['com.example.team']);
+      expect([...mac.profiles.keys()].filter((k) => k.startsWith('com.example.'))).toEqual([
+        'com.example.team',
+      ]);
       const rows = await hostRows(srv, mac.udid);
       expect(rows.map((r) => [r.profile_identifier, r.status])).toEqual([['com.example.team', 'verified']]);
-      const summary = await api(srv, 'GET', `/api/latest/fleet/configuration_profiles/summary?team_id=${teamId}`, { token: admin });
+      const summary = await api(
+        srv,
+        'GET',
+        `/api/latest/fleet/configuration_profiles/summary?team_id=${teamId}`,
+        { token: admin },
+      );
       expect(summary.body).toMatchObject({ verified: 1, pending: 0, failed: 0 });
     });
 
     it('an edited profile (batch) gets a new checksum and command; a batch with one bad profile changes nothing', async () => {
       const srv = server();
       const before = (await hostRows(srv, mac.udid))[0];
-      const good = { name: 'team.mobileconfig', profile: mobileconfig('com.example.team', 'Team', 'com.apple.dock', 2).toString('base64') };
+      const good = {
+        name: 'team.mobileconfig',
+        profile: mobileconfig('com.example.team', 'Team', 'com.apple.dock', 2).toString('base64'),
+      };
       const bad = { name: 'bad.mobileconfig', profile: Buffer.from('garbage').toString('base64') };
-      const refused = await api(srv, 'POST', `/api/latest/fleet/configuration_profiles/batch?team_id=${teamId}`, { token: admin, body: { profiles: [good, bad] } });
+      const refused = await api(
+        srv,
+        'POST',
+        `/api/latest/fleet/configuration_profiles/batch?team_id=${teamId}`,
+        { token: admin, body: { profiles: [good, bad] } },
+      );
       expect(refused.status).toBe(422);
-      const untouched = await srv.app.services.database.db.selectFrom('mdm_apple_configuration_profiles').selectAll().where('team_id', '=', teamId).execute();
+      const untouched = await srv.app.services.database.db
+        .selectFrom('mdm_apple_configuration_profiles')
+        .selectAll()
+        .where('team_id', '=', teamId)
+        .execute();
       expect(untouched.map((p) => p.checksum)).toEqual([before.checksum]);
-      const ok = await api(srv, 'POST', `/api/latest/fleet/configuration_profiles/batch?team_id=${teamId}`, { token: admin, body: { profiles: [good] } });
+      const ok = await api(srv, 'POST', `/api/latest/fleet/configuration_profiles/batch?team_id=${teamId}`, {
+        token: admin,
+        body: { profiles: [good] },
+      });
       expect(ok.status).toBe(204);
       await converge(srv, [mac]);
       const after = (await hostRows(srv, mac.udid))[0];
@@ -285,8 +419,14 @@ describeEachDialect(
 
     it('deleting a profile removes it from the device and the host rows', async () => {
       const srv = server();
-      const [p] = await srv.app.services.database.db.selectFrom('mdm_apple_configuration_profiles').selectAll().where('team_id', '=', teamId).execute();
-      const del = await api(srv, 'DELETE', `/api/latest/fleet/configuration_profiles/${p.profile_uuid}`, { token: admin });
+      const [p] = await srv.app.services.database.db
+        .selectFrom('mdm_apple_configuration_profiles')
+        .selectAll()
+        .where('team_id', '=', teamId)
+        .execute();
+      const del = await api(srv, 'DELETE', `/api/latest/fleet/configuration_profiles/${p.profile_uuid}`, {
+        token: admin,
+      });
       expect(del.status).toBe(200);
       await converge(srv, [mac]);
       expect(mac.profiles.has('com.example.team')).toBe(false);

@@ -35,7 +35,9 @@ describeEachDialect('setup, login, logout, me', (server) => {
     const noToken = await api(server(), 'GET', '/api/v1/fleet/me');
     expect(noToken.status).toBe(401);
     expect(noToken.body).toMatchObject({ message: 'Authentication Failed', errors: [{ name: 'base' }] });
-    const bad = await api(server(), 'POST', '/api/v1/fleet/login', { body: { email: 'admin@example.com', password: 'wrong-password-1!' } });
+    const bad = await api(server(), 'POST', '/api/v1/fleet/login', {
+      body: { email: 'admin@example.com', password: 'wrong-password-1!' },
+    });
     expect(bad.status).toBe(401);
     const malformed = await api(server(), 'POST', '/api/v1/fleet/login', {
       rawBody: '{"email":',
@@ -51,7 +53,9 @@ describeEachDialect('setup, login, logout, me', (server) => {
   });
 
   it('logs in and out; a logged-out token stops working', async () => {
-    const login = await api(server(), 'POST', '/api/v1/fleet/login', { body: { email: 'admin@example.com', password: adminPassword } });
+    const login = await api(server(), 'POST', '/api/v1/fleet/login', {
+      body: { email: 'admin@example.com', password: adminPassword },
+    });
     expect(login.status).toBe(200);
     const t = login.body.token as string;
     expect((await api(server(), 'GET', '/api/v1/fleet/me', { token: t })).status).toBe(200);
@@ -60,10 +64,16 @@ describeEachDialect('setup, login, logout, me', (server) => {
   });
 
   it('expires a session unused for longer than the session duration', async () => {
-    const login = await api(server(), 'POST', '/api/v1/fleet/login', { body: { email: 'admin@example.com', password: adminPassword } });
+    const login = await api(server(), 'POST', '/api/v1/fleet/login', {
+      body: { email: 'admin@example.com', password: adminPassword },
+    });
     const t = login.body.token as string;
     const { db } = server().app.services.database;
-    await db.updateTable('sessions').set({ accessed_at: '2020-01-01 00:00:00.000' }).where('key', '=', t).execute();
+    await db
+      .updateTable('sessions')
+      .set({ accessed_at: '2020-01-01 00:00:00.000' })
+      .where('key', '=', t)
+      .execute();
     const res = await api(server(), 'GET', '/api/v1/fleet/me', { token: t });
     expect(res.status).toBe(401);
     expect(res.body.errors[0].reason).toBe('session expired');

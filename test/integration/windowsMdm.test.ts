@@ -47,22 +47,32 @@ describeEachDialect('Windows MDM', (server) => {
     new SimulatedWindowsDevice({ serverUrl: srv.url, enrollSecret: secret, keyBits: 1024, ...extra });
 
   it('orbit enroll and config: bad secret and bad node key get 401; notifications follow the MDM switch', async () => {
-    const bad = await api(srv, 'POST', '/api/fleet/orbit/enroll', { body: { enroll_secret: 'nope', hardware_uuid: 'X' } });
+    const bad = await api(srv, 'POST', '/api/fleet/orbit/enroll', {
+      body: { enroll_secret: 'nope', hardware_uuid: 'X' },
+    });
     expect(bad.status).toBe(401);
     expect(bad.body.node_invalid).toBe(true);
     const badCfg = await api(srv, 'POST', '/api/fleet/orbit/config', { body: { orbit_node_key: 'nope' } });
     expect(badCfg.status).toBe(401);
 
-    const vec = JSON.parse(readFileSync(new URL('../vectors/orbit/orbit_enroll_request.json', import.meta.url), 'utf8'));
-    const mac = await api(srv, 'POST', '/api/fleet/orbit/enroll', { body: { ...vec, enroll_secret: secret } });
+    const vec = JSON.parse(
+      readFileSync(new URL('../vectors/orbit/orbit_enroll_request.json', import.meta.url), 'utf8'),
+    );
+    const mac = await api(srv, 'POST', '/api/fleet/orbit/enroll', {
+      body: { ...vec, enroll_secret: secret },
+    });
     expect(mac.status).toBe(200);
     expect(typeof mac.body.orbit_node_key).toBe('string');
-    const again = await api(srv, 'POST', '/api/fleet/orbit/enroll', { body: { ...vec, enroll_secret: secret } });
+    const again = await api(srv, 'POST', '/api/fleet/orbit/enroll', {
+      body: { ...vec, enroll_secret: secret },
+    });
     expect(again.body.orbit_node_key).not.toBe(mac.body.orbit_node_key);
     const host = await srv.app.services.hostStore.findByUuid(vec.hardware_uuid);
     expect(host?.platform).toBe('darwin');
     await setWindows(true);
-    const macCfg = await api(srv, 'POST', '/api/fleet/orbit/config', { body: { orbit_node_key: again.body.orbit_node_key } });
+    const macCfg = await api(srv, 'POST', '/api/fleet/orbit/config', {
+      body: { orbit_node_key: again.body.orbit_node_key },
+    });
     expect(macCfg.body.notifications).toEqual({});
 
     await setWindows(false);
@@ -130,13 +140,21 @@ describeEachDialect('Windows MDM', (server) => {
     expect((await d.runSession()).commandsExecuted).toBe(0);
 
     // Add on an existing node: 418, retried as Replace under a fresh UUID in the same session.
-    const add = await s.windowsCommands.enqueueRaw([d.hardwareUuid], `<Add><Item><Target><LocURI>${uri}</LocURI></Target><Data>1</Data></Item></Add>`);
+    const add = await s.windowsCommands.enqueueRaw(
+      [d.hardwareUuid],
+      `<Add><Item><Target><LocURI>${uri}</LocURI></Target><Data>1</Data></Item></Add>`,
+    );
     const third = await d.runSession();
     expect(third.commandsExecuted).toBe(2);
     expect(d.tree.get(uri)?.data).toBe('1');
     expect((await s.windowsCommands.results(add.command_uuid))[0].status).toBe('418');
-    const cmds = await s.database.db.selectFrom('windows_mdm_commands').select(['command_uuid', 'raw_command']).execute();
-    const retry = cmds.find((c) => c.raw_command.includes('<Replace>') && c.raw_command.includes('<Data>1</Data>'));
+    const cmds = await s.database.db
+      .selectFrom('windows_mdm_commands')
+      .select(['command_uuid', 'raw_command'])
+      .execute();
+    const retry = cmds.find(
+      (c) => c.raw_command.includes('<Replace>') && c.raw_command.includes('<Data>1</Data>'),
+    );
     expect(retry).toBeDefined();
     expect((await s.windowsCommands.results(retry!.command_uuid))[0].status).toBe('200');
 
@@ -149,7 +167,9 @@ describeEachDialect('Windows MDM', (server) => {
     const atomicResult = (await s.windowsCommands.results(atomic.command_uuid))[0];
     expect(atomicResult.status).toBe('507');
     const atomicRaw = Buffer.from(atomicResult.result, 'base64').toString();
-    expect(atomicRaw).toContain(`<CmdRef>${atomic.command_uuid}.1</CmdRef><Cmd>Replace</Cmd><Data>216</Data>`);
+    expect(atomicRaw).toContain(
+      `<CmdRef>${atomic.command_uuid}.1</CmdRef><Cmd>Replace</Cmd><Data>216</Data>`,
+    );
     expect(atomicRaw).toContain(`<CmdRef>${atomic.command_uuid}.2</CmdRef><Cmd>Delete</Cmd><Data>404</Data>`);
     expect(d.tree.has('./Device/A')).toBe(false);
 
@@ -167,7 +187,9 @@ describeEachDialect('Windows MDM', (server) => {
     expect(await s.windows.store.enrollmentByDeviceId(d.deviceId)).toBeUndefined();
     expect((await s.hostStore.getHostMdm(host!.id))?.enrolled).toBe(false);
     expect((await d.orbitConfig()).notifications.needs_programmatic_windows_mdm_enrollment).toBe(true);
-    const results2 = await s.windowsCommands.enqueueRaw([d.hardwareUuid], '<Exec><Item><Target><LocURI>./x</LocURI></Target></Item></Exec>').catch((e) => e);
+    const results2 = await s.windowsCommands
+      .enqueueRaw([d.hardwareUuid], '<Exec><Item><Target><LocURI>./x</LocURI></Target></Item></Exec>')
+      .catch((e) => e);
     expect(results2.statusCode).toBe(400);
   });
 
@@ -181,44 +203,82 @@ describeEachDialect('Windows MDM', (server) => {
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe(soap);
       expect(res.text).toContain('<a:RelatesTo>urn:uuid:748132ec-a575-4329-b01b-6171a9cf8478</a:RelatesTo>');
-      expect(res.text).toContain(`<EnrollmentServiceUrl>${srv.url}/api/mdm/microsoft/enroll</EnrollmentServiceUrl>`);
+      expect(res.text).toContain(
+        `<EnrollmentServiceUrl>${srv.url}/api/mdm/microsoft/enroll</EnrollmentServiceUrl>`,
+      );
       expect(res.text).toContain('<EnrollmentVersion>4.0</EnrollmentVersion>');
     }
     const probe = await api(srv, 'GET', '/EnrollmentServer/Discovery.svc');
     expect([probe.status, probe.text]).toEqual([200, '']);
     // The MS doc sample asks for RequestVersion 3.0, which Fleet does not accept.
-    const old = await api(srv, 'POST', '/EnrollmentServer/Discovery.svc', { rawBody: vector('msdocs_onprem_discover_request.xml'), headers: { 'content-type': soap } });
-    expect(faultOf(old.text)).toEqual({ code: 's:messageformat', relatesTo: 'urn:uuid: 748132ec-a575-4329-b01b-6171a9cf8478' });
+    const old = await api(srv, 'POST', '/EnrollmentServer/Discovery.svc', {
+      rawBody: vector('msdocs_onprem_discover_request.xml'),
+      headers: { 'content-type': soap },
+    });
+    expect(faultOf(old.text)).toEqual({
+      code: 's:messageformat',
+      relatesTo: 'urn:uuid: 748132ec-a575-4329-b01b-6171a9cf8478',
+    });
 
     // Give a Windows host the vectors' orbit node key so the programmatic vectors authenticate.
     const s = srv.app.services;
-    const hostId = await s.hostStore.create({ uuid: 'VECTOR-HOST', platform: 'windows', hardware_serial: 'VECTOR-SERIAL' });
+    const hostId = await s.hostStore.create({
+      uuid: 'VECTOR-HOST',
+      platform: 'windows',
+      hardware_serial: 'VECTOR-SERIAL',
+    });
     await s.hostStore.setOrbitNodeKey(hostId, 'example-orbit-node-key');
-    const pol = await api(srv, 'POST', '/api/mdm/microsoft/policy', { rawBody: vector('fleet_mdmtest_getpolicies_request_programmatic.xml'), headers: { 'content-type': soap } });
+    const pol = await api(srv, 'POST', '/api/mdm/microsoft/policy', {
+      rawBody: vector('fleet_mdmtest_getpolicies_request_programmatic.xml'),
+      headers: { 'content-type': soap },
+    });
     expect(pol.text).toContain('<a:RelatesTo>urn:uuid:72048B64-0F19-448F-8C2E-B4C661860AA0</a:RelatesTo>');
     expect(pol.text).toContain('<minimalKeyLength>2048</minimalKeyLength>');
-    const enr = await api(srv, 'POST', '/api/mdm/microsoft/enroll', { rawBody: vector('fleet_mdmtest_enroll_request_programmatic.xml'), headers: { 'content-type': soap } });
+    const enr = await api(srv, 'POST', '/api/mdm/microsoft/enroll', {
+      rawBody: vector('fleet_mdmtest_enroll_request_programmatic.xml'),
+      headers: { 'content-type': soap },
+    });
     expect(enr.text).toContain('http://schemas.microsoft.com/windows/pki/2009/01/enrollment/RSTRC/wstep');
-    const doc = Buffer.from(/DeviceEnrollmentProvisionDoc"[^>]*>([^<]+)</.exec(enr.text)![1], 'base64').toString();
+    const doc = Buffer.from(
+      /DeviceEnrollmentProvisionDoc"[^>]*>([^<]+)</.exec(enr.text)![1],
+      'base64',
+    ).toString();
     expect(doc).toContain('<parm name="AAUTHNAME" value="EXAMPLE-DEVICE-ID-0001"/>');
     expect((await s.hostStore.getHostMdm(hostId))?.enrolled).toBe(true);
 
     // The real device's RST carries a token that is not a Fleet token: authentication fault, nothing stored.
     const before = await counts(srv);
-    const real = await api(srv, 'POST', '/api/mdm/microsoft/enroll', { rawBody: vector('fleet_unittest_requestsecuritytoken_real_device.xml'), headers: { 'content-type': soap } });
-    expect(faultOf(real.text)).toEqual({ code: 's:authentication', relatesTo: 'urn:uuid:0d5a1441-5891-453b-becf-a2e5f6ea3749' });
+    const real = await api(srv, 'POST', '/api/mdm/microsoft/enroll', {
+      rawBody: vector('fleet_unittest_requestsecuritytoken_real_device.xml'),
+      headers: { 'content-type': soap },
+    });
+    expect(faultOf(real.text)).toEqual({
+      code: 's:authentication',
+      relatesTo: 'urn:uuid:0d5a1441-5891-453b-becf-a2e5f6ea3749',
+    });
     // Same request with a valid token: the real CSR is accepted.
-    const token = Buffer.from(JSON.stringify({ type: 1, payload: { orbit_node_key: 'example-orbit-node-key', auth_token: '' } })).toString('base64');
+    const token = Buffer.from(
+      JSON.stringify({ type: 1, payload: { orbit_node_key: 'example-orbit-node-key', auth_token: '' } }),
+    ).toString('base64');
     const realOk = await api(srv, 'POST', '/api/mdm/microsoft/enroll', {
-      rawBody: vector('fleet_unittest_requestsecuritytoken_real_device.xml').replace('aGVsbG93b3JsZA==', token),
+      rawBody: vector('fleet_unittest_requestsecuritytoken_real_device.xml').replace(
+        'aGVsbG93b3JsZA==',
+        token,
+      ),
       headers: { 'content-type': soap },
     });
     expect(realOk.text).toContain('DeviceEnrollmentProvisionDoc');
     expect((await counts(srv)).enrollments).toBe(before.enrollments + 1);
 
     // SyncML vectors: no credentials yet, so the answer is the header Status 407 with a challenge.
-    for (const f of ['fleet_mdmtest_syncml_client_init_pkg1.xml', 'fleet_mdmtest_syncml_unenroll_alert_1226.xml']) {
-      const res = await api(srv, 'POST', '/api/mdm/microsoft/management', { rawBody: vector(f), headers: { 'content-type': syncml } });
+    for (const f of [
+      'fleet_mdmtest_syncml_client_init_pkg1.xml',
+      'fleet_mdmtest_syncml_unenroll_alert_1226.xml',
+    ]) {
+      const res = await api(srv, 'POST', '/api/mdm/microsoft/management', {
+        rawBody: vector(f),
+        headers: { 'content-type': syncml },
+      });
       expect(res.headers.get('content-type')).toBe(syncml);
       const m = parseSyncMessage(res.text);
       expect(m.header.targetUri).toBe('EXAMPLE-DEVICE-ID-0001');
@@ -237,41 +297,82 @@ describeEachDialect('Windows MDM', (server) => {
     await d.enrollProgrammatically();
     await d.runSession();
     const before = await counts(srv);
-    const post = (path: string, body: string, type = soap) => api(srv, 'POST', path, { rawBody: body, headers: { 'content-type': type } });
+    const post = (path: string, body: string, type = soap) =>
+      api(srv, 'POST', path, { rawBody: body, headers: { 'content-type': type } });
     const disc = vector('fleet_unittest_discover_request.xml');
 
-    expect(faultOf((await post('/api/mdm/microsoft/discovery', '<s:Envelope')).text).code).toBe('s:messageformat');
-    const noId = await post('/api/mdm/microsoft/discovery', disc.replace(/<a:MessageID>.*<\/a:MessageID>/, ''));
+    expect(faultOf((await post('/api/mdm/microsoft/discovery', '<s:Envelope')).text).code).toBe(
+      's:messageformat',
+    );
+    const noId = await post(
+      '/api/mdm/microsoft/discovery',
+      disc.replace(/<a:MessageID>.*<\/a:MessageID>/, ''),
+    );
     expect(faultOf(noId.text)).toEqual({ code: 's:messageformat', relatesTo: 'invalid_message_id' });
-    const wrongNs = await post('/api/mdm/microsoft/discovery', disc.replace('http://schemas.microsoft.com/windows/management/2012/01/enrollment', 'urn:wrong'));
+    const wrongNs = await post(
+      '/api/mdm/microsoft/discovery',
+      disc.replace('http://schemas.microsoft.com/windows/management/2012/01/enrollment', 'urn:wrong'),
+    );
     expect(faultOf(wrongNs.text).code).toBe('s:messageformat');
-    const wrongEnv = await post('/api/mdm/microsoft/discovery', disc.replace('http://www.w3.org/2003/05/soap-envelope', 'urn:wrong'));
+    const wrongEnv = await post(
+      '/api/mdm/microsoft/discovery',
+      disc.replace('http://www.w3.org/2003/05/soap-envelope', 'urn:wrong'),
+    );
     expect(faultOf(wrongEnv.text).code).toBe('s:messageformat');
-    const huge = await post('/api/mdm/microsoft/discovery', disc.replace('<EmailAddress>', `<EmailAddress>${'x'.repeat(3 * 1024 * 1024)}`));
+    const huge = await post(
+      '/api/mdm/microsoft/discovery',
+      disc.replace('<EmailAddress>', `<EmailAddress>${'x'.repeat(3 * 1024 * 1024)}`),
+    );
     expect(huge.status).toBe(200);
     expect(faultOf(huge.text).code).toBe('s:messageformat');
 
     // Enrollment with a CSR that is not PKCS#10, and with an unknown node key.
     const token = d.programmaticToken();
-    const enroll = vector('fleet_mdmtest_enroll_request_programmatic.xml').replace(/eyJ0eXBlIjoxLCJwYXlsb2FkIjp7Im9yYml0X25vZGVfa2V5IjoiZXhhbXBsZS1vcmJpdC1ub2RlLWtleSIsImF1dGhfdG9rZW4iOiIifX0=/g, token);
-    const notCsr = enroll.replace(/(#PKCS10"[^>]*>)[^<]+</, `$1${Buffer.from('definitely not a csr').toString('base64')}<`);
+    const enroll = vector('fleet_mdmtest_enroll_request_programmatic.xml').replace(
+      /eyJ0eXBlIjoxLCJwYXlsb2FkIjp7Im9yYml0X25vZGVfa2V5IjoiZXhhbXBsZS1vcmJpdC1ub2RlLWtleSIsImF1dGhfdG9rZW4iOiIifX0=/g,
+      token,
+    );
+    const notCsr = enroll.replace(
+      /(#PKCS10"[^>]*>)[^<]+</,
+      `$1${Buffer.from('definitely not a csr').toString('base64')}<`,
+    );
     expect(faultOf((await post('/api/mdm/microsoft/enroll', notCsr)).text).code).toBe('s:certificaterequest');
     const unknownKey = vector('fleet_mdmtest_enroll_request_programmatic.xml').replace(
       'eyJ0eXBlIjoxLCJwYXlsb2FkIjp7Im9yYml0X25vZGVfa2V5IjoiZXhhbXBsZS1vcmJpdC1ub2RlLWtleSIsImF1dGhfdG9rZW4iOiIifX0=',
       Buffer.from(JSON.stringify({ type: 1, payload: { orbit_node_key: 'unknown' } })).toString('base64'),
     );
     expect(faultOf((await post('/api/mdm/microsoft/enroll', unknownKey)).text).code).toBe('s:authentication');
-    const userToken = await post('/api/mdm/microsoft/policy', vector('msdocs_onprem_getpolicies_request_usernametoken.xml'));
+    const userToken = await post(
+      '/api/mdm/microsoft/policy',
+      vector('msdocs_onprem_getpolicies_request_usernametoken.xml'),
+    );
     expect(faultOf(userToken.text).code).toBe('s:authentication');
 
     // SyncML: malformed, unknown device, bad digest, and a Status for a command never sent.
     const init = vector('fleet_mdmtest_syncml_client_init_pkg1.xml');
-    expect(faultOf((await post('/api/mdm/microsoft/management', '<SyncML><SyncHdr>', syncml)).text).code).toBe('s:messageformat');
-    expect(faultOf((await post('/api/mdm/microsoft/management', init.replaceAll('EXAMPLE-DEVICE-ID-0001', 'NOBODY'), syncml)).text).code).toBe('s:messageformat');
+    expect(
+      faultOf((await post('/api/mdm/microsoft/management', '<SyncML><SyncHdr>', syncml)).text).code,
+    ).toBe('s:messageformat');
+    expect(
+      faultOf(
+        (
+          await post(
+            '/api/mdm/microsoft/management',
+            init.replaceAll('EXAMPLE-DEVICE-ID-0001', 'NOBODY'),
+            syncml,
+          )
+        ).text,
+      ).code,
+    ).toBe('s:messageformat');
     const badCred = init
       .replaceAll('EXAMPLE-DEVICE-ID-0001', d.deviceId)
-      .replace('</SyncHdr>', '<Cred><Meta><Type xmlns="syncml:metinf">syncml:auth-md5</Type><Format xmlns="syncml:metinf">b64</Format></Meta><Data>AAAAAAAAAAAAAAAAAAAAAA==</Data></Cred></SyncHdr>');
-    const badCredAnswer = parseSyncMessage((await post('/api/mdm/microsoft/management', badCred, syncml)).text);
+      .replace(
+        '</SyncHdr>',
+        '<Cred><Meta><Type xmlns="syncml:metinf">syncml:auth-md5</Type><Format xmlns="syncml:metinf">b64</Format></Meta><Data>AAAAAAAAAAAAAAAAAAAAAA==</Data></Cred></SyncHdr>',
+      );
+    const badCredAnswer = parseSyncMessage(
+      (await post('/api/mdm/microsoft/management', badCred, syncml)).text,
+    );
     expect(badCredAnswer.commands).toHaveLength(1);
     expect(badCredAnswer.commands[0]).toMatchObject({ cmdRef: '0', data: '401' });
     // The device's next real session gets challenged (the nonce changed) and still works.

@@ -28,7 +28,11 @@ describeEachDialect('Windows MDM command queue', (server) => {
   }
 
   /** A device message answering with the given Statuses, authenticated with a nonce we set. */
-  async function answerMessage(d: SimulatedWindowsDevice, enrollmentId: number, statuses: { cmdRef: string; cmd: string; code: string }[]) {
+  async function answerMessage(
+    d: SimulatedWindowsDevice,
+    enrollmentId: number,
+    statuses: { cmdRef: string; cmd: string; code: string }[],
+  ) {
     const nonce = 'fixed-test-nonce';
     await srv.app.services.windows.store.setNonce(enrollmentId, nonce, dbNow(600_000));
     return buildSyncMessage({
@@ -36,7 +40,11 @@ describeEachDialect('Windows MDM command queue', (server) => {
       msgId: '2',
       target: d.managementUrl!,
       source: d.deviceId,
-      cred: { type: 'syncml:auth-md5', format: 'b64', data: digestFromHash(credentialsHash(d.deviceId, d.password!), Buffer.from(nonce)) },
+      cred: {
+        type: 'syncml:auth-md5',
+        format: 'b64',
+        data: digestFromHash(credentialsHash(d.deviceId, d.password!), Buffer.from(nonce)),
+      },
       body: [
         statusXml({ cmdId: '1', msgRef: '1', cmdRef: '0', cmd: 'SyncHdr', code: '200' }),
         ...statuses.map((s, i) => statusXml({ cmdId: String(i + 2), msgRef: '1', ...s })),
@@ -49,28 +57,53 @@ describeEachDialect('Windows MDM command queue', (server) => {
     const db = s.database.db;
     const { d, enrollmentId } = await enrolledDevice();
     const uri = './Device/Vendor/MSFT/Policy/Config/Race/Value';
-    const add = await s.windowsCommands.enqueueRaw([d.hardwareUuid], `<Add><Item><Target><LocURI>${uri}</LocURI></Target><Data>1</Data></Item></Add>`);
+    const add = await s.windowsCommands.enqueueRaw(
+      [d.hardwareUuid],
+      `<Add><Item><Target><LocURI>${uri}</LocURI></Target><Data>1</Data></Item></Add>`,
+    );
     const msg = await answerMessage(d, enrollmentId, [{ cmdRef: add.command_uuid, cmd: 'Add', code: '418' }]);
 
-    const answers = await Promise.all([0, 1].map(() => api(srv, 'POST', '/api/mdm/microsoft/management', { rawBody: msg, headers: { 'content-type': syncml } })));
-    for (const a of answers) expect(parseSyncMessage(a.text).commands[0]).toMatchObject({ cmdRef: '0', data: '200' });
-    const retries = (await db.selectFrom('windows_mdm_commands').select(['command_uuid', 'raw_command']).execute()).filter(
-      (c) => c.raw_command.includes('<Replace>') && c.raw_command.includes(uri),
+    const answers = await Promise.all(
+      [0, 1].map(() =>
+        api(srv, 'POST', '/api/mdm/microsoft/management', {
+          rawBody: msg,
+          headers: { 'content-type': syncml },
+        }),
+      ),
     );
+    for (const a of answers)
+      expect(parseSyncMessage(a.text).commands[0]).toMatchObject({ cmdRef: '0', data: '200' });
+    const retries = (
+      await db.selectFrom('windows_mdm_commands').select(['command_uuid', 'raw_command']).execute()
+    ).filter((c) => c.raw_command.includes('<Replace>') && c.raw_command.includes(uri));
     expect(retries).toHaveLength(1);
-    const queue = await db.selectFrom('windows_mdm_command_queue').select('command_uuid').where('enrollment_id', '=', enrollmentId).execute();
+    const queue = await db
+      .selectFrom('windows_mdm_command_queue')
+      .select('command_uuid')
+      .where('enrollment_id', '=', enrollmentId)
+      .execute();
     expect(queue.map((q) => q.command_uuid)).toEqual([retries[0].command_uuid]);
     // The retry goes out (in the answer that queued it, and in the other one too when that read the
     // queue after the first commit: it is owed until answered), and the 418 result is stored once.
     expect(answers.some((a) => a.text.includes(`<CmdID>${retries[0].command_uuid}</CmdID>`))).toBe(true);
-    const results = await db.selectFrom('windows_mdm_command_results').select(['command_uuid', 'status_code']).where('enrollment_id', '=', enrollmentId).execute();
+    const results = await db
+      .selectFrom('windows_mdm_command_results')
+      .select(['command_uuid', 'status_code'])
+      .where('enrollment_id', '=', enrollmentId)
+      .execute();
     expect(results).toEqual([{ command_uuid: add.command_uuid, status_code: '418' }]);
 
     // The device's next session applies the retry, and nothing is left owed.
     const next = await d.runSession();
     expect(next.commandsExecuted).toBe(1);
     expect(d.tree.get(uri)?.data).toBe('1');
-    expect(await db.selectFrom('windows_mdm_command_queue').select('command_uuid').where('enrollment_id', '=', enrollmentId).execute()).toEqual([]);
+    expect(
+      await db
+        .selectFrom('windows_mdm_command_queue')
+        .select('command_uuid')
+        .where('enrollment_id', '=', enrollmentId)
+        .execute(),
+    ).toEqual([]);
   });
 
   it('overlapping sessions of one device while commands are queued: every command answered exactly once, none lost', async () => {
@@ -92,8 +125,18 @@ describeEachDialect('Windows MDM command queue', (server) => {
     // Whatever the interleaving, one more session picks up anything queued after both had read.
     await d.runSession();
     for (let i = 0; i < 4; i++) expect(d.tree.get(`./Device/Vendor/MSFT/Race/${i}`)?.data).toBe(String(i));
-    expect(await db.selectFrom('windows_mdm_command_queue').select('command_uuid').where('enrollment_id', '=', enrollmentId).execute()).toEqual([]);
-    const results = await db.selectFrom('windows_mdm_command_results').select(['command_uuid', 'status_code']).where('enrollment_id', '=', enrollmentId).execute();
+    expect(
+      await db
+        .selectFrom('windows_mdm_command_queue')
+        .select('command_uuid')
+        .where('enrollment_id', '=', enrollmentId)
+        .execute(),
+    ).toEqual([]);
+    const results = await db
+      .selectFrom('windows_mdm_command_results')
+      .select(['command_uuid', 'status_code'])
+      .where('enrollment_id', '=', enrollmentId)
+      .execute();
     expect(results.map((r) => r.command_uuid).sort()).toEqual([...uuids].sort());
     expect(results.every((r) => r.status_code === '200')).toBe(true);
   });
@@ -103,23 +146,51 @@ describeEachDialect('Windows MDM command queue', (server) => {
     const db = s.database.db;
     const a = await enrolledDevice();
     const b = await enrolledDevice();
-    const cmd = await s.windowsCommands.enqueueRaw([a.d.hardwareUuid], `<Exec><Item><Target><LocURI>./Device/Vendor/MSFT/Reboot/RebootNow</LocURI></Target></Item></Exec>`);
-    const msg = await answerMessage(b.d, b.enrollmentId, [{ cmdRef: cmd.command_uuid, cmd: 'Exec', code: '200' }]);
-    const res = await api(srv, 'POST', '/api/mdm/microsoft/management', { rawBody: msg, headers: { 'content-type': syncml } });
-    expect(parseSyncMessage(res.text).commands[0]).toMatchObject({ cmdRef: '0', data: '200' });
-    expect(await db.selectFrom('windows_mdm_command_results').selectAll().where('command_uuid', '=', cmd.command_uuid).execute()).toEqual([]);
-    expect((await db.selectFrom('windows_mdm_command_queue').select('enrollment_id').where('command_uuid', '=', cmd.command_uuid).execute()).map((r) => r.enrollment_id)).toEqual([
-      a.enrollmentId,
+    const cmd = await s.windowsCommands.enqueueRaw(
+      [a.d.hardwareUuid],
+      `<Exec><Item><Target><LocURI>./Device/Vendor/MSFT/Reboot/RebootNow</LocURI></Target></Item></Exec>`,
+    );
+    const msg = await answerMessage(b.d, b.enrollmentId, [
+      { cmdRef: cmd.command_uuid, cmd: 'Exec', code: '200' },
     ]);
+    const res = await api(srv, 'POST', '/api/mdm/microsoft/management', {
+      rawBody: msg,
+      headers: { 'content-type': syncml },
+    });
+    expect(parseSyncMessage(res.text).commands[0]).toMatchObject({ cmdRef: '0', data: '200' });
+    expect(
+      await db
+        .selectFrom('windows_mdm_command_results')
+        .selectAll()
+        .where('command_uuid', '=', cmd.command_uuid)
+        .execute(),
+    ).toEqual([]);
+    expect(
+      (
+        await db
+          .selectFrom('windows_mdm_command_queue')
+          .select('enrollment_id')
+          .where('command_uuid', '=', cmd.command_uuid)
+          .execute()
+      ).map((r) => r.enrollment_id),
+    ).toEqual([a.enrollmentId]);
   });
 
   it('last-seen times are written in batches, not inside the session', async () => {
     const s = srv.app.services;
     const { d, enrollmentId } = await enrolledDevice();
-    await s.database.db.updateTable('mdm_windows_enrollments').set({ last_seen_at: null }).where('id', '=', enrollmentId).execute();
+    await s.database.db
+      .updateTable('mdm_windows_enrollments')
+      .set({ last_seen_at: null })
+      .where('id', '=', enrollmentId)
+      .execute();
     await d.runSession();
     await s.windows.flush();
-    const row = await s.database.db.selectFrom('mdm_windows_enrollments').select('last_seen_at').where('id', '=', enrollmentId).executeTakeFirst();
+    const row = await s.database.db
+      .selectFrom('mdm_windows_enrollments')
+      .select('last_seen_at')
+      .where('id', '=', enrollmentId)
+      .executeTakeFirst();
     expect(row?.last_seen_at).toBeTruthy();
   });
 });

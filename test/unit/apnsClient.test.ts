@@ -36,12 +36,20 @@ describe('APNs HTTP/2 client against the local stand-in', () => {
   it('delivers an MDM push with the headers and body Apple expects', async () => {
     const woke: string[] = [];
     const off = fake.onPush(goodToken, (p) => woke.push(p.pushMagic ?? ''));
-    const [res] = await client.push(cert, [{ tokenHex: goodToken.toUpperCase(), pushMagic: 'magic-1', topic }]);
+    const [res] = await client.push(cert, [
+      { tokenHex: goodToken.toUpperCase(), pushMagic: 'magic-1', topic },
+    ]);
     off();
     expect(res).toMatchObject({ ok: true, status: 200 });
     expect(res.apnsId).toMatch(/^[0-9A-F-]{36}$/);
     const push = fake.pushesTo(goodToken).at(-1)!;
-    expect(push).toMatchObject({ topic, pushType: 'mdm', priority: '10', clientCertTopic: topic, status: 200 });
+    expect(push).toMatchObject({
+      topic,
+      pushType: 'mdm',
+      priority: '10',
+      clientCertTopic: topic,
+      status: 200,
+    });
     expect(JSON.parse(push.body)).toEqual({ mdm: 'magic-1' });
     expect(woke).toEqual(['magic-1']);
   });
@@ -53,13 +61,20 @@ describe('APNs HTTP/2 client against the local stand-in', () => {
       { tokenHex: 'not-hex', pushMagic: 'm', topic },
     ]);
     expect(res[0]).toMatchObject({ ok: false, status: 400, reason: 'BadDeviceToken' });
-    expect(res[1]).toMatchObject({ ok: false, status: 410, reason: 'Unregistered', timestamp: Date.parse('2024-01-02T03:04:05Z') });
+    expect(res[1]).toMatchObject({
+      ok: false,
+      status: 410,
+      reason: 'Unregistered',
+      timestamp: Date.parse('2024-01-02T03:04:05Z'),
+    });
     expect(res[2]).toMatchObject({ ok: false, reason: 'BadDeviceToken' });
     expect(res[2].status).toBeUndefined();
   });
 
   it('is refused when the topic does not match the certificate', async () => {
-    const [res] = await client.push(cert, [{ tokenHex: goodToken, pushMagic: 'm', topic: 'com.apple.mgmt.External.other' }]);
+    const [res] = await client.push(cert, [
+      { tokenHex: goodToken, pushMagic: 'm', topic: 'com.apple.mgmt.External.other' },
+    ]);
     expect(res).toMatchObject({ ok: false, status: 400, reason: 'TopicDisallowed' });
   });
 
@@ -81,7 +96,12 @@ describe('APNs HTTP/2 client against the local stand-in', () => {
     const outcome = await new Promise<string>((resolve) => {
       const s = http2.connect(fake.url, { ca: fake.caPem });
       s.on('error', (e) => resolve(`error: ${e.message}`));
-      const req = s.request({ ':method': 'POST', ':path': `/3/device/${goodToken}`, 'apns-topic': topic, 'apns-push-type': 'mdm' });
+      const req = s.request({
+        ':method': 'POST',
+        ':path': `/3/device/${goodToken}`,
+        'apns-topic': topic,
+        'apns-push-type': 'mdm',
+      });
       req.on('response', (h) => resolve(`status ${String(h[':status'])}`));
       req.on('error', (e) => resolve(`error: ${e.message}`));
       req.end(JSON.stringify({ mdm: 'm' }));
@@ -94,7 +114,11 @@ describe('APNs HTTP/2 client against the local stand-in', () => {
     fake.resetStats();
     fake.responseDelayMs = 40;
     try {
-      const reqs = Array.from({ length: 20 }, (_, i) => ({ tokenHex: i.toString(16).padStart(64, '0'), pushMagic: 'm', topic }));
+      const reqs = Array.from({ length: 20 }, (_, i) => ({
+        tokenHex: i.toString(16).padStart(64, '0'),
+        pushMagic: 'm',
+        topic,
+      }));
       const res = await client.push(cert, reqs);
       expect(res.every((r) => r.ok)).toBe(true);
       expect(fake.pushes.length).toBe(20);

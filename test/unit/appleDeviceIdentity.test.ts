@@ -15,12 +15,26 @@ const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 20
 const spki = publicKey.export({ type: 'spki', format: 'der' });
 const subjectDer = encodeName({ CN: 'Fleet Identity', OU: 'Fleet Device Enrollment' });
 
-function issue(opts: { by?: typeof ca; usage?: 'client' | 'server'; days?: number; now?: Date } = {}): Buffer {
-  return issueFromSpki({ spki, subjectDer, days: opts.days ?? 365, ca: issuingCa(opts.by ?? ca), usage: opts.usage ?? 'client', now: opts.now }).certDer;
+function issue(
+  opts: { by?: typeof ca; usage?: 'client' | 'server'; days?: number; now?: Date } = {},
+): Buffer {
+  return issueFromSpki({
+    spki,
+    subjectDer,
+    days: opts.days ?? 365,
+    ca: issuingCa(opts.by ?? ca),
+    usage: opts.usage ?? 'client',
+    now: opts.now,
+  }).certDer;
 }
 
 function signature(body: Buffer, certDer: Buffer): string {
-  return buildSignedData({ content: body, detached: true, signerCert: certDer, signerKey: privateKey }).toString('base64');
+  return buildSignedData({
+    content: body,
+    detached: true,
+    signerCert: certDer,
+    signerKey: privateKey,
+  }).toString('base64');
 }
 
 const verifier = () => new DeviceIdentityVerifier(async () => ({ x509: caX509, certDer: caX509.raw }));
@@ -37,19 +51,27 @@ describe('device identity verification', () => {
 
   it('refuses certificates from another CA, expired, not yet valid, or for servers', async () => {
     const v = verifier();
-    await expect(v.identify(body, signature(body, issue({ by: other })), undefined)).rejects.toThrow(/not issued by the SCEP CA/);
+    await expect(v.identify(body, signature(body, issue({ by: other })), undefined)).rejects.toThrow(
+      /not issued by the SCEP CA/,
+    );
     const expired = issue({ now: new Date(Date.now() - 3 * 86_400_000), days: 1 });
     await expect(v.identify(body, signature(body, expired), undefined)).rejects.toThrow(/not valid now/);
     const future = issue({ now: new Date(Date.now() + 86_400_000) });
     await expect(v.identify(body, signature(body, future), undefined)).rejects.toThrow(/not valid now/);
-    await expect(v.identify(body, signature(body, issue({ usage: 'server' })), undefined)).rejects.toThrow(/client authentication/);
+    await expect(v.identify(body, signature(body, issue({ usage: 'server' })), undefined)).rejects.toThrow(
+      /client authentication/,
+    );
   });
 
   it('refuses a signature over other bytes, and a certificate whose CA signature was tampered with', async () => {
     const der = issue();
-    await expect(verifier().identify(Buffer.from('other body'), signature(body, der), undefined)).rejects.toThrow(/does not verify/);
+    await expect(
+      verifier().identify(Buffer.from('other body'), signature(body, der), undefined),
+    ).rejects.toThrow(/does not verify/);
     const tampered = Buffer.from(der);
     tampered[tampered.length - 5] ^= 0xff;
-    await expect(verifier().identify(body, undefined, `:${tampered.toString('base64')}:`)).rejects.toThrow(/not issued by the SCEP CA/);
+    await expect(verifier().identify(body, undefined, `:${tampered.toString('base64')}:`)).rejects.toThrow(
+      /not issued by the SCEP CA/,
+    );
   });
 });

@@ -28,7 +28,13 @@ function policy(over: Partial<ScepPolicy> = {}): ScepPolicy & { issuedTo: string
     renewalSigner: async () => 'unknown',
     issue: async (csr) => {
       issuedTo.push(csr.subject.map((a) => `${a.type}=${a.value}`).join(','));
-      return issueFromSpki({ spki: csr.spki, subjectDer: csr.subjectRaw, days: 365, ca: testCa, usage: 'client' }).certDer;
+      return issueFromSpki({
+        spki: csr.spki,
+        subjectDer: csr.subjectRaw,
+        days: 365,
+        ca: testCa,
+        usage: 'client',
+      }).certDer;
     },
     ...over,
   };
@@ -56,7 +62,12 @@ describe('SCEP vectors', () => {
     const rep = readPkiMessage(result.certRep);
     expect(rep.signatureValid).toBe(true);
     expect(rep.signerCertDer.equals(testCa.certDer)).toBe(true);
-    expect(rep).toMatchObject({ messageType: MessageType.CertRep, pkiStatus: PkiStatus.FAILURE, failInfo: FailInfo.badRequest, transactionId: msg.transactionId });
+    expect(rep).toMatchObject({
+      messageType: MessageType.CertRep,
+      pkiStatus: PkiStatus.FAILURE,
+      failInfo: FailInfo.badRequest,
+      transactionId: msg.transactionId,
+    });
     expect(rep.recipientNonce?.equals(msg.senderNonce!)).toBe(true);
     expect(rep.senderNonce?.equals(msg.senderNonce!)).toBe(false);
   });
@@ -70,7 +81,11 @@ describe('SCEP vectors', () => {
     const issued = new X509Certificate(result.issuedCertDer!);
     expect(issued.verify(new X509Certificate(testCa.certDer).publicKey)).toBe(true);
     const rep = readPkiMessage(result.certRep);
-    expect(rep).toMatchObject({ signatureValid: true, pkiStatus: PkiStatus.SUCCESS, transactionId: msg.transactionId });
+    expect(rep).toMatchObject({
+      signatureValid: true,
+      pkiStatus: PkiStatus.SUCCESS,
+      transactionId: msg.transactionId,
+    });
     expect(rep.parsed.certificates[0].equals(result.issuedCertDer!)).toBe(true);
     // The envelope names the requester's (vector's) signer certificate as its recipient.
     const env = parseContentInfo(rep.content!).content;
@@ -84,7 +99,11 @@ describe('SCEP vectors', () => {
     const { createCertificateAuthority } = await import('../../src/crypto/certificateAuthority.js');
     const other = createCertificateAuthority('Other');
     const otherCa = { certDer: new X509Certificate(other.certPem).raw, key: createPrivateKey(other.keyPem) };
-    const result = await respondToPkiOperation(pkcsReq, otherCa, policy({ challengeValid: async () => true }));
+    const result = await respondToPkiOperation(
+      pkcsReq,
+      otherCa,
+      policy({ challengeValid: async () => true }),
+    );
     expect(result).toMatchObject({ status: 'FAILURE', failInfo: 'badMessageCheck' });
   });
 
@@ -102,7 +121,9 @@ describe('SCEP vectors', () => {
     const std = der.toString('base64');
     expect(decodeScepMessageParam(std)?.equals(der)).toBe(true);
     expect(decodeScepMessageParam(std.replace(/\+/g, ' '))?.equals(der)).toBe(true);
-    expect(decodeScepMessageParam(std.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''))?.equals(der)).toBe(true);
+    expect(
+      decodeScepMessageParam(std.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''))?.equals(der),
+    ).toBe(true);
     expect(decodeScepMessageParam('not*base64')).toBeUndefined();
     expect(decodeScepMessageParam('')).toBeUndefined();
   });
@@ -111,14 +132,30 @@ describe('SCEP vectors', () => {
 describe('enrollment profile against the NanoMDM template', () => {
   it('carries every SCEP and MDM key of the template', () => {
     const template = parsePlist(read('enroll-template.nanomdm.mobileconfig').toString()) as any;
-    const ours = enrollmentProfileObject({ serverUrl: 'https://mdm.example.org/', scepChallenge: 'c', topic: 'com.apple.mgmt.External.x', orgName: 'Acme' }) as any;
+    const ours = enrollmentProfileObject({
+      serverUrl: 'https://mdm.example.org/',
+      scepChallenge: 'c',
+      topic: 'com.apple.mgmt.External.x',
+      orgName: 'Acme',
+    }) as any;
     const keys = (o: object) => Object.keys(o).sort();
-    for (const k of keys(template.PayloadContent[0].PayloadContent)) expect(ours.PayloadContent[0].PayloadContent).toHaveProperty([k]);
-    for (const k of keys(template.PayloadContent[1]).filter((k) => k !== 'ServerCapabilities')) expect(ours.PayloadContent[1]).toHaveProperty([k]);
+    for (const k of keys(template.PayloadContent[0].PayloadContent))
+      expect(ours.PayloadContent[0].PayloadContent).toHaveProperty([k]);
+    for (const k of keys(template.PayloadContent[1]).filter((k) => k !== 'ServerCapabilities'))
+      expect(ours.PayloadContent[1]).toHaveProperty([k]);
     for (const k of keys(template)) expect(ours).toHaveProperty([k]);
     expect(ours.PayloadContent[0].PayloadContent.URL).toBe('https://mdm.example.org/mdm/apple/scep');
     expect(ours.PayloadContent[1].ServerURL).toBe('https://mdm.example.org/mdm/apple/mdm');
-    const renewal = enrollmentProfileObject({ serverUrl: 'https://m', scepChallenge: 'c', topic: 't', orgName: '', renewal: true }) as any;
-    expect(renewal.PayloadContent[0].PayloadContent.Subject).toEqual([[['O', 'Fleet']], [['CN', 'Fleet Identity']]]);
+    const renewal = enrollmentProfileObject({
+      serverUrl: 'https://m',
+      scepChallenge: 'c',
+      topic: 't',
+      orgName: '',
+      renewal: true,
+    }) as any;
+    expect(renewal.PayloadContent[0].PayloadContent.Subject).toEqual([
+      [['O', 'Fleet']],
+      [['CN', 'Fleet Identity']],
+    ]);
   });
 });

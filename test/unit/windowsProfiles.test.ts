@@ -39,35 +39,91 @@ describe('Windows profile validation', () => {
       './Device/Vendor/MSFT/Policy/Config/DeviceLock/MinDevicePasswordComplexCharacters',
     ]);
     expect(multi.scope).toBe('System');
-    const admx = parseWindowsProfile('RDP', vector('fleet_profile_replace_admx_AllowUsersToConnectRemotely.xml'));
+    const admx = parseWindowsProfile(
+      'RDP',
+      vector('fleet_profile_replace_admx_AllowUsersToConnectRemotely.xml'),
+    );
     expect(admx.items[0].data).toContain('&lt;enabled/&gt;');
     const one = parseWindowsProfile('Block', vector('fleet_profile_replace_int_BlockMDMUnenrollment.xml'));
     expect(one.items).toHaveLength(1);
-    expect(parseWindowsProfile('U', Buffer.from(`<Replace>${item('./User/Vendor/MSFT/Policy/Config/Start/HideSleep')}</Replace>`)).scope).toBe('User');
+    expect(
+      parseWindowsProfile(
+        'U',
+        Buffer.from(`<Replace>${item('./User/Vendor/MSFT/Policy/Config/Start/HideSleep')}</Replace>`),
+      ).scope,
+    ).toBe('User');
   });
 
   it('refuses what Fleet refuses, with clear messages', () => {
     expect(refusal('x', 'not xml at all')).toMatch(/valid XML/);
     expect(refusal('x', '<Replace><Item>')).toMatch(/valid XML/);
-    expect(refusal('x', `<?xml version="1.0"?><Replace>${item('./Device/Vendor/MSFT/Policy/Config/A/B')}</Replace>`)).toMatch(/processing instructions/);
-    expect(refusal('x', `<Replace>${item('./Device/Vendor/MSFT/BitLocker/RequireDeviceEncryption')}</Replace>`)).toMatch(/BitLocker/);
-    expect(refusal('x', `<Replace>${item('./Device/Vendor/MSFT/Policy/Config/Update/AllowAutoUpdate')}</Replace>`)).toMatch(/Windows updates/);
-    expect(refusal('x', `<Replace>${item('./Device/Vendor/MSFT/DMClient/Provider/Fleet/Poll/NumberOfFirstRetries')}</Replace>`)).toMatch(/enrollment/);
-    expect(refusal('x', `<Delete>${item('./Device/Vendor/MSFT/Policy/Config/A/B')}</Delete>`)).toMatch(/only have <Replace> or <Add>/);
-    expect(refusal('x', `<Exec>${item('./Device/Vendor/MSFT/Reboot/RebootNow')}</Exec>`)).toMatch(/Only SCEP profiles/);
-    expect(refusal('x', `<Replace><Item><Meta><Format xmlns="syncml:metinf">int</Format></Meta><Data>1</Data></Item></Replace>`)).toMatch(/LocURI/);
-    expect(refusal('x', `<Replace><Item><Target><LocURI>./Device/Vendor/MSFT/Policy/Config/A/B</LocURI></Target><Data>1</Data></Item></Replace>`)).toMatch(/Format/);
-    expect(refusal('x', `<Replace>${item('./Device/Vendor/MSFT/Policy/Config/A/B')}</Replace><Atomic><Replace>${item('./Device/Vendor/MSFT/Policy/Config/A/C')}</Replace></Atomic>`)).toMatch(/Atomic/);
-    expect(refusal('x', `<Atomic><Get>${item('./Device/Vendor/MSFT/Policy/Config/A/C')}</Get></Atomic>`)).toMatch(/inside <Atomic>/);
-    expect(refusal('x', `<Replace><Item><Target><LocURI>./Device/Vendor/MSFT/Policy/Config/A/B</LocURI></Target><Meta><Format xmlns="syncml:metinf">int</Format></Meta><Bogus/></Item></Replace>`)).toMatch(/<Bogus>/);
-    expect(refusal('Windows OS Updates', `<Replace>${item('./Device/Vendor/MSFT/Policy/Config/A/B')}</Replace>`)).toMatch(/reserved/);
-    expect(refusal('x', `<Replace>${item('./Device/Vendor/MSFT/Policy/Config/A/B', '$FLEET_VAR_HOST_UUID', 'chr')}</Replace>`)).toMatch(/Fleet variables/);
+    expect(
+      refusal(
+        'x',
+        `<?xml version="1.0"?><Replace>${item('./Device/Vendor/MSFT/Policy/Config/A/B')}</Replace>`,
+      ),
+    ).toMatch(/processing instructions/);
+    expect(
+      refusal('x', `<Replace>${item('./Device/Vendor/MSFT/BitLocker/RequireDeviceEncryption')}</Replace>`),
+    ).toMatch(/BitLocker/);
+    expect(
+      refusal('x', `<Replace>${item('./Device/Vendor/MSFT/Policy/Config/Update/AllowAutoUpdate')}</Replace>`),
+    ).toMatch(/Windows updates/);
+    expect(
+      refusal(
+        'x',
+        `<Replace>${item('./Device/Vendor/MSFT/DMClient/Provider/Fleet/Poll/NumberOfFirstRetries')}</Replace>`,
+      ),
+    ).toMatch(/enrollment/);
+    expect(refusal('x', `<Delete>${item('./Device/Vendor/MSFT/Policy/Config/A/B')}</Delete>`)).toMatch(
+      /only have <Replace> or <Add>/,
+    );
+    expect(refusal('x', `<Exec>${item('./Device/Vendor/MSFT/Reboot/RebootNow')}</Exec>`)).toMatch(
+      /Only SCEP profiles/,
+    );
+    expect(
+      refusal(
+        'x',
+        `<Replace><Item><Meta><Format xmlns="syncml:metinf">int</Format></Meta><Data>1</Data></Item></Replace>`,
+      ),
+    ).toMatch(/LocURI/);
+    expect(
+      refusal(
+        'x',
+        `<Replace><Item><Target><LocURI>./Device/Vendor/MSFT/Policy/Config/A/B</LocURI></Target><Data>1</Data></Item></Replace>`,
+      ),
+    ).toMatch(/Format/);
+    expect(
+      refusal(
+        'x',
+        `<Replace>${item('./Device/Vendor/MSFT/Policy/Config/A/B')}</Replace><Atomic><Replace>${item('./Device/Vendor/MSFT/Policy/Config/A/C')}</Replace></Atomic>`,
+      ),
+    ).toMatch(/Atomic/);
+    expect(
+      refusal('x', `<Atomic><Get>${item('./Device/Vendor/MSFT/Policy/Config/A/C')}</Get></Atomic>`),
+    ).toMatch(/inside <Atomic>/);
+    expect(
+      refusal(
+        'x',
+        `<Replace><Item><Target><LocURI>./Device/Vendor/MSFT/Policy/Config/A/B</LocURI></Target><Meta><Format xmlns="syncml:metinf">int</Format></Meta><Bogus/></Item></Replace>`,
+      ),
+    ).toMatch(/<Bogus>/);
+    expect(
+      refusal('Windows OS Updates', `<Replace>${item('./Device/Vendor/MSFT/Policy/Config/A/B')}</Replace>`),
+    ).toMatch(/reserved/);
+    expect(
+      refusal(
+        'x',
+        `<Replace>${item('./Device/Vendor/MSFT/Policy/Config/A/B', '$FLEET_VAR_HOST_UUID', 'chr')}</Replace>`,
+      ),
+    ).toMatch(/Fleet variables/);
   });
 });
 
 describe('Windows profile commands', () => {
   it('wraps a profile in one Atomic like the older Fleet sample, and sends it as written otherwise', () => {
-    const profile = '<Replace><Item><Target><LocURI>foo/bar</LocURI></Target></Item></Replace><Add><Item><Target><LocURI>foo/bar</LocURI></Target></Item></Add>';
+    const profile =
+      '<Replace><Item><Target><LocURI>foo/bar</LocURI></Target></Item></Replace><Add><Item><Target><LocURI>foo/bar</LocURI></Target></Item></Add>';
     const wrapped = buildInstallCommand(profile, 'uuid-1', { wrapInAtomic: true });
     const expected = vector('fleet_unittest_profile_to_atomic_command_expected.xml')
       .toString()
@@ -92,9 +148,13 @@ describe('Windows profile commands', () => {
     const uris = deletableLocUris(raw);
     expect(uris).toEqual(['./Device/Vendor/MSFT/Policy/Config/A/B']);
     const del = buildDeleteCommand(uris, 'd');
-    expect(del.rawCommand).toBe('<Delete><CmdID>d</CmdID><Item><Target><LocURI>./Device/Vendor/MSFT/Policy/Config/A/B</LocURI></Target></Item></Delete>');
+    expect(del.rawCommand).toBe(
+      '<Delete><CmdID>d</CmdID><Item><Target><LocURI>./Device/Vendor/MSFT/Policy/Config/A/B</LocURI></Target></Item></Delete>',
+    );
     expect(isProtectedLocUri('./Device/Vendor/MSFT/BitLocker/RequireDeviceEncryption')).toBe(true);
-    expect(isProtectedLocUri('./Vendor/MSFT/DMClient/Provider/Fleet/Poll/IntervalForFirstSetOfRetries')).toBe(true);
+    expect(isProtectedLocUri('./Vendor/MSFT/DMClient/Provider/Fleet/Poll/IntervalForFirstSetOfRetries')).toBe(
+      true,
+    );
     expect(isProtectedLocUri('./User/Vendor/MSFT/Policy/Config/Start/HideSleep')).toBe(false);
   });
 
@@ -105,7 +165,8 @@ describe('Windows profile commands', () => {
     );
     expect(a.statuses).toEqual([{ cmdRef: 'g', cmd: 'Get', code: '200' }]);
     expect(a.results.get('g')).toEqual([{ locUri: './x', data: '&lt;Enabled/&gt;' }]);
-    const sent = '\n      &lt;enabled/&gt;&lt;data id=&quot;A&quot; value=&quot;1&quot;/&gt;&lt;data id=&quot;B&quot; value=&quot;2&quot;/&gt;\n    ';
+    const sent =
+      '\n      &lt;enabled/&gt;&lt;data id=&quot;A&quot; value=&quot;1&quot;/&gt;&lt;data id=&quot;B&quot; value=&quot;2&quot;/&gt;\n    ';
     const back = '&lt;Enabled/&gt;&lt;Data id="B" value="2"/&gt;&lt;Data id="A" value="1"/&gt;';
     expect(valuesMatch(sent, back, 'chr')).toBe(true);
     expect(valuesMatch(sent, back.replace('value="2"', 'value="3"'), 'chr')).toBe(false);

@@ -26,14 +26,18 @@ function csrOf(xml: string): string {
 
 describe('Windows CSR handling', () => {
   it('accepts the real Windows CSR (PrintableString CN with ! and NUL, SHA-1 under 1.3.14.3.2.29)', () => {
-    const csr = parseWindowsCsr(decodeBase64Lenient(csrOf(readVector('fleet_unittest_requestsecuritytoken_real_device.xml'))));
+    const csr = parseWindowsCsr(
+      decodeBase64Lenient(csrOf(readVector('fleet_unittest_requestsecuritytoken_real_device.xml'))),
+    );
     expect(csr.signatureOid).toBe('1.3.14.3.2.29');
     expect(csr.subject.CN).toBe('2B9B52AC-DF38-4161-8142-F4B1E0!DB257C3A08778F4FB61E2749066C1F27');
     expect(csr.publicKeyPem).toContain('BEGIN PUBLIC KEY');
   });
 
   it('accepts the programmatic CSR with line breaks (SHA-256)', () => {
-    const csr = parseWindowsCsr(decodeBase64Lenient(csrOf(readVector('fleet_mdmtest_enroll_request_programmatic.xml'))));
+    const csr = parseWindowsCsr(
+      decodeBase64Lenient(csrOf(readVector('fleet_mdmtest_enroll_request_programmatic.xml'))),
+    );
     expect(csr.signatureOid).toBe('1.2.840.113549.1.1.11');
   });
 
@@ -43,21 +47,33 @@ describe('Windows CSR handling', () => {
     bad[bad.length - 5] ^= 0xff;
     expect(() => parseWindowsCsr(bad)).toThrow(/does not verify/);
     expect(() => parseWindowsCsr(Buffer.from('hello world'))).toThrow(CsrError);
-    expect(() => decodeBase64Lenient('DER format PKCS#10 certificate request in Base64 encoding Insterted Here')).toThrow(CsrError);
+    expect(() =>
+      decodeBase64Lenient('DER format PKCS#10 certificate request in Base64 encoding Insterted Here'),
+    ).toThrow(CsrError);
   });
 });
 
 describe('SOAP requests', () => {
   it('parses every enrollment vector and reads the programmatic token', () => {
-    for (const f of ['fleet_unittest_discover_request.xml', 'fleet_mdmtest_discover_request_programmatic.xml', 'msdocs_onprem_discover_request.xml']) {
+    for (const f of [
+      'fleet_unittest_discover_request.xml',
+      'fleet_mdmtest_discover_request_programmatic.xml',
+      'msdocs_onprem_discover_request.xml',
+    ]) {
       const r = parseSoapRequest(readVector(f));
       expect(r.body.name).toBe('Discover');
     }
     const pol = parseSoapRequest(readVector('fleet_mdmtest_getpolicies_request_programmatic.xml'));
     expect(pol.messageId).toBe('urn:uuid:72048B64-0F19-448F-8C2E-B4C661860AA0');
-    expect(readEnrollmentCredential(pol.header)).toEqual({ kind: 'programmatic', orbitNodeKey: 'example-orbit-node-key' });
+    expect(readEnrollmentCredential(pol.header)).toEqual({
+      kind: 'programmatic',
+      orbitNodeKey: 'example-orbit-node-key',
+    });
     const onprem = parseSoapRequest(readVector('msdocs_onprem_getpolicies_request_usernametoken.xml'));
-    expect(readEnrollmentCredential(onprem.header)).toMatchObject({ kind: 'onPremise', username: 'user@contoso.com' });
+    expect(readEnrollmentCredential(onprem.header)).toMatchObject({
+      kind: 'onPremise',
+      username: 'user@contoso.com',
+    });
     // The real-device vector's token is base64 of "helloworld": not JSON, so an authentication fault.
     const real = parseSoapRequest(readVector('fleet_unittest_requestsecuritytoken_real_device.xml'));
     expect(() => readEnrollmentCredential(real.header)).toThrow(SoapFault);
@@ -66,7 +82,11 @@ describe('SOAP requests', () => {
   it('faults on missing MessageID, wrong envelope namespace and malformed XML', () => {
     const good = readVector('fleet_unittest_discover_request.xml');
     expect(() => parseSoapRequest(good.replace(/<a:MessageID>.*<\/a:MessageID>/, ''))).toThrow(/MessageID/);
-    expect(() => parseSoapRequest(good.replace('http://www.w3.org/2003/05/soap-envelope', 'http://schemas.xmlsoap.org/soap/envelope/'))).toThrow(/SOAP 1.2/);
+    expect(() =>
+      parseSoapRequest(
+        good.replace('http://www.w3.org/2003/05/soap-envelope', 'http://schemas.xmlsoap.org/soap/envelope/'),
+      ),
+    ).toThrow(/SOAP 1.2/);
     expect(() => parseSoapRequest(good.slice(0, 200))).toThrow(/well-formed/);
   });
 });
@@ -82,7 +102,10 @@ describe('SyncML codec', () => {
   });
 
   it('parses both unenroll vectors (including the metinfo typo and padded Type)', () => {
-    for (const f of ['fleet_mdmtest_syncml_unenroll_alert_1226.xml', 'msdocs_unenroll_first_package_1226.xml']) {
+    for (const f of [
+      'fleet_mdmtest_syncml_unenroll_alert_1226.xml',
+      'msdocs_unenroll_first_package_1226.xml',
+    ]) {
       const alert = parseSyncMessage(readVector(f)).commands.find((c) => c.verb === 'Alert');
       expect(alert?.data).toBe('1226');
       expect(alert?.items[0].metaType?.trim()).toBe('com.microsoft:mdm.unenrollment.userrequest');
@@ -91,7 +114,9 @@ describe('SyncML codec', () => {
 
   it('keeps escaped XML and CDATA inside Data verbatim', () => {
     const frag = parseXmlFragment(readVector('fleet_profile_replace_admx_AllowUsersToConnectRemotely.xml'));
-    const data = frag[0].children.find((c) => c.name === 'Item')?.children.find((c) => c.name === 'Data')?.text;
+    const data = frag[0].children
+      .find((c) => c.name === 'Item')
+      ?.children.find((c) => c.name === 'Data')?.text;
     expect(data).toContain('&lt;');
     const cdata = parseXml('<Item><Data><![CDATA[<enabled/>&]]></Data></Item>');
     expect(cdata.children[0].text).toBe('<![CDATA[<enabled/>&]]>');

@@ -7,7 +7,11 @@ type Method = keyof CheckinAndCommandService;
  * Runs the core link to completion, then each hook link. The device gets the core's answer; a
  * failing hook is logged (once) and does not change that answer — Fleet's "multi" service.
  */
-export function withHooks(core: CheckinAndCommandService, hooks: CheckinHooks[], logger?: Logger): CheckinAndCommandService {
+export function withHooks(
+  core: CheckinAndCommandService,
+  hooks: CheckinHooks[],
+  logger?: Logger,
+): CheckinAndCommandService {
   const wrap = <M extends Method>(method: M) =>
     (async (...args: Parameters<CheckinAndCommandService[M]>) => {
       const result = await (core[method] as (...a: unknown[]) => Promise<unknown>).apply(core, args);

@@ -76,7 +76,8 @@ export class CoreCheckinService implements CheckinAndCommandService {
   }
 
   async authenticate(r: MdmRequest, m: AuthenticateMessage): Promise<void> {
-    if (!isDeviceChannel(r.enrollment)) throw new MdmRequestError('Authenticate is only valid on the device channel');
+    if (!isDeviceChannel(r.enrollment))
+      throw new MdmRequestError('Authenticate is only valid on the device channel');
     const kind = await this.authenticateKind(r);
     r.notes.authenticateKind = kind;
     const reset = kind === 'first' || kind === 'reenrollment';
@@ -104,7 +105,8 @@ export class CoreCheckinService implements CheckinAndCommandService {
     const e = r.enrollment;
     const raw = r.raw.toString('utf8');
     const tally = await this.store.transaction(async (trx) => {
-      if (!(await this.store.getDevice(e.deviceId, trx))) throw new MdmRequestError('TokenUpdate before Authenticate');
+      if (!(await this.store.getDevice(e.deviceId, trx)))
+        throw new MdmRequestError('TokenUpdate before Authenticate');
       if (isDeviceChannel(e)) {
         await this.store.storeDeviceTokenUpdate(trx, e.deviceId, raw, m.unlockToken);
       } else {
@@ -147,7 +149,8 @@ export class CoreCheckinService implements CheckinAndCommandService {
     if (!e.userId) throw new MdmRequestError('UserAuthenticate needs a UserID');
     const raw = r.raw.toString('utf8');
     await this.store.transaction(async (trx) => {
-      if (!(await this.store.getDevice(e.deviceId, trx))) throw new MdmRequestError('UserAuthenticate before Authenticate');
+      if (!(await this.store.getDevice(e.deviceId, trx)))
+        throw new MdmRequestError('UserAuthenticate before Authenticate');
       await this.store.upsertUser(trx, {
         id: e.userId!,
         deviceId: e.deviceId,
@@ -161,7 +164,8 @@ export class CoreCheckinService implements CheckinAndCommandService {
   }
 
   async setBootstrapToken(r: MdmRequest, m: SetBootstrapTokenMessage): Promise<void> {
-    if (!isDeviceChannel(r.enrollment)) throw new MdmRequestError('SetBootstrapToken is only valid on the device channel');
+    if (!isDeviceChannel(r.enrollment))
+      throw new MdmRequestError('SetBootstrapToken is only valid on the device channel');
     const token = m.bootstrapToken && m.bootstrapToken.length ? m.bootstrapToken.toString('base64') : null;
     await this.store.setBootstrapToken(r.enrollment.deviceId, token);
   }
@@ -169,14 +173,23 @@ export class CoreCheckinService implements CheckinAndCommandService {
   async getBootstrapToken(r: MdmRequest, _m: GetBootstrapTokenMessage): Promise<MdmReply | undefined> {
     const b64 = await this.store.getBootstrapToken(r.enrollment.deviceId);
     if (!b64) return undefined;
-    return { status: 200, body: buildPlist({ BootstrapToken: Buffer.from(b64, 'base64') }), contentType: plistType };
+    return {
+      status: 200,
+      body: buildPlist({ BootstrapToken: Buffer.from(b64, 'base64') }),
+      contentType: plistType,
+    };
   }
 
   /** No token service (com.apple.maid, watch pairing) is offered: validated, then refused. */
   async getToken(_r: MdmRequest, m: GetTokenMessage): Promise<MdmReply | undefined> {
     if (m.tokenServiceType === 'com.apple.watch.pairing') {
       const p = m.tokenParameters;
-      if (!p || typeof p.PhoneUDID !== 'string' || typeof p.WatchUDID !== 'string' || p.SecurityToken === undefined) {
+      if (
+        !p ||
+        typeof p.PhoneUDID !== 'string' ||
+        typeof p.WatchUDID !== 'string' ||
+        p.SecurityToken === undefined
+      ) {
         throw new MdmRequestError('TokenParameters incomplete for com.apple.watch.pairing');
       }
     }
@@ -190,7 +203,12 @@ export class CoreCheckinService implements CheckinAndCommandService {
   async declarativeManagement(r: MdmRequest, m: DeclarativeManagementMessage): Promise<MdmReply | undefined> {
     const handler = this.events.declarativeManagementHandler;
     if (handler) {
-      return handler({ enrollmentId: r.enrollment.id, hostUuid: r.enrollment.deviceId, endpoint: m.endpoint, data: m.data });
+      return handler({
+        enrollmentId: r.enrollment.id,
+        hostUuid: r.enrollment.deviceId,
+        endpoint: m.endpoint,
+        data: m.data,
+      });
     }
     const json = 'application/json';
     switch (true) {
@@ -198,7 +216,12 @@ export class CoreCheckinService implements CheckinAndCommandService {
         return {
           status: 200,
           contentType: json,
-          body: JSON.stringify({ SyncTokens: { DeclarationsToken: '', Timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') } }),
+          body: JSON.stringify({
+            SyncTokens: {
+              DeclarationsToken: '',
+              Timestamp: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+            },
+          }),
         };
       case m.endpoint === 'declaration-items':
         return {
@@ -214,7 +237,9 @@ export class CoreCheckinService implements CheckinAndCommandService {
       case m.endpoint.startsWith('declaration/'):
         return { status: 404, contentType: 'text/plain', body: 'declaration not found' };
       default:
-        throw new MdmRequestError(`unknown DeclarativeManagement endpoint ${JSON.stringify(m.endpoint.slice(0, 64))}`);
+        throw new MdmRequestError(
+          `unknown DeclarativeManagement endpoint ${JSON.stringify(m.endpoint.slice(0, 64))}`,
+        );
     }
   }
 
@@ -245,7 +270,13 @@ export class CoreCheckinService implements CheckinAndCommandService {
     this.markSeen(id);
     if (report.status !== 'Idle' && report.commandUuid) {
       const uuid = report.commandUuid;
-      const stored = await this.queue.storeReport({ enrollmentId: id, commandUuid: uuid, status: report.status, raw: r.raw, association });
+      const stored = await this.queue.storeReport({
+        enrollmentId: id,
+        commandUuid: uuid,
+        status: report.status,
+        raw: r.raw,
+        association,
+      });
       if (!stored) {
         // A result for a command this enrollment was never sent (or that was deleted): dropped,
         // and the device carries on with its queue.

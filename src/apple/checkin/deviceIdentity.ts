@@ -40,7 +40,11 @@ export class DeviceIdentityVerifier {
 
   constructor(private readonly ca: IdentityCaProvider) {}
 
-  async identify(body: Buffer, mdmSignature: string | undefined, forwardedCert: string | undefined): Promise<DeviceCertificate> {
+  async identify(
+    body: Buffer,
+    mdmSignature: string | undefined,
+    forwardedCert: string | undefined,
+  ): Promise<DeviceCertificate> {
     let der: Buffer;
     if (mdmSignature) {
       const sig = Buffer.from(mdmSignature, 'base64');
@@ -86,7 +90,11 @@ export class DeviceIdentityVerifier {
     if (facts.notBefore.getTime() > now + 5 * 60_000 || facts.notAfter.getTime() < now) {
       throw new MdmRequestError('device certificate is not valid now');
     }
-    if (facts.extendedKeyUsage && facts.extendedKeyUsage.length && !facts.extendedKeyUsage.includes(OID.clientAuth)) {
+    if (
+      facts.extendedKeyUsage &&
+      facts.extendedKeyUsage.length &&
+      !facts.extendedKeyUsage.includes(OID.clientAuth)
+    ) {
       throw new MdmRequestError('device certificate is not for client authentication');
     }
     let x509: X509Certificate | undefined;
@@ -129,7 +137,9 @@ function certificateFacts(der: Buffer): CertificateFacts {
   if (extensions) {
     for (const ext of extensions.child(0).children) {
       if (ext.child(0).oid() !== OID.extKeyUsage) continue;
-      const value = ext.children[ext.children.length - 1].expect(Tag.OCTET_STRING, 'extnValue').parseContent();
+      const value = ext.children[ext.children.length - 1]
+        .expect(Tag.OCTET_STRING, 'extnValue')
+        .parseContent();
       extendedKeyUsage = value.children.map((n) => n.oid());
     }
   }

@@ -27,13 +27,13 @@ export class HostMdmStateStore {
     return new ReusableQuery(
       this.db,
       (hostUuid: string) =>
-      this.db
-        .updateTable('host_mdm_actions')
-        .set({ lock_ref: null, unlock_ref: null, unlock_pin: null })
-        .where('host_id', 'in', (eb) => eb.selectFrom('hosts').select('id').where('uuid', '=', hostUuid))
-        .where('fleet_platform', '=', 'darwin')
-        .where('unlock_ref', 'is not', null)
-        .where('unlock_pin', 'is not', null),
+        this.db
+          .updateTable('host_mdm_actions')
+          .set({ lock_ref: null, unlock_ref: null, unlock_pin: null })
+          .where('host_id', 'in', (eb) => eb.selectFrom('hosts').select('id').where('uuid', '=', hostUuid))
+          .where('fleet_platform', '=', 'darwin')
+          .where('unlock_ref', 'is not', null)
+          .where('unlock_pin', 'is not', null),
       1,
     );
   }

@@ -50,9 +50,19 @@ export function createAppleMdm(deps: AppleMdmDeps) {
   });
   const core = new CoreCheckinService(enrollmentStore, queueStore, queue, events, logger);
   const lifecycle = new FleetLifecycleHooks(
-    enrollmentStore, deps.hostStore, hostMdmState, events, deps.serverUrl, logger, deps.activities,
+    enrollmentStore,
+    deps.hostStore,
+    hostMdmState,
+    events,
+    deps.serverUrl,
+    logger,
+    deps.activities,
   );
-  const chain = new CertAuthService(enrollmentStore, withHooks(core, [lifecycle], logger), deps.onCertificateAssociated);
+  const chain = new CertAuthService(
+    enrollmentStore,
+    withHooks(core, [lifecycle], logger),
+    deps.onCertificateAssociated,
+  );
   const identity = new DeviceIdentityVerifier(deps.identityCa);
   const handler = new AppleCheckinHandler(identity, chain);
 

@@ -87,8 +87,10 @@ export class FleetLifecycleHooks implements CheckinHooks {
     const platform = device.platform || platformFromProductName(str(auth.ProductName));
     const serial = device.serial_number ?? (personal ? e.deviceId : undefined);
     const deviceName = str(auth.DeviceName);
-    const model = platform === 'darwin' ? str(auth.Model) ?? str(auth.ProductName) : str(auth.ProductName);
-    const osVersion = str(auth.OSVersion) ? `${osName[platform] ?? 'macOS'} ${str(auth.OSVersion)}` : undefined;
+    const model = platform === 'darwin' ? (str(auth.Model) ?? str(auth.ProductName)) : str(auth.ProductName);
+    const osVersion = str(auth.OSVersion)
+      ? `${osName[platform] ?? 'macOS'} ${str(auth.OSVersion)}`
+      : undefined;
     const host = await this.hosts.findByUuidOrSerial(e.deviceId, serial);
     let hostId: number;
     if (!host) {

@@ -97,7 +97,8 @@ export function enrollmentIdentity(d: Dict): EnrollmentIdentity {
     };
   }
   if (enrollmentId) {
-    if (!enrollmentUserId) return { id: enrollmentId, deviceId: enrollmentId, type: enrollmentTypes.userEnrollmentDevice };
+    if (!enrollmentUserId)
+      return { id: enrollmentId, deviceId: enrollmentId, type: enrollmentTypes.userEnrollmentDevice };
     return {
       id: `${enrollmentId}:${enrollmentUserId}`,
       deviceId: enrollmentId,
@@ -217,7 +218,13 @@ export function parseCheckinMessage(d: Dict): CheckinMessage {
     case 'GetToken': {
       const tokenServiceType = reqString(d, 'TokenServiceType');
       const params = d.TokenParameters;
-      if (params !== undefined && (typeof params !== 'object' || Array.isArray(params) || Buffer.isBuffer(params) || params instanceof Date)) {
+      if (
+        params !== undefined &&
+        (typeof params !== 'object' ||
+          Array.isArray(params) ||
+          Buffer.isBuffer(params) ||
+          params instanceof Date)
+      ) {
         throw new MdmRequestError('TokenParameters must be a dict');
       }
       return { messageType, tokenServiceType, tokenParameters: params as Dict | undefined };

@@ -27,7 +27,9 @@ export function appleCheckinRoutes(opts: AppleCheckinRouteOptions) {
     // Every body arrives as raw bytes: the plist is parsed once and the exact bytes are needed
     // for Mdm-Signature and for storing results verbatim.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimit }, (_req, body, done) =>
+      done(null, body),
+    );
 
     scope.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
       if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
@@ -56,7 +58,9 @@ export function appleCheckinRoutes(opts: AppleCheckinRouteOptions) {
             mdmSignature: typeof signature === 'string' ? signature : undefined,
             forwardedCert: typeof forwarded === 'string' ? forwarded : undefined,
             params: Object.fromEntries(
-              Object.entries((req.query ?? {}) as Record<string, unknown>).filter(([, v]) => typeof v === 'string'),
+              Object.entries((req.query ?? {}) as Record<string, unknown>).filter(
+                ([, v]) => typeof v === 'string',
+              ),
             ) as Record<string, string>,
           },
           summary,

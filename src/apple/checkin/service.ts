@@ -78,5 +78,7 @@ export interface CheckinAndCommandService {
 
 /** A link that reacts to messages after the core has stored them; every hook is optional. */
 export type CheckinHooks = Partial<{
-  [K in keyof CheckinAndCommandService]: (...args: Parameters<CheckinAndCommandService[K]>) => Promise<unknown>;
+  [K in keyof CheckinAndCommandService]: (
+    ...args: Parameters<CheckinAndCommandService[K]>
+  ) => Promise<unknown>;
 }>;

@@ -15,12 +15,24 @@ export interface DeviceRow {
 
 /** The nano_enrollments columns check-in reads. */
 const enrollmentColumns = [
-  'id', 'device_id', 'user_id', 'type', 'topic', 'push_magic', 'token_hex', 'enabled',
-  'token_update_tally', 'enrolled_from_migration', 'last_seen_at',
+  'id',
+  'device_id',
+  'user_id',
+  'type',
+  'topic',
+  'push_magic',
+  'token_hex',
+  'enabled',
+  'token_update_tally',
+  'enrolled_from_migration',
+  'last_seen_at',
 ] as const;
 
 /** An enrollment as check-in uses it (flags as booleans). */
-export type EnrollmentRow = Omit<Pick<Selectable<NanoEnrollmentsTable>, (typeof enrollmentColumns)[number]>, 'enabled' | 'enrolled_from_migration'> & {
+export type EnrollmentRow = Omit<
+  Pick<Selectable<NanoEnrollmentsTable>, (typeof enrollmentColumns)[number]>,
+  'enabled' | 'enrolled_from_migration'
+> & {
   enabled: boolean;
   enrolled_from_migration: boolean;
 };
@@ -58,7 +70,14 @@ export class EnrollmentStore {
    */
   async upsertAuthenticatedDevice(
     trx: AnyDb,
-    d: { id: string; identityCertPem: string | null; serial: string | null; raw: string; platform: string; reset: boolean },
+    d: {
+      id: string;
+      identityCertPem: string | null;
+      serial: string | null;
+      raw: string;
+      platform: string;
+      reset: boolean;
+    },
   ): Promise<void> {
     const now = dbNow();
     const values: Record<string, unknown> = {
@@ -71,9 +90,21 @@ export class EnrollmentStore {
       created_at: now,
       updated_at: now,
     };
-    const update = ['identity_cert', 'serial_number', 'authenticate', 'authenticate_at', 'platform', 'updated_at'];
+    const update = [
+      'identity_cert',
+      'serial_number',
+      'authenticate',
+      'authenticate_at',
+      'platform',
+      'updated_at',
+    ];
     if (d.reset) {
-      Object.assign(values, { bootstrap_token_b64: null, bootstrap_token_at: null, unlock_token: null, unlock_token_at: null });
+      Object.assign(values, {
+        bootstrap_token_b64: null,
+        bootstrap_token_at: null,
+        unlock_token: null,
+        unlock_token_at: null,
+      });
       update.push('bootstrap_token_b64', 'bootstrap_token_at', 'unlock_token', 'unlock_token_at');
     }
     await upsert(trx, 'nano_devices', values, ['id'], update);
@@ -104,10 +135,16 @@ export class EnrollmentStore {
       .execute();
   }
 
-  async storeDeviceTokenUpdate(trx: AnyDb, deviceId: string, raw: string, unlockToken: Buffer | undefined): Promise<void> {
+  async storeDeviceTokenUpdate(
+    trx: AnyDb,
+    deviceId: string,
+    raw: string,
+    unlockToken: Buffer | undefined,
+  ): Promise<void> {
     const now = dbNow();
     const set: Record<string, unknown> = { token_update: raw, token_update_at: now, updated_at: now };
-    if (unlockToken && unlockToken.length) Object.assign(set, { unlock_token: unlockToken, unlock_token_at: now });
+    if (unlockToken && unlockToken.length)
+      Object.assign(set, { unlock_token: unlockToken, unlock_token_at: now });
     await trx.updateTable('nano_devices').set(set).where('id', '=', deviceId).execute();
   }
 
@@ -144,7 +181,10 @@ export class EnrollmentStore {
       update.push('user_authenticate', 'user_authenticate_at');
     }
     if (u.userAuthenticateDigest !== undefined) {
-      Object.assign(values, { user_authenticate_digest: u.userAuthenticateDigest, user_authenticate_digest_at: now });
+      Object.assign(values, {
+        user_authenticate_digest: u.userAuthenticateDigest,
+        user_authenticate_digest_at: now,
+      });
       update.push('user_authenticate_digest', 'user_authenticate_digest_at');
     }
     await upsert(trx, 'nano_users', values, ['id', 'device_id'], update);
@@ -156,7 +196,15 @@ export class EnrollmentStore {
    */
   async upsertEnrollmentTokens(
     trx: Transaction<DB>,
-    e: { id: string; deviceId: string; userId: string | null; type: string; topic: string; pushMagic: string; tokenHex: string },
+    e: {
+      id: string;
+      deviceId: string;
+      userId: string | null;
+      type: string;
+      topic: string;
+      pushMagic: string;
+      tokenHex: string;
+    },
   ): Promise<number> {
     const now = dbNow();
     const dialect = dialectOf(trx);
@@ -218,14 +266,21 @@ export class EnrollmentStore {
   /** Marks enrollments as seen; called in batches from a buffer, not per request. */
   async touchLastSeen(ids: string[], time: string): Promise<void> {
     if (ids.length === 0) return;
-    await this.db.updateTable('nano_enrollments').set({ last_seen_at: time }).where('id', 'in', ids).execute();
+    await this.db
+      .updateTable('nano_enrollments')
+      .set({ last_seen_at: time })
+      .where('id', 'in', ids)
+      .execute();
   }
 
   /** Removes everything stored about these devices (enrollments, queue, results, users, certificates). */
   async deleteDevices(deviceIds: string[]): Promise<void> {
     if (deviceIds.length === 0) return;
     await this.transaction(async (trx) => {
-      const enrollmentIds = trx.selectFrom('nano_enrollments').select('id').where('device_id', 'in', deviceIds);
+      const enrollmentIds = trx
+        .selectFrom('nano_enrollments')
+        .select('id')
+        .where('device_id', 'in', deviceIds);
       await trx.deleteFrom('nano_command_results').where('id', 'in', enrollmentIds).execute();
       await trx.deleteFrom('nano_enrollment_queue').where('id', 'in', enrollmentIds).execute();
       await trx.deleteFrom('nano_enrollments').where('device_id', 'in', deviceIds).execute();

@@ -21,7 +21,21 @@ export function createAppleCommandAdmin(deps: {
 }) {
   const store = new AppleCommandAdminStore(deps.db);
   const queue = () => deps.queue;
-  const commands = new AppleCommandAdminService(store, queue, deps.push, deps.certificates, deps.activities, deps.windowsCommands);
-  const hostActions = new AppleHostActionService(store, deps.hostStore, queue, deps.push, deps.certificates, deps.activities);
+  const commands = new AppleCommandAdminService(
+    store,
+    queue,
+    deps.push,
+    deps.certificates,
+    deps.activities,
+    deps.windowsCommands,
+  );
+  const hostActions = new AppleHostActionService(
+    store,
+    deps.hostStore,
+    queue,
+    deps.push,
+    deps.certificates,
+    deps.activities,
+  );
   return { store, commands, hostActions };
 }

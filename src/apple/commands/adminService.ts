@@ -9,12 +9,31 @@ import { parsePlistDict, type PlistValue } from '../plist/parse.js';
 import { appleMdmNotConfigured, type ApnsCertificateService } from '../push/certificates.js';
 import type { ApplePushService } from '../push/service.js';
 import type { AppleCommandQueue } from './queue.js';
-import type { AppleCommandAdminStore, CommandListFilter, CommandListRow, CommandTargetHost } from './adminStore.js';
+import type {
+  AppleCommandAdminStore,
+  CommandListFilter,
+  CommandListRow,
+  CommandTargetHost,
+} from './adminStore.js';
 
 /** What the admin commands API needs from the Windows area (SyncML commands). */
 export interface WindowsCommands {
-  enqueueRaw(hostUuids: string[], syncmlXml: string, opts: { onlyExec?: boolean }): Promise<{ command_uuid: string; request_type: string; platform: string }>;
-  results(commandUuid: string): Promise<{ host_uuid: string; command_uuid: string; status: string; updated_at: string | null; request_type: string; payload: string; result: string }[]>;
+  enqueueRaw(
+    hostUuids: string[],
+    syncmlXml: string,
+    opts: { onlyExec?: boolean },
+  ): Promise<{ command_uuid: string; request_type: string; platform: string }>;
+  results(commandUuid: string): Promise<
+    {
+      host_uuid: string;
+      command_uuid: string;
+      status: string;
+      updated_at: string | null;
+      request_type: string;
+      payload: string;
+      result: string;
+    }[]
+  >;
 }
 
 export const applePlatforms = ['darwin', 'ios', 'ipados'];
@@ -45,7 +64,13 @@ export function parseAdminCommand(commandB64: string): ParsedAdminCommand {
     throw badRequest(`unable to decode plist command: ${(err as Error).message}`, 'command');
   }
   const command = dict.Command;
-  if (typeof command !== 'object' || command === null || Array.isArray(command) || Buffer.isBuffer(command) || command instanceof Date) {
+  if (
+    typeof command !== 'object' ||
+    command === null ||
+    Array.isArray(command) ||
+    Buffer.isBuffer(command) ||
+    command instanceof Date
+  ) {
     throw badRequest('the plist has no Command dictionary', 'command');
   }
   const requestType = (command as Record<string, PlistValue>).RequestType;
@@ -61,7 +86,10 @@ export function parseAdminCommand(commandB64: string): ParsedAdminCommand {
     return { commandUuid: given, requestType, plist: raw };
   }
   const commandUuid = randomUUID().toUpperCase();
-  const rebuilt = Buffer.from(plist.build({ ...dict, CommandUUID: commandUuid } as unknown as plist.PlistValue), 'utf8');
+  const rebuilt = Buffer.from(
+    plist.build({ ...dict, CommandUUID: commandUuid } as unknown as plist.PlistValue),
+    'utf8',
+  );
   return { commandUuid, requestType, plist: rebuilt };
 }
 
@@ -80,7 +108,10 @@ export function parseStatusFilter(value: string | undefined): string[] | undefin
   if (!value) return undefined;
   const out = new Set<string>();
   for (const part of value.split(',')) {
-    const key = part.trim().toLowerCase().replace(/[^a-z]/g, '');
+    const key = part
+      .trim()
+      .toLowerCase()
+      .replace(/[^a-z]/g, '');
     const mapped = statusFilterValues[key];
     if (!mapped) throw badRequest(`unknown command_status "${part.trim()}"`, 'command_status');
     out.add(mapped);
@@ -115,14 +146,19 @@ export class AppleCommandAdminService {
     private readonly windows?: WindowsCommands,
   ) {}
 
-  async run(viewer: Viewer, input: { command: string; host_uuids: string[] }): Promise<{ command_uuid: string; request_type: string; platform: string }> {
+  async run(
+    viewer: Viewer,
+    input: { command: string; host_uuids: string[] },
+  ): Promise<{ command_uuid: string; request_type: string; platform: string }> {
     const uuids = [...new Set(input.host_uuids)];
     if (uuids.length === 0) throw badRequest('host_uuids must name at least one host', 'host_uuids');
     const hosts = (await this.store.targetHosts(uuids)).sort((a, b) => a.id - b.id);
     const found = new Set(hosts.map((h) => h.uuid));
     const missing = uuids.filter((u) => !found.has(u));
     if (missing.length) {
-      throw new HttpError(404, 'Resource Not Found', [{ name: 'host_uuids', reason: `no host with UUID ${missing.slice(0, 5).join(', ')}` }]);
+      throw new HttpError(404, 'Resource Not Found', [
+        { name: 'host_uuids', reason: `no host with UUID ${missing.slice(0, 5).join(', ')}` },
+      ]);
     }
     for (const h of hosts) {
       if (!isAllowed(viewer.principal, 'mdm_command', 'write', h.team_id)) throw forbidden();
@@ -131,7 +167,10 @@ export class AppleCommandAdminService {
     const windows = hosts.filter((h) => h.platform === 'windows');
     if (windows.length === hosts.length && this.windows) return this.runWindows(viewer, hosts, input.command);
     if (apple.length !== hosts.length) {
-      throw badRequest('all hosts must be of one platform family (Apple or Windows) and that platform must be MDM-enrolled', 'host_uuids');
+      throw badRequest(
+        'all hosts must be of one platform family (Apple or Windows) and that platform must be MDM-enrolled',
+        'host_uuids',
+      );
     }
     const cmd = parseAdminCommand(input.command);
     const notEnrolled = hosts.filter((h) => !h.mdm_enrolled || !h.enrollment_id);
@@ -141,7 +180,11 @@ export class AppleCommandAdminService {
     if (!(await this.certificates.current())) throw appleMdmNotConfigured();
 
     const enrollmentIds = hosts.map((h) => h.enrollment_id!);
-    await this.queue().enqueue(enrollmentIds, { commandUuid: cmd.commandUuid, requestType: cmd.requestType, plist: cmd.plist });
+    await this.queue().enqueue(enrollmentIds, {
+      commandUuid: cmd.commandUuid,
+      requestType: cmd.requestType,
+      plist: cmd.plist,
+    });
     await this.activities.record(
       viewer,
       'ran_mdm_command',
@@ -160,7 +203,11 @@ export class AppleCommandAdminService {
       throw badRequest('command must be base64-encoded SyncML', 'command');
     }
     const xml = Buffer.from(compact, 'base64').toString('utf8');
-    const res = await this.windows!.enqueueRaw(hosts.map((h) => h.uuid), xml, { onlyExec: true });
+    const res = await this.windows!.enqueueRaw(
+      hosts.map((h) => h.uuid),
+      xml,
+      { onlyExec: true },
+    );
     await this.activities.record(
       viewer,
       'ran_mdm_command',
@@ -171,7 +218,10 @@ export class AppleCommandAdminService {
   }
 
   async list(viewer: Viewer, f: Omit<CommandListFilter, 'visibleTeams'>) {
-    const rows = await this.store.listCommands({ ...f, visibleTeams: visibleTeamIds(viewer.principal, 'mdm_command_result') });
+    const rows = await this.store.listCommands({
+      ...f,
+      visibleTeams: visibleTeamIds(viewer.principal, 'mdm_command_result'),
+    });
     return rows.map((r) => ({ ...commandJson(r), platform: r.platform }));
   }
 
@@ -192,8 +242,12 @@ export class AppleCommandAdminService {
 
   private async windowsResults(viewer: Viewer, commandUuid: string) {
     const rows = await this.windows!.results(commandUuid);
-    const hosts = new Map((await this.store.targetHosts([...new Set(rows.map((r) => r.host_uuid))])).map((h) => [h.uuid, h]));
-    const visible = rows.filter((r) => isAllowed(viewer.principal, 'mdm_command_result', 'read', hosts.get(r.host_uuid)?.team_id ?? null));
+    const hosts = new Map(
+      (await this.store.targetHosts([...new Set(rows.map((r) => r.host_uuid))])).map((h) => [h.uuid, h]),
+    );
+    const visible = rows.filter((r) =>
+      isAllowed(viewer.principal, 'mdm_command_result', 'read', hosts.get(r.host_uuid)?.team_id ?? null),
+    );
     if (rows.length > 0 && visible.length === 0) throw forbidden();
     return visible.map((r) => ({ ...r, hostname: hosts.get(r.host_uuid)?.hostname ?? '' }));
   }

@@ -66,9 +66,20 @@ export class AppleCommandAdminStore {
       .selectFrom('hosts as h')
       .leftJoin('host_mdm as m', 'm.host_id', 'h.id')
       .leftJoin('nano_enrollments as e', (j) =>
-        j.onRef('e.device_id', '=', 'h.uuid').on('e.enabled', '=', 1).on('e.type', 'in', deviceEnrollmentTypes),
+        j
+          .onRef('e.device_id', '=', 'h.uuid')
+          .on('e.enabled', '=', 1)
+          .on('e.type', 'in', deviceEnrollmentTypes),
       )
-      .select(['h.id', 'h.uuid', 'h.platform', 'h.team_id', 'h.hostname', 'm.enrolled', 'e.id as enrollment_id'])
+      .select([
+        'h.id',
+        'h.uuid',
+        'h.platform',
+        'h.team_id',
+        'h.hostname',
+        'm.enrolled',
+        'e.id as enrollment_id',
+      ])
       .where('h.uuid', 'in', uuids)
       .execute();
     return rows.map((r) => ({
@@ -94,7 +105,9 @@ export class AppleCommandAdminStore {
     }
     if (f.hostIdentifier) {
       const id = f.hostIdentifier;
-      out.push(sql<boolean>`(h.uuid = ${id} or h.hardware_serial = ${id} or h.hostname = ${id} or h.computer_name = ${id})`);
+      out.push(
+        sql<boolean>`(h.uuid = ${id} or h.hardware_serial = ${id} or h.hostname = ${id} or h.computer_name = ${id})`,
+      );
     }
     return out;
   }
@@ -106,7 +119,9 @@ export class AppleCommandAdminStore {
       .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
       .innerJoin('nano_enrollments as e', 'e.id', 'q.id')
       .innerJoin('hosts as h', 'h.uuid', 'e.device_id')
-      .leftJoin('nano_command_results as r', (j) => j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'));
+      .leftJoin('nano_command_results as r', (j) =>
+        j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'),
+      );
     for (const c of this.hostConditions(f)) q = q.where(c);
     if (f.requestType) q = q.where('c.request_type', '=', f.requestType);
     if (f.statuses?.length) {
@@ -139,7 +154,8 @@ export class AppleCommandAdminStore {
   private windowsRows(f: Omit<CommandListFilter, 'orderKey' | 'desc'>) {
     const wantPending = !f.statuses?.length || f.statuses.includes('Pending');
     const wantOk = !f.statuses?.length || f.statuses.includes('Acknowledged');
-    const wantFailed = !f.statuses?.length || f.statuses.includes('Error') || f.statuses.includes('CommandFormatError');
+    const wantFailed =
+      !f.statuses?.length || f.statuses.includes('Error') || f.statuses.includes('CommandFormatError');
     let answered = this.db
       .selectFrom('windows_mdm_command_results as r')
       .innerJoin('windows_mdm_commands as c', 'c.command_uuid', 'r.command_uuid')
@@ -152,7 +168,14 @@ export class AppleCommandAdminStore {
       .innerJoin('hosts as h', 'h.uuid', 'e.host_uuid')
       // A command answered and queued again shows once, with its answer.
       .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('windows_mdm_command_results as r').select('r.command_uuid').whereRef('r.enrollment_id', '=', 'q.enrollment_id').whereRef('r.command_uuid', '=', 'q.command_uuid'))),
+        not(
+          exists(
+            selectFrom('windows_mdm_command_results as r')
+              .select('r.command_uuid')
+              .whereRef('r.enrollment_id', '=', 'q.enrollment_id')
+              .whereRef('r.command_uuid', '=', 'q.command_uuid'),
+          ),
+        ),
       );
     for (const c of this.hostConditions(f)) {
       answered = answered.where(c);
@@ -176,8 +199,18 @@ export class AppleCommandAdminStore {
       sql<string>`h.platform`.as('platform'),
     ] as const;
     return {
-      answered: answered.select([...common, sql<string>`r.status_code`.as('status'), sql<string>`r.updated_at`.as('updated_at'), ...tail]),
-      pending: pending.select([...common, sql<string>`'Pending'`.as('status'), sql<string>`q.created_at`.as('updated_at'), ...tail]),
+      answered: answered.select([
+        ...common,
+        sql<string>`r.status_code`.as('status'),
+        sql<string>`r.updated_at`.as('updated_at'),
+        ...tail,
+      ]),
+      pending: pending.select([
+        ...common,
+        sql<string>`'Pending'`.as('status'),
+        sql<string>`q.created_at`.as('updated_at'),
+        ...tail,
+      ]),
     };
   }
 
@@ -200,7 +233,11 @@ export class AppleCommandAdminStore {
   }
 
   async commandExists(commandUuid: string): Promise<boolean> {
-    const r = await this.db.selectFrom('nano_commands').select('command_uuid').where('command_uuid', '=', commandUuid).executeTakeFirst();
+    const r = await this.db
+      .selectFrom('nano_commands')
+      .select('command_uuid')
+      .where('command_uuid', '=', commandUuid)
+      .executeTakeFirst();
     return r !== undefined;
   }
 
@@ -211,9 +248,22 @@ export class AppleCommandAdminStore {
       .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
       .innerJoin('nano_enrollments as e', 'e.id', 'q.id')
       .innerJoin('hosts as h', 'h.uuid', 'e.device_id')
-      .leftJoin('nano_command_results as r', (j) => j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'))
-      .select(['h.uuid as host_uuid', 'q.command_uuid', 'c.request_type', 'h.hostname', 'h.team_id', 'c.command as payload', 'r.result'])
-      .select([sql<string>`COALESCE(r.status, 'Pending')`.as('status'), sql<string>`COALESCE(r.updated_at, c.updated_at)`.as('updated_at')])
+      .leftJoin('nano_command_results as r', (j) =>
+        j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'),
+      )
+      .select([
+        'h.uuid as host_uuid',
+        'q.command_uuid',
+        'c.request_type',
+        'h.hostname',
+        'h.team_id',
+        'c.command as payload',
+        'r.result',
+      ])
+      .select([
+        sql<string>`COALESCE(r.status, 'Pending')`.as('status'),
+        sql<string>`COALESCE(r.updated_at, c.updated_at)`.as('updated_at'),
+      ])
       .where('q.command_uuid', '=', commandUuid)
       .orderBy('h.uuid')
       .execute();
@@ -228,7 +278,11 @@ export class AppleCommandAdminStore {
   // ---- host lock / unlock / wipe state (host_mdm_actions) ----
 
   async hostAction(hostId: number): Promise<HostMdmActionRow | undefined> {
-    return this.db.selectFrom('host_mdm_actions').selectAll().where('host_id', '=', hostId).executeTakeFirst();
+    return this.db
+      .selectFrom('host_mdm_actions')
+      .selectAll()
+      .where('host_id', '=', hostId)
+      .executeTakeFirst();
   }
 
   /**
@@ -240,14 +294,21 @@ export class AppleCommandAdminStore {
       .selectFrom('host_mdm_actions as a')
       .leftJoin('nano_command_results as lr', 'lr.command_uuid', 'a.lock_ref')
       .leftJoin('nano_command_results as wr', 'wr.command_uuid', 'a.wipe_ref')
-      .select(['a.lock_ref', 'a.wipe_ref', 'a.unlock_ref', 'lr.status as lock_status', 'wr.status as wipe_status'])
+      .select([
+        'a.lock_ref',
+        'a.wipe_ref',
+        'a.unlock_ref',
+        'lr.status as lock_status',
+        'wr.status as wipe_status',
+      ])
       .where('a.host_id', '=', hostId)
       .executeTakeFirst();
   }
 
   async setHostAction(
     trx: Kysely<DB>,
-    row: Pick<HostMdmActionRow, 'host_id' | 'fleet_platform'> & Partial<Omit<HostMdmActionRow, 'host_id' | 'fleet_platform'>>,
+    row: Pick<HostMdmActionRow, 'host_id' | 'fleet_platform'> &
+      Partial<Omit<HostMdmActionRow, 'host_id' | 'fleet_platform'>>,
   ): Promise<void> {
     const cols = Object.keys(row).filter((k) => k !== 'host_id');
     await upsert(trx, 'host_mdm_actions', row, ['host_id'], cols);
@@ -256,7 +317,13 @@ export class AppleCommandAdminStore {
   /** Marks a refetch command in flight for a host (Fleet's host_mdm_commands). */
   async markRefetchInFlight(trx: Kysely<DB>, hostId: number, commandType: string): Promise<void> {
     const now = dbNow();
-    await upsert(trx, 'host_mdm_commands', { host_id: hostId, command_type: commandType, created_at: now, updated_at: now }, ['host_id', 'command_type'], ['updated_at']);
+    await upsert(
+      trx,
+      'host_mdm_commands',
+      { host_id: hostId, command_type: commandType, created_at: now, updated_at: now },
+      ['host_id', 'command_type'],
+      ['updated_at'],
+    );
   }
 
   transaction<T>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {

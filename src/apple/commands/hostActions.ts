@@ -16,13 +16,25 @@ import type { AppleCommandQueue } from './queue.js';
 
 /** What DeviceInformation asks for on an MDM refetch (Fleet's list plus identity fields). */
 export const refetchDeviceQueries = [
-  'DeviceName', 'DeviceCapacity', 'AvailableDeviceCapacity', 'OSVersion', 'SupplementalOSVersionExtra',
-  'WiFiMAC', 'ProductName', 'IsMDMLostModeEnabled', 'TimeZone', 'SerialNumber', 'Model', 'ModelName', 'BuildVersion',
+  'DeviceName',
+  'DeviceCapacity',
+  'AvailableDeviceCapacity',
+  'OSVersion',
+  'SupplementalOSVersionExtra',
+  'WiFiMAC',
+  'ProductName',
+  'IsMDMLostModeEnabled',
+  'TimeZone',
+  'SerialNumber',
+  'Model',
+  'ModelName',
+  'BuildVersion',
 ];
 
 export const lostModeMessage = 'This device is locked by your organization. Contact your IT department.';
 
-const conflictAction = (reason: string) => new HttpError(422, 'Validation Failed', [{ name: 'host_id', reason }]);
+const conflictAction = (reason: string) =>
+  new HttpError(422, 'Validation Failed', [{ name: 'host_id', reason }]);
 
 function sixDigitPin(): string {
   return String(randomInt(0, 1_000_000)).padStart(6, '0');
@@ -43,7 +55,10 @@ function roleFor(p: Principal, teamId: number | null): string | null {
 export class AppleHostActionService {
   constructor(
     private readonly store: AppleCommandAdminStore,
-    private readonly hosts: { getById(id: number): Promise<HostRow | undefined>; setRefetchRequested(id: number, v: boolean): Promise<void> },
+    private readonly hosts: {
+      getById(id: number): Promise<HostRow | undefined>;
+      setRefetchRequested(id: number, v: boolean): Promise<void>;
+    },
     private readonly queue: () => Pick<AppleCommandQueue, 'enqueue'>,
     private readonly push: Pick<ApplePushService, 'pushEnrollments'>,
     private readonly certificates: Pick<ApnsCertificateService, 'current'>,
@@ -65,10 +80,14 @@ export class AppleHostActionService {
 
   private async enrollmentOf(host: HostRow): Promise<string> {
     if (!applePlatforms.includes(host.platform)) {
-      throw badRequest(`this action needs an Apple host enrolled in MDM; host ${host.id} is ${host.platform || 'unknown'}`, 'host_id');
+      throw badRequest(
+        `this action needs an Apple host enrolled in MDM; host ${host.id} is ${host.platform || 'unknown'}`,
+        'host_id',
+      );
     }
     const [target] = await this.store.targetHosts([host.uuid]);
-    if (!target?.mdm_enrolled || !target.enrollment_id) throw badRequest(`host ${host.id} is not enrolled in MDM`, 'host_id');
+    if (!target?.mdm_enrolled || !target.enrollment_id)
+      throw badRequest(`host ${host.id} is not enrolled in MDM`, 'host_id');
     if (!(await this.certificates.current())) throw appleMdmNotConfigured();
     return target.enrollment_id;
   }
@@ -91,7 +110,11 @@ export class AppleHostActionService {
   ): Promise<string> {
     const cmd = buildCommandPlist(requestType, fields, `${prefix}${randomUUID().toUpperCase()}`);
     await this.store.transaction(async (trx) => {
-      await this.queue().enqueue([enrollmentId], { commandUuid: cmd.commandUuid, requestType, plist: cmd.plist }, trx);
+      await this.queue().enqueue(
+        [enrollmentId],
+        { commandUuid: cmd.commandUuid, requestType, plist: cmd.plist },
+        trx,
+      );
       await apply(cmd.commandUuid, trx);
     });
     await this.push.pushEnrollments([enrollmentId]);
@@ -120,15 +143,31 @@ export class AppleHostActionService {
     const enrollmentId = await this.enrollmentOf(host);
     const st = await this.lockState(host.id);
     if (st.wiping || st.wiped) throw conflictAction('Host has a pending or completed wipe.');
-    if (st.locking) throw conflictAction('Host has a pending lock request. The host will lock when it comes online.');
+    if (st.locking)
+      throw conflictAction('Host has a pending lock request. The host will lock when it comes online.');
     if (st.unlocking) throw conflictAction('Host has a pending unlock request.');
     if (st.locked) throw conflictAction('Host is already locked.');
     const macos = host.platform === 'darwin';
     const pin = macos ? sixDigitPin() : null;
-    await this.send(enrollmentId, macos ? 'DeviceLock' : 'EnableLostMode', macos ? { PIN: pin } : { Message: lostModeMessage }, (uuid, trx) =>
-      this.store.setHostAction(trx, { host_id: host.id, fleet_platform: host.platform, lock_ref: uuid, unlock_ref: null, unlock_pin: pin }),
+    await this.send(
+      enrollmentId,
+      macos ? 'DeviceLock' : 'EnableLostMode',
+      macos ? { PIN: pin } : { Message: lostModeMessage },
+      (uuid, trx) =>
+        this.store.setHostAction(trx, {
+          host_id: host.id,
+          fleet_platform: host.platform,
+          lock_ref: uuid,
+          unlock_ref: null,
+          unlock_pin: pin,
+        }),
     );
-    await this.activities.record(viewer, 'locked_host', { host_id: host.id, host_display_name: host.computer_name || host.hostname }, { hostIds: [host.id] });
+    await this.activities.record(
+      viewer,
+      'locked_host',
+      { host_id: host.id, host_display_name: host.computer_name || host.hostname },
+      { hostIds: [host.id] },
+    );
     return { unlockPin: pin };
   }
 
@@ -145,14 +184,23 @@ export class AppleHostActionService {
     if (!st.locked && !st.locking) throw conflictAction('Host is not locked.');
     if (host.platform === 'darwin') {
       await this.store.transaction((trx) =>
-        this.store.setHostAction(trx, { host_id: host.id, fleet_platform: host.platform, unlock_ref: new Date().toISOString() }),
+        this.store.setHostAction(trx, {
+          host_id: host.id,
+          fleet_platform: host.platform,
+          unlock_ref: new Date().toISOString(),
+        }),
       );
     } else {
       await this.send(enrollmentId, 'DisableLostMode', {}, (uuid, trx) =>
         this.store.setHostAction(trx, { host_id: host.id, fleet_platform: host.platform, unlock_ref: uuid }),
       );
     }
-    await this.activities.record(viewer, 'unlocked_host', { host_id: host.id, host_display_name: host.computer_name || host.hostname }, { hostIds: [host.id] });
+    await this.activities.record(
+      viewer,
+      'unlocked_host',
+      { host_id: host.id, host_display_name: host.computer_name || host.hostname },
+      { hostIds: [host.id] },
+    );
     return { unlockPin: host.platform === 'darwin' ? (row?.unlock_pin ?? null) : null };
   }
 
@@ -166,9 +214,18 @@ export class AppleHostActionService {
     if (st.locking) throw conflictAction('Host has a pending lock request.');
     if (st.unlocking) throw conflictAction('Host has a pending unlock request.');
     const macos = host.platform === 'darwin';
-    await this.send(enrollmentId, 'EraseDevice', macos ? { PIN: sixDigitPin(), ObliterationBehavior: 'Default' } : {}, (uuid, trx) =>
-      this.store.setHostAction(trx, { host_id: host.id, fleet_platform: host.platform, wipe_ref: uuid }),
+    await this.send(
+      enrollmentId,
+      'EraseDevice',
+      macos ? { PIN: sixDigitPin(), ObliterationBehavior: 'Default' } : {},
+      (uuid, trx) =>
+        this.store.setHostAction(trx, { host_id: host.id, fleet_platform: host.platform, wipe_ref: uuid }),
     );
-    await this.activities.record(viewer, 'wiped_host', { host_id: host.id, host_display_name: host.computer_name || host.hostname }, { hostIds: [host.id] });
+    await this.activities.record(
+      viewer,
+      'wiped_host',
+      { host_id: host.id, host_display_name: host.computer_name || host.hostname },
+      { hostIds: [host.id] },
+    );
   }
 }

@@ -40,7 +40,10 @@ export type PendingAction = '' | 'lock' | 'unlock' | 'wipe';
  * Fleet's host `mdm.device_status` and `mdm.pending_action`: a wipe outranks a lock; a pending
  * action shows as the "-ing" status with the action named; done actions show as locked/wiped.
  */
-export function deviceStatusJson(st: LockState): { device_status: DeviceStatus; pending_action: PendingAction } {
+export function deviceStatusJson(st: LockState): {
+  device_status: DeviceStatus;
+  pending_action: PendingAction;
+} {
   if (st.wiped) return { device_status: 'wiped', pending_action: '' };
   if (st.wiping) return { device_status: 'wiping', pending_action: 'wipe' };
   if (st.unlocking) return { device_status: 'unlocking', pending_action: 'unlock' };

@@ -88,10 +88,20 @@ export class AppleCommandQueue {
    * `id` = enrollment id and `command_uuid`, one row per pair), inside the caller's transaction.
    * No enrollment list passes through JavaScript.
    */
-  async enqueueMany(cmds: EnqueueCommand[], targets: RawBuilder<unknown>, trx: Transaction<DB>, priority = 0): Promise<void> {
+  async enqueueMany(
+    cmds: EnqueueCommand[],
+    targets: RawBuilder<unknown>,
+    trx: Transaction<DB>,
+    priority = 0,
+  ): Promise<void> {
     if (cmds.length === 0) return;
     for (const cmd of cmds) await this.store.insertCommand(trx, cmd);
-    await this.store.insertQueueRowsFrom(trx, cmds.map((c) => c.commandUuid), targets, priority);
+    await this.store.insertQueueRowsFrom(
+      trx,
+      cmds.map((c) => c.commandUuid),
+      targets,
+      priority,
+    );
   }
 
   /**
@@ -111,14 +121,26 @@ export class AppleCommandQueue {
       if (!found.associated || !row) return found;
       if (row.delivery_attempts < this.opts.maxDeliveryAttempts) {
         this.rememberRequestType(row.command_uuid, row.request_type);
-        this.deliveries.add(`${enrollmentId}\n${row.command_uuid}`, { id: enrollmentId, commandUuid: row.command_uuid });
+        this.deliveries.add(`${enrollmentId}\n${row.command_uuid}`, {
+          id: enrollmentId,
+          commandUuid: row.command_uuid,
+        });
         return found;
       }
       this.opts.logger?.warn(
-        { enrollmentId, commandUuid: row.command_uuid, requestType: row.request_type, attempts: row.delivery_attempts },
+        {
+          enrollmentId,
+          commandUuid: row.command_uuid,
+          requestType: row.request_type,
+          attempts: row.delivery_attempts,
+        },
         'apple command delivered too often without an answer; giving up on it',
       );
-      await this.store.giveUp(enrollmentId, row.command_uuid, giveUpResult(enrollmentId, row.command_uuid, row.delivery_attempts));
+      await this.store.giveUp(
+        enrollmentId,
+        row.command_uuid,
+        giveUpResult(enrollmentId, row.command_uuid, row.delivery_attempts),
+      );
     }
     return { associated: true };
   }
@@ -139,7 +161,10 @@ export class AppleCommandQueue {
   }): Promise<boolean> {
     if (!(await this.store.storeReport(r))) return false;
     if (finalStatuses.has(r.status)) {
-      this.deactivations.add(`${r.enrollmentId}\n${r.commandUuid}`, { id: r.enrollmentId, commandUuid: r.commandUuid });
+      this.deactivations.add(`${r.enrollmentId}\n${r.commandUuid}`, {
+        id: r.enrollmentId,
+        commandUuid: r.commandUuid,
+      });
     } else if (r.status === 'NotNow') {
       await this.store.resetDeliveryAttempts(r.enrollmentId, r.commandUuid);
     }
@@ -148,7 +173,8 @@ export class AppleCommandQueue {
 
   private rememberRequestType(commandUuid: string, requestType: string): void {
     if (this.requestTypes.has(commandUuid)) return;
-    if (this.requestTypes.size >= REQUEST_TYPE_CACHE_LIMIT) this.requestTypes.delete(this.requestTypes.keys().next().value as string);
+    if (this.requestTypes.size >= REQUEST_TYPE_CACHE_LIMIT)
+      this.requestTypes.delete(this.requestTypes.keys().next().value as string);
     this.requestTypes.set(commandUuid, requestType);
   }
 
@@ -187,7 +213,13 @@ export class AppleCommandQueue {
 
   /** Queued commands, newest first, optionally for some hosts (device ids = host UUIDs) or one type. */
   async listCommands(
-    f: { hostUuids?: string[]; requestType?: string; commandUuid?: string; page?: number; perPage?: number } = {},
+    f: {
+      hostUuids?: string[];
+      requestType?: string;
+      commandUuid?: string;
+      page?: number;
+      perPage?: number;
+    } = {},
   ): Promise<AppleQueuedCommand[]> {
     const perPage = Math.min(Math.max(f.perPage ?? 100, 1), 10_000);
     const rows = await this.store.listCommands({

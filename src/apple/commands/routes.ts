@@ -24,12 +24,21 @@ const listQuery = z
   })
   .strict();
 
-const resultsQuery = z.object({ command_uuid: z.string().min(1, 'command_uuid is required'), token: z.string().optional() }).strict();
+const resultsQuery = z
+  .object({ command_uuid: z.string().min(1, 'command_uuid is required'), token: z.string().optional() })
+  .strict();
 
 const hostParams = z.object({ id: z.coerce.number().int().positive() }).strict();
-const lockQuery = z.object({ view_pin: z.enum(['true', 'false', '1', '0']).optional(), token: z.string().optional() }).strict();
+const lockQuery = z
+  .object({ view_pin: z.enum(['true', 'false', '1', '0']).optional(), token: z.string().optional() })
+  .strict();
 const wipeBody = z
-  .object({ windows: z.object({ wipe_type: z.enum(['doWipe', 'doWipeProtected']) }).strict().optional() })
+  .object({
+    windows: z
+      .object({ wipe_type: z.enum(['doWipe', 'doWipeProtected']) })
+      .strict()
+      .optional(),
+  })
   .strict()
   .optional();
 
@@ -49,7 +58,10 @@ export function appleCommandRoutes(services: Services) {
       const viewer = authorize(req, 'mdm_command_result', 'read');
       const q = listQuery.parse(req.query ?? {});
       const page = paging(q);
-      const order = q.order_key === undefined ? { key: 'updated_at', desc: true } : ordering(q, [...orderKeys], 'updated_at');
+      const order =
+        q.order_key === undefined
+          ? { key: 'updated_at', desc: true }
+          : ordering(q, [...orderKeys], 'updated_at');
       const results = await commands.list(viewer, {
         hostIdentifier: q.host_identifier?.trim() || undefined,
         requestType: q.request_type?.trim() || undefined,

@@ -93,7 +93,12 @@ export class CommandQueueStore {
   }
 
   /** One queue row per enrollment, in chunks (statements stay well under placeholder limits). */
-  async insertQueueRows(trx: AnyDb, enrollmentIds: string[], commandUuid: string, priority: number): Promise<void> {
+  async insertQueueRows(
+    trx: AnyDb,
+    enrollmentIds: string[],
+    commandUuid: string,
+    priority: number,
+  ): Promise<void> {
     const now = microNow();
     for (let i = 0; i < enrollmentIds.length; i += ENQUEUE_CHUNK) {
       const rows = enrollmentIds.slice(i, i + ENQUEUE_CHUNK).map((id) => ({
@@ -114,7 +119,12 @@ export class CommandQueueStore {
    * primary key so the inserts walk the index in order. Each command keeps its own created_at (in
    * the given order) so a device receives them in that order.
    */
-  async insertQueueRowsFrom(trx: AnyDb, commandUuids: string[], source: RawBuilder<unknown>, priority: number): Promise<void> {
+  async insertQueueRowsFrom(
+    trx: AnyDb,
+    commandUuids: string[],
+    source: RawBuilder<unknown>,
+    priority: number,
+  ): Promise<void> {
     if (commandUuids.length === 0) return;
     const times = commandUuids.map((uuid) => sql`WHEN ${uuid} THEN ${microNow()}`);
     const createdAt = sql`CASE s.command_uuid ${sql.join(times, sql` `)} END`;
@@ -148,7 +158,9 @@ export class CommandQueueStore {
       .updateTable('nano_enrollment_queue as q')
       .set({ active: 0, updated_at: microNow() })
       .where('q.active', '=', 1)
-      .where('q.id', 'in', (eb) => eb.selectFrom('nano_enrollments').select('id').where('device_id', '=', deviceId))
+      .where('q.id', 'in', (eb) =>
+        eb.selectFrom('nano_enrollments').select('id').where('device_id', '=', deviceId),
+      )
       .execute();
   }
 
@@ -157,8 +169,15 @@ export class CommandQueueStore {
    * NotNow keeps it active and resets its delivery count (the device could decode it). Returns
    * false when the command was never queued for this enrollment.
    */
-  async settleQueueRow(enrollmentId: string, commandUuid: string, final: boolean, db: AnyDb = this.db): Promise<boolean> {
-    const set = final ? { active: 0, updated_at: microNow() } : { delivery_attempts: 0, updated_at: microNow() };
+  async settleQueueRow(
+    enrollmentId: string,
+    commandUuid: string,
+    final: boolean,
+    db: AnyDb = this.db,
+  ): Promise<boolean> {
+    const set = final
+      ? { active: 0, updated_at: microNow() }
+      : { delivery_attempts: 0, updated_at: microNow() };
     const res = await db
       .updateTable('nano_enrollment_queue')
       .set(set)
@@ -178,7 +197,13 @@ export class CommandQueueStore {
   }
 
   /** One row per (enrollment, command); a later status overwrites, NotNows are counted. */
-  async upsertResult(enrollmentId: string, commandUuid: string, status: string, raw: Buffer, db: AnyDb = this.db): Promise<void> {
+  async upsertResult(
+    enrollmentId: string,
+    commandUuid: string,
+    status: string,
+    raw: Buffer,
+    db: AnyDb = this.db,
+  ): Promise<void> {
     const now = dbNow();
     const notNow = status === 'NotNow';
     const dialect = dialectOf(db);
@@ -208,53 +233,73 @@ export class CommandQueueStore {
     return this.db
       .selectFrom('nano_enrollment_queue as q')
       .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
-      .leftJoin('nano_command_results as r', (j) => j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'))
+      .leftJoin('nano_command_results as r', (j) =>
+        j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'),
+      )
       .select(['q.command_uuid', 'c.request_type', 'c.command', 'q.delivery_attempts'])
       .where('q.id', '=', enrollmentId)
       .where('q.active', '=', 1)
-      .where((eb) => (includeNotNow ? eb.or([eb('r.status', 'is', null), eb('r.status', '=', 'NotNow')]) : eb('r.status', 'is', null)))
+      .where((eb) =>
+        includeNotNow
+          ? eb.or([eb('r.status', 'is', null), eb('r.status', '=', 'NotNow')])
+          : eb('r.status', 'is', null),
+      )
       .orderBy('q.priority', 'desc')
       .orderBy('q.created_at', 'asc')
       .limit(1);
   }
 
   /** The same, returning a row only while the device certificate is bound to the device. */
-  private associatedNextCommandQuery(enrollmentId: string, includeNotNow: boolean, deviceId: string, sha256: string) {
+  private associatedNextCommandQuery(
+    enrollmentId: string,
+    includeNotNow: boolean,
+    deviceId: string,
+    sha256: string,
+  ) {
     return this.nextCommandQuery(enrollmentId, includeNotNow).where((eb) =>
       eb.exists(
-        eb.selectFrom('nano_cert_auth_associations as a').select('a.id').where('a.id', '=', deviceId).where('a.sha256', '=', sha256),
+        eb
+          .selectFrom('nano_cert_auth_associations as a')
+          .select('a.id')
+          .where('a.id', '=', deviceId)
+          .where('a.sha256', '=', sha256),
       ),
     );
   }
 
   private hotQueries() {
     return {
-    next: [false, true].map(
-      (notNow) => new ReusableQuery(this.db, (id: string) => this.nextCommandQuery(id, notNow), 1),
-    ),
-    associatedNext: [false, true].map(
-      (notNow) =>
-        new ReusableQuery(
-          this.db,
-          (id: string, deviceId: string, sha256: string) => this.associatedNextCommandQuery(id, notNow, deviceId, sha256),
-          3,
-        ),
-    ),
-    association: new ReusableQuery(
-      this.db,
-      (deviceId: string, sha256: string) =>
-        this.db.selectFrom('nano_cert_auth_associations').select('id').where('id', '=', deviceId).where('sha256', '=', sha256),
-      2,
-    ),
-    storeReport: [false, true].map(
-      (checkAssociation) =>
-        new ReusableQuery(
-          this.db,
-          (...p: [string, Buffer, string | null, number, string, string, string, string, string]) =>
-            this.storeReportQuery(this.db, p, checkAssociation),
-          9,
-        ),
-    ),
+      next: [false, true].map(
+        (notNow) => new ReusableQuery(this.db, (id: string) => this.nextCommandQuery(id, notNow), 1),
+      ),
+      associatedNext: [false, true].map(
+        (notNow) =>
+          new ReusableQuery(
+            this.db,
+            (id: string, deviceId: string, sha256: string) =>
+              this.associatedNextCommandQuery(id, notNow, deviceId, sha256),
+            3,
+          ),
+      ),
+      association: new ReusableQuery(
+        this.db,
+        (deviceId: string, sha256: string) =>
+          this.db
+            .selectFrom('nano_cert_auth_associations')
+            .select('id')
+            .where('id', '=', deviceId)
+            .where('sha256', '=', sha256),
+        2,
+      ),
+      storeReport: [false, true].map(
+        (checkAssociation) =>
+          new ReusableQuery(
+            this.db,
+            (...p: [string, Buffer, string | null, number, string, string, string, string, string]) =>
+              this.storeReportQuery(this.db, p, checkAssociation),
+            9,
+          ),
+      ),
     };
   }
 
@@ -284,7 +329,15 @@ export class CommandQueueStore {
   private storeReportQuery(
     db: AnyDb,
     [status, raw, notNowAt, notNowTally, now, enrollmentId, commandUuid, deviceId, sha256]: [
-      string, Buffer, string | null, number, string, string, string, string, string,
+      string,
+      Buffer,
+      string | null,
+      number,
+      string,
+      string,
+      string,
+      string,
+      string,
     ],
     checkAssociation: boolean,
   ) {
@@ -313,13 +366,26 @@ export class CommandQueueStore {
     if (checkAssociation) {
       source = source.where((eb) =>
         eb.exists(
-          eb.selectFrom('nano_cert_auth_associations as a').select('a.id').where('a.id', '=', deviceId).where('a.sha256', '=', sha256),
+          eb
+            .selectFrom('nano_cert_auth_associations as a')
+            .select('a.id')
+            .where('a.id', '=', deviceId)
+            .where('a.sha256', '=', sha256),
         ),
       );
     }
     const base = db
       .insertInto('nano_command_results')
-      .columns(['id', 'command_uuid', 'status', 'result', 'not_now_at', 'not_now_tally', 'created_at', 'updated_at'])
+      .columns([
+        'id',
+        'command_uuid',
+        'status',
+        'result',
+        'not_now_at',
+        'not_now_tally',
+        'created_at',
+        'updated_at',
+      ])
       .expression(source as any);
     return dialect === 'mysql'
       ? base.onDuplicateKeyUpdate(set)
@@ -334,14 +400,27 @@ export class CommandQueueStore {
    * NotNows are counted. The queue row is settled separately (see deactivate / resetDeliveryAttempts).
    */
   async storeReport(
-    r: { enrollmentId: string; commandUuid: string; status: string; raw: Buffer; association?: CertificateAssociation },
+    r: {
+      enrollmentId: string;
+      commandUuid: string;
+      status: string;
+      raw: Buffer;
+      association?: CertificateAssociation;
+    },
     db: AnyDb = this.db,
   ): Promise<boolean> {
     const now = dbNow();
     const notNow = r.status === 'NotNow';
     const params: [string, Buffer, string | null, number, string, string, string, string, string] = [
-      r.status, r.raw, notNow ? now : null, notNow ? 1 : 0, now, r.enrollmentId, r.commandUuid,
-      r.association?.deviceId ?? '', r.association?.sha256 ?? '',
+      r.status,
+      r.raw,
+      notNow ? now : null,
+      notNow ? 1 : 0,
+      now,
+      r.enrollmentId,
+      r.commandUuid,
+      r.association?.deviceId ?? '',
+      r.association?.sha256 ?? '',
     ];
     const checkAssociation = r.association !== undefined;
     const res =
@@ -357,7 +436,13 @@ export class CommandQueueStore {
     await this.db
       .updateTable('nano_enrollment_queue')
       .set({ active: 0, updated_at: microNow() })
-      .where((eb) => eb(eb.refTuple('id', 'command_uuid'), 'in', pairs.map((p) => eb.tuple(p.id, p.commandUuid))))
+      .where((eb) =>
+        eb(
+          eb.refTuple('id', 'command_uuid'),
+          'in',
+          pairs.map((p) => eb.tuple(p.id, p.commandUuid)),
+        ),
+      )
       .where('active', '=', 1)
       .execute();
   }
@@ -397,7 +482,13 @@ export class CommandQueueStore {
    * Settles the queue row and stores the result in one transaction (one commit, so one log flush
    * on MySQL). Returns false, storing nothing, when the command was never queued for this enrollment.
    */
-  async recordReport(enrollmentId: string, commandUuid: string, status: string, raw: Buffer, final: boolean): Promise<boolean> {
+  async recordReport(
+    enrollmentId: string,
+    commandUuid: string,
+    status: string,
+    raw: Buffer,
+    final: boolean,
+  ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       if (!(await this.settleQueueRow(enrollmentId, commandUuid, final, trx))) return false;
       await this.upsertResult(enrollmentId, commandUuid, status, raw, trx);
@@ -425,7 +516,9 @@ export class CommandQueueStore {
     return rows.map((r) => ({ ...r, result: Buffer.from(r.result) }));
   }
 
-  async getCommand(commandUuid: string): Promise<{ command_uuid: string; request_type: string; command: Buffer } | undefined> {
+  async getCommand(
+    commandUuid: string,
+  ): Promise<{ command_uuid: string; request_type: string; command: Buffer } | undefined> {
     const r = await this.db
       .selectFrom('nano_commands')
       .select(['command_uuid', 'request_type', 'command'])
@@ -446,7 +539,9 @@ export class CommandQueueStore {
       .selectFrom('nano_enrollment_queue as q')
       .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
       .innerJoin('nano_enrollments as e', 'e.id', 'q.id')
-      .leftJoin('nano_command_results as r', (j) => j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'))
+      .leftJoin('nano_command_results as r', (j) =>
+        j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'),
+      )
       .select([
         'q.id as enrollment_id',
         'e.device_id',
@@ -462,7 +557,12 @@ export class CommandQueueStore {
     }
     if (f.requestType) q = q.where('c.request_type', '=', f.requestType);
     if (f.commandUuid) q = q.where('q.command_uuid', '=', f.commandUuid);
-    const rows = await q.orderBy('q.created_at', 'desc').orderBy('q.id').limit(f.limit).offset(f.offset).execute();
+    const rows = await q
+      .orderBy('q.created_at', 'desc')
+      .orderBy('q.id')
+      .limit(f.limit)
+      .offset(f.offset)
+      .execute();
     return rows.map((r) => ({ ...r, status: r.status ?? null }));
   }
 
@@ -486,11 +586,23 @@ export class CommandQueueStore {
           const tuples = rows.slice(i, i + ENQUEUE_CHUNK);
           await trx
             .deleteFrom('nano_enrollment_queue')
-            .where((eb) => eb(eb.refTuple('id', 'command_uuid'), 'in', tuples.map((t) => eb.tuple(t.id, t.command_uuid))))
+            .where((eb) =>
+              eb(
+                eb.refTuple('id', 'command_uuid'),
+                'in',
+                tuples.map((t) => eb.tuple(t.id, t.command_uuid)),
+              ),
+            )
             .execute();
           await trx
             .deleteFrom('nano_command_results')
-            .where((eb) => eb(eb.refTuple('id', 'command_uuid'), 'in', tuples.map((t) => eb.tuple(t.id, t.command_uuid))))
+            .where((eb) =>
+              eb(
+                eb.refTuple('id', 'command_uuid'),
+                'in',
+                tuples.map((t) => eb.tuple(t.id, t.command_uuid)),
+              ),
+            )
             .execute();
         }
       });
@@ -502,10 +614,24 @@ export class CommandQueueStore {
       .deleteFrom('nano_commands')
       .where('created_at', '<', cutoff)
       .where((eb) =>
-        eb.not(eb.exists(eb.selectFrom('nano_enrollment_queue as q').select('q.id').whereRef('q.command_uuid', '=', 'nano_commands.command_uuid'))),
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('nano_enrollment_queue as q')
+              .select('q.id')
+              .whereRef('q.command_uuid', '=', 'nano_commands.command_uuid'),
+          ),
+        ),
       )
       .where((eb) =>
-        eb.not(eb.exists(eb.selectFrom('nano_command_results as r').select('r.id').whereRef('r.command_uuid', '=', 'nano_commands.command_uuid'))),
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('nano_command_results as r')
+              .select('r.id')
+              .whereRef('r.command_uuid', '=', 'nano_commands.command_uuid'),
+          ),
+        ),
       )
       .where((eb) =>
         eb.not(

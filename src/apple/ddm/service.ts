@@ -49,12 +49,25 @@ export class DeclarativeManagementService {
     const rows = await this.db
       .selectFrom('host_mdm_apple_declarations as r')
       .innerJoin('mdm_apple_declarations as d', 'd.declaration_uuid', 'r.declaration_uuid')
-      .select(['d.declaration_uuid', 'd.identifier', 'd.raw_json', 'r.token', 'd.uploaded_at', 'd.created_at'])
+      .select([
+        'd.declaration_uuid',
+        'd.identifier',
+        'd.raw_json',
+        'r.token',
+        'd.uploaded_at',
+        'd.created_at',
+      ])
       .where('r.host_uuid', '=', hostUuid)
       .where('r.operation_type', '=', 'install')
       .execute();
     // Newest upload first, then by UUID: the order the DeclarationsToken is computed in.
-    return rows.sort((a, b) => (a.uploaded_at === b.uploaded_at ? a.declaration_uuid.localeCompare(b.declaration_uuid) : a.uploaded_at < b.uploaded_at ? 1 : -1));
+    return rows.sort((a, b) =>
+      a.uploaded_at === b.uploaded_at
+        ? a.declaration_uuid.localeCompare(b.declaration_uuid)
+        : a.uploaded_at < b.uploaded_at
+          ? 1
+          : -1,
+    );
   }
 
   static declarationsToken(decls: { token: string }[]): string {
@@ -66,10 +79,16 @@ export class DeclarativeManagementService {
 
   private async tokens(hostUuid: string): Promise<DeclarativeManagementResponse> {
     const decls = await this.hostDeclarations(hostUuid);
-    const latest = decls.reduce<string | undefined>((m, d) => (!m || d.created_at > m ? d.created_at : m), undefined);
+    const latest = decls.reduce<string | undefined>(
+      (m, d) => (!m || d.created_at > m ? d.created_at : m),
+      undefined,
+    );
     const ts = latest ? fromDbTime(latest)! : new Date();
     return json(200, {
-      SyncTokens: { DeclarationsToken: DeclarativeManagementService.declarationsToken(decls), Timestamp: ddmTimestamp(ts) },
+      SyncTokens: {
+        DeclarationsToken: DeclarativeManagementService.declarationsToken(decls),
+        Timestamp: ddmTimestamp(ts),
+      },
     });
   }
 
@@ -85,7 +104,10 @@ export class DeclarativeManagementService {
       .execute();
     return json(200, {
       Declarations: {
-        Activations: decls.map((d) => ({ Identifier: `${d.declaration_uuid}.activation`, ServerToken: d.token })),
+        Activations: decls.map((d) => ({
+          Identifier: `${d.declaration_uuid}.activation`,
+          ServerToken: d.token,
+        })),
         Configurations: decls.map((d) => ({ Identifier: d.identifier, ServerToken: d.token })),
         Assets: [],
         Management: [],
@@ -94,7 +116,11 @@ export class DeclarativeManagementService {
     });
   }
 
-  private async declaration(hostUuid: string, type: string, id: string): Promise<DeclarativeManagementResponse> {
+  private async declaration(
+    hostUuid: string,
+    type: string,
+    id: string,
+  ): Promise<DeclarativeManagementResponse> {
     const decls = await this.hostDeclarations(hostUuid);
     if (type === 'configuration') {
       const d = decls.find((x) => x.identifier === id);
@@ -139,7 +165,9 @@ export class DeclarativeManagementService {
       else if (c.valid === 'invalid') {
         status = 'failed';
         const reasons: any[] = Array.isArray(c.reasons) ? c.reasons : [];
-        detail = reasons.map((r) => [r.code, r.description].filter(Boolean).join(': ')).join('\n') || 'The declaration is invalid.';
+        detail =
+          reasons.map((r) => [r.code, r.description].filter(Boolean).join(': ')).join('\n') ||
+          'The declaration is invalid.';
       } else status = 'verifying';
       await this.db
         .updateTable('host_mdm_apple_declarations')
@@ -150,7 +178,9 @@ export class DeclarativeManagementService {
         .where('operation_type', '=', 'install')
         .execute();
     }
-    const reported = new Set((Array.isArray(configs) ? configs : []).map((c) => c?.identifier).filter((x) => typeof x === 'string'));
+    const reported = new Set(
+      (Array.isArray(configs) ? configs : []).map((c) => c?.identifier).filter((x) => typeof x === 'string'),
+    );
     const removals = await this.db
       .selectFrom('host_mdm_apple_declarations')
       .select(['declaration_uuid', 'declaration_identifier'])
@@ -158,7 +188,9 @@ export class DeclarativeManagementService {
       .where('operation_type', '=', 'remove')
       .where((eb) => eb.or([eb('status', 'is', null), eb('status', '=', 'pending')]))
       .execute();
-    const done = removals.filter((r) => !reported.has(r.declaration_identifier)).map((r) => r.declaration_uuid);
+    const done = removals
+      .filter((r) => !reported.has(r.declaration_identifier))
+      .map((r) => r.declaration_uuid);
     if (done.length) {
       await this.db
         .deleteFrom('host_mdm_apple_declarations')

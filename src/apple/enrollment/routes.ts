@@ -28,10 +28,15 @@ export async function registerAppleEnrollRoutes(app: FastifyInstance, services: 
     scope.get('/api/mdm/apple/enroll', async (req, reply) => {
       const token = (req.query as Record<string, unknown>).token;
       if (typeof token !== 'string' || token === '') {
-        throw new HttpError(401, 'Authentication Failed', [{ name: 'token', reason: 'an enroll secret is required in token' }]);
+        throw new HttpError(401, 'Authentication Failed', [
+          { name: 'token', reason: 'an enroll secret is required in token' },
+        ]);
       }
       const team = await services.enrollSecrets.teamForSecret(token);
-      if (!team) throw new HttpError(401, 'Authentication Failed', [{ name: 'token', reason: 'invalid enroll secret' }]);
+      if (!team)
+        throw new HttpError(401, 'Authentication Failed', [
+          { name: 'token', reason: 'invalid enroll secret' },
+        ]);
       return sendProfile(reply, await services.appleEnrollment.manualProfile());
     });
   });

@@ -9,7 +9,8 @@
  */
 export class PlistParseError extends Error {}
 
-export type PlistValue = string | number | boolean | Date | Buffer | PlistValue[] | { [key: string]: PlistValue };
+export type PlistValue =
+  string | number | boolean | Date | Buffer | PlistValue[] | { [key: string]: PlistValue };
 
 const entities: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
@@ -18,7 +19,8 @@ function decodeText(s: string): string {
   return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-z]+);/g, (_m, e: string) => {
     if (e[0] === '#') {
       const code = e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      if (!Number.isFinite(code) || code > 0x10ffff) throw new PlistParseError(`bad character reference &${e};`);
+      if (!Number.isFinite(code) || code > 0x10ffff)
+        throw new PlistParseError(`bad character reference &${e};`);
       return String.fromCodePoint(code);
     }
     const v = entities[e];
@@ -39,7 +41,7 @@ class Scanner {
   skipMisc(): void {
     const s = this.s;
     for (;;) {
-      while (this.pos < s.length && (s.charCodeAt(this.pos) <= 32)) this.pos++;
+      while (this.pos < s.length && s.charCodeAt(this.pos) <= 32) this.pos++;
       if (s.startsWith('<!--', this.pos)) {
         const end = s.indexOf('-->', this.pos + 4);
         if (end < 0) this.fail('unterminated comment');
@@ -60,7 +62,8 @@ class Scanner {
   openTag(): { name: string; empty: boolean } {
     this.skipMisc();
     const s = this.s;
-    if (s.charCodeAt(this.pos) !== 60 /* < */ || s.charCodeAt(this.pos + 1) === 47 /* / */) this.fail('expected an element');
+    if (s.charCodeAt(this.pos) !== 60 /* < */ || s.charCodeAt(this.pos + 1) === 47 /* / */)
+      this.fail('expected an element');
     const end = s.indexOf('>', this.pos);
     if (end < 0) this.fail('unterminated tag');
     let inner = s.slice(this.pos + 1, end);

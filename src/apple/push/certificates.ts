@@ -46,19 +46,28 @@ export function topicFromCertificate(x509: X509Certificate): string {
     .split('\n')
     .map((line) => /^UID=(.*)$/.exec(line)?.[1])
     .find((v) => v !== undefined);
-  if (!uid) throw invalid('the certificate has no UID attribute with the push topic; is it an MDM push certificate?', 'certificate');
+  if (!uid)
+    throw invalid(
+      'the certificate has no UID attribute with the push topic; is it an MDM push certificate?',
+      'certificate',
+    );
   if (!uid.startsWith(topicPrefix)) {
-    throw invalid(`the certificate's topic "${uid}" is not an MDM push topic (${topicPrefix}...)`, 'certificate');
+    throw invalid(
+      `the certificate's topic "${uid}" is not an MDM push topic (${topicPrefix}...)`,
+      'certificate',
+    );
   }
   return uid;
 }
 
 /** One attribute (e.g. CN) from a distinguished name as Node prints it. */
 function dnAttribute(dn: string, name: string): string {
-  return dn
-    .split('\n')
-    .map((line) => (line.startsWith(`${name}=`) ? line.slice(name.length + 1) : undefined))
-    .find((v) => v !== undefined) ?? '';
+  return (
+    dn
+      .split('\n')
+      .map((line) => (line.startsWith(`${name}=`) ? line.slice(name.length + 1) : undefined))
+      .find((v) => v !== undefined) ?? ''
+  );
 }
 
 interface CachedCertificate {
@@ -138,11 +147,19 @@ export class ApnsCertificateService {
   async upload(bytes: Buffer): Promise<ApnsCertificate> {
     const x509 = parseCertificate(bytes);
     const topic = topicFromCertificate(x509);
-    if (new Date(x509.validTo).getTime() <= this.now()) throw invalid('the certificate has expired', 'certificate');
+    if (new Date(x509.validTo).getTime() <= this.now())
+      throw invalid('the certificate has expired', 'certificate');
     const keyPem = (await this.assets.getOne(AssetName.apnsKey, { fresh: true }))?.toString('utf8');
-    if (!keyPem) throw invalid('no APNs key is stored: request a CSR first (GET /api/v1/fleet/mdm/apple/request_csr)', 'certificate');
+    if (!keyPem)
+      throw invalid(
+        'no APNs key is stored: request a CSR first (GET /api/v1/fleet/mdm/apple/request_csr)',
+        'certificate',
+      );
     if (!x509.checkPrivateKey(createPrivateKey(keyPem))) {
-      throw invalid('the certificate does not match the stored APNs key (it was made from another CSR)', 'certificate');
+      throw invalid(
+        'the certificate does not match the stored APNs key (it was made from another CSR)',
+        'certificate',
+      );
     }
     const others = await this.store.countEnrolledWithOtherTopic(topic);
     if (others > 0) {
@@ -166,7 +183,12 @@ export class ApnsCertificateService {
   }
 
   /** Fleet's APNs status: `{common_name, serial_number, issuer, renew_date}`; null when none. */
-  async status(): Promise<{ common_name: string; serial_number: string; issuer: string; renew_date: string } | null> {
+  async status(): Promise<{
+    common_name: string;
+    serial_number: string;
+    issuer: string;
+    renew_date: string;
+  } | null> {
     const cur = await this.current();
     if (!cur) return null;
     const x509 = new X509Certificate(cur.certPem);

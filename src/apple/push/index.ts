@@ -20,7 +20,12 @@ export function createApplePush(deps: {
 }) {
   const { config } = deps;
   const store = new ApplePushStore(deps.db);
-  const certificates = new ApnsCertificateService(deps.assets, store, deps.appConfig, config.apnsCertCacheSeconds * 1000);
+  const certificates = new ApnsCertificateService(
+    deps.assets,
+    store,
+    deps.appConfig,
+    config.apnsCertCacheSeconds * 1000,
+  );
   const client = new Http2ApnsClient({
     baseUrl: config.apnsBaseUrl,
     caPem: config.apnsCaFile ? readFileSync(config.apnsCaFile, 'utf8') : undefined,

@@ -21,12 +21,16 @@ async function uploadedCertificate(req: FastifyRequest): Promise<Buffer> {
         found = Buffer.from(part.value);
       }
     }
-    if (!found || found.length === 0) throw badRequest('multipart field "certificate" is missing or empty', 'certificate');
+    if (!found || found.length === 0)
+      throw badRequest('multipart field "certificate" is missing or empty', 'certificate');
     return found;
   }
   const body = req.body;
   if (Buffer.isBuffer(body) && body.length > 0) return body;
-  throw badRequest('send the certificate as multipart field "certificate" (or as a raw PEM body)', 'certificate');
+  throw badRequest(
+    'send the certificate as multipart field "certificate" (or as a raw PEM body)',
+    'certificate',
+  );
 }
 
 /**
@@ -39,7 +43,12 @@ export function applePushSetupRoutes(services: Services) {
     await scope.register(async (s) => {
       await s.register(multipart, { limits: { fileSize: maxCertificateBytes } });
       s.addContentTypeParser(
-        ['application/x-pem-file', 'application/x-x509-ca-cert', 'application/pkix-cert', 'application/octet-stream'],
+        [
+          'application/x-pem-file',
+          'application/x-x509-ca-cert',
+          'application/pkix-cert',
+          'application/octet-stream',
+        ],
         { parseAs: 'buffer', bodyLimit: maxCertificateBytes },
         (_req, body, done) => done(null, body),
       );

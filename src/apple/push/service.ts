@@ -71,7 +71,10 @@ export class ApplePushService {
     return { pushed, failed };
   }
 
-  private async pushAndRecord(ids: string[], failuresAfter: (id: string) => number): Promise<EnrollmentPushResult[]> {
+  private async pushAndRecord(
+    ids: string[],
+    failuresAfter: (id: string) => number,
+  ): Promise<EnrollmentPushResult[]> {
     const unique = [...new Set(ids)];
     if (unique.length === 0) return [];
     const targets = await this.store.pushTargets(unique);
@@ -82,8 +85,10 @@ export class ApplePushService {
       const t = byId.get(id);
       if (!t) results.set(id, { enrollmentId: id, ok: false, reason: 'unknown enrollment' });
       else if (!t.enabled) results.set(id, { enrollmentId: id, ok: false, reason: 'enrollment is disabled' });
-      else if (!t.token_hex || !t.push_magic) results.set(id, { enrollmentId: id, ok: false, reason: 'no push token yet' });
-      else if (t.token_dead) results.set(id, { enrollmentId: id, ok: false, reason: t.last_push_error ?? 'dead token' });
+      else if (!t.token_hex || !t.push_magic)
+        results.set(id, { enrollmentId: id, ok: false, reason: 'no push token yet' });
+      else if (t.token_dead)
+        results.set(id, { enrollmentId: id, ok: false, reason: t.last_push_error ?? 'dead token' });
       else sendable.push(t);
     }
     if (sendable.length === 0) return unique.map((id) => results.get(id)!);
@@ -92,12 +97,20 @@ export class ApplePushService {
     const at = this.clock();
     let answers: ApnsPushResult[];
     if (!cert) {
-      answers = sendable.map((t) => ({ tokenHex: t.token_hex, ok: false, reason: 'APNs certificate not configured' }));
+      answers = sendable.map((t) => ({
+        tokenHex: t.token_hex,
+        ok: false,
+        reason: 'APNs certificate not configured',
+      }));
     } else {
       answers = await this.client.push(
         cert,
         // The enrollment's topic is what the device listens on; it equals the certificate's when all is well.
-        sendable.map((t) => ({ tokenHex: t.token_hex, pushMagic: t.push_magic, topic: t.topic || cert.topic })),
+        sendable.map((t) => ({
+          tokenHex: t.token_hex,
+          pushMagic: t.push_magic,
+          topic: t.topic || cert.topic,
+        })),
       );
     }
 
@@ -119,7 +132,12 @@ export class ApplePushService {
       };
       g.ids.push(t.id);
       groups.set(key, g);
-      results.set(t.id, { enrollmentId: t.id, ok: a.ok, status: a.status, reason: a.ok ? undefined : error ?? undefined });
+      results.set(t.id, {
+        enrollmentId: t.id,
+        ok: a.ok,
+        status: a.status,
+        reason: a.ok ? undefined : (error ?? undefined),
+      });
     });
     await this.store.recordOutcomes([...groups.values()]);
 

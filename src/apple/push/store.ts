@@ -44,7 +44,16 @@ export class ApplePushStore {
     for (const part of chunks([...new Set(ids)])) {
       const rows = await this.db
         .selectFrom('nano_enrollments')
-        .select(['id', 'topic', 'push_magic', 'token_hex', 'enabled', 'last_push_error', 'last_push_at', 'updated_at'])
+        .select([
+          'id',
+          'topic',
+          'push_magic',
+          'token_hex',
+          'enabled',
+          'last_push_error',
+          'last_push_at',
+          'updated_at',
+        ])
         .where('id', 'in', part)
         .execute();
       for (const r of rows) {
@@ -91,7 +100,11 @@ export class ApplePushStore {
    * Enabled enrollments with a live push token that still have commands waiting (never answered,
    * or answered NotNow) and whose next push time has come; in id order after `afterId`.
    */
-  async dueForRepush(now: string, limit: number, afterId = ''): Promise<{ id: string; push_failures: number }[]> {
+  async dueForRepush(
+    now: string,
+    limit: number,
+    afterId = '',
+  ): Promise<{ id: string; push_failures: number }[]> {
     const rows = await this.db
       .selectFrom('nano_enrollments as e')
       .select(['e.id', 'e.push_failures'])

@@ -1,4 +1,11 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { parseSignedData } from '../../crypto/cms.js';
 import { buildCsr } from '../../crypto/csr.js';
 import { envelopedDecrypt, envelopedEncrypt } from '../../crypto/envelope.js';
@@ -45,7 +52,10 @@ export interface ScepEnrollResult {
 async function get(f: typeof fetch, url: string): Promise<{ body: Buffer; contentType: string }> {
   const res = await f(url);
   const body = Buffer.from(await res.arrayBuffer());
-  if (!res.ok) throw new ScepClientError(`SCEP ${url.split('?')[1]} answered HTTP ${res.status}: ${body.toString('utf8').slice(0, 200)}`);
+  if (!res.ok)
+    throw new ScepClientError(
+      `SCEP ${url.split('?')[1]} answered HTTP ${res.status}: ${body.toString('utf8').slice(0, 200)}`,
+    );
   return { body, contentType: res.headers.get('content-type') ?? '' };
 }
 
@@ -62,7 +72,10 @@ export async function getCaCertificate(url: string, f: typeof fetch = fetch): Pr
 
 export async function scepEnroll(opts: ScepEnrollOptions): Promise<ScepEnrollResult> {
   const f = opts.fetchImpl ?? fetch;
-  const caps = (await get(f, `${opts.url}?operation=GetCACaps`)).body.toString('utf8').split(/\r?\n/).map((s) => s.trim());
+  const caps = (await get(f, `${opts.url}?operation=GetCACaps`)).body
+    .toString('utf8')
+    .split(/\r?\n/)
+    .map((s) => s.trim());
   const caCertDer = await getCaCertificate(opts.url, f);
 
   const key: KeyObject = opts.keyPem
@@ -71,7 +84,11 @@ export async function scepEnroll(opts: ScepEnrollOptions): Promise<ScepEnrollRes
   const keyPem = opts.keyPem ?? (key.export({ type: 'pkcs1', format: 'pem' }) as string);
 
   const subject = { CN: opts.subjectCN, ...(opts.subject ?? {}) };
-  const csr = buildCsr({ privateKey: key, subject, challengePassword: opts.renew ? undefined : opts.challenge });
+  const csr = buildCsr({
+    privateKey: key,
+    subject,
+    challengePassword: opts.renew ? undefined : opts.challenge,
+  });
 
   // The request's signer: the certificate being renewed, or a throwaway self-signed one.
   let signerCertDer: Buffer;
@@ -80,7 +97,10 @@ export async function scepEnroll(opts: ScepEnrollOptions): Promise<ScepEnrollRes
     signerCertDer = toCertDer(opts.renew.certPem);
     signerKey = createPrivateKey(opts.renew.keyPem);
   } else {
-    signerCertDer = selfSignedCertificate({ privateKey: key, subject: { CN: 'SCEP SIGNER', O: 'Flotilla' } }).certDer;
+    signerCertDer = selfSignedCertificate({
+      privateKey: key,
+      subject: { CN: 'SCEP SIGNER', O: 'Flotilla' },
+    }).certDer;
     signerKey = key;
   }
 
@@ -107,23 +127,32 @@ export async function scepEnroll(opts: ScepEnrollOptions): Promise<ScepEnrollRes
       })
     : await f(`${opts.url}?operation=PKIOperation&message=${encodeURIComponent(request.toString('base64'))}`);
   const body = Buffer.from(await res.arrayBuffer());
-  if (!res.ok) throw new ScepClientError(`SCEP PKIOperation answered HTTP ${res.status}: ${body.toString('utf8').slice(0, 200)}`);
+  if (!res.ok)
+    throw new ScepClientError(
+      `SCEP PKIOperation answered HTTP ${res.status}: ${body.toString('utf8').slice(0, 200)}`,
+    );
 
   const rep = readPkiMessage(body);
   if (!rep.signatureValid) throw new ScepClientError(`CertRep signature invalid: ${rep.signatureError}`);
-  if (!rep.signerCertDer.equals(caCertDer)) throw new ScepClientError('CertRep is not signed by the CA certificate');
-  if (rep.messageType !== MessageType.CertRep) throw new ScepClientError(`unexpected messageType ${rep.messageType}`);
+  if (!rep.signerCertDer.equals(caCertDer))
+    throw new ScepClientError('CertRep is not signed by the CA certificate');
+  if (rep.messageType !== MessageType.CertRep)
+    throw new ScepClientError(`unexpected messageType ${rep.messageType}`);
   if (rep.transactionId !== transactionId) throw new ScepClientError('CertRep transactionID does not match');
-  if (!rep.recipientNonce?.equals(senderNonce)) throw new ScepClientError('CertRep recipientNonce does not match our senderNonce');
+  if (!rep.recipientNonce?.equals(senderNonce))
+    throw new ScepClientError('CertRep recipientNonce does not match our senderNonce');
   if (rep.pkiStatus === PkiStatus.FAILURE) {
     const name = Object.entries(FailInfo).find(([, v]) => v === rep.failInfo)?.[0] ?? rep.failInfo;
     throw new ScepClientError(`SCEP request refused: ${name}`, name);
   }
-  if (rep.pkiStatus !== PkiStatus.SUCCESS || !rep.content) throw new ScepClientError(`unexpected pkiStatus ${rep.pkiStatus}`);
+  if (rep.pkiStatus !== PkiStatus.SUCCESS || !rep.content)
+    throw new ScepClientError(`unexpected pkiStatus ${rep.pkiStatus}`);
 
   const degenerate = envelopedDecrypt(rep.content, { cert: signerCertDer, key: signerKey });
   const mySpki = createPublicKey(key).export({ type: 'spki', format: 'der' });
-  const issued = parseSignedData(degenerate).certificates.find((c) => certificateParts(c).spki.equals(mySpki));
+  const issued = parseSignedData(degenerate).certificates.find((c) =>
+    certificateParts(c).spki.equals(mySpki),
+  );
   if (!issued) throw new ScepClientError('CertRep does not contain a certificate for our key');
   return { certPem: certPem(issued), keyPem, caCertPem: certPem(caCertDer) };
 }

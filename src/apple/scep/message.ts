@@ -1,5 +1,13 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
-import { buildCertsOnly, buildSignedData, CmsError, parseSignedData, verifySigner, type CmsAttribute, type ParsedSignedData } from '../../crypto/cms.js';
+import {
+  buildCertsOnly,
+  buildSignedData,
+  CmsError,
+  parseSignedData,
+  verifySigner,
+  type CmsAttribute,
+  type ParsedSignedData,
+} from '../../crypto/cms.js';
 import { octets, printable, readDer, Tag } from '../../crypto/der.js';
 import { envelopedEncrypt, type ContentCipher } from '../../crypto/envelope.js';
 import { OID } from '../../crypto/oids.js';
@@ -20,7 +28,13 @@ export const MessageType = {
 
 export const PkiStatus = { SUCCESS: '0', FAILURE: '2', PENDING: '3' } as const;
 
-export const FailInfo = { badAlg: '0', badMessageCheck: '1', badRequest: '2', badTime: '3', badCertId: '4' } as const;
+export const FailInfo = {
+  badAlg: '0',
+  badMessageCheck: '1',
+  badRequest: '2',
+  badTime: '3',
+  badCertId: '4',
+} as const;
 export type FailInfoName = keyof typeof FailInfo;
 
 /** A message that is not a SCEP pkiMessage at all (answered with HTTP 400, not a CertRep). */
@@ -66,7 +80,8 @@ export function readPkiMessage(der: Buffer): ScepEnvelope {
     throw new ScepMessageError(`not a SCEP pkiMessage: ${(err as Error).message}`);
   }
   const signer = sd.signers[0];
-  if (!signer || !signer.signedAttrsRaw) throw new ScepMessageError('pkiMessage has no signer with signed attributes');
+  if (!signer || !signer.signedAttrsRaw)
+    throw new ScepMessageError('pkiMessage has no signer with signed attributes');
   let signerCertDer: Buffer | undefined;
   let signatureValid = false;
   let signatureError: string | undefined;
@@ -118,7 +133,8 @@ function scepAttributes(a: {
     { oid: OID.scepMessageType, values: [printable(a.messageType)] },
     { oid: OID.scepSenderNonce, values: [octets(a.senderNonce)] },
   ];
-  if (a.transactionId !== undefined) out.push({ oid: OID.scepTransactionId, values: [printable(a.transactionId)] });
+  if (a.transactionId !== undefined)
+    out.push({ oid: OID.scepTransactionId, values: [printable(a.transactionId)] });
   if (a.recipientNonce) out.push({ oid: OID.scepRecipientNonce, values: [octets(a.recipientNonce)] });
   if (a.pkiStatus !== undefined) out.push({ oid: OID.scepPkiStatus, values: [printable(a.pkiStatus)] });
   if (a.failInfo !== undefined) out.push({ oid: OID.scepFailInfo, values: [printable(a.failInfo)] });
@@ -149,7 +165,8 @@ export function buildCertRep(opts: CertRepOptions): Buffer {
     failInfo: opts.status === 'FAILURE' ? FailInfo[opts.failInfo ?? 'badRequest'] : undefined,
   });
   if (opts.status === 'SUCCESS') {
-    if (!opts.issuedCertDer || !opts.requesterCertDer) throw new CmsError('SUCCESS needs the issued and requester certificates');
+    if (!opts.issuedCertDer || !opts.requesterCertDer)
+      throw new CmsError('SUCCESS needs the issued and requester certificates');
     const degenerate = buildCertsOnly([opts.issuedCertDer]);
     const envelope = envelopedEncrypt(degenerate, [opts.requesterCertDer], opts.cipher ?? 'aes-256-cbc');
     return buildSignedData({

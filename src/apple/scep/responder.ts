@@ -1,7 +1,13 @@
 import type { KeyObject } from 'node:crypto';
 import { parseCsr, type ParsedCsr } from '../../crypto/csr.js';
 import { envelopedDecrypt } from '../../crypto/envelope.js';
-import { buildCertRep, MessageType, readPkiMessage, type FailInfoName, type ScepEnvelope } from './message.js';
+import {
+  buildCertRep,
+  MessageType,
+  readPkiMessage,
+  type FailInfoName,
+  type ScepEnvelope,
+} from './message.js';
 
 /**
  * The PKIOperation protocol steps, free of storage: read the pkiMessage, check its signature,
@@ -36,7 +42,13 @@ export async function respondToPkiOperation(
 ): Promise<PkiOperationResult> {
   const msg: ScepEnvelope = readPkiMessage(der);
   const fail = (failInfo: FailInfoName, reason: string): PkiOperationResult => ({
-    certRep: buildCertRep({ ca, transactionId: msg.transactionId, recipientNonce: msg.senderNonce, status: 'FAILURE', failInfo }),
+    certRep: buildCertRep({
+      ca,
+      transactionId: msg.transactionId,
+      recipientNonce: msg.senderNonce,
+      status: 'FAILURE',
+      failInfo,
+    }),
     status: 'FAILURE',
     failInfo,
     reason,
@@ -46,8 +58,10 @@ export async function respondToPkiOperation(
 
   if (!msg.signatureValid) return fail('badMessageCheck', `signature: ${msg.signatureError}`);
   const renewal = msg.messageType === MessageType.RenewalReq;
-  if (msg.messageType !== MessageType.PKCSReq && !renewal) return fail('badRequest', `unsupported messageType ${msg.messageType}`);
-  if (!msg.transactionId || !msg.senderNonce?.length) return fail('badRequest', 'missing transactionID or senderNonce');
+  if (msg.messageType !== MessageType.PKCSReq && !renewal)
+    return fail('badRequest', `unsupported messageType ${msg.messageType}`);
+  if (!msg.transactionId || !msg.senderNonce?.length)
+    return fail('badRequest', 'missing transactionID or senderNonce');
   if (!msg.content) return fail('badRequest', 'no enveloped CSR');
 
   let csr: ParsedCsr;

@@ -24,7 +24,9 @@ export async function registerAppleScepRoutes(app: FastifyInstance, services: Se
   await app.register(async (scope) => {
     // Keep every body as raw bytes, whatever content type a client sends.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: scepBodyLimit }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: scepBodyLimit }, (_req, body, done) =>
+      done(null, body),
+    );
 
     const handler = async (req: FastifyRequest, reply: FastifyReply) => {
       const query = (req.query ?? {}) as Record<string, string | string[] | undefined>;

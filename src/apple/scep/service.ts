@@ -9,7 +9,15 @@ import { respondToPkiOperation, type PkiOperationResult, type ScepPolicy } from 
 import type { ScepCertificateRow, ScepStore } from './store.js';
 
 /** Capabilities we advertise in GetCACaps (micromdm/scep's set, POST first). */
-export const scepCapabilities = ['POSTPKIOperation', 'SHA-256', 'SHA-1', 'AES', 'DES3', 'SCEPStandard', 'Renewal'];
+export const scepCapabilities = [
+  'POSTPKIOperation',
+  'SHA-256',
+  'SHA-1',
+  'AES',
+  'DES3',
+  'SCEPStandard',
+  'Renewal',
+];
 
 /** Identity certificates are valid this long. */
 export const scepCertificateDays = 365;
@@ -47,10 +55,20 @@ export class AppleScepService {
     const got = await this.assets.get([AssetName.appleScepCaCert, AssetName.appleScepCaKey]);
     const certPem = got.ca_cert?.toString();
     const keyPem = got.ca_key?.toString();
-    if (!certPem || !keyPem) throw new Error('the Apple SCEP CA has not been created (run prepare or start the server once)');
+    if (!certPem || !keyPem)
+      throw new Error('the Apple SCEP CA has not been created (run prepare or start the server once)');
     if (this.ca?.pemKey !== certPem + keyPem) {
       const parsed = issuingCa({ certPem, keyPem });
-      this.ca = { pemKey: certPem + keyPem, value: { certPem, keyPem, x509: new X509Certificate(parsed.certDer), certDer: parsed.certDer, key: parsed.key } };
+      this.ca = {
+        pemKey: certPem + keyPem,
+        value: {
+          certPem,
+          keyPem,
+          x509: new X509Certificate(parsed.certDer),
+          certDer: parsed.certDer,
+          key: parsed.key,
+        },
+      };
     }
     return this.ca.value;
   }
@@ -109,7 +127,10 @@ export class AppleScepService {
     };
     const result = await respondToPkiOperation(der, ca, policy);
     if (result.status === 'FAILURE') {
-      this.logger.info({ messageType: result.messageType, failInfo: result.failInfo, reason: result.reason }, 'scep request refused');
+      this.logger.info(
+        { messageType: result.messageType, failInfo: result.failInfo, reason: result.reason },
+        'scep request refused',
+      );
     }
     return result;
   }

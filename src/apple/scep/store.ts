@@ -18,7 +18,13 @@ export class ScepStore {
    * all in one transaction: a failed signature leaves no serial behind.
    */
   async issueWithNewSerial(
-    sign: (serial: number) => { name: string; notBefore: Date; notAfter: Date; certificatePem: string; sha256: string },
+    sign: (serial: number) => {
+      name: string;
+      notBefore: Date;
+      notAfter: Date;
+      certificatePem: string;
+      sha256: string;
+    },
   ): Promise<number> {
     return this.db.transaction().execute(async (trx) => {
       const now = dbNow();
@@ -45,12 +51,20 @@ export class ScepStore {
   }
 
   async getBySerial(serial: number): Promise<ScepCertificateRow | undefined> {
-    const row = await this.db.selectFrom('scep_certificates').selectAll().where('serial', '=', serial).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('scep_certificates')
+      .selectAll()
+      .where('serial', '=', serial)
+      .executeTakeFirst();
     return row ? toRow(row) : undefined;
   }
 
   async getBySha256(sha256: string): Promise<ScepCertificateRow | undefined> {
-    const row = await this.db.selectFrom('scep_certificates').selectAll().where('sha256', '=', sha256).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('scep_certificates')
+      .selectAll()
+      .where('sha256', '=', sha256)
+      .executeTakeFirst();
     return row ? toRow(row) : undefined;
   }
 
@@ -64,16 +78,26 @@ export class ScepStore {
   }
 
   async revoke(serial: number): Promise<void> {
-    await this.db.updateTable('scep_certificates').set({ revoked: 1, updated_at: dbNow() }).where('serial', '=', serial).execute();
+    await this.db
+      .updateTable('scep_certificates')
+      .set({ revoked: 1, updated_at: dbNow() })
+      .where('serial', '=', serial)
+      .execute();
   }
 
   async count(): Promise<number> {
-    const r = await this.db.selectFrom('scep_certificates').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const r = await this.db
+      .selectFrom('scep_certificates')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(r.n);
   }
 
   async countSerials(): Promise<number> {
-    const r = await this.db.selectFrom('scep_serials').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const r = await this.db
+      .selectFrom('scep_serials')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(r.n);
   }
 }

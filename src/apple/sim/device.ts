@@ -116,9 +116,15 @@ export class SimulatedAppleDevice {
 
   constructor(private readonly opts: SimulatedAppleDeviceOptions) {
     this.platform = opts.platform ?? 'macos';
-    this.udid = opts.udid ?? (this.platform === 'macos' ? randomUUID().toUpperCase() : `00008030-${randomBytes(8).toString('hex').toUpperCase()}`);
+    this.udid =
+      opts.udid ??
+      (this.platform === 'macos'
+        ? randomUUID().toUpperCase()
+        : `00008030-${randomBytes(8).toString('hex').toUpperCase()}`);
     this.serial = opts.serial ?? `SIM${randomBytes(5).toString('hex').toUpperCase()}`;
-    this.deviceName = opts.deviceName ?? `Simulated ${this.platform === 'macos' ? 'Mac' : this.platform === 'ios' ? 'iPhone' : 'iPad'}`;
+    this.deviceName =
+      opts.deviceName ??
+      `Simulated ${this.platform === 'macos' ? 'Mac' : this.platform === 'ios' ? 'iPhone' : 'iPad'}`;
     this.osVersion = opts.osVersion ?? (this.platform === 'macos' ? '14.4.1' : '17.4');
     this.identity = opts.identity;
     this.topic = opts.topic ?? 'com.apple.mgmt.External.00000000-0000-0000-0000-000000000000';
@@ -158,7 +164,13 @@ export class SimulatedAppleDevice {
     const subject = { ...(opts.subject ?? info.subject) };
     const cn = subject.CN ?? 'Fleet Identity';
     delete subject.CN;
-    const got = await scepEnroll({ url: info.scepUrl, challenge: info.challenge, subjectCN: cn, subject, fetchImpl: this.fetchImpl });
+    const got = await scepEnroll({
+      url: info.scepUrl,
+      challenge: info.challenge,
+      subjectCN: cn,
+      subject,
+      fetchImpl: this.fetchImpl,
+    });
     this.identity = { certPem: got.certPem, keyPem: got.keyPem };
   }
 
@@ -184,7 +196,8 @@ export class SimulatedAppleDevice {
       OSVersion: this.osVersion,
       BuildVersion: '23E224',
     };
-    if (this.platform === 'macos') Object.assign(msg, { DeviceName: this.deviceName, Model: this.productName, ModelName: 'MacBook Pro' });
+    if (this.platform === 'macos')
+      Object.assign(msg, { DeviceName: this.deviceName, Model: this.productName, ModelName: 'MacBook Pro' });
     await this.checkin(msg);
   }
 
@@ -211,7 +224,12 @@ export class SimulatedAppleDevice {
   }
 
   /** Sends raw bytes signed with this device's identity; returns status and body. */
-  async send(url: string, contentType: string, body: Buffer, headers: Record<string, string> = {}): Promise<{ status: number; body: Buffer }> {
+  async send(
+    url: string,
+    contentType: string,
+    body: Buffer,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: Buffer }> {
     if (!this.identity) throw new Error('the device has no identity yet');
     const signature = cmsSign(body, this.identity, { detached: true }).toString('base64');
     const res = await this.fetchImpl(url, {
@@ -224,12 +242,20 @@ export class SimulatedAppleDevice {
 
   /** Sends one report; returns the next command (undefined when the server has nothing). */
   async report(report: Dict): Promise<ReceivedCommand | undefined> {
-    const res = await this.send(this.serverUrl, reportType, buildPlist({ ...this.enrollmentKeys(), ...report }));
+    const res = await this.send(
+      this.serverUrl,
+      reportType,
+      buildPlist({ ...this.enrollmentKeys(), ...report }),
+    );
     if (res.status !== 200) throw new DeviceHttpError(res.status, res.body.toString('utf8'));
     if (res.body.length === 0) return undefined;
     const cmd = parsePlistDict(res.body);
     const command = cmd.Command as Dict;
-    const received = { commandUuid: String(cmd.CommandUUID), requestType: String(command.RequestType), command };
+    const received = {
+      commandUuid: String(cmd.CommandUUID),
+      requestType: String(command.RequestType),
+      command,
+    };
     this.received.push(received);
     return received;
   }
@@ -258,7 +284,14 @@ export class SimulatedAppleDevice {
       return {
         ...base,
         Status: forced,
-        ErrorChain: [{ ErrorCode: 12345, ErrorDomain: 'MCMDMErrorDomain', LocalizedDescription: 'Simulated failure', USEnglishDescription: 'Simulated failure' }],
+        ErrorChain: [
+          {
+            ErrorCode: 12345,
+            ErrorDomain: 'MCMDMErrorDomain',
+            LocalizedDescription: 'Simulated failure',
+            USEnglishDescription: 'Simulated failure',
+          },
+        ],
       };
     }
     const c = cmd.command;
@@ -282,7 +315,13 @@ export class SimulatedAppleDevice {
           return {
             ...base,
             Status: 'Error',
-            ErrorChain: [{ ErrorCode: 4001, ErrorDomain: 'MCProfileErrorDomain', LocalizedDescription: `The profile could not be installed: ${(err as Error).message}` }],
+            ErrorChain: [
+              {
+                ErrorCode: 4001,
+                ErrorDomain: 'MCProfileErrorDomain',
+                LocalizedDescription: `The profile could not be installed: ${(err as Error).message}`,
+              },
+            ],
           };
         }
       }
@@ -292,7 +331,13 @@ export class SimulatedAppleDevice {
           return {
             ...base,
             Status: 'Error',
-            ErrorChain: [{ ErrorCode: 1001, ErrorDomain: 'MCProfileErrorDomain', LocalizedDescription: 'The profile is not installed.' }],
+            ErrorChain: [
+              {
+                ErrorCode: 1001,
+                ErrorDomain: 'MCProfileErrorDomain',
+                LocalizedDescription: 'The profile is not installed.',
+              },
+            ],
           };
         }
         return { ...base, Status: 'Acknowledged' };
@@ -310,14 +355,26 @@ export class SimulatedAppleDevice {
           })),
         };
       case 'DeviceInformation':
-        return { ...base, Status: 'Acknowledged', QueryResponses: this.deviceInformation((c.Queries ?? []) as string[]) };
+        return {
+          ...base,
+          Status: 'Acknowledged',
+          QueryResponses: this.deviceInformation((c.Queries ?? []) as string[]),
+        };
       case 'SecurityInfo':
         return {
           ...base,
           Status: 'Acknowledged',
           SecurityInfo:
             this.platform === 'macos'
-              ? { FDE_Enabled: false, SystemIntegrityProtectionEnabled: true, ManagementStatus: { EnrolledViaDEP: false, UserApprovedEnrollment: true, IsUserEnrollment: false } }
+              ? {
+                  FDE_Enabled: false,
+                  SystemIntegrityProtectionEnabled: true,
+                  ManagementStatus: {
+                    EnrolledViaDEP: false,
+                    UserApprovedEnrollment: true,
+                    IsUserEnrollment: false,
+                  },
+                }
               : { PasscodePresent: true, PasscodeCompliant: true, HardwareEncryptionCaps: 3 },
         };
       default:

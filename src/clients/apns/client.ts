@@ -190,7 +190,10 @@ export class Http2ApnsClient implements ApnsClient {
         let reason = status ? `HTTP ${status}` : 'no response';
         let timestamp: number | undefined;
         try {
-          const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { reason?: unknown; timestamp?: unknown };
+          const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+            reason?: unknown;
+            timestamp?: unknown;
+          };
           if (typeof parsed.reason === 'string') reason = parsed.reason;
           if (typeof parsed.timestamp === 'number') timestamp = parsed.timestamp;
         } catch {
@@ -200,7 +203,8 @@ export class Http2ApnsClient implements ApnsClient {
       });
       stream.on('error', (err) => done({ tokenHex: r.tokenHex, ok: false, reason: err.message }));
       stream.on('close', () => {
-        if (!settled) done({ tokenHex: r.tokenHex, ok: false, reason: `stream closed (code ${stream.rstCode})` });
+        if (!settled)
+          done({ tokenHex: r.tokenHex, ok: false, reason: `stream closed (code ${stream.rstCode})` });
       });
       stream.end(body);
     });

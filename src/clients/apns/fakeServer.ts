@@ -137,7 +137,9 @@ export class FakeApnsServer {
   private answer(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, body: string): void {
     const socket = stream.session?.socket as TLSSocket | undefined;
     const peer = socket?.getPeerCertificate?.();
-    const clientCertTopic = String((peer?.subject as unknown as Record<string, unknown> | undefined)?.UID ?? '');
+    const clientCertTopic = String(
+      (peer?.subject as unknown as Record<string, unknown> | undefined)?.UID ?? '',
+    );
     const clientCertSerial = String(peer?.serialNumber ?? '').toUpperCase();
     const path = String(headers[':path'] ?? '');
     const match = /^\/3\/device\/([0-9a-fA-F]+)$/.exec(path);
@@ -163,7 +165,8 @@ export class FakeApnsServer {
     else if (!topic) [status, reason] = [400, 'MissingTopic'];
     else if (topic !== clientCertTopic) [status, reason] = [400, 'TopicDisallowed'];
     else if (pushType !== 'mdm') [status, reason] = [400, 'InvalidPushType'];
-    else if (priority !== '10' && priority !== '5' && priority !== '1') [status, reason] = [400, 'BadPriority'];
+    else if (priority !== '10' && priority !== '5' && priority !== '1')
+      [status, reason] = [400, 'BadPriority'];
     else if (!body) [status, reason] = [400, 'PayloadEmpty'];
     else if (!payloadOk) [status, reason] = [400, 'BadPayload'];
     else if (this.badTokens.has(tokenHex)) [status, reason] = [400, 'BadDeviceToken'];
@@ -173,7 +176,17 @@ export class FakeApnsServer {
     }
 
     const push: RecordedPush = {
-      tokenHex, topic, pushType, priority, body, pushMagic, clientCertTopic, clientCertSerial, status, reason, at: new Date(),
+      tokenHex,
+      topic,
+      pushType,
+      priority,
+      body,
+      pushMagic,
+      clientCertTopic,
+      clientCertSerial,
+      status,
+      reason,
+      at: new Date(),
     };
     this.pushes.push(push);
     const apnsId = randomUUID().toUpperCase();

@@ -79,7 +79,11 @@ export function issuePushCertificate(opts: {
   const certPem = issue({
     subject: [
       // forge has no short name for UID (userId, 0.9.2342.19200300.100.1.1); give the OID.
-      { type: '0.9.2342.19200300.100.1.1', value: opts.topic, valueTagClass: forge.asn1.Type.UTF8 } as unknown as forge.pki.CertificateField,
+      {
+        type: '0.9.2342.19200300.100.1.1',
+        value: opts.topic,
+        valueTagClass: forge.asn1.Type.UTF8,
+      } as unknown as forge.pki.CertificateField,
       { name: 'commonName', value: opts.commonName ?? `APSP:${opts.topic.split('.').pop() ?? 'test'}` },
       { name: 'countryName', value: 'US' },
     ],

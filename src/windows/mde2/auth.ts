@@ -13,7 +13,8 @@ export type EnrollmentCredential =
 /** Decodes base64 leniently: standard or URL-safe alphabet, with or without padding. */
 function decodeB64(s: string): Buffer {
   const clean = s.replace(/\s+/g, '').replace(/-/g, '+').replace(/_/g, '/');
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(clean)) throw new SoapFault('s:authentication', 'security token is not base64');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(clean))
+    throw new SoapFault('s:authentication', 'security token is not base64');
   return Buffer.from(clean, 'base64');
 }
 
@@ -25,15 +26,19 @@ export function readEnrollmentCredential(header: XmlNode): EnrollmentCredential 
   if (userToken) {
     const username = textAt(userToken, 'Username') ?? '';
     const password = textAt(userToken, 'Password') ?? '';
-    if (!username || !password) throw new SoapFault('s:authentication', 'UsernameToken needs a username and a password');
+    if (!username || !password)
+      throw new SoapFault('s:authentication', 'UsernameToken needs a username and a password');
     return { kind: 'onPremise', username, password };
   }
   const bst = child(security, 'BinarySecurityToken', NS.wsse);
   if (!bst) throw new SoapFault('a:invalidsecurity', 'no security token in wsse:Security');
-  if (bst.attrs.EncodingType !== base64EncodingType) throw new SoapFault('a:invalidsecurity', 'security token encoding must be base64binary');
+  if (bst.attrs.EncodingType !== base64EncodingType)
+    throw new SoapFault('a:invalidsecurity', 'security token encoding must be base64binary');
   const content = bst.text.trim();
-  if (bst.attrs.ValueType === TokenValueType.jwt) return { kind: 'entraJwt', jwt: decodeB64(content).toString('utf8') };
-  if (bst.attrs.ValueType !== TokenValueType.programmatic) throw new SoapFault('a:invalidsecurity', 'unsupported security token type');
+  if (bst.attrs.ValueType === TokenValueType.jwt)
+    return { kind: 'entraJwt', jwt: decodeB64(content).toString('utf8') };
+  if (bst.attrs.ValueType !== TokenValueType.programmatic)
+    throw new SoapFault('a:invalidsecurity', 'unsupported security token type');
   let parsed: { type?: unknown; payload?: { orbit_node_key?: unknown; auth_token?: unknown } };
   try {
     parsed = JSON.parse(decodeB64(content).toString('utf8'));
@@ -42,9 +47,14 @@ export function readEnrollmentCredential(header: XmlNode): EnrollmentCredential 
   }
   if (parsed?.type === 1) {
     const key = parsed.payload?.orbit_node_key;
-    if (typeof key !== 'string' || !key) throw new SoapFault('s:authentication', 'enrollment token has no orbit_node_key');
+    if (typeof key !== 'string' || !key)
+      throw new SoapFault('s:authentication', 'enrollment token has no orbit_node_key');
     return { kind: 'programmatic', orbitNodeKey: key };
   }
-  if (parsed?.type === 2) throw new SoapFault('s:authentication', 'automatic enrollment through the STS is not supported; use programmatic enrollment');
+  if (parsed?.type === 2)
+    throw new SoapFault(
+      's:authentication',
+      'automatic enrollment through the STS is not supported; use programmatic enrollment',
+    );
   throw new SoapFault('s:authentication', 'unknown enrollment token type');
 }

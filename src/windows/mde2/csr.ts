@@ -105,7 +105,12 @@ export function parseWindowsCsr(der: Buffer): ParsedCsr {
       throw new CsrError('not a PKCS#10 CertificationRequest');
     }
     const criParts = childrenOf(der, cri);
-    if (criParts.length < 3 || criParts[0].tag !== 0x02 || criParts[1].tag !== 0x30 || criParts[2].tag !== 0x30) {
+    if (
+      criParts.length < 3 ||
+      criParts[0].tag !== 0x02 ||
+      criParts[1].tag !== 0x30 ||
+      criParts[2].tag !== 0x30
+    ) {
       throw new CsrError('bad CertificationRequestInfo');
     }
     const version = content(der, criParts[0]);
@@ -118,7 +123,9 @@ export function parseWindowsCsr(der: Buffer): ParsedCsr {
         const [oid, value] = childrenOf(der, atv);
         if (!oid || !value || oid.tag !== 0x06) throw new CsrError('bad subject');
         const key = attributeNames[decodeOid(content(der, oid))] ?? decodeOid(content(der, oid));
-        subject[key] = content(der, value).toString(value.tag === 0x1e ? 'utf16le' : 'latin1').replace(/\0+$/g, '');
+        subject[key] = content(der, value)
+          .toString(value.tag === 0x1e ? 'utf16le' : 'latin1')
+          .replace(/\0+$/g, '');
       }
     }
     if (Object.keys(subject).length === 0) throw new CsrError('CSR subject is empty');
@@ -159,13 +166,17 @@ function requestedExtensions(der: Buffer, attributes: Tlv): { oid: string; der: 
   const out: { oid: string; der: Buffer }[] = [];
   for (const attr of childrenOf(der, attributes)) {
     const [type, values] = childrenOf(der, attr);
-    if (!type || !values || type.tag !== 0x06 || decodeOid(content(der, type)) !== extensionRequestOid) continue;
+    if (!type || !values || type.tag !== 0x06 || decodeOid(content(der, type)) !== extensionRequestOid)
+      continue;
     for (const exts of childrenOf(der, values)) {
       if (exts.tag !== 0x30) throw new CsrError('bad extensionRequest');
       for (const ext of childrenOf(der, exts)) {
         const extOid = childrenOf(der, ext)[0];
         if (ext.tag !== 0x30 || !extOid || extOid.tag !== 0x06) throw new CsrError('bad requested extension');
-        out.push({ oid: decodeOid(content(der, extOid)), der: Buffer.from(der.subarray(ext.start, ext.end)) });
+        out.push({
+          oid: decodeOid(content(der, extOid)),
+          der: Buffer.from(der.subarray(ext.start, ext.end)),
+        });
       }
     }
   }

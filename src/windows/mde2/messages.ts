@@ -1,5 +1,12 @@
 import { escapeXml } from '../xml.js';
-import { Action, base64EncodingType, deviceEnrollmentTokenType, NS, soapEnvelope, TokenValueType } from './soap.js';
+import {
+  Action,
+  base64EncodingType,
+  deviceEnrollmentTokenType,
+  NS,
+  soapEnvelope,
+  TokenValueType,
+} from './soap.js';
 
 /** Body builders for the three enrollment services' success answers. */
 
@@ -48,7 +55,11 @@ export function getPoliciesResponse(relatesTo: string): string {
 const wsTime = (d: Date) => d.toISOString();
 
 /** MS-WSTEP RequestSecurityTokenResponseCollection carrying the base64 provisioning document. */
-export function requestSecurityTokenResponse(relatesTo: string, provisioningDocXml: string, now = new Date()): string {
+export function requestSecurityTokenResponse(
+  relatesTo: string,
+  provisioningDocXml: string,
+  now = new Date(),
+): string {
   const security =
     `<o:Security xmlns:o="${NS.wsse}" s:mustUnderstand="1"><u:Timestamp u:Id="_0">` +
     `<u:Created>${wsTime(new Date(now.getTime() - 5 * 60_000))}</u:Created>` +

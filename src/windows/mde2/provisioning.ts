@@ -19,7 +19,10 @@ export interface ProvisioningDocInput {
 
 const parm = (name: string, value?: string, datatype?: string) =>
   `<parm name="${name}"${value === undefined ? '' : ` value="${escapeXml(value)}"`}${datatype ? ` datatype="${datatype}"` : ''}/>`;
-const ch = (type: string, inner: string) => (inner ? `<characteristic type="${escapeXml(type)}">${inner}</characteristic>` : `<characteristic type="${escapeXml(type)}"/>`);
+const ch = (type: string, inner: string) =>
+  inner
+    ? `<characteristic type="${escapeXml(type)}">${inner}</characteristic>`
+    : `<characteristic type="${escapeXml(type)}"/>`;
 
 /**
  * MS-MDE2 §2.2.9.1 wap-provisioningdoc: certificate stores (CA in Root/System, the device's
@@ -33,8 +36,20 @@ export function buildProvisioningDoc(p: ProvisioningDocInput): string {
     ch('Root', ch('System', ch(p.caThumbprint, parm('EncodedCertificate', p.caCertDer.toString('base64'))))) +
       ch(
         'My',
-        ch(store, ch(p.clientThumbprint, parm('EncodedCertificate', p.clientCertDer.toString('base64'))) + ch('PrivateKeyContainer', '')) +
-          ch('WSTEP', ch('Renew', parm('ROBOSupport', 'true', 'boolean') + parm('RenewPeriod', '365', 'integer') + parm('RetryInterval', '4', 'integer'))),
+        ch(
+          store,
+          ch(p.clientThumbprint, parm('EncodedCertificate', p.clientCertDer.toString('base64'))) +
+            ch('PrivateKeyContainer', ''),
+        ) +
+          ch(
+            'WSTEP',
+            ch(
+              'Renew',
+              parm('ROBOSupport', 'true', 'boolean') +
+                parm('RenewPeriod', '365', 'integer') +
+                parm('RetryInterval', '4', 'integer'),
+            ),
+          ),
       ),
   );
   const application = ch(
@@ -48,10 +63,20 @@ export function buildProvisioningDoc(p: ProvisioningDocInput): string {
       parm('MAXBACKOFFTIME', '120000') +
       parm('DEFAULTENCODING', 'application/vnd.syncml.dm+xml') +
       parm('BACKCOMPATRETRYDISABLED') +
-      ch('APPAUTH', parm('AAUTHLEVEL', 'CLIENT') + parm('AAUTHTYPE', 'DIGEST') + parm('AAUTHSECRET', 'dummy') + parm('AAUTHDATA', 'nonce')) +
       ch(
         'APPAUTH',
-        parm('AAUTHLEVEL', 'APPSRV') + parm('AAUTHTYPE', 'DIGEST') + parm('AAUTHNAME', p.deviceId) + parm('AAUTHSECRET', p.password) + parm('AAUTHDATA', 'nonce'),
+        parm('AAUTHLEVEL', 'CLIENT') +
+          parm('AAUTHTYPE', 'DIGEST') +
+          parm('AAUTHSECRET', 'dummy') +
+          parm('AAUTHDATA', 'nonce'),
+      ) +
+      ch(
+        'APPAUTH',
+        parm('AAUTHLEVEL', 'APPSRV') +
+          parm('AAUTHTYPE', 'DIGEST') +
+          parm('AAUTHNAME', p.deviceId) +
+          parm('AAUTHSECRET', p.password) +
+          parm('AAUTHDATA', 'nonce'),
       ),
   );
   const int = (n: string, v: number) => parm(n, String(v), 'integer');

@@ -11,7 +11,16 @@ import { readEnrollmentCredential, type EnrollmentCredential } from './auth.js';
 import { CsrError, decodeBase64Lenient, parseWindowsCsr } from './csr.js';
 import { discoverResponse, getPoliciesResponse, requestSecurityTokenResponse } from './messages.js';
 import { buildProvisioningDoc, windowsProviderId } from './provisioning.js';
-import { Action, deviceEnrollmentTokenType, issueRequestType, NS, parseSoapRequest, SoapFault, TokenValueType, type SoapRequest } from './soap.js';
+import {
+  Action,
+  deviceEnrollmentTokenType,
+  issueRequestType,
+  NS,
+  parseSoapRequest,
+  SoapFault,
+  TokenValueType,
+  type SoapRequest,
+} from './soap.js';
 
 /** The identity an enrollment is made for, after its credential was checked. */
 export interface EnrollingIdentity {
@@ -29,7 +38,13 @@ export interface EnrollmentAuthorizer {
 
 export interface EnrollmentHooks {
   /** Called after the enrollment row is stored: turn MDM on for the host, record activity. */
-  enrolled(e: { enrollmentId: number; reused: boolean; identity: EnrollingIdentity; deviceName: string; managementUrl: string }): Promise<void>;
+  enrolled(e: {
+    enrollmentId: number;
+    reused: boolean;
+    identity: EnrollingIdentity;
+    deviceName: string;
+    managementUrl: string;
+  }): Promise<void>;
 }
 
 export interface WindowsCa {
@@ -53,7 +68,13 @@ export const windowsPaths = {
 /** Validity of issued device certificates, and how far NotBefore is back-dated (Fleet's values). */
 const certificateValidityDays = 365;
 const certificateBackdateDays = 180;
-const extensionsWeSet = new Set<string>([OID.basicConstraints, OID.keyUsage, OID.extKeyUsage, OID.subjectKeyIdentifier, OID.authorityKeyIdentifier]);
+const extensionsWeSet = new Set<string>([
+  OID.basicConstraints,
+  OID.keyUsage,
+  OID.extKeyUsage,
+  OID.subjectKeyIdentifier,
+  OID.authorityKeyIdentifier,
+]);
 
 const supportedRequestVersions = new Set(['4.0', '5.0', '6.0', '7.0']);
 const thumbprint = (der: Buffer) => createHash('sha1').update(der).digest('hex').toUpperCase();
@@ -72,8 +93,10 @@ export class WindowsEnrollmentService {
 
   private expectAction(req: SoapRequest, action: string, bodyName: string, bodyNs: string[]): void {
     if (req.action !== action) throw new SoapFault('s:messageformat', `unexpected action ${req.action}`);
-    if (req.body.name !== bodyName) throw new SoapFault('s:messageformat', `expected <${bodyName}> in the SOAP Body`);
-    if (!bodyNs.includes(req.body.ns)) throw new SoapFault('s:messageformat', `<${bodyName}> is in the wrong namespace`);
+    if (req.body.name !== bodyName)
+      throw new SoapFault('s:messageformat', `expected <${bodyName}> in the SOAP Body`);
+    if (!bodyNs.includes(req.body.ns))
+      throw new SoapFault('s:messageformat', `<${bodyName}> is in the wrong namespace`);
   }
 
   async discover(xml: string): Promise<string> {
@@ -83,11 +106,16 @@ export class WindowsEnrollmentService {
     const request = child(req.body, 'request');
     if (!request) throw new SoapFault('s:messageformat', 'Discover needs a request element');
     const version = textAt(request, 'RequestVersion') ?? '';
-    if (!supportedRequestVersions.has(version)) throw new SoapFault('s:messageformat', `unsupported RequestVersion "${version}"`);
+    if (!supportedRequestVersions.has(version))
+      throw new SoapFault('s:messageformat', `unsupported RequestVersion "${version}"`);
     const policies = childrenNamed(child(request, 'AuthPolicies'), 'AuthPolicy').map((p) => p.text.trim());
-    if (!policies.includes('OnPremise')) throw new SoapFault('s:messageformat', 'the device must offer the OnPremise auth policy');
+    if (!policies.includes('OnPremise'))
+      throw new SoapFault('s:messageformat', 'the device must offer the OnPremise auth policy');
     const base = await this.opts.serverUrl();
-    return discoverResponse(req.messageId, { policy: base + windowsPaths.policy, enroll: base + windowsPaths.enroll });
+    return discoverResponse(req.messageId, {
+      policy: base + windowsPaths.policy,
+      enroll: base + windowsPaths.enroll,
+    });
   }
 
   async getPolicies(xml: string): Promise<string> {
@@ -103,10 +131,13 @@ export class WindowsEnrollmentService {
     const identity = await this.authorizer.authorize(readEnrollmentCredential(req.header));
 
     const rst = req.body;
-    if (textAt(rst, 'TokenType') !== deviceEnrollmentTokenType) throw new SoapFault('s:messageformat', 'unsupported TokenType');
-    if (textAt(rst, 'RequestType') !== issueRequestType) throw new SoapFault('s:messageformat', 'only the Issue request type is supported');
+    if (textAt(rst, 'TokenType') !== deviceEnrollmentTokenType)
+      throw new SoapFault('s:messageformat', 'unsupported TokenType');
+    if (textAt(rst, 'RequestType') !== issueRequestType)
+      throw new SoapFault('s:messageformat', 'only the Issue request type is supported');
     const bst = child(rst, 'BinarySecurityToken', NS.wsse);
-    if (!bst || bst.attrs.ValueType !== TokenValueType.pkcs10) throw new SoapFault('s:certificaterequest', 'a PKCS#10 BinarySecurityToken is required');
+    if (!bst || bst.attrs.ValueType !== TokenValueType.pkcs10)
+      throw new SoapFault('s:certificaterequest', 'a PKCS#10 BinarySecurityToken is required');
 
     const context = new Map<string, string>();
     for (const item of childrenNamed(child(rst, 'AdditionalContext', NS.ac), 'ContextItem')) {
@@ -123,14 +154,19 @@ export class WindowsEnrollmentService {
     need('OSEdition');
     need('OSVersion');
     const enrollType = need('EnrollmentType');
-    if (enrollType !== 'Full' && enrollType !== 'Device') throw new SoapFault('s:messageformat', 'EnrollmentType must be Full or Device');
-    if (hwDevId.length > 255 || deviceId.length > 255) throw new SoapFault('s:messageformat', 'device identifiers are too long');
+    if (enrollType !== 'Full' && enrollType !== 'Device')
+      throw new SoapFault('s:messageformat', 'EnrollmentType must be Full or Device');
+    if (hwDevId.length > 255 || deviceId.length > 255)
+      throw new SoapFault('s:messageformat', 'device identifiers are too long');
 
     let csr;
     try {
       csr = parseWindowsCsr(decodeBase64Lenient(bst.text));
     } catch (err) {
-      throw new SoapFault('s:certificaterequest', err instanceof CsrError ? err.message : 'bad certificate request');
+      throw new SoapFault(
+        's:certificaterequest',
+        err instanceof CsrError ? err.message : 'bad certificate request',
+      );
     }
 
     const ca = await this.opts.ca();
@@ -164,7 +200,9 @@ export class WindowsEnrollmentService {
           ca: issuingCa(ca),
           usage: 'client',
           serialHex: serial.toString(16),
-          extraExtensions: csr.requestedExtensions.filter((x) => !extensionsWeSet.has(x.oid)).map((x) => x.der),
+          extraExtensions: csr.requestedExtensions
+            .filter((x) => !extensionsWeSet.has(x.oid))
+            .map((x) => x.der),
         });
         return { ...issued, name: hwDevId, thumbprint: thumbprint(issued.certDer) };
       },
@@ -181,8 +219,17 @@ export class WindowsEnrollmentService {
       password,
       pollIntervalMinutes: this.opts.pollIntervalMinutes,
     });
-    this.log.info({ enrollmentId: saved.id, reused: saved.reused, hostUuid: identity.hostUuid }, 'windows mdm: device enrolled');
-    await this.hooks.enrolled({ enrollmentId: saved.id, reused: saved.reused, identity, deviceName: context.get('DeviceName') ?? '', managementUrl });
+    this.log.info(
+      { enrollmentId: saved.id, reused: saved.reused, hostUuid: identity.hostUuid },
+      'windows mdm: device enrolled',
+    );
+    await this.hooks.enrolled({
+      enrollmentId: saved.id,
+      reused: saved.reused,
+      identity,
+      deviceName: context.get('DeviceName') ?? '',
+      managementUrl,
+    });
     return requestSecurityTokenResponse(req.messageId, doc);
   }
 

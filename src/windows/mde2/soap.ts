@@ -27,14 +27,17 @@ export const Action = {
 } as const;
 
 export const TokenValueType = {
-  programmatic: 'http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentUserToken',
+  programmatic:
+    'http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentUserToken',
   jwt: 'urn:ietf:params:oauth:token-type:jwt',
   pkcs10: `${NS.enrollment}#PKCS10`,
   pkcs7: `${NS.enrollment}#PKCS7`,
-  provisionDoc: 'http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentProvisionDoc',
+  provisionDoc:
+    'http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentProvisionDoc',
 } as const;
 export const base64EncodingType = `${NS.wsse}#base64binary`;
-export const deviceEnrollmentTokenType = 'http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentToken';
+export const deviceEnrollmentTokenType =
+  'http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentToken';
 export const issueRequestType = `${NS.wst}/Issue`;
 
 /** MS-MDE2 §2.2.10 fault subcodes. */
@@ -77,7 +80,8 @@ export function parseSoapRequest(xml: string): SoapRequest {
   } catch (err) {
     throw new SoapFault('s:messageformat', err instanceof XmlError ? err.message : 'invalid XML');
   }
-  if (root.name !== 'Envelope' || root.ns !== NS.soap) throw new SoapFault('s:messageformat', 'not a SOAP 1.2 envelope');
+  if (root.name !== 'Envelope' || root.ns !== NS.soap)
+    throw new SoapFault('s:messageformat', 'not a SOAP 1.2 envelope');
   const header = child(root, 'Header', NS.soap);
   const bodyEl = child(root, 'Body', NS.soap);
   if (!header || !bodyEl) throw new SoapFault('s:messageformat', 'SOAP Header and Body are required');
@@ -90,7 +94,8 @@ export function parseSoapRequest(xml: string): SoapRequest {
   if (!action) throw new SoapFault('s:messageformat', 'a:Action is missing');
   if (!replyTo) throw new SoapFault('s:messageformat', 'a:ReplyTo/a:Address is missing');
   if (!to) throw new SoapFault('s:messageformat', 'a:To is missing');
-  if (bodyEl.children.length !== 1) throw new SoapFault('s:messageformat', 'SOAP Body must hold exactly one element');
+  if (bodyEl.children.length !== 1)
+    throw new SoapFault('s:messageformat', 'SOAP Body must hold exactly one element');
   return { action, messageId, to, header, body: bodyEl.children[0] };
 }
 

@@ -26,7 +26,8 @@ export interface WindowsProfileJson {
 
 const SAME_NAME =
   "Couldn't add. A configuration profile with this name already exists (PayloadDisplayName for .mobileconfig and file name for .json and .xml).";
-const conflict409 = () => new HttpError(409, 'Resource Already Exists', [{ name: 'profile', reason: SAME_NAME }]);
+const conflict409 = () =>
+  new HttpError(409, 'Resource Already Exists', [{ name: 'profile', reason: SAME_NAME }]);
 
 /** Raised when Windows MDM is off: Windows profiles cannot be added. */
 export const windowsMdmOff = () => badRequest("Couldn't add. Windows MDM isn't turned on.", 'profile');
@@ -50,7 +51,12 @@ export class WindowsProfileAdmin {
     if (!(await this.enabled())) throw windowsMdmOff();
   }
 
-  async create(actor: Actor, teamId: number, upload: { name: string; bytes: Buffer }, labels: LabelRef[]): Promise<string> {
+  async create(
+    actor: Actor,
+    teamId: number,
+    upload: { name: string; bytes: Buffer },
+    labels: LabelRef[],
+  ): Promise<string> {
     await this.requireEnabled();
     const parsed = parseWindowsProfile(upload.name, upload.bytes);
     const now = dbNow();
@@ -66,7 +72,11 @@ export class WindowsProfileAdmin {
       throw err;
     }
     await this.manager.markPending({ profileUuids: [uuid] });
-    await this.activities.record(actor, 'created_windows_profile', { profile_name: parsed.name, team_id: teamId || null, team_name: await this.teamName(teamId) });
+    await this.activities.record(actor, 'created_windows_profile', {
+      profile_name: parsed.name,
+      team_id: teamId || null,
+      team_name: await this.teamName(teamId),
+    });
     return uuid;
   }
 
@@ -76,19 +86,31 @@ export class WindowsProfileAdmin {
     return rows.map((r) => toJson(r, labels.get(r.profile_uuid)));
   }
 
-  async get(uuid: string): Promise<{ json: WindowsProfileJson; teamId: number; download: { bytes: Buffer; filename: string } } | undefined> {
+  async get(
+    uuid: string,
+  ): Promise<
+    { json: WindowsProfileJson; teamId: number; download: { bytes: Buffer; filename: string } } | undefined
+  > {
     const r = await this.store.get(uuid);
     if (!r) return undefined;
     const labels = await this.store.labelsFor([uuid]);
     const date = (toApiTime(r.uploaded_at) ?? '').slice(0, 10);
-    return { json: toJson(r, labels.get(uuid)), teamId: r.team_id, download: { bytes: Buffer.from(r.syncml), filename: `${date} ${r.name}.xml` } };
+    return {
+      json: toJson(r, labels.get(uuid)),
+      teamId: r.team_id,
+      download: { bytes: Buffer.from(r.syncml), filename: `${date} ${r.name}.xml` },
+    };
   }
 
   async delete(actor: Actor, uuid: string): Promise<void> {
     const r = await this.store.get(uuid);
     if (!r) return;
     await this.db.transaction().execute((trx) => this.store.delete(uuid, dbNow(), trx));
-    await this.activities.record(actor, 'deleted_windows_profile', { profile_name: r.name, team_id: r.team_id || null, team_name: await this.teamName(r.team_id) });
+    await this.activities.record(actor, 'deleted_windows_profile', {
+      profile_name: r.name,
+      team_id: r.team_id || null,
+      team_name: await this.teamName(r.team_id),
+    });
   }
 
   /** Validates one batch item (throws the upload error); Windows MDM must be on. */
@@ -102,7 +124,12 @@ export class WindowsProfileAdmin {
    * updated in place (uploaded_at moves only when the SyncML changed), absent ones deleted.
    * Returns the UUIDs whose hosts must be marked pending once the transaction commits.
    */
-  async applyBatch(trx: Transaction<DB>, teamId: number, items: { name: string; bytes: Buffer; labels: LabelRef[] }[], now: string): Promise<string[]> {
+  async applyBatch(
+    trx: Transaction<DB>,
+    teamId: number,
+    items: { name: string; bytes: Buffer; labels: LabelRef[] }[],
+    now: string,
+  ): Promise<string[]> {
     const existing = await this.store.ofTeam(teamId, trx);
     const wanted = new Set(items.map((i) => i.name));
     for (const e of existing) if (!wanted.has(e.name)) await this.store.delete(e.profile_uuid, now, trx);
@@ -113,7 +140,12 @@ export class WindowsProfileAdmin {
       let uuid: string;
       if (cur) {
         uuid = cur.profile_uuid;
-        if (cur.checksum !== p.checksum) await this.store.update(uuid, { syncml: p.syncml, checksum: p.checksum, scope: p.scope, uploaded_at: now }, trx);
+        if (cur.checksum !== p.checksum)
+          await this.store.update(
+            uuid,
+            { syncml: p.syncml, checksum: p.checksum, scope: p.scope, uploaded_at: now },
+            trx,
+          );
       } else {
         uuid = `w${randomUUID()}`;
         await this.store.insert(row(uuid, teamId, p, now), trx);
@@ -193,8 +225,14 @@ function toJson(r: WindowsProfileRow, labels: LabelRef[] | undefined): WindowsPr
     scope: r.scope,
   };
   for (const l of labels ?? []) {
-    const key = l.exclude ? 'labels_exclude_any' : l.require_all ? 'labels_include_all' : 'labels_include_any';
-    (json[key] ??= []).push(l.label_id === null ? { name: l.label_name, broken: true } : { name: l.label_name, id: l.label_id });
+    const key = l.exclude
+      ? 'labels_exclude_any'
+      : l.require_all
+        ? 'labels_include_all'
+        : 'labels_include_any';
+    (json[key] ??= []).push(
+      l.label_id === null ? { name: l.label_name, broken: true } : { name: l.label_name, id: l.label_id },
+    );
   }
   return json;
 }

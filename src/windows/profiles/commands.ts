@@ -33,7 +33,11 @@ export function isProfileCommandUuid(commandUuid: string): boolean {
  * commands stay separate so one failing setting does not roll the others back), or wrapped in one
  * <Atomic> when `wrapInAtomic` (what older Fleet did with every profile).
  */
-export function buildInstallCommand(syncml: string, commandUuid: string, opts: { wrapInAtomic?: boolean } = {}): PreparedCommand {
+export function buildInstallCommand(
+  syncml: string,
+  commandUuid: string,
+  opts: { wrapInAtomic?: boolean } = {},
+): PreparedCommand {
   const already = parseXmlFragment(syncml).length === 1 && parseXmlFragment(syncml)[0].name === 'Atomic';
   const xml = opts.wrapInAtomic && !already ? `<Atomic>${syncml}</Atomic>` : syncml;
   return { ...prepareCommand(xml, commandUuid), targetLocUri: '' };
@@ -41,13 +45,17 @@ export function buildInstallCommand(syncml: string, commandUuid: string, opts: {
 
 /** One top-level <Delete> per LocURI (never Atomic: removal is best effort, node by node). */
 export function buildDeleteCommand(locUris: string[], commandUuid: string): PreparedCommand {
-  const xml = locUris.map((u) => `<Delete><Item><Target><LocURI>${escapeXml(u)}</LocURI></Target></Item></Delete>`).join('');
+  const xml = locUris
+    .map((u) => `<Delete><Item><Target><LocURI>${escapeXml(u)}</LocURI></Target></Item></Delete>`)
+    .join('');
   return { ...prepareCommand(xml, commandUuid), targetLocUri: '' };
 }
 
 /** One top-level <Get> per LocURI, so a missing node fails only its own Get. */
 export function buildGetCommand(locUris: string[], commandUuid: string): PreparedCommand {
-  const xml = locUris.map((u) => `<Get><Item><Target><LocURI>${escapeXml(u)}</LocURI></Target></Item></Get>`).join('');
+  const xml = locUris
+    .map((u) => `<Get><Item><Target><LocURI>${escapeXml(u)}</LocURI></Target></Item></Get>`)
+    .join('');
   return { ...prepareCommand(xml, commandUuid), targetLocUri: '' };
 }
 
@@ -57,7 +65,9 @@ export function commandTargets(rawCommand: string): Map<string, { verb: string; 
   const walk = (nodes: XmlNode[]) => {
     for (const n of nodes) {
       const id = textAt(n, 'CmdID');
-      const locUris = n.children.filter((c) => c.name === 'Item').map((i) => textAt(i, 'Target', 'LocURI') ?? '');
+      const locUris = n.children
+        .filter((c) => c.name === 'Item')
+        .map((i) => textAt(i, 'Target', 'LocURI') ?? '');
       if (id) out.set(id, { verb: n.name, locUris });
       walk(n.children.filter((c) => c.name !== 'Item'));
     }
@@ -102,9 +112,13 @@ export function readAnswers(rawResult: string): CommandAnswers {
   const results = new Map<string, { locUri: string; data: string }[]>();
   const walk = (cmds: SyncCommand[]) => {
     for (const c of cmds) {
-      if (c.verb === 'Status' && c.cmdRef) statuses.push({ cmdRef: c.cmdRef, cmd: c.cmd ?? '', code: unescapeXml(c.data ?? '').trim() });
+      if (c.verb === 'Status' && c.cmdRef)
+        statuses.push({ cmdRef: c.cmdRef, cmd: c.cmd ?? '', code: unescapeXml(c.data ?? '').trim() });
       if (c.verb === 'Results' && c.cmdRef) {
-        results.set(c.cmdRef, [...(results.get(c.cmdRef) ?? []), ...c.items.map((i) => ({ locUri: i.source ?? i.target ?? '', data: i.data ?? '' }))]);
+        results.set(c.cmdRef, [
+          ...(results.get(c.cmdRef) ?? []),
+          ...c.items.map((i) => ({ locUri: i.source ?? i.target ?? '', data: i.data ?? '' })),
+        ]);
       }
       walk(c.children);
     }
@@ -138,7 +152,9 @@ export function normalizeValue(raw: string, format: string): string {
   if (isAdmxValue(raw)) {
     const state = /^<\s*enabled/i.test(v) ? 'enabled' : 'disabled';
     const data = [...v.matchAll(/<\s*data\s+([^>]*?)\/?>/gi)].map((m) => {
-      const attrs = Object.fromEntries([...m[1].matchAll(/(\w+)\s*=\s*"([^"]*)"/g)].map((x) => [x[1].toLowerCase(), unescapeXml(x[2])]));
+      const attrs = Object.fromEntries(
+        [...m[1].matchAll(/(\w+)\s*=\s*"([^"]*)"/g)].map((x) => [x[1].toLowerCase(), unescapeXml(x[2])]),
+      );
       return `${attrs.id ?? ''}=${attrs.value ?? ''}`;
     });
     return `admx:${state}:${data.sort().join('|')}`;

@@ -45,7 +45,10 @@ export function createWindowsProfileServices(deps: {
   );
   const results = new WindowsProfileResults(
     store,
-    { maxRetries: config.windowsProfileMaxRetries, verifyGraceSeconds: config.windowsProfileVerifyGraceSeconds },
+    {
+      maxRetries: config.windowsProfileMaxRetries,
+      verifyGraceSeconds: config.windowsProfileVerifyGraceSeconds,
+    },
     log,
   );
   const admin = new WindowsProfileAdmin(db, store, manager, deps.activities, () => deps.windows.enabled());
@@ -66,5 +69,11 @@ export function createWindowsProfileServices(deps: {
     await results.sweep();
     return manager.tick();
   };
-  return { windowsProfileStore: store, windowsProfileManager: manager, windowsProfileResults: results, windowsProfileAdmin: admin, windowsProfilesTick: tick };
+  return {
+    windowsProfileStore: store,
+    windowsProfileManager: manager,
+    windowsProfileResults: results,
+    windowsProfileAdmin: admin,
+    windowsProfilesTick: tick,
+  };
 }

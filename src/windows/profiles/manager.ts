@@ -3,11 +3,22 @@ import type { Logger } from 'pino';
 import { dbNow } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
 import { groupBy } from '../../profiles/hostStatusStore.js';
-import type { InstallCandidate, ReconcileScope, ReconcileStore, RemoveCandidate } from '../../profiles/reconcileStore.js';
+import type {
+  InstallCandidate,
+  ReconcileScope,
+  ReconcileStore,
+  RemoveCandidate,
+} from '../../profiles/reconcileStore.js';
 import type { EntityTables } from '../../profiles/targeting.js';
 import type { PreparedCommand } from '../commands.js';
 import { enrolledState } from '../store.js';
-import { buildDeleteCommand, buildGetCommand, buildInstallCommand, deletableLocUris, newProfileCommandUuid } from './commands.js';
+import {
+  buildDeleteCommand,
+  buildGetCommand,
+  buildInstallCommand,
+  deletableLocUris,
+  newProfileCommandUuid,
+} from './commands.js';
 import type { HostWindowsProfileWrite, WindowsProfileStore } from './store.js';
 import { profileItems } from './validate.js';
 
@@ -67,8 +78,15 @@ export class WindowsProfileManager {
   ) {}
 
   /** One bounded tick: reconcile a window walk, repair lost commands, ask for read-backs. */
-  async tick(): Promise<{ installs: number; removals: number; commands: number; verificationHosts: number; done: boolean }> {
-    if (!(await this.enabled())) return { installs: 0, removals: 0, commands: 0, verificationHosts: 0, done: true };
+  async tick(): Promise<{
+    installs: number;
+    removals: number;
+    commands: number;
+    verificationHosts: number;
+    done: boolean;
+  }> {
+    if (!(await this.enabled()))
+      return { installs: 0, removals: 0, commands: 0, verificationHosts: 0, done: true };
     await this.store.resetLostPending(dbNow());
     const walk = await this.walk();
     const verificationHosts = await this.requestVerification();
@@ -113,7 +131,9 @@ export class WindowsProfileManager {
   }
 
   /** Reconciles one scope: install what is missing or edited, remove what no longer applies. */
-  async reconcileScope(scope: ReconcileScope): Promise<{ installs: number; removals: number; commands: number }> {
+  async reconcileScope(
+    scope: ReconcileScope,
+  ): Promise<{ installs: number; removals: number; commands: number }> {
     const installs = await this.reconcile.installCandidates(windowsProfileTables, scope);
     const removes = await this.reconcile.removeCandidates(windowsProfileTables, scope);
     if (installs.length === 0 && removes.length === 0) return { installs: 0, removals: 0, commands: 0 };
@@ -156,24 +176,46 @@ export class WindowsProfileManager {
       for (const [defUuid, group] of installGroups) {
         const def = defs.get(defUuid);
         if (!def) continue; // deleted since the query; the next tick settles it
-        const cmd = buildInstallCommand(def.syncml, newProfileCommandUuid(), { wrapInAtomic: this.opts.wrapInAtomic });
+        const cmd = buildInstallCommand(def.syncml, newProfileCommandUuid(), {
+          wrapInAtomic: this.opts.wrapInAtomic,
+        });
         await this.supersede(group, trx);
-        await this.store.upsertHostRows(group.map((i) => this.installRow(i, cmd.commandUuid, now)), trx);
-        await this.queue.enqueue(group.map((i) => Number(i.enrollment_id)), cmd, trx);
+        await this.store.upsertHostRows(
+          group.map((i) => this.installRow(i, cmd.commandUuid, now)),
+          trx,
+        );
+        await this.queue.enqueue(
+          group.map((i) => Number(i.enrollment_id)),
+          cmd,
+          trx,
+        );
         commands++;
       }
       for (const list of groupBy(deletions, (d) => d.uris.join('\n')).values()) {
         const cmd = buildDeleteCommand(list[0].uris, newProfileCommandUuid());
-        await this.supersede(list.map((d) => d.r), trx);
+        await this.supersede(
+          list.map((d) => d.r),
+          trx,
+        );
         for (const { r } of list) {
           await trx
             .updateTable('host_mdm_windows_profiles')
-            .set({ operation_type: 'remove', status: 'pending', command_uuid: cmd.commandUuid, detail: null, updated_at: now })
+            .set({
+              operation_type: 'remove',
+              status: 'pending',
+              command_uuid: cmd.commandUuid,
+              detail: null,
+              updated_at: now,
+            })
             .where('host_uuid', '=', r.host_uuid)
             .where('profile_uuid', '=', r.def_uuid)
             .execute();
         }
-        await this.queue.enqueue(list.map((d) => Number(d.r.enrollment_id)), cmd, trx);
+        await this.queue.enqueue(
+          list.map((d) => Number(d.r.enrollment_id)),
+          cmd,
+          trx,
+        );
         commands++;
       }
     });
@@ -181,10 +223,19 @@ export class WindowsProfileManager {
   }
 
   /** A command still waiting for a host that a newer one replaces is taken out of its queue. */
-  private async supersede(rows: { cur_command: string | null; cur_status: string | null; enrollment_id: string | number }[], trx: Transaction<DB>) {
-    const waiting = rows.filter((r) => r.cur_command && (r.cur_status === 'pending' || r.cur_status === null));
+  private async supersede(
+    rows: { cur_command: string | null; cur_status: string | null; enrollment_id: string | number }[],
+    trx: Transaction<DB>,
+  ) {
+    const waiting = rows.filter(
+      (r) => r.cur_command && (r.cur_status === 'pending' || r.cur_status === null),
+    );
     for (const [command, list] of groupBy(waiting, (r) => r.cur_command as string)) {
-      await this.store.dequeue(command, list.map((r) => Number(r.enrollment_id)), trx);
+      await this.store.dequeue(
+        command,
+        list.map((r) => Number(r.enrollment_id)),
+        trx,
+      );
     }
   }
 

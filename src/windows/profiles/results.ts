@@ -46,7 +46,13 @@ export class WindowsProfileResults {
     }
     for (const [commandUuid, rawResult] of byCommand) {
       const check = await this.store.checkFor(a.hostUuid, commandUuid);
-      if (check && !check.answered_at) await this.settleVerification(a.hostUuid, commandUuid, raw.get(commandUuid) ?? '', readAnswers(rawResult));
+      if (check && !check.answered_at)
+        await this.settleVerification(
+          a.hostUuid,
+          commandUuid,
+          raw.get(commandUuid) ?? '',
+          readAnswers(rawResult),
+        );
     }
   }
 
@@ -54,12 +60,20 @@ export class WindowsProfileResults {
   async sweep(limit = 500): Promise<number> {
     const rows = await this.store.answeredPendingRows(limit);
     for (const r of rows) {
-      await this.handle({ enrollmentId: r.enrollment_id, hostUuid: r.host_uuid, results: [{ commandUuid: r.command_uuid, rawResult: r.raw_result, statusCode: '' }] });
+      await this.handle({
+        enrollmentId: r.enrollment_id,
+        hostUuid: r.host_uuid,
+        results: [{ commandUuid: r.command_uuid, rawResult: r.raw_result, statusCode: '' }],
+      });
     }
     return rows.length;
   }
 
-  private async settleInstall(row: HostWindowsProfileRow, a: CommandAnswers, targets: ReturnType<typeof commandTargets>) {
+  private async settleInstall(
+    row: HostWindowsProfileRow,
+    a: CommandAnswers,
+    targets: ReturnType<typeof commandTargets>,
+  ) {
     const now = dbNow();
     const failing = a.statuses.filter((s) => !ok(s.code));
     if (failing.length === 0) {
@@ -69,7 +83,9 @@ export class WindowsProfileResults {
     // An Atomic that failed because of a child lists the child; the Atomic's own 507 only when alone.
     const nested = failing.filter((s) => targets.get(s.cmdRef)?.verb !== 'Atomic' && s.code !== '216');
     const shown = nested.length ? nested : failing;
-    const detail = shown.map((s) => `${targets.get(s.cmdRef)?.locUris.join(', ') || s.cmd || s.cmdRef}: status ${s.code}`).join(', ');
+    const detail = shown
+      .map((s) => `${targets.get(s.cmdRef)?.locUris.join(', ') || s.cmd || s.cmdRef}: status ${s.code}`)
+      .join(', ');
     if (Number(row.retries) < this.opts.maxRetries) {
       await this.store.setRowCas(row, { status: null, detail, retries: Number(row.retries) + 1 }, now);
     } else {
@@ -77,7 +93,11 @@ export class WindowsProfileResults {
     }
   }
 
-  private async settleRemove(row: HostWindowsProfileRow, a: CommandAnswers, targets: ReturnType<typeof commandTargets>) {
+  private async settleRemove(
+    row: HostWindowsProfileRow,
+    a: CommandAnswers,
+    targets: ReturnType<typeof commandTargets>,
+  ) {
     const failing = a.statuses.filter((s) => !ok(s.code) && !removedCodes.has(s.code));
     if (failing.length === 0 || Number(row.ignore_error) === 1) {
       await this.store.deleteRowCas(row);
@@ -91,7 +111,12 @@ export class WindowsProfileResults {
    * Compares what the device read back with what each verifying/verified profile sets. A profile
    * whose LocURIs were not all part of this Get (it became verifying later) waits for the next one.
    */
-  private async settleVerification(hostUuid: string, commandUuid: string, rawCommand: string, a: CommandAnswers) {
+  private async settleVerification(
+    hostUuid: string,
+    commandUuid: string,
+    rawCommand: string,
+    a: CommandAnswers,
+  ) {
     const now = dbNow();
     await this.store.markCheckAnswered(hostUuid, commandUuid, now);
     const targets = commandTargets(rawCommand);
@@ -111,12 +136,17 @@ export class WindowsProfileResults {
           // Windows may answer 404 for an ADMX-backed policy it applied; Fleet accepts that.
           if (got.code === '404' && isAdmxValue(it.data ?? '')) continue;
           problems.push(`${it.locUri}: status ${got.code}`);
-        } else if (it.format !== 'node' && it.data !== undefined && !valuesMatch(it.data, got.data ?? '', it.format)) {
+        } else if (
+          it.format !== 'node' &&
+          it.data !== undefined &&
+          !valuesMatch(it.data, got.data ?? '', it.format)
+        ) {
           problems.push(`${it.locUri}: expected "${it.data.trim()}", found "${(got.data ?? '').trim()}"`);
         }
       }
       if (problems.length === 0) {
-        if (row.status !== 'verified') await this.store.setRowCas(row, { status: 'verified', detail: null }, now);
+        if (row.status !== 'verified')
+          await this.store.setRowCas(row, { status: 'verified', detail: null }, now);
         continue;
       }
       const since = Date.now() - (fromDbTime(row.updated_at)?.getTime() ?? 0);

@@ -25,7 +25,12 @@ export class WindowsProfileStore {
   // ---- definitions ----
 
   /** Is `name` taken in the team by any kind of profile (Apple, declaration, Windows)? */
-  async nameInUse(teamId: number, name: string, exceptUuid: string | undefined, db: Db = this.db): Promise<boolean> {
+  async nameInUse(
+    teamId: number,
+    name: string,
+    exceptUuid: string | undefined,
+    db: Db = this.db,
+  ): Promise<boolean> {
     const res = await sql<{ n: number }>`
       SELECT COUNT(*) AS n FROM (
         SELECT profile_uuid AS u FROM mdm_apple_configuration_profiles WHERE team_id = ${teamId} AND name = ${name}
@@ -40,24 +45,44 @@ export class WindowsProfileStore {
   }
 
   async update(uuid: string, fields: Partial<WindowsProfileRow>, db: Db = this.db): Promise<void> {
-    await db.updateTable('mdm_windows_configuration_profiles').set(fields).where('profile_uuid', '=', uuid).execute();
+    await db
+      .updateTable('mdm_windows_configuration_profiles')
+      .set(fields)
+      .where('profile_uuid', '=', uuid)
+      .execute();
   }
 
   async get(uuid: string, db: Db = this.db): Promise<WindowsProfileRow | undefined> {
-    return db.selectFrom('mdm_windows_configuration_profiles').selectAll().where('profile_uuid', '=', uuid).executeTakeFirst();
+    return db
+      .selectFrom('mdm_windows_configuration_profiles')
+      .selectAll()
+      .where('profile_uuid', '=', uuid)
+      .executeTakeFirst();
   }
 
   async getMany(uuids: string[], db: Db = this.db): Promise<WindowsProfileRow[]> {
     if (uuids.length === 0) return [];
-    return db.selectFrom('mdm_windows_configuration_profiles').selectAll().where('profile_uuid', 'in', uuids).execute();
+    return db
+      .selectFrom('mdm_windows_configuration_profiles')
+      .selectAll()
+      .where('profile_uuid', 'in', uuids)
+      .execute();
   }
 
   async ofTeam(teamId: number, db: Db = this.db): Promise<WindowsProfileRow[]> {
-    return db.selectFrom('mdm_windows_configuration_profiles').selectAll().where('team_id', '=', teamId).orderBy('name').execute();
+    return db
+      .selectFrom('mdm_windows_configuration_profiles')
+      .selectAll()
+      .where('team_id', '=', teamId)
+      .orderBy('name')
+      .execute();
   }
 
   async replaceLabels(uuid: string, labels: LabelRef[], now: string, db: Db = this.db): Promise<void> {
-    await db.deleteFrom('mdm_configuration_profile_labels').where('windows_profile_uuid', '=', uuid).execute();
+    await db
+      .deleteFrom('mdm_configuration_profile_labels')
+      .where('windows_profile_uuid', '=', uuid)
+      .execute();
     if (labels.length === 0) return;
     await db
       .insertInto('mdm_configuration_profile_labels')
@@ -86,7 +111,12 @@ export class WindowsProfileStore {
       .execute();
     for (const r of rows) {
       const list = out.get(r.uuid!) ?? [];
-      list.push({ label_name: r.label_name, label_id: r.label_id === null ? null : Number(r.label_id), exclude: Number(r.exclude) === 1, require_all: Number(r.require_all) === 1 });
+      list.push({
+        label_name: r.label_name,
+        label_id: r.label_id === null ? null : Number(r.label_id),
+        exclude: Number(r.exclude) === 1,
+        require_all: Number(r.require_all) === 1,
+      });
       out.set(r.uuid!, list);
     }
     return out;
@@ -108,43 +138,76 @@ export class WindowsProfileStore {
     await db
       .deleteFrom('windows_mdm_command_queue')
       .where('command_uuid', 'in', (q) =>
-        q.selectFrom('host_mdm_windows_profiles').select('command_uuid').where('profile_uuid', '=', uuid).where('operation_type', '=', 'install').where('command_uuid', '!=', ''),
+        q
+          .selectFrom('host_mdm_windows_profiles')
+          .select('command_uuid')
+          .where('profile_uuid', '=', uuid)
+          .where('operation_type', '=', 'install')
+          .where('command_uuid', '!=', ''),
       )
       .execute();
     await db
       .updateTable('host_mdm_windows_profiles')
       .set((eb) => ({
         operation_type: 'remove',
-        ignore_error: eb.case().when(eb.or([eb('status', 'is', null), eb('status', 'in', ['pending', 'failed'])])).then(1).else(0).end(),
+        ignore_error: eb
+          .case()
+          .when(eb.or([eb('status', 'is', null), eb('status', 'in', ['pending', 'failed'])]))
+          .then(1)
+          .else(0)
+          .end(),
         status: null,
         updated_at: now,
       }))
       .where('profile_uuid', '=', uuid)
       .where('operation_type', '=', 'install')
       .execute();
-    await db.deleteFrom('mdm_configuration_profile_labels').where('windows_profile_uuid', '=', uuid).execute();
+    await db
+      .deleteFrom('mdm_configuration_profile_labels')
+      .where('windows_profile_uuid', '=', uuid)
+      .execute();
     await db.deleteFrom('mdm_windows_configuration_profiles').where('profile_uuid', '=', uuid).execute();
   }
 
   // ---- per-host status ----
 
   async upsertHostRows(rows: HostWindowsProfileWrite[], db: Db = this.db): Promise<void> {
-    const update = Object.keys(rows[0] ?? {}).filter((c) => c !== 'created_at' && c !== 'host_uuid' && c !== 'profile_uuid');
+    const update = Object.keys(rows[0] ?? {}).filter(
+      (c) => c !== 'created_at' && c !== 'host_uuid' && c !== 'profile_uuid',
+    );
     for (let i = 0; i < rows.length; i += CHUNK) {
-      await upsert(db, 'host_mdm_windows_profiles', rows.slice(i, i + CHUNK), ['host_uuid', 'profile_uuid'], update);
+      await upsert(
+        db,
+        'host_mdm_windows_profiles',
+        rows.slice(i, i + CHUNK),
+        ['host_uuid', 'profile_uuid'],
+        update,
+      );
     }
   }
 
   async deleteHostRow(hostUuid: string, profileUuid: string, db: Db = this.db): Promise<void> {
-    await db.deleteFrom('host_mdm_windows_profiles').where('host_uuid', '=', hostUuid).where('profile_uuid', '=', profileUuid).execute();
+    await db
+      .deleteFrom('host_mdm_windows_profiles')
+      .where('host_uuid', '=', hostUuid)
+      .where('profile_uuid', '=', profileUuid)
+      .execute();
   }
 
   async hostRows(hostUuid: string, db: Db = this.db): Promise<HostWindowsProfileRow[]> {
-    return db.selectFrom('host_mdm_windows_profiles').selectAll().where('host_uuid', '=', hostUuid).orderBy('profile_name').execute();
+    return db
+      .selectFrom('host_mdm_windows_profiles')
+      .selectAll()
+      .where('host_uuid', '=', hostUuid)
+      .orderBy('profile_name')
+      .execute();
   }
 
   /** Install rows of these hosts (what stays on each host while another profile is removed). */
-  async installRowsOfHosts(hostUuids: string[], db: Db = this.db): Promise<{ host_uuid: string; profile_uuid: string; command_uuid: string }[]> {
+  async installRowsOfHosts(
+    hostUuids: string[],
+    db: Db = this.db,
+  ): Promise<{ host_uuid: string; profile_uuid: string; command_uuid: string }[]> {
     const out: { host_uuid: string; profile_uuid: string; command_uuid: string }[] = [];
     for (let i = 0; i < hostUuids.length; i += CHUNK) {
       out.push(
@@ -160,7 +223,11 @@ export class WindowsProfileStore {
   }
 
   /** Rows of a host that point at one of these commands (install, remove) — what an answer settles. */
-  async rowsByCommands(hostUuid: string, commandUuids: string[], db: Db = this.db): Promise<HostWindowsProfileRow[]> {
+  async rowsByCommands(
+    hostUuid: string,
+    commandUuids: string[],
+    db: Db = this.db,
+  ): Promise<HostWindowsProfileRow[]> {
     if (commandUuids.length === 0) return [];
     return db
       .selectFrom('host_mdm_windows_profiles')
@@ -172,7 +239,13 @@ export class WindowsProfileStore {
 
   /** Compare-and-set on (host, profile, command, operation, status): late answers change nothing. */
   async setRowCas(
-    row: { host_uuid: string; profile_uuid: string; command_uuid: string; operation_type: string; status: string | null },
+    row: {
+      host_uuid: string;
+      profile_uuid: string;
+      command_uuid: string;
+      operation_type: string;
+      status: string | null;
+    },
     fields: Partial<Pick<HostWindowsProfileRow, 'status' | 'detail' | 'retries' | 'command_uuid'>>,
     now: string,
     db: Db = this.db,
@@ -189,7 +262,10 @@ export class WindowsProfileStore {
     return Number(res.numUpdatedRows);
   }
 
-  async deleteRowCas(row: { host_uuid: string; profile_uuid: string; command_uuid: string; operation_type: string }, db: Db = this.db): Promise<void> {
+  async deleteRowCas(
+    row: { host_uuid: string; profile_uuid: string; command_uuid: string; operation_type: string },
+    db: Db = this.db,
+  ): Promise<void> {
     await db
       .deleteFrom('host_mdm_windows_profiles')
       .where('host_uuid', '=', row.host_uuid)
@@ -285,7 +361,12 @@ export class WindowsProfileStore {
    * the answer arrives; this sweep repairs a missed notification), at most `limit`.
    */
   async answeredPendingRows(limit: number) {
-    const res = await sql<{ host_uuid: string; enrollment_id: number; command_uuid: string; raw_result: string }>`
+    const res = await sql<{
+      host_uuid: string;
+      enrollment_id: number;
+      command_uuid: string;
+      raw_result: string;
+    }>`
       SELECT DISTINCT r.host_uuid AS host_uuid, e.id AS enrollment_id, r.command_uuid AS command_uuid, res.raw_result AS raw_result
       FROM host_mdm_windows_profiles r
       JOIN mdm_windows_enrollments e ON e.host_uuid = r.host_uuid
@@ -306,14 +387,21 @@ export class WindowsProfileStore {
         AND NOT EXISTS (SELECT 1 FROM mdm_windows_enrollments e JOIN windows_mdm_command_queue q ON q.enrollment_id = e.id
           WHERE e.host_uuid = host_mdm_windows_profiles.host_uuid AND q.command_uuid = host_mdm_windows_profiles.command_uuid)
         AND NOT EXISTS (SELECT 1 FROM mdm_windows_enrollments e JOIN windows_mdm_command_results x ON x.enrollment_id = e.id
-          WHERE e.host_uuid = host_mdm_windows_profiles.host_uuid AND x.command_uuid = host_mdm_windows_profiles.command_uuid)`.execute(this.db);
+          WHERE e.host_uuid = host_mdm_windows_profiles.host_uuid AND x.command_uuid = host_mdm_windows_profiles.command_uuid)`.execute(
+      this.db,
+    );
     return Number(res.numAffectedRows ?? 0);
   }
 
   // ---- verification checks ----
 
   /** Hosts due a read-back: a profile acknowledged since the last check, or the last check is old. */
-  async hostsDueVerification(opts: { olderThan: string; recheckBefore: string; outstandingSince: string; limit: number }) {
+  async hostsDueVerification(opts: {
+    olderThan: string;
+    recheckBefore: string;
+    outstandingSince: string;
+    limit: number;
+  }) {
     const res = await sql<{ host_uuid: string; enrollment_id: number }>`
       SELECT h.uuid AS host_uuid, MAX(e.id) AS enrollment_id
       FROM hosts h
@@ -338,7 +426,19 @@ export class WindowsProfileStore {
     return this.db
       .selectFrom('host_mdm_windows_profiles as r')
       .innerJoin('mdm_windows_configuration_profiles as p', 'p.profile_uuid', 'r.profile_uuid')
-      .select(['r.host_uuid', 'r.profile_uuid', 'r.profile_name', 'r.status', 'r.operation_type', 'r.command_uuid', 'r.retries', 'r.updated_at', 'r.checksum', 'p.syncml', 'p.checksum as def_checksum'])
+      .select([
+        'r.host_uuid',
+        'r.profile_uuid',
+        'r.profile_name',
+        'r.status',
+        'r.operation_type',
+        'r.command_uuid',
+        'r.retries',
+        'r.updated_at',
+        'r.checksum',
+        'p.syncml',
+        'p.checksum as def_checksum',
+      ])
       .where('r.host_uuid', '=', hostUuid)
       .where('r.operation_type', '=', 'install')
       .where('r.status', 'in', ['verifying', 'verified'])
@@ -346,11 +446,13 @@ export class WindowsProfileStore {
   }
 
   async recordCheck(hostUuid: string, commandUuid: string, now: string, db: Db = this.db): Promise<void> {
-    await upsert(db, 'host_mdm_windows_profile_checks', { host_uuid: hostUuid, command_uuid: commandUuid, requested_at: now, answered_at: null }, ['host_uuid'], [
-      'command_uuid',
-      'requested_at',
-      'answered_at',
-    ]);
+    await upsert(
+      db,
+      'host_mdm_windows_profile_checks',
+      { host_uuid: hostUuid, command_uuid: commandUuid, requested_at: now, answered_at: null },
+      ['host_uuid'],
+      ['command_uuid', 'requested_at', 'answered_at'],
+    );
   }
 
   async checkFor(hostUuid: string, commandUuid: string) {

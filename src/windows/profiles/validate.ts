@@ -27,14 +27,27 @@ export interface ParsedWindowsProfile {
 
 /** LocURI areas the server manages itself: refused at upload, never deleted. */
 export const reservedLocUris: { fragment: string; reason: string }[] = [
-  { fragment: '/Vendor/MSFT/BitLocker', reason: "Couldn't add. The configuration profile can't include BitLocker settings." },
+  {
+    fragment: '/Vendor/MSFT/BitLocker',
+    reason: "Couldn't add. The configuration profile can't include BitLocker settings.",
+  },
   {
     fragment: '/Vendor/MSFT/Policy/Config/Update',
-    reason: "Custom configuration profiles can't include Windows updates settings. To control these settings, use the mdm.windows_updates option.",
+    reason:
+      "Custom configuration profiles can't include Windows updates settings. To control these settings, use the mdm.windows_updates option.",
   },
-  { fragment: '/Vendor/MSFT/DMClient', reason: "Couldn't add. The configuration profile can't include MDM enrollment settings (DMClient)." },
-  { fragment: './SyncML/DMAcc', reason: "Couldn't add. The configuration profile can't include MDM enrollment settings (DMAcc)." },
-  { fragment: './Vendor/MSFT/DMAcc', reason: "Couldn't add. The configuration profile can't include MDM enrollment settings (DMAcc)." },
+  {
+    fragment: '/Vendor/MSFT/DMClient',
+    reason: "Couldn't add. The configuration profile can't include MDM enrollment settings (DMClient).",
+  },
+  {
+    fragment: './SyncML/DMAcc',
+    reason: "Couldn't add. The configuration profile can't include MDM enrollment settings (DMAcc).",
+  },
+  {
+    fragment: './Vendor/MSFT/DMAcc',
+    reason: "Couldn't add. The configuration profile can't include MDM enrollment settings (DMAcc).",
+  },
 ];
 
 const formats = new Set(['chr', 'int', 'bool', 'b64', 'xml', 'node', 'float', 'bin', 'date', 'time', 'null']);
@@ -54,7 +67,8 @@ export function reservedReason(locUri: string): string | undefined {
 
 function readItems(cmd: XmlNode, into: ProfileItem[]): void {
   for (const c of cmd.children) {
-    if (!commandChildren.has(c.name)) throw fail(`Couldn't add. <${c.name}> is not allowed inside <${cmd.name}>.`);
+    if (!commandChildren.has(c.name))
+      throw fail(`Couldn't add. <${c.name}> is not allowed inside <${cmd.name}>.`);
   }
   const items = cmd.children.filter((c) => c.name === 'Item');
   if (items.length === 0) throw fail(`Couldn't add. Each <${cmd.name}> must include at least one <Item>.`);
@@ -64,12 +78,17 @@ function readItems(cmd: XmlNode, into: ProfileItem[]): void {
     }
     const locUri = textAt(item, 'Target', 'LocURI');
     if (!locUri) throw fail(`Couldn't add. Each <Item> of <${cmd.name}> must include <Target><LocURI>.`);
-    if (locUri.startsWith('/')) throw fail(`Couldn't add. LocURI ${locUri} must not start with "/" (use ./Device/... or ./User/...).`);
+    if (locUri.startsWith('/'))
+      throw fail(`Couldn't add. LocURI ${locUri} must not start with "/" (use ./Device/... or ./User/...).`);
     const reason = reservedReason(locUri);
     if (reason) throw fail(reason);
     const format = textAt(item, 'Meta', 'Format');
-    if (!format) throw fail(`Couldn't add. The <Item> for ${locUri} must include <Meta><Format> (chr, int, bool, b64, xml or node).`);
-    if (!formats.has(format)) throw fail(`Couldn't add. The <Item> for ${locUri} has an unknown <Format> "${format}".`);
+    if (!format)
+      throw fail(
+        `Couldn't add. The <Item> for ${locUri} must include <Meta><Format> (chr, int, bool, b64, xml or node).`,
+      );
+    if (!formats.has(format))
+      throw fail(`Couldn't add. The <Item> for ${locUri} has an unknown <Format> "${format}".`);
     const data = item.children.find((c) => c.name === 'Data')?.text;
     into.push({ verb: cmd.name as 'Replace' | 'Add', locUri, format, data });
   }
@@ -85,7 +104,13 @@ export function profileItems(syncml: string): ProfileItem[] {
       else if (n.name === 'Replace' || n.name === 'Add') {
         for (const item of n.children.filter((c) => c.name === 'Item')) {
           const locUri = textAt(item, 'Target', 'LocURI');
-          if (locUri) out.push({ verb: n.name, locUri, format: textAt(item, 'Meta', 'Format') ?? '', data: item.children.find((c) => c.name === 'Data')?.text });
+          if (locUri)
+            out.push({
+              verb: n.name,
+              locUri,
+              format: textAt(item, 'Meta', 'Format') ?? '',
+              data: item.children.find((c) => c.name === 'Data')?.text,
+            });
         }
       }
     }
@@ -103,7 +128,8 @@ export function parseWindowsProfile(name: string, bytes: Buffer): ParsedWindowsP
   if (reservedNames.has(trimmedName)) throw fail(`Couldn't add. ${trimmedName} is a reserved name.`);
   // Processing instructions anywhere (an XML declaration, or a whole XML document pasted unescaped
   // into <Data>) make Windows reject the command, and the profile would be re-sent forever.
-  if (text.includes('<?')) throw xmlFail('XML processing instructions (<?...?>) are not allowed; escape XML inside <Data>.');
+  if (text.includes('<?'))
+    throw xmlFail('XML processing instructions (<?...?>) are not allowed; escape XML inside <Data>.');
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw xmlFail('DOCTYPE and ENTITY declarations are not allowed.');
   let root: XmlNode;
   try {
@@ -112,8 +138,14 @@ export function parseWindowsProfile(name: string, bytes: Buffer): ParsedWindowsP
     throw xmlFail(err instanceof XmlError ? err.message : 'parse error');
   }
   if (root.text.trim()) throw xmlFail('text outside of elements.');
-  if (/\$\{?FLEET_VAR_/.test(text)) throw fail("Couldn't add. Fleet variables ($FLEET_VAR_*) are not supported in Windows profiles by this server.");
-  if (/\$\{?FLEET_SECRET_/.test(text)) throw fail("Couldn't add. Secret variables ($FLEET_SECRET_*) are not supported in Windows profiles by this server.");
+  if (/\$\{?FLEET_VAR_/.test(text))
+    throw fail(
+      "Couldn't add. Fleet variables ($FLEET_VAR_*) are not supported in Windows profiles by this server.",
+    );
+  if (/\$\{?FLEET_SECRET_/.test(text))
+    throw fail(
+      "Couldn't add. Secret variables ($FLEET_SECRET_*) are not supported in Windows profiles by this server.",
+    );
   const nodes = root.children;
   if (nodes.length === 0) throw fail("Couldn't add. The file should include valid XML.");
   const items: ProfileItem[] = [];
@@ -122,12 +154,16 @@ export function parseWindowsProfile(name: string, bytes: Buffer): ParsedWindowsP
     if (!topLevel.has(n.name)) throw fail(onlyTop);
     if (n.name === 'Exec') throw fail('Only SCEP profiles can include <Exec> elements.');
     if (n.name === 'Atomic') {
-      if (i > 0 || nodes.length > 1) throw fail('<Atomic> element must wrap all the elements in a Windows configuration profile.');
+      if (i > 0 || nodes.length > 1)
+        throw fail('<Atomic> element must wrap all the elements in a Windows configuration profile.');
       const kids = n.children.filter((c) => c.name !== 'CmdID' && c.name !== 'Meta');
       if (kids.length === 0) throw fail('<Atomic> must include <Replace> or <Add> elements.');
       for (const k of kids) {
         if (k.name === 'Exec') throw fail('Only SCEP profiles can include <Exec> elements.');
-        if (k.name !== 'Replace' && k.name !== 'Add') throw fail(`Windows configuration profiles can only have <Replace> or <Add> elements inside <Atomic> (found <${k.name}>).`);
+        if (k.name !== 'Replace' && k.name !== 'Add')
+          throw fail(
+            `Windows configuration profiles can only have <Replace> or <Add> elements inside <Atomic> (found <${k.name}>).`,
+          );
         readItems(k, items);
       }
       return;

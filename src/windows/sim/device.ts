@@ -1,8 +1,22 @@
 import { generateKeyPairSync, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
-import { buildSyncMessage, parseSyncMessage, resultsXml, statusXml, type SyncCommand, type SyncMessage } from '../syncml/codec.js';
+import {
+  buildSyncMessage,
+  parseSyncMessage,
+  resultsXml,
+  statusXml,
+  type SyncCommand,
+  type SyncMessage,
+} from '../syncml/codec.js';
 import { credentialsHash, digestFromHash } from '../syncml/digest.js';
-import { Action, base64EncodingType, deviceEnrollmentTokenType, issueRequestType, NS, TokenValueType } from '../mde2/soap.js';
+import {
+  Action,
+  base64EncodingType,
+  deviceEnrollmentTokenType,
+  issueRequestType,
+  NS,
+  TokenValueType,
+} from '../mde2/soap.js';
 import { child, childrenNamed, escapeXml, parseXml, textAt, type XmlNode } from '../xml.js';
 
 /** One node of the device's configuration tree (LocURI → value). */
@@ -71,7 +85,11 @@ export class SimulatedWindowsDevice {
     this.tree.set('./DevInfo/DevId', { data: this.deviceId });
   }
 
-  private async post(url: string, contentType: string, body: string): Promise<{ status: number; text: string }> {
+  private async post(
+    url: string,
+    contentType: string,
+    body: string,
+  ): Promise<{ status: number; text: string }> {
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
     return { status: res.status, text: await res.text() };
   }
@@ -94,7 +112,8 @@ export class SimulatedWindowsDevice {
       }),
     });
     const body = (await res.json()) as { orbit_node_key?: string; error?: string };
-    if (res.status !== 200 || !body.orbit_node_key) throw new Error(`orbit enroll failed: ${res.status} ${JSON.stringify(body)}`);
+    if (res.status !== 200 || !body.orbit_node_key)
+      throw new Error(`orbit enroll failed: ${res.status} ${JSON.stringify(body)}`);
     this.orbitNodeKey = body.orbit_node_key;
     return body.orbit_node_key;
   }
@@ -112,7 +131,9 @@ export class SimulatedWindowsDevice {
 
   /** The token fleetd hands to RegisterDeviceWithManagement, base64 JSON with the node key. */
   programmaticToken(): string {
-    return Buffer.from(JSON.stringify({ type: 1, payload: { orbit_node_key: this.orbitNodeKey, auth_token: '' } })).toString('base64');
+    return Buffer.from(
+      JSON.stringify({ type: 1, payload: { orbit_node_key: this.orbitNodeKey, auth_token: '' } }),
+    ).toString('base64');
   }
 
   /** What fleetd does on `needs_programmatic_windows_mdm_enrollment`: discovery, policy, enroll. */
@@ -126,7 +147,10 @@ export class SimulatedWindowsDevice {
     const token = this.programmaticToken();
     await this.soap(this.local(policyUrl), Action.getPolicies, getPoliciesBody(), securityHeader(token));
     const rstr = await this.soap(this.local(enrollUrl), Action.rst, this.rstBody(), securityHeader(token));
-    const bst = child(child(child(rstr, 'RequestSecurityTokenResponse'), 'RequestedSecurityToken'), 'BinarySecurityToken');
+    const bst = child(
+      child(child(rstr, 'RequestSecurityTokenResponse'), 'RequestedSecurityToken'),
+      'BinarySecurityToken',
+    );
     if (!bst) throw new Error('enrollment returned no provisioning document');
     this.applyProvisioningDoc(Buffer.from(bst.text.trim(), 'base64').toString('utf8'));
   }
@@ -147,7 +171,10 @@ export class SimulatedWindowsDevice {
     const env = parseXml(res.text);
     const b = child(env, 'Body');
     const fault = child(b, 'fault');
-    if (fault) throw new Error(`SOAP fault ${textAt(fault, 'code', 'subcode', 'value')}: ${textAt(fault, 'reason', 'text')}`);
+    if (fault)
+      throw new Error(
+        `SOAP fault ${textAt(fault, 'code', 'subcode', 'value')}: ${textAt(fault, 'reason', 'text')}`,
+      );
     if (!b || !b.children[0]) throw new Error(`empty SOAP answer (${res.status})`);
     return b.children[0];
   }
@@ -159,7 +186,9 @@ export class SimulatedWindowsDevice {
     const key = forge.pki.privateKeyFromPem(this.privateKeyPem);
     const csr = forge.pki.createCertificationRequest();
     csr.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
-    csr.setSubject([{ name: 'commonName', value: `${randomUUID().toUpperCase().slice(0, 30)}!${this.deviceId}` }]);
+    csr.setSubject([
+      { name: 'commonName', value: `${randomUUID().toUpperCase().slice(0, 30)}!${this.deviceId}` },
+    ]);
     csr.sign(key, forge.md.sha256.create());
     return forge.util.encode64(forge.asn1.toDer(forge.pki.certificationRequestToAsn1(csr)).getBytes());
   }
@@ -186,7 +215,9 @@ export class SimulatedWindowsDevice {
       `<wst:RequestSecurityToken><wst:TokenType>${deviceEnrollmentTokenType}</wst:TokenType><wst:RequestType>${issueRequestType}</wst:RequestType>` +
       `<wsse:BinarySecurityToken ValueType="${TokenValueType.pkcs10}" EncodingType="${base64EncodingType}">${this.csrBase64()}</wsse:BinarySecurityToken>` +
       `<ac:AdditionalContext xmlns="${NS.ac}">` +
-      ctx.map(([n, v]) => `<ac:ContextItem Name="${n}"><ac:Value>${escapeXml(v)}</ac:Value></ac:ContextItem>`).join('') +
+      ctx
+        .map(([n, v]) => `<ac:ContextItem Name="${n}"><ac:Value>${escapeXml(v)}</ac:Value></ac:ContextItem>`)
+        .join('') +
       `</ac:AdditionalContext></wst:RequestSecurityToken>`
     );
   }
@@ -194,21 +225,32 @@ export class SimulatedWindowsDevice {
   /** Installs what the wap-provisioningdoc says: certificates, management address, digest secret, poll. */
   applyProvisioningDoc(xml: string): void {
     const doc = parseXml(xml);
-    const find = (n: XmlNode, type: string) => childrenNamed(n, 'characteristic').filter((c) => c.attrs.type === type);
-    const parms = (n: XmlNode) => Object.fromEntries(childrenNamed(n, 'parm').map((p) => [p.attrs.name, p.attrs.value ?? '']));
+    const find = (n: XmlNode, type: string) =>
+      childrenNamed(n, 'characteristic').filter((c) => c.attrs.type === type);
+    const parms = (n: XmlNode) =>
+      Object.fromEntries(childrenNamed(n, 'parm').map((p) => [p.attrs.name, p.attrs.value ?? '']));
     const store = find(doc, 'CertificateStore')[0];
-    const root = find(find(find(store, 'Root')[0], 'System')[0], '')[0] ?? childrenNamed(find(find(store, 'Root')[0], 'System')[0], 'characteristic')[0];
+    const root =
+      find(find(find(store, 'Root')[0], 'System')[0], '')[0] ??
+      childrenNamed(find(find(store, 'Root')[0], 'System')[0], 'characteristic')[0];
     this.caCertificate = new X509Certificate(Buffer.from(parms(root).EncodedCertificate, 'base64'));
     const my = find(store, 'My')[0];
-    const mine = childrenNamed(my, 'characteristic').find((c) => c.attrs.type === 'User' || c.attrs.type === 'System') as XmlNode;
-    const certNode = childrenNamed(mine, 'characteristic').find((c) => c.attrs.type !== 'PrivateKeyContainer') as XmlNode;
+    const mine = childrenNamed(my, 'characteristic').find(
+      (c) => c.attrs.type === 'User' || c.attrs.type === 'System',
+    ) as XmlNode;
+    const certNode = childrenNamed(mine, 'characteristic').find(
+      (c) => c.attrs.type !== 'PrivateKeyContainer',
+    ) as XmlNode;
     this.certificate = new X509Certificate(Buffer.from(parms(certNode).EncodedCertificate, 'base64'));
     const app = find(doc, 'APPLICATION')[0];
     const appParms = parms(app);
     this.managementUrl = appParms.ADDR;
     this.providerId = appParms['PROVIDER-ID'];
-    const appsrv = find(app, 'APPAUTH').map(parms).find((p) => p.AAUTHLEVEL === 'APPSRV');
-    if (!appsrv || appsrv.AAUTHNAME !== this.deviceId) throw new Error('provisioning document has no APPSRV credentials for this device');
+    const appsrv = find(app, 'APPAUTH')
+      .map(parms)
+      .find((p) => p.AAUTHLEVEL === 'APPSRV');
+    if (!appsrv || appsrv.AAUTHNAME !== this.deviceId)
+      throw new Error('provisioning document has no APPSRV credentials for this device');
     this.password = appsrv.AAUTHSECRET;
     const poll = find(find(find(find(doc, 'DMClient')[0], 'Provider')[0], this.providerId)[0], 'Poll')[0];
     this.pollIntervalMinutes = Number(parms(poll).IntervalForFirstSetOfRetries);
@@ -216,12 +258,23 @@ export class SimulatedWindowsDevice {
 
   private cred() {
     if (!this.nonce || !this.password) return undefined;
-    return { type: 'syncml:auth-md5', format: 'b64', data: digestFromHash(credentialsHash(this.deviceId, this.password), this.nonce) };
+    return {
+      type: 'syncml:auth-md5',
+      format: 'b64',
+      data: digestFromHash(credentialsHash(this.deviceId, this.password), this.nonce),
+    };
   }
 
   private message(sessionId: string, msgId: number, body: string[]): string {
     if (!this.managementUrl) throw new Error('not enrolled');
-    return buildSyncMessage({ sessionId, msgId: String(msgId), target: this.managementUrl, source: this.deviceId, cred: this.cred(), body });
+    return buildSyncMessage({
+      sessionId,
+      msgId: String(msgId),
+      target: this.managementUrl,
+      source: this.deviceId,
+      cred: this.cred(),
+      body,
+    });
   }
 
   /**
@@ -235,7 +288,13 @@ export class SimulatedWindowsDevice {
       `<Alert><CmdID>1</CmdID><Data>1201</Data></Alert>`,
       `<Alert><CmdID>2</CmdID><Data>1224</Data><Item><Meta><Type xmlns="syncml:metinf">com.microsoft/MDM/LoginStatus</Type></Meta><Data>user</Data></Item></Alert>`,
       `<Replace><CmdID>3</CmdID>` +
-        [['./DevInfo/DevId', this.deviceId], ['./DevInfo/Man', 'Simulated'], ['./DevInfo/Mod', 'Simulated PC'], ['./DevInfo/DmV', '1.3'], ['./DevInfo/Lang', 'en-US']]
+        [
+          ['./DevInfo/DevId', this.deviceId],
+          ['./DevInfo/Man', 'Simulated'],
+          ['./DevInfo/Mod', 'Simulated PC'],
+          ['./DevInfo/DmV', '1.3'],
+          ['./DevInfo/Lang', 'en-US'],
+        ]
           .map(([u, v]) => `<Item><Source><LocURI>${u}</LocURI></Source><Data>${escapeXml(v)}</Data></Item>`)
           .join('') +
         `</Replace>`,
@@ -246,10 +305,15 @@ export class SimulatedWindowsDevice {
     let executed = 0;
     let challenged = false;
     for (let round = 0; round < 50; round++) {
-      const res = await this.post(this.local(this.managementUrl as string), syncmlType, this.message(sessionId, msgId, body));
+      const res = await this.post(
+        this.local(this.managementUrl as string),
+        syncmlType,
+        this.message(sessionId, msgId, body),
+      );
       messages++;
       this.received.push(res.text);
-      if (res.status !== 200 || !res.text.startsWith('<SyncML')) throw new Error(`management answer ${res.status}: ${res.text.slice(0, 300)}`);
+      if (res.status !== 200 || !res.text.startsWith('<SyncML'))
+        throw new Error(`management answer ${res.status}: ${res.text.slice(0, 300)}`);
       const answer = parseSyncMessage(res.text);
       const hdr = answer.commands.find((c) => c.verb === 'Status' && c.cmdRef === '0');
       const code = hdr?.data;
@@ -275,12 +339,20 @@ export class SimulatedWindowsDevice {
   async unenroll(): Promise<string> {
     const sessionId = (++this.sessionCounter).toString(16).toUpperCase();
     const alert = `<Alert><CmdID>2</CmdID><Data>1226</Data><Item><Meta><Type xmlns="syncml:metinf">com.microsoft:mdm.unenrollment.userrequest</Type><Format xmlns="syncml:metinf">int</Format></Meta><Data>1</Data></Item></Alert>`;
-    let res = await this.post(this.local(this.managementUrl as string), syncmlType, this.message(sessionId, 1, [alert]));
+    let res = await this.post(
+      this.local(this.managementUrl as string),
+      syncmlType,
+      this.message(sessionId, 1, [alert]),
+    );
     const hdr = parseSyncMessage(res.text).commands.find((c) => c.verb === 'Status' && c.cmdRef === '0');
     if (hdr?.data === '407' || hdr?.data === '401') {
       const next = textAt(child(child(hdr.node, 'Chal'), 'Meta'), 'NextNonce');
       this.nonce = Buffer.from(next ?? '', 'base64');
-      res = await this.post(this.local(this.managementUrl as string), syncmlType, this.message(sessionId, 1, [alert]));
+      res = await this.post(
+        this.local(this.managementUrl as string),
+        syncmlType,
+        this.message(sessionId, 1, [alert]),
+      );
     }
     return res.text;
   }
@@ -289,8 +361,11 @@ export class SimulatedWindowsDevice {
   private execute(answer: SyncMessage, commands: SyncCommand[]): string[] {
     const msgRef = answer.header.msgId;
     let id = 0;
-    const out: string[] = [statusXml({ cmdId: String(++id), msgRef, cmdRef: '0', cmd: 'SyncHdr', code: '200' })];
-    const status = (c: SyncCommand, code: string) => out.push(statusXml({ cmdId: String(++id), msgRef, cmdRef: c.cmdId, cmd: c.verb, code }));
+    const out: string[] = [
+      statusXml({ cmdId: String(++id), msgRef, cmdRef: '0', cmd: 'SyncHdr', code: '200' }),
+    ];
+    const status = (c: SyncCommand, code: string) =>
+      out.push(statusXml({ cmdId: String(++id), msgRef, cmdRef: c.cmdId, cmd: c.verb, code }));
     for (const c of commands) {
       if (c.verb === 'Atomic') {
         const snapshot = new Map(this.tree);
@@ -301,7 +376,9 @@ export class SimulatedWindowsDevice {
           for (const [k, v] of snapshot) this.tree.set(k, v);
         }
         status(c, failed ? '507' : '200');
-        c.children.forEach((k, i) => status(k, failed && codes[i].code.startsWith('2') ? '216' : codes[i].code));
+        c.children.forEach((k, i) =>
+          status(k, failed && codes[i].code.startsWith('2') ? '216' : codes[i].code),
+        );
         continue;
       }
       const r = this.apply(c);
@@ -311,16 +388,29 @@ export class SimulatedWindowsDevice {
     return out;
   }
 
-  private apply(c: SyncCommand): { code: string; results?: { locUri: string; data: string; format?: string }[] } {
+  private apply(c: SyncCommand): {
+    code: string;
+    results?: { locUri: string; data: string; format?: string }[];
+  } {
     const uris = c.items.map((i) => i.target ?? '');
     if (uris.some((u) => !u)) return { code: '400' };
     switch (c.verb) {
       case 'Add':
         if (uris.some((u) => this.tree.has(u))) return { code: '418' };
-        c.items.forEach((i) => this.tree.set(i.target as string, this.enforced.get(i.target as string) ?? { data: i.data ?? '', format: i.metaFormat }));
+        c.items.forEach((i) =>
+          this.tree.set(
+            i.target as string,
+            this.enforced.get(i.target as string) ?? { data: i.data ?? '', format: i.metaFormat },
+          ),
+        );
         return { code: '200' };
       case 'Replace':
-        c.items.forEach((i) => this.tree.set(i.target as string, this.enforced.get(i.target as string) ?? { data: i.data ?? '', format: i.metaFormat }));
+        c.items.forEach((i) =>
+          this.tree.set(
+            i.target as string,
+            this.enforced.get(i.target as string) ?? { data: i.data ?? '', format: i.metaFormat },
+          ),
+        );
         return { code: '200' };
       case 'Delete': {
         const present = uris.filter((u) => this.subtree(u).length > 0);

@@ -1,4 +1,13 @@
-import { child, childrenNamed, escapeXml, parseXml, serializeNode, textAt, XmlError, type XmlNode } from '../xml.js';
+import {
+  child,
+  childrenNamed,
+  escapeXml,
+  parseXml,
+  serializeNode,
+  textAt,
+  XmlError,
+  type XmlNode,
+} from '../xml.js';
 
 /** OMA-DM 1.2 SyncML as Windows speaks it (MS-MDM): parsing device messages, building answers. */
 export const syncmlNs = 'SYNCML:SYNCML1.2';
@@ -44,7 +53,19 @@ export interface SyncMessage {
   final: boolean;
 }
 
-export const commandVerbs = new Set(['Add', 'Alert', 'Atomic', 'Delete', 'Exec', 'Get', 'Replace', 'Results', 'Sequence', 'Status', 'Copy']);
+export const commandVerbs = new Set([
+  'Add',
+  'Alert',
+  'Atomic',
+  'Delete',
+  'Exec',
+  'Get',
+  'Replace',
+  'Results',
+  'Sequence',
+  'Status',
+  'Copy',
+]);
 
 function readItem(n: XmlNode): SyncItem {
   const meta = child(n, 'Meta');
@@ -83,7 +104,8 @@ export function parseSyncMessage(xml: string): SyncMessage {
   } catch (err) {
     throw new SyncmlError(err instanceof XmlError ? err.message : 'invalid XML');
   }
-  if (root.name !== 'SyncML' || root.ns.toUpperCase() !== syncmlNs) throw new SyncmlError('root must be SyncML in namespace SYNCML:SYNCML1.2');
+  if (root.name !== 'SyncML' || root.ns.toUpperCase() !== syncmlNs)
+    throw new SyncmlError('root must be SyncML in namespace SYNCML:SYNCML1.2');
   const hdr = child(root, 'SyncHdr');
   const body = child(root, 'SyncBody');
   if (!hdr || !body) throw new SyncmlError('SyncHdr and SyncBody are required');
@@ -109,7 +131,11 @@ export function parseSyncMessage(xml: string): SyncMessage {
     if (c.name === 'Final') final = true;
     else commands.push(readCommand(c));
   }
-  return { header: { sessionId, msgId, targetUri: textAt(hdr, 'Target', 'LocURI') ?? '', sourceUri, cred }, commands, final };
+  return {
+    header: { sessionId, msgId, targetUri: textAt(hdr, 'Target', 'LocURI') ?? '', sourceUri, cred },
+    commands,
+    final,
+  };
 }
 
 /** Serialises one parsed command back to XML (stored as a command's raw result). */
@@ -126,8 +152,17 @@ const meta = (fields: Record<string, string | undefined>) => {
 };
 
 /** A Status element; the SyncHdr one has CmdRef 0 and Cmd SyncHdr and may carry a digest challenge. */
-export function statusXml(s: { cmdId: string; msgRef: string; cmdRef: string; cmd: string; code: string; nextNonceB64?: string }): string {
-  const chal = s.nextNonceB64 ? `<Chal>${meta({ Type: 'syncml:auth-md5', Format: 'b64', NextNonce: s.nextNonceB64 })}</Chal>` : '';
+export function statusXml(s: {
+  cmdId: string;
+  msgRef: string;
+  cmdRef: string;
+  cmd: string;
+  code: string;
+  nextNonceB64?: string;
+}): string {
+  const chal = s.nextNonceB64
+    ? `<Chal>${meta({ Type: 'syncml:auth-md5', Format: 'b64', NextNonce: s.nextNonceB64 })}</Chal>`
+    : '';
   return (
     `<Status><CmdID>${escapeXml(s.cmdId)}</CmdID><MsgRef>${escapeXml(s.msgRef)}</MsgRef><CmdRef>${escapeXml(s.cmdRef)}</CmdRef>` +
     `<Cmd>${escapeXml(s.cmd)}</Cmd>${chal}<Data>${escapeXml(s.code)}</Data></Status>`
@@ -135,9 +170,17 @@ export function statusXml(s: { cmdId: string; msgRef: string; cmdRef: string; cm
 }
 
 /** A Results element answering a Get: one Item per LocURI read. */
-export function resultsXml(r: { cmdId: string; msgRef: string; cmdRef: string; items: { locUri: string; data: string; format?: string }[] }): string {
+export function resultsXml(r: {
+  cmdId: string;
+  msgRef: string;
+  cmdRef: string;
+  items: { locUri: string; data: string; format?: string }[];
+}): string {
   const items = r.items
-    .map((i) => `<Item><Source><LocURI>${escapeXml(i.locUri)}</LocURI></Source>${meta({ Format: i.format })}<Data>${i.data}</Data></Item>`)
+    .map(
+      (i) =>
+        `<Item><Source><LocURI>${escapeXml(i.locUri)}</LocURI></Source>${meta({ Format: i.format })}<Data>${i.data}</Data></Item>`,
+    )
     .join('');
   return `<Results><CmdID>${escapeXml(r.cmdId)}</CmdID><MsgRef>${escapeXml(r.msgRef)}</MsgRef><CmdRef>${escapeXml(r.cmdRef)}</CmdRef>${items}</Results>`;
 }
@@ -152,7 +195,9 @@ export function buildSyncMessage(h: {
   body: string[];
   final?: boolean;
 }): string {
-  const cred = h.cred ? `<Cred>${meta({ Type: h.cred.type, Format: h.cred.format })}<Data>${escapeXml(h.cred.data)}</Data></Cred>` : '';
+  const cred = h.cred
+    ? `<Cred>${meta({ Type: h.cred.type, Format: h.cred.format })}<Data>${escapeXml(h.cred.data)}</Data></Cred>`
+    : '';
   return (
     `<SyncML xmlns="${syncmlNs}"><SyncHdr><VerDTD>1.2</VerDTD><VerProto>DM/1.2</VerProto>` +
     `<SessionID>${escapeXml(h.sessionId)}</SessionID><MsgID>${escapeXml(h.msgId)}</MsgID>` +

@@ -4,9 +4,23 @@ import { dbNow, fromDbTime } from '../../db/dialect.js';
 import { commandUuidOfCmdRef } from '../commands.js';
 import type { WindowsAnswersListener } from '../answers.js';
 import type { BatchWriter } from '../../apple/batchWriter.js';
-import type { CommandResultToSave, FollowUpCommand, QueuedCommand, WindowsEnrollment, WindowsMdmStore } from '../store.js';
+import type {
+  CommandResultToSave,
+  FollowUpCommand,
+  QueuedCommand,
+  WindowsEnrollment,
+  WindowsMdmStore,
+} from '../store.js';
 import { unescapeXml } from '../xml.js';
-import { buildSyncMessage, commandXml, parseSyncMessage, statusXml, SyncmlError, type SyncCommand, type SyncMessage } from './codec.js';
+import {
+  buildSyncMessage,
+  commandXml,
+  parseSyncMessage,
+  statusXml,
+  SyncmlError,
+  type SyncCommand,
+  type SyncMessage,
+} from './codec.js';
 import { digestMatches } from './digest.js';
 
 /** Raised when no SyncML answer can be built (bad message, unknown device): a SOAP fault goes back. */
@@ -61,7 +75,13 @@ export class ManagementSessionService {
     const { enrollment } = state;
     const serverUrl = await this.opts.managementUrl();
     const answer = (body: string[]) =>
-      buildSyncMessage({ sessionId: h.sessionId, msgId: h.msgId, target: h.sourceUri, source: serverUrl, body });
+      buildSyncMessage({
+        sessionId: h.sessionId,
+        msgId: h.msgId,
+        target: h.sourceUri,
+        source: serverUrl,
+        body,
+      });
     const hdrStatus = (code: string, nextNonceB64?: string) =>
       statusXml({ cmdId: '1', msgRef: h.msgId, cmdRef: '0', cmd: 'SyncHdr', code, nextNonceB64 });
 
@@ -71,7 +91,10 @@ export class ManagementSessionService {
 
     // Unenroll alert: the device is leaving; answer the header and forget it.
     const unenroll = msg.commands.some(
-      (c) => c.verb === 'Alert' && c.data === '1226' && c.items.some((i) => (i.metaType ?? '').trim() === unenrollAlertType),
+      (c) =>
+        c.verb === 'Alert' &&
+        c.data === '1226' &&
+        c.items.some((i) => (i.metaType ?? '').trim() === unenrollAlertType),
     );
     if (unenroll) {
       await this.store.deleteEnrollment(enrollment.id);
@@ -84,7 +107,9 @@ export class ManagementSessionService {
     // Statuses for the device's own commands (not Alert/Status/Results), in document order.
     for (const c of msg.commands) {
       if (c.verb === 'Alert' || c.verb === 'Status' || c.verb === 'Results') continue;
-      body.push(statusXml({ cmdId: String(++statusId), msgRef: h.msgId, cmdRef: c.cmdId, cmd: c.verb, code: '200' }));
+      body.push(
+        statusXml({ cmdId: String(++statusId), msgRef: h.msgId, cmdRef: c.cmdId, cmd: c.verb, code: '200' }),
+      );
     }
 
     // Last-seen is informational: buffered and written in batches, never inside the message.
@@ -96,10 +121,17 @@ export class ManagementSessionService {
     return answer(body);
   }
 
-  private async authenticate(e: WindowsEnrollment, msg: SyncMessage): Promise<{ challenge?: string; code: string }> {
+  private async authenticate(
+    e: WindowsEnrollment,
+    msg: SyncMessage,
+  ): Promise<{ challenge?: string; code: string }> {
     const cred = msg.header.cred;
-    const nonceValid = e.auth_nonce && e.auth_nonce_expires_at && (fromDbTime(e.auth_nonce_expires_at)?.getTime() ?? 0) > Date.now();
-    if (!cred || !nonceValid || !e.credentials_hash) return { challenge: await this.newChallenge(e), code: '407' };
+    const nonceValid =
+      e.auth_nonce &&
+      e.auth_nonce_expires_at &&
+      (fromDbTime(e.auth_nonce_expires_at)?.getTime() ?? 0) > Date.now();
+    if (!cred || !nonceValid || !e.credentials_hash)
+      return { challenge: await this.newChallenge(e), code: '407' };
     if (cred.type !== 'syncml:auth-md5' || cred.format !== 'b64') {
       throw new ManagementFault('unsupported credential type; expected syncml:auth-md5 in b64');
     }
@@ -145,7 +177,10 @@ export class ManagementSessionService {
     if (queued.length < answers.size) {
       const known = new Set(queued.map((q) => q.command_uuid));
       const unmatched = [...answers.keys()].filter((u) => !known.has(u));
-      this.log.info({ enrollmentId: e.id, unmatched }, 'windows mdm: answers to commands not queued for this device ignored');
+      this.log.info(
+        { enrollmentId: e.id, unmatched },
+        'windows mdm: answers to commands not queued for this device ignored',
+      );
     }
     if (queued.length === 0) return none;
     const results: CommandResultToSave[] = [];
@@ -158,13 +193,19 @@ export class ManagementSessionService {
       results.push({ commandUuid: q.command_uuid, rawResult: group.map(commandXml).join(''), statusCode });
       if (statuses.some((s) => (s.data ?? '').trim() === '418') && /<Add[\s>]/.test(q.raw_command)) {
         const fresh = randomUUID();
-        const rawCommand = q.raw_command.split(q.command_uuid).join(fresh).replace(/<Add(?=[\s>])/g, '<Replace').replace(/<\/Add>/g, '</Replace>');
+        const rawCommand = q.raw_command
+          .split(q.command_uuid)
+          .join(fresh)
+          .replace(/<Add(?=[\s>])/g, '<Replace')
+          .replace(/<\/Add>/g, '</Replace>');
         followUps.push({ commandUuid: fresh, rawCommand, targetLocUri: '', replaces: q.command_uuid });
       }
     }
     const queuedFollowUps = await this.store.saveResponse(e.id, rawMessage, results, followUps);
     for (const fn of this.answerListeners) {
-      await fn({ enrollmentId: e.id, hostUuid: e.host_uuid, results }).catch((err) => this.log.error({ err }, 'windows mdm: answer listener failed'));
+      await fn({ enrollmentId: e.id, hostUuid: e.host_uuid, results }).catch((err) =>
+        this.log.error({ err }, 'windows mdm: answer listener failed'),
+      );
     }
     return { answered: new Set(results.map((r) => r.commandUuid)), followUps: queuedFollowUps };
   }
