@@ -1,19 +1,21 @@
 import type { Kysely, Selectable, Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
+import {
+  labelRefsByProfile,
+  labelRowValues,
+  replaceProfileLabelRows,
+  selectProfileLabelRows,
+  type LabelRef,
+} from './labelRows.js';
 import type { AppleDeclarationsTable, AppleProfilesTable } from './tables.js';
+
+export type { LabelRef } from './labelRows.js';
+import { deleteUnsentInstallRows, installCommandsOf, markInstallRowsForRemoval } from './retireHostRows.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
 export type AppleProfileRow = Selectable<AppleProfilesTable>;
 export type DeclarationRow = Selectable<AppleDeclarationsTable>;
-
-/** One label reference of a profile: its name, id (null = deleted label) and mode flags. */
-export interface LabelRef {
-  label_name: string;
-  label_id: number | null;
-  exclude: boolean;
-  require_all: boolean;
-}
 
 /** Definitions of Apple profiles and declarations, and their label targeting. */
 export class ProfileStore {
@@ -115,22 +117,7 @@ export class ProfileStore {
     now: string,
     db: Db = this.db,
   ): Promise<void> {
-    await db.deleteFrom('mdm_configuration_profile_labels').where('apple_profile_uuid', '=', uuid).execute();
-    if (labels.length === 0) return;
-    await db
-      .insertInto('mdm_configuration_profile_labels')
-      .values(
-        labels.map((l) => ({
-          apple_profile_uuid: uuid,
-          windows_profile_uuid: null,
-          label_name: l.label_name,
-          label_id: l.label_id,
-          exclude: l.exclude ? 1 : 0,
-          require_all: l.require_all ? 1 : 0,
-          created_at: now,
-        })),
-      )
-      .execute();
+    await replaceProfileLabelRows(db, 'apple_profile_uuid', uuid, labels, now);
   }
 
   async replaceDeclarationLabels(
@@ -143,16 +130,7 @@ export class ProfileStore {
     if (labels.length === 0) return;
     await db
       .insertInto('mdm_declaration_labels')
-      .values(
-        labels.map((l) => ({
-          apple_declaration_uuid: uuid,
-          label_name: l.label_name,
-          label_id: l.label_id,
-          exclude: l.exclude ? 1 : 0,
-          require_all: l.require_all ? 1 : 0,
-          created_at: now,
-        })),
-      )
+      .values(labelRowValues(labels, now).map((v) => ({ apple_declaration_uuid: uuid, ...v })))
       .execute();
   }
 
@@ -192,31 +170,15 @@ export class ProfileStore {
 
   /** Label rows per profile uuid (Apple profiles and declarations alike). */
   async labelsFor(uuids: string[]): Promise<Map<string, LabelRef[]>> {
-    const out = new Map<string, LabelRef[]>();
-    if (uuids.length === 0) return out;
-    const a = await this.db
-      .selectFrom('mdm_configuration_profile_labels')
-      .select(['apple_profile_uuid as uuid', 'label_name', 'label_id', 'exclude', 'require_all'])
-      .where('apple_profile_uuid', 'in', uuids)
-      .orderBy('label_name')
-      .execute();
+    if (uuids.length === 0) return new Map();
+    const a = await selectProfileLabelRows(this.db, 'apple_profile_uuid', uuids);
     const d = await this.db
       .selectFrom('mdm_declaration_labels')
       .select(['apple_declaration_uuid as uuid', 'label_name', 'label_id', 'exclude', 'require_all'])
       .where('apple_declaration_uuid', 'in', uuids)
       .orderBy('label_name')
       .execute();
-    for (const r of [...a, ...d]) {
-      const list = out.get(r.uuid!) ?? [];
-      list.push({
-        label_name: r.label_name,
-        label_id: r.label_id === null ? null : Number(r.label_id),
-        exclude: Number(r.exclude) === 1,
-        require_all: Number(r.require_all) === 1,
-      });
-      out.set(r.uuid!, list);
-    }
-    return out;
+    return labelRefsByProfile([...a, ...d]);
   }
 
   /**
@@ -225,42 +187,14 @@ export class ProfileStore {
    * never have arrived). Runs inside the caller's transaction.
    */
   async deleteAppleProfile(uuid: string, now: string, db: Db): Promise<void> {
-    await db
-      .deleteFrom('host_mdm_apple_profiles')
-      .where('profile_uuid', '=', uuid)
-      .where('operation_type', '=', 'install')
-      .where('status', 'is', null)
-      .where('command_uuid', '=', '')
-      .execute();
+    await deleteUnsentInstallRows(db, 'host_mdm_apple_profiles', uuid);
     await db
       .updateTable('nano_enrollment_queue')
       .set({ active: 0 })
-      .where('command_uuid', 'in', (q) =>
-        q
-          .selectFrom('host_mdm_apple_profiles')
-          .select('command_uuid')
-          .where('profile_uuid', '=', uuid)
-          .where('operation_type', '=', 'install')
-          .where('command_uuid', '!=', ''),
-      )
+      .where('command_uuid', 'in', installCommandsOf(db, 'host_mdm_apple_profiles', uuid))
       .where('active', '=', 1)
       .execute();
-    await db
-      .updateTable('host_mdm_apple_profiles')
-      .set((eb) => ({
-        operation_type: 'remove',
-        ignore_error: eb
-          .case()
-          .when(eb.or([eb('status', 'is', null), eb('status', 'in', ['pending', 'failed'])]))
-          .then(1)
-          .else(0)
-          .end(),
-        status: null,
-        updated_at: now,
-      }))
-      .where('profile_uuid', '=', uuid)
-      .where('operation_type', '=', 'install')
-      .execute();
+    await markInstallRowsForRemoval(db, 'host_mdm_apple_profiles', uuid, now);
     await db.deleteFrom('mdm_apple_configuration_profiles').where('profile_uuid', '=', uuid).execute();
   }
 

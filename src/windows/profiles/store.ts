@@ -1,8 +1,18 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import { upsert } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
-import type { LabelRef } from '../../profiles/store.js';
+import {
+  labelRefsByProfile,
+  replaceProfileLabelRows,
+  selectProfileLabelRows,
+  type LabelRef,
+} from '../../profiles/labelRows.js';
 import type { HostWindowsProfilesTable, WindowsProfilesTable } from './tables.js';
+import {
+  deleteUnsentInstallRows,
+  installCommandsOf,
+  markInstallRowsForRemoval,
+} from '../../profiles/retireHostRows.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
 const CHUNK = 500;
@@ -79,47 +89,11 @@ export class WindowsProfileStore {
   }
 
   async replaceLabels(uuid: string, labels: LabelRef[], now: string, db: Db = this.db): Promise<void> {
-    await db
-      .deleteFrom('mdm_configuration_profile_labels')
-      .where('windows_profile_uuid', '=', uuid)
-      .execute();
-    if (labels.length === 0) return;
-    await db
-      .insertInto('mdm_configuration_profile_labels')
-      .values(
-        labels.map((l) => ({
-          apple_profile_uuid: null,
-          windows_profile_uuid: uuid,
-          label_name: l.label_name,
-          label_id: l.label_id,
-          exclude: l.exclude ? 1 : 0,
-          require_all: l.require_all ? 1 : 0,
-          created_at: now,
-        })),
-      )
-      .execute();
+    await replaceProfileLabelRows(db, 'windows_profile_uuid', uuid, labels, now);
   }
 
   async labelsFor(uuids: string[]): Promise<Map<string, LabelRef[]>> {
-    const out = new Map<string, LabelRef[]>();
-    if (uuids.length === 0) return out;
-    const rows = await this.db
-      .selectFrom('mdm_configuration_profile_labels')
-      .select(['windows_profile_uuid as uuid', 'label_name', 'label_id', 'exclude', 'require_all'])
-      .where('windows_profile_uuid', 'in', uuids)
-      .orderBy('label_name')
-      .execute();
-    for (const r of rows) {
-      const list = out.get(r.uuid!) ?? [];
-      list.push({
-        label_name: r.label_name,
-        label_id: r.label_id === null ? null : Number(r.label_id),
-        exclude: Number(r.exclude) === 1,
-        require_all: Number(r.require_all) === 1,
-      });
-      out.set(r.uuid!, list);
-    }
-    return out;
+    return labelRefsByProfile(await selectProfileLabelRows(this.db, 'windows_profile_uuid', uuids));
   }
 
   /**
@@ -128,40 +102,12 @@ export class WindowsProfileStore {
    * manager then sends Delete for its LocURIs).
    */
   async delete(uuid: string, now: string, db: Db): Promise<void> {
-    await db
-      .deleteFrom('host_mdm_windows_profiles')
-      .where('profile_uuid', '=', uuid)
-      .where('operation_type', '=', 'install')
-      .where('status', 'is', null)
-      .where('command_uuid', '=', '')
-      .execute();
+    await deleteUnsentInstallRows(db, 'host_mdm_windows_profiles', uuid);
     await db
       .deleteFrom('windows_mdm_command_queue')
-      .where('command_uuid', 'in', (q) =>
-        q
-          .selectFrom('host_mdm_windows_profiles')
-          .select('command_uuid')
-          .where('profile_uuid', '=', uuid)
-          .where('operation_type', '=', 'install')
-          .where('command_uuid', '!=', ''),
-      )
+      .where('command_uuid', 'in', installCommandsOf(db, 'host_mdm_windows_profiles', uuid))
       .execute();
-    await db
-      .updateTable('host_mdm_windows_profiles')
-      .set((eb) => ({
-        operation_type: 'remove',
-        ignore_error: eb
-          .case()
-          .when(eb.or([eb('status', 'is', null), eb('status', 'in', ['pending', 'failed'])]))
-          .then(1)
-          .else(0)
-          .end(),
-        status: null,
-        updated_at: now,
-      }))
-      .where('profile_uuid', '=', uuid)
-      .where('operation_type', '=', 'install')
-      .execute();
+    await markInstallRowsForRemoval(db, 'host_mdm_windows_profiles', uuid, now);
     await db
       .deleteFrom('mdm_configuration_profile_labels')
       .where('windows_profile_uuid', '=', uuid)
