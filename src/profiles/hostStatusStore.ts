@@ -1,6 +1,17 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { upsert } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
+import {
+  checkRowFor,
+  countsByStatus,
+  markCheckRowAnswered,
+  recordCheckRequests,
+  resetInstallRowForResend,
+  summaryOfStatusRows,
+  upsertStatusRows,
+  type StatusCounts,
+} from './hostStatusSql.js';
+
+export type { StatusCounts } from './hostStatusSql.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
 
@@ -39,14 +50,6 @@ export type HostDeclarationWrite = {
   updated_at: string;
 };
 
-/** Host status counts in Fleet's summary shape. */
-export interface StatusCounts {
-  verified: number;
-  verifying: number;
-  pending: number;
-  failed: number;
-}
-
 /**
  * Per-host status rows: bulk writes for the manager, compare-and-set updates for command results
  * (keyed on host + command UUID, so a late answer to a superseded command changes nothing), and
@@ -56,33 +59,11 @@ export class HostStatusStore {
   constructor(private readonly db: Kysely<DB>) {}
 
   async upsertProfileRows(rows: HostProfileWrite[], db: Db = this.db): Promise<void> {
-    const update = Object.keys(rows[0] ?? {}).filter(
-      (c) => c !== 'created_at' && c !== 'host_uuid' && c !== 'profile_uuid',
-    );
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      await upsert(
-        db,
-        'host_mdm_apple_profiles',
-        rows.slice(i, i + CHUNK),
-        ['host_uuid', 'profile_uuid'],
-        update,
-      );
-    }
+    await upsertStatusRows(db, 'host_mdm_apple_profiles', 'profile_uuid', rows);
   }
 
   async upsertDeclarationRows(rows: HostDeclarationWrite[], db: Db = this.db): Promise<void> {
-    const update = Object.keys(rows[0] ?? {}).filter(
-      (c) => c !== 'created_at' && c !== 'host_uuid' && c !== 'declaration_uuid',
-    );
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      await upsert(
-        db,
-        'host_mdm_apple_declarations',
-        rows.slice(i, i + CHUNK),
-        ['host_uuid', 'declaration_uuid'],
-        update,
-      );
-    }
+    await upsertStatusRows(db, 'host_mdm_apple_declarations', 'declaration_uuid', rows);
   }
 
   async deleteProfileRows(pairs: { host_uuid: string; def_uuid: string }[], db: Db = this.db): Promise<void> {
@@ -260,51 +241,20 @@ export class HostStatusStore {
     now: string,
     db: Db = this.db,
   ): Promise<void> {
-    const rows = hostUuids.map((h) => ({
-      host_uuid: h,
-      command_uuid: commandUuid,
-      requested_at: now,
-      answered_at: null,
-    }));
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      await upsert(
-        db,
-        'host_mdm_apple_profile_checks',
-        rows.slice(i, i + CHUNK),
-        ['host_uuid'],
-        ['command_uuid', 'requested_at', 'answered_at'],
-      );
-    }
+    await recordCheckRequests(db, 'host_mdm_apple_profile_checks', hostUuids, commandUuid, now);
   }
 
   async checkFor(hostUuid: string, commandUuid: string) {
-    return this.db
-      .selectFrom('host_mdm_apple_profile_checks')
-      .selectAll()
-      .where('host_uuid', '=', hostUuid)
-      .where('command_uuid', '=', commandUuid)
-      .executeTakeFirst();
+    return checkRowFor(this.db, 'host_mdm_apple_profile_checks', hostUuid, commandUuid);
   }
 
   async markCheckAnswered(hostUuid: string, commandUuid: string, now: string): Promise<void> {
-    await this.db
-      .updateTable('host_mdm_apple_profile_checks')
-      .set({ answered_at: now })
-      .where('host_uuid', '=', hostUuid)
-      .where('command_uuid', '=', commandUuid)
-      .execute();
+    await markCheckRowAnswered(this.db, 'host_mdm_apple_profile_checks', hostUuid, commandUuid, now);
   }
 
   /** Resend: back to "decided, not yet queued" so the manager sends it again. */
   async resetForResend(hostUuid: string, profileUuid: string, now: string): Promise<number> {
-    const res = await this.db
-      .updateTable('host_mdm_apple_profiles')
-      .set({ status: null, detail: null, retries: 0, updated_at: now })
-      .where('host_uuid', '=', hostUuid)
-      .where('profile_uuid', '=', profileUuid)
-      .where('operation_type', '=', 'install')
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows);
+    return resetInstallRowForResend(this.db, 'host_mdm_apple_profiles', hostUuid, profileUuid, now);
   }
 
   /** Batch resend: every install row of one profile with the given status goes back to NULL. */
@@ -350,33 +300,13 @@ export class HostStatusStore {
     return [...profiles, ...declarations];
   }
 
-  /**
-   * Hosts of a team per OS-settings status (each host counted once): failed if any row failed,
-   * else pending if any row is pending or NULL, else verifying if any row is, else verified.
-   */
+  /** Hosts of a team per OS-settings status of their Apple profiles and declarations. */
   async summary(teamId: number | null): Promise<StatusCounts> {
-    const teamFilter = teamId === null ? sql`h.team_id IS NULL` : sql`h.team_id = ${teamId}`;
-    const res = await sql<{ bucket: string; n: number | string }>`
-      SELECT bucket, COUNT(*) AS n FROM (
-        SELECT s.host_uuid,
-          CASE
-            WHEN SUM(CASE WHEN s.status = 'failed' THEN 1 ELSE 0 END) > 0 THEN 'failed'
-            WHEN SUM(CASE WHEN s.status IS NULL OR s.status = 'pending' THEN 1 ELSE 0 END) > 0 THEN 'pending'
-            WHEN SUM(CASE WHEN s.status = 'verifying' THEN 1 ELSE 0 END) > 0 THEN 'verifying'
-            ELSE 'verified'
-          END AS bucket
-        FROM (
-          SELECT host_uuid, status FROM host_mdm_apple_profiles
-          UNION ALL SELECT host_uuid, status FROM host_mdm_apple_declarations
-        ) s
-        JOIN hosts h ON h.uuid = s.host_uuid
-        WHERE ${teamFilter}
-        GROUP BY s.host_uuid
-      ) per_host
-      GROUP BY bucket`.execute(this.db);
-    const out: StatusCounts = { verified: 0, verifying: 0, pending: 0, failed: 0 };
-    for (const r of res.rows) out[r.bucket as keyof StatusCounts] = Number(r.n);
-    return out;
+    const statusRows = sql`(
+      SELECT host_uuid, status FROM host_mdm_apple_profiles
+      UNION ALL SELECT host_uuid, status FROM host_mdm_apple_declarations
+    )`;
+    return summaryOfStatusRows(this.db, statusRows, teamId);
   }
 
   /** Hosts per status for one profile or declaration (NULL counted as pending). */
@@ -395,12 +325,7 @@ export class HostStatusStore {
             .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
             .groupBy('status')
             .execute();
-    const out: StatusCounts = { verified: 0, verifying: 0, pending: 0, failed: 0 };
-    for (const r of rows) {
-      const k = (r.status ?? 'pending') as keyof StatusCounts;
-      if (k in out) out[k] += Number(r.n);
-    }
-    return out;
+    return countsByStatus(rows);
   }
 }
 

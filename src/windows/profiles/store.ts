@@ -1,6 +1,15 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
-import { upsert } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
+import {
+  checkRowFor,
+  countsByStatus,
+  markCheckRowAnswered,
+  recordCheckRequests,
+  resetInstallRowForResend,
+  summaryOfStatusRows,
+  upsertStatusRows,
+  type StatusCounts,
+} from '../../profiles/hostStatusSql.js';
 import {
   labelRefsByProfile,
   replaceProfileLabelRows,
@@ -21,12 +30,7 @@ export type WindowsProfileRow = Selectable<WindowsProfilesTable>;
 export type HostWindowsProfileRow = Selectable<HostWindowsProfilesTable>;
 export type HostWindowsProfileWrite = Omit<HostWindowsProfileRow, 'ignore_error'> & { ignore_error: number };
 
-export interface StatusCounts {
-  verified: number;
-  verifying: number;
-  pending: number;
-  failed: number;
-}
+export type { StatusCounts } from '../../profiles/hostStatusSql.js';
 
 /** Every SQL statement of Windows profiles: definitions, labels, per-host status, checks. */
 export class WindowsProfileStore {
@@ -118,18 +122,7 @@ export class WindowsProfileStore {
   // ---- per-host status ----
 
   async upsertHostRows(rows: HostWindowsProfileWrite[], db: Db = this.db): Promise<void> {
-    const update = Object.keys(rows[0] ?? {}).filter(
-      (c) => c !== 'created_at' && c !== 'host_uuid' && c !== 'profile_uuid',
-    );
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      await upsert(
-        db,
-        'host_mdm_windows_profiles',
-        rows.slice(i, i + CHUNK),
-        ['host_uuid', 'profile_uuid'],
-        update,
-      );
-    }
+    await upsertStatusRows(db, 'host_mdm_windows_profiles', 'profile_uuid', rows);
   }
 
   async deleteHostRow(hostUuid: string, profileUuid: string, db: Db = this.db): Promise<void> {
@@ -222,14 +215,7 @@ export class WindowsProfileStore {
   }
 
   async resetForResend(hostUuid: string, profileUuid: string, now: string): Promise<number> {
-    const res = await this.db
-      .updateTable('host_mdm_windows_profiles')
-      .set({ status: null, detail: null, retries: 0, updated_at: now })
-      .where('host_uuid', '=', hostUuid)
-      .where('profile_uuid', '=', profileUuid)
-      .where('operation_type', '=', 'install')
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows);
+    return resetInstallRowForResend(this.db, 'host_mdm_windows_profiles', hostUuid, profileUuid, now);
   }
 
   async deleteRowsOfHosts(hostUuids: string[]): Promise<void> {
@@ -240,25 +226,7 @@ export class WindowsProfileStore {
 
   /** Hosts of a team per OS-settings status of their Windows profiles (each host counted once). */
   async summary(teamId: number | null): Promise<StatusCounts> {
-    const teamFilter = teamId === null ? sql`h.team_id IS NULL` : sql`h.team_id = ${teamId}`;
-    const res = await sql<{ bucket: string; n: number | string }>`
-      SELECT bucket, COUNT(*) AS n FROM (
-        SELECT s.host_uuid,
-          CASE
-            WHEN SUM(CASE WHEN s.status = 'failed' THEN 1 ELSE 0 END) > 0 THEN 'failed'
-            WHEN SUM(CASE WHEN s.status IS NULL OR s.status = 'pending' THEN 1 ELSE 0 END) > 0 THEN 'pending'
-            WHEN SUM(CASE WHEN s.status = 'verifying' THEN 1 ELSE 0 END) > 0 THEN 'verifying'
-            ELSE 'verified'
-          END AS bucket
-        FROM host_mdm_windows_profiles s
-        JOIN hosts h ON h.uuid = s.host_uuid
-        WHERE ${teamFilter}
-        GROUP BY s.host_uuid
-      ) per_host
-      GROUP BY bucket`.execute(this.db);
-    const out: StatusCounts = { verified: 0, verifying: 0, pending: 0, failed: 0 };
-    for (const r of res.rows) out[r.bucket as keyof StatusCounts] = Number(r.n);
-    return out;
+    return summaryOfStatusRows(this.db, sql`host_mdm_windows_profiles`, teamId);
   }
 
   async profileStatus(uuid: string): Promise<StatusCounts> {
@@ -268,12 +236,7 @@ export class WindowsProfileStore {
       .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
       .groupBy('status')
       .execute();
-    const out: StatusCounts = { verified: 0, verifying: 0, pending: 0, failed: 0 };
-    for (const r of rows) {
-      const k = (r.status ?? 'pending') as keyof StatusCounts;
-      if (k in out) out[k] += Number(r.n);
-    }
-    return out;
+    return countsByStatus(rows);
   }
 
   // ---- the Windows command queue, as the manager needs it ----
@@ -392,30 +355,14 @@ export class WindowsProfileStore {
   }
 
   async recordCheck(hostUuid: string, commandUuid: string, now: string, db: Db = this.db): Promise<void> {
-    await upsert(
-      db,
-      'host_mdm_windows_profile_checks',
-      { host_uuid: hostUuid, command_uuid: commandUuid, requested_at: now, answered_at: null },
-      ['host_uuid'],
-      ['command_uuid', 'requested_at', 'answered_at'],
-    );
+    await recordCheckRequests(db, 'host_mdm_windows_profile_checks', [hostUuid], commandUuid, now);
   }
 
   async checkFor(hostUuid: string, commandUuid: string) {
-    return this.db
-      .selectFrom('host_mdm_windows_profile_checks')
-      .selectAll()
-      .where('host_uuid', '=', hostUuid)
-      .where('command_uuid', '=', commandUuid)
-      .executeTakeFirst();
+    return checkRowFor(this.db, 'host_mdm_windows_profile_checks', hostUuid, commandUuid);
   }
 
   async markCheckAnswered(hostUuid: string, commandUuid: string, now: string): Promise<void> {
-    await this.db
-      .updateTable('host_mdm_windows_profile_checks')
-      .set({ answered_at: now })
-      .where('host_uuid', '=', hostUuid)
-      .where('command_uuid', '=', commandUuid)
-      .execute();
+    await markCheckRowAnswered(this.db, 'host_mdm_windows_profile_checks', hostUuid, commandUuid, now);
   }
 }
