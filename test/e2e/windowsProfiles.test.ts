@@ -3,6 +3,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { SimulatedWindowsDevice } from '../../src/windows/sim/device.js';
 import { api, setupAdmin } from '../helpers/api.js';
 import { createTeam } from '../helpers/adminFixtures.js';
+import { uploadProfile } from '../helpers/profiles.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
 
 const vector = (name: string) => readFileSync(new URL(`../vectors/windows/${name}`, import.meta.url));
@@ -11,24 +12,6 @@ const secret = 'windows-profiles-secret';
 const POLICY = './Device/Vendor/MSFT/Policy/Config';
 const item = (uri: string, data: string, format = 'int') =>
   `<Item><Meta><Format xmlns="syncml:metinf">${format}</Format></Meta><Target><LocURI>${uri}</LocURI></Target><Data>${data}</Data></Item>`;
-
-async function upload(
-  srv: TestServer,
-  token: string,
-  file: { name: string; bytes: Buffer | string },
-  fields: Record<string, string | string[]> = {},
-) {
-  const form = new FormData();
-  for (const [k, v] of Object.entries(fields)) for (const x of Array.isArray(v) ? v : [v]) form.append(k, x);
-  form.append('profile', new Blob([new Uint8Array(Buffer.from(file.bytes))]), file.name);
-  const res = await fetch(`${srv.url}/api/latest/fleet/configuration_profiles`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}` },
-    body: form,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
 
 async function stored(srv: TestServer) {
   const db = srv.app.services.database.db;
@@ -43,7 +26,7 @@ async function stored(srv: TestServer) {
   };
 }
 
-async function hostRows(srv: TestServer, uuid: string) {
+async function appleHostRows(srv: TestServer, uuid: string) {
   return srv.app.services.database.db
     .selectFrom('host_mdm_windows_profiles')
     .selectAll()
@@ -81,7 +64,7 @@ describeEachDialect(
 
     it('refuses Windows profiles while Windows MDM is off, and bad uploads once on; nothing is stored', async () => {
       const before = await stored(srv);
-      const off = await upload(
+      const off = await uploadProfile(
         srv,
         admin,
         { name: 'Block.xml', bytes: vector('fleet_profile_replace_int_BlockMDMUnenrollment.xml') },
@@ -122,7 +105,7 @@ describeEachDialect(
         ],
       ];
       for (const [name, body, why] of bad) {
-        const res = await upload(srv, admin, { name, bytes: body }, { team_id: String(teamId) });
+        const res = await uploadProfile(srv, admin, { name, bytes: body }, { team_id: String(teamId) });
         expect(res.status, name).toBeGreaterThanOrEqual(400);
         expect(res.status, name).toBeLessThan(500);
         expect(res.body.errors[0].reason, name).toMatch(why);
@@ -155,13 +138,13 @@ describeEachDialect(
         ],
       ];
       for (const [name, bytes, labels] of files) {
-        const res = await upload(srv, admin, { name, bytes }, { team_id: String(teamId), ...labels });
+        const res = await uploadProfile(srv, admin, { name, bytes }, { team_id: String(teamId), ...labels });
         expect(res.status, name).toBe(200);
         expect(res.body.profile_uuid).toMatch(/^w[0-9a-f-]{36}$/);
         uuids[name.replace('.xml', '')] = res.body.profile_uuid;
       }
       const before = await stored(srv);
-      const dup = await upload(
+      const dup = await uploadProfile(
         srv,
         admin,
         { name: 'Block unenroll.xml', bytes: vector('fleet_profile_replace_int_BlockMDMUnenrollment.xml') },
@@ -169,7 +152,7 @@ describeEachDialect(
       );
       expect(dup.status).toBe(409);
       const mobileconfig = `<?xml version="1.0" encoding="UTF-8"?><plist version="1.0"><dict><key>PayloadContent</key><array/><key>PayloadDisplayName</key><string>Device password</string><key>PayloadIdentifier</key><string>com.example.pw</string><key>PayloadType</key><string>Configuration</string><key>PayloadUUID</key><string>X</string><key>PayloadVersion</key><integer>1</integer></dict></plist>`;
-      const apple = await upload(
+      const apple = await uploadProfile(
         srv,
         admin,
         { name: 'pw.mobileconfig', bytes: mobileconfig },
@@ -217,13 +200,13 @@ describeEachDialect(
       await d.enrollProgrammatically(cfg.notifications.windows_mdm_discovery_endpoint as string);
       const tick = await s.windowsProfileManager.tick();
       expect(tick.commands).toBe(3);
-      expect((await hostRows(srv, d.hardwareUuid)).map((r) => r.status)).toEqual([
+      expect((await appleHostRows(srv, d.hardwareUuid)).map((r) => r.status)).toEqual([
         'pending',
         'pending',
         'pending',
       ]);
       await d.runSession();
-      expect((await hostRows(srv, d.hardwareUuid)).map((r) => r.status)).toEqual([
+      expect((await appleHostRows(srv, d.hardwareUuid)).map((r) => r.status)).toEqual([
         'verifying',
         'verifying',
         'verifying',
@@ -238,7 +221,7 @@ describeEachDialect(
         data: '&lt;Enabled/&gt;&lt;Data id="SOFTWARE\\Policies\\Microsoft\\Windows NT\\Terminal Services" value="1"/&gt;',
       });
       await converge(srv, d, 2);
-      const rows = await hostRows(srv, d.hardwareUuid);
+      const rows = await appleHostRows(srv, d.hardwareUuid);
       expect(rows.map((r) => [r.profile_name, r.status, r.operation_type])).toEqual([
         ['Block unenroll', 'verified', 'install'],
         ['Device password', 'verified', 'install'],
@@ -277,12 +260,12 @@ describeEachDialect(
       expect(res.status).toBe(200);
       // Marked for removal at once: hidden from the host's list while it is in flight.
       expect(
-        (await hostRows(srv, d.hardwareUuid)).find((r) => r.profile_name === 'Remote desktop'),
+        (await appleHostRows(srv, d.hardwareUuid)).find((r) => r.profile_name === 'Remote desktop'),
       ).toMatchObject({ operation_type: 'remove', status: null });
       await converge(srv, d, 2);
       expect(d.tree.has(`${POLICY}/RemoteDesktopServices/AllowUsersToConnectRemotely`)).toBe(false);
       expect(d.tree.get(`${POLICY}/DeviceLock/DevicePasswordEnabled`)?.data).toBe('0');
-      expect((await hostRows(srv, d.hardwareUuid)).map((r) => r.profile_name)).toEqual([
+      expect((await appleHostRows(srv, d.hardwareUuid)).map((r) => r.profile_name)).toEqual([
         'Block unenroll',
         'Device password',
       ]);
@@ -298,13 +281,15 @@ describeEachDialect(
       expect(del.status).toBe(200);
       await converge(srv, d, 2);
       expect([...d.tree.keys()].filter((k) => k.includes('/DeviceLock/'))).toEqual([]);
-      expect((await hostRows(srv, d.hardwareUuid)).map((r) => r.profile_name)).toEqual(['Block unenroll']);
+      expect((await appleHostRows(srv, d.hardwareUuid)).map((r) => r.profile_name)).toEqual([
+        'Block unenroll',
+      ]);
     });
 
     it('a profile whose read-back differs is re-sent once, then failed with the difference', async () => {
       const camera = `${POLICY}/Camera/AllowCamera`;
       d.enforced.set(camera, { data: '1', format: 'int' });
-      const res = await upload(
+      const res = await uploadProfile(
         srv,
         admin,
         { name: 'Camera.xml', bytes: `<Replace>${item(camera, '0')}</Replace>` },
@@ -312,7 +297,7 @@ describeEachDialect(
       );
       expect(res.status).toBe(200);
       const camRow = async () =>
-        (await hostRows(srv, d.hardwareUuid)).find((r) => r.profile_name === 'Camera')!;
+        (await appleHostRows(srv, d.hardwareUuid)).find((r) => r.profile_name === 'Camera')!;
       await srv.app.services.windowsProfilesTick();
       await d.runSession();
       expect(await camRow()).toMatchObject({ status: 'verifying', retries: 0 });
@@ -346,7 +331,7 @@ describeEachDialect(
     it('an install error is retried, then failed with the LocURI and status code', async () => {
       // This PC refuses the node as read-only (405), as Windows does for settings it will not take.
       const bad = `${POLICY}/Bogus/Setting`;
-      const res = await upload(
+      const res = await uploadProfile(
         srv,
         admin,
         { name: 'Bogus.xml', bytes: `<Replace>${item(bad, '1')}</Replace>` },
@@ -360,7 +345,7 @@ describeEachDialect(
       (d as unknown as { apply: unknown }).apply = (c: { verb: string; items: { target?: string }[] }) =>
         c.items.some((i) => i.target === bad) ? { code: '405' } : original(c);
       await converge(srv, d, 3);
-      const row = (await hostRows(srv, d.hardwareUuid)).find((r) => r.profile_name === 'Bogus')!;
+      const row = (await appleHostRows(srv, d.hardwareUuid)).find((r) => r.profile_name === 'Bogus')!;
       expect(row).toMatchObject({ status: 'failed', retries: 1, detail: `${bad}: status 405` });
     });
   },

@@ -3,54 +3,8 @@ import { dbNow } from '../../src/db/dialect.js';
 import type { SimulatedAppleDevice } from '../../src/apple/sim/device.js';
 import { api, setupAdmin } from '../helpers/api.js';
 import { enrolledDevice } from '../helpers/appleDevice.js';
+import { appleHostRows, converge, mobileconfig, uploadProfile } from '../helpers/profiles.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
-
-/** A minimal .mobileconfig with one payload of the given type. */
-function mobileconfig(identifier: string, name: string, payloadType = 'com.apple.dock', version = 1): Buffer {
-  return Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-<key>PayloadContent</key><array><dict>
-<key>PayloadType</key><string>${payloadType}</string>
-<key>PayloadIdentifier</key><string>${identifier}.p</string>
-<key>PayloadUUID</key><string>${identifier}-inner-${version}</string>
-<key>PayloadVersion</key><integer>1</integer>
-<key>orientation</key><string>v${version}</string>
-</dict></array>
-<key>PayloadDisplayName</key><string>${name}</string>
-<key>PayloadIdentifier</key><string>${identifier}</string>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadUUID</key><string>${identifier}-uuid-${version}</string>
-<key>PayloadVersion</key><integer>1</integer>
-</dict></plist>`);
-}
-
-async function upload(
-  srv: TestServer,
-  token: string,
-  file: { name: string; bytes: Buffer },
-  fields: Record<string, string | string[]> = {},
-) {
-  const form = new FormData();
-  for (const [k, v] of Object.entries(fields)) for (const x of Array.isArray(v) ? v : [v]) form.append(k, x);
-  form.append('profile', new Blob([new Uint8Array(file.bytes)]), file.name);
-  const res = await fetch(`${srv.url}/api/latest/fleet/configuration_profiles`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}` },
-    body: form,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
-
-async function hostRows(srv: TestServer, uuid: string) {
-  return srv.app.services.database.db
-    .selectFrom('host_mdm_apple_profiles')
-    .selectAll()
-    .where('host_uuid', '=', uuid)
-    .orderBy('profile_identifier')
-    .execute();
-}
 
 async function profileCount(srv: TestServer) {
   const r = await srv.app.services.database.db
@@ -58,14 +12,6 @@ async function profileCount(srv: TestServer) {
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow();
   return Number(r.n);
-}
-
-/** Manager tick, then the device handles everything queued; repeated until nothing moves. */
-async function converge(srv: TestServer, devices: SimulatedAppleDevice[], rounds = 4) {
-  for (let i = 0; i < rounds; i++) {
-    await srv.app.services.profileManager.tick();
-    for (const d of devices) await d.connect();
-  }
 }
 
 describeEachDialect(
@@ -104,34 +50,34 @@ describeEachDialect(
     it('refuses bad uploads with clear 4xx and stores nothing', async () => {
       const srv = server();
       const before = await profileCount(srv);
-      const notPlist = await upload(srv, admin, {
+      const notPlist = await uploadProfile(srv, admin, {
         name: 'x.mobileconfig',
         bytes: Buffer.from('not xml at all'),
       });
       expect(notPlist.status).toBe(422);
       expect(notPlist.body.errors[0].reason).toContain('valid XML');
-      const badJson = await upload(srv, admin, { name: 'decl.json', bytes: Buffer.from('{"Type":') });
+      const badJson = await uploadProfile(srv, admin, { name: 'decl.json', bytes: Buffer.from('{"Type":') });
       expect(badJson.status).toBe(422);
       expect(badJson.body.errors[0].reason).toContain('valid JSON');
-      const fileVault = await upload(srv, admin, {
+      const fileVault = await uploadProfile(srv, admin, {
         name: 'fv.mobileconfig',
         bytes: mobileconfig('com.x.fv', 'FV', 'com.apple.MCX.FileVault2'),
       });
       expect(fileVault.status).toBe(422);
       expect(fileVault.body.errors[0].reason).toContain('FileVault');
-      const mdmPayload = await upload(srv, admin, {
+      const mdmPayload = await uploadProfile(srv, admin, {
         name: 'mdm.mobileconfig',
         bytes: mobileconfig('com.x.mdm', 'MDM', 'com.apple.mdm'),
       });
       expect(mdmPayload.status).toBe(422);
-      const unknownTeam = await upload(
+      const unknownTeam = await uploadProfile(
         srv,
         admin,
         { name: 'a.mobileconfig', bytes: mobileconfig('com.x.a', 'A') },
         { team_id: '9999' },
       );
       expect(unknownTeam.status).toBe(404);
-      const unknownLabel = await upload(
+      const unknownLabel = await uploadProfile(
         srv,
         admin,
         { name: 'a.mobileconfig', bytes: mobileconfig('com.x.a', 'A') },
@@ -139,19 +85,19 @@ describeEachDialect(
       );
       expect(unknownLabel.status).toBe(400);
       expect(unknownLabel.body.errors[0].reason).toContain('Nope');
-      const big = await upload(srv, admin, {
+      const big = await uploadProfile(srv, admin, {
         name: 'big.mobileconfig',
         bytes: Buffer.alloc(srv.config.profileMaxUploadBytes + 10, 0x20),
       });
       expect(big.status).toBe(413);
-      const badDeclType = await upload(srv, admin, {
+      const badDeclType = await uploadProfile(srv, admin, {
         name: 'legacy.json',
         bytes: Buffer.from(
           JSON.stringify({ Type: 'com.apple.configuration.legacy', Identifier: 'x', Payload: {} }),
         ),
       });
       expect(badDeclType.status).toBe(422);
-      const windows = await upload(srv, admin, {
+      const windows = await uploadProfile(srv, admin, {
         name: 'w.xml',
         bytes: Buffer.from('<Replace><Item/></Replace>'),
       });
@@ -162,21 +108,21 @@ describeEachDialect(
     let dockUuid = '';
     it('uploads a profile, marks the host pending at once, and the device converges to verified', async () => {
       const srv = server();
-      const res = await upload(srv, admin, {
+      const res = await uploadProfile(srv, admin, {
         name: 'dock.mobileconfig',
         bytes: mobileconfig('com.example.dock', 'Dock'),
       });
       expect(res.status).toBe(200);
       dockUuid = res.body.profile_uuid;
       expect(dockUuid).toMatch(/^a[0-9a-f-]{36}$/);
-      const dup = await upload(srv, admin, {
+      const dup = await uploadProfile(srv, admin, {
         name: 'dock2.mobileconfig',
         bytes: mobileconfig('com.example.dock', 'Dock 2'),
       });
       expect(dup.status).toBe(409);
       expect(dup.body.errors[0].reason).toContain('identifier');
       // Immediate pending, before any cron run.
-      let rows = await hostRows(srv, mac.udid);
+      let rows = await appleHostRows(srv, mac.udid);
       expect(rows).toHaveLength(1);
       expect(rows[0].status).toBeNull();
       const summary = await api(srv, 'GET', '/api/latest/fleet/configuration_profiles/summary', {
@@ -185,15 +131,15 @@ describeEachDialect(
       expect(summary.body).toMatchObject({ pending: 1, verified: 0 });
 
       await srv.app.services.profileManager.tick();
-      rows = await hostRows(srv, mac.udid);
+      rows = await appleHostRows(srv, mac.udid);
       expect(rows[0].status).toBe('pending');
       const cmd = rows[0].command_uuid;
       await mac.connect();
-      rows = await hostRows(srv, mac.udid);
+      rows = await appleHostRows(srv, mac.udid);
       expect(rows[0].status).toBe('verifying');
       expect(mac.profiles.has('com.example.dock')).toBe(true);
       await converge(srv, [mac]);
-      rows = await hostRows(srv, mac.udid);
+      rows = await appleHostRows(srv, mac.udid);
       expect(rows[0]).toMatchObject({ status: 'verified', command_uuid: cmd });
       const host = await api(srv, 'GET', `/api/latest/fleet/hosts/${macHostId}`, { token: admin });
       expect(host.body.host.mdm.profiles).toEqual([
@@ -227,11 +173,11 @@ describeEachDialect(
         .execute();
       await srv.app.services.profileManager.tick();
       await mac.connect(); // answers ProfileList without the profile
-      let rows = await hostRows(srv, mac.udid);
+      let rows = await appleHostRows(srv, mac.udid);
       expect(rows[0].status).toBeNull();
       expect(rows[0].detail).toContain('no longer installed');
       await converge(srv, [mac]);
-      rows = await hostRows(srv, mac.udid);
+      rows = await appleHostRows(srv, mac.udid);
       expect(rows[0].status).toBe('verified');
       expect(mac.profiles.has('com.example.dock')).toBe(true);
     });
@@ -239,29 +185,31 @@ describeEachDialect(
     it('retries after an Error and marks failed with the device text once retries run out', async () => {
       const srv = server();
       mac.forcedAnswers.set('InstallProfile', 'Error');
-      const res = await upload(srv, admin, {
+      const res = await uploadProfile(srv, admin, {
         name: 'wifi.mobileconfig',
         bytes: mobileconfig('com.example.wifi', 'WiFi'),
       });
       expect(res.status).toBe(200);
       await srv.app.services.profileManager.tick();
       await mac.connect();
-      let row = (await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.wifi')!;
+      let row = (await appleHostRows(srv, mac.udid)).find(
+        (r) => r.profile_identifier === 'com.example.wifi',
+      )!;
       expect(row).toMatchObject({ status: null, retries: 1 });
       expect(row.detail).toContain('Simulated failure');
       mac.forcedAnswers.delete('InstallProfile');
       await converge(srv, [mac]);
-      row = (await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.wifi')!;
+      row = (await appleHostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.wifi')!;
       expect(row.status).toBe('verified');
 
       mac.forcedAnswers.set('InstallProfile', 'Error');
-      const bad = await upload(srv, admin, {
+      const bad = await uploadProfile(srv, admin, {
         name: 'vpn.mobileconfig',
         bytes: mobileconfig('com.example.vpn', 'VPN'),
       });
       expect(bad.status).toBe(200);
       await converge(srv, [mac], srv.config.profileMaxRetries + 3);
-      row = (await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.vpn')!;
+      row = (await appleHostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.vpn')!;
       expect(row.status).toBe('failed');
       expect(row.detail).toContain('MCMDMErrorDomain (12345): Simulated failure');
       mac.forcedAnswers.delete('InstallProfile');
@@ -278,14 +226,14 @@ describeEachDialect(
       );
       expect(resend.status).toBe(202);
       await converge(srv, [mac]);
-      row = (await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.vpn')!;
+      row = (await appleHostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.vpn')!;
       expect(row.status).toBe('verified');
     });
 
     it('label exclude-any: unknown membership keeps state; member → removed; not a member → installed', async () => {
       const srv = server();
       const db = srv.app.services.database.db;
-      const res = await upload(
+      const res = await uploadProfile(
         srv,
         admin,
         { name: 'ex.mobileconfig', bytes: mobileconfig('com.example.ex', 'Excluded') },
@@ -302,7 +250,7 @@ describeEachDialect(
         .execute();
       await srv.app.services.hostEvents.emitLabelMembershipChanged([labelId], [macHostId]);
       expect(
-        (await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.ex')?.status,
+        (await appleHostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.ex')?.status,
       ).toBeNull();
       await converge(srv, [mac]);
       expect(mac.profiles.has('com.example.ex')).toBe(true);
@@ -314,25 +262,25 @@ describeEachDialect(
         .execute();
       await srv.app.services.hostEvents.emitLabelMembershipChanged([labelId], [macHostId]);
       expect(
-        (await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.ex')
+        (await appleHostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.ex')
           ?.operation_type,
       ).toBe('remove');
       await converge(srv, [mac]);
       expect(mac.profiles.has('com.example.ex')).toBe(false);
       expect(
-        (await hostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.ex'),
+        (await appleHostRows(srv, mac.udid)).find((r) => r.profile_identifier === 'com.example.ex'),
       ).toBeUndefined();
     });
 
     it('label include-all / include-any follow membership; a deleted label freezes the profile', async () => {
       const srv = server();
-      const all = await upload(
+      const all = await uploadProfile(
         srv,
         admin,
         { name: 'all.mobileconfig', bytes: mobileconfig('com.example.all', 'All') },
         { labels_include_all: 'Laptops' },
       );
-      const any = await upload(
+      const any = await uploadProfile(
         srv,
         admin,
         { name: 'any.mobileconfig', bytes: mobileconfig('com.example.any', 'Any') },
@@ -355,7 +303,7 @@ describeEachDialect(
 
     it('moving the host to a team removes No-team profiles; a team profile arrives', async () => {
       const srv = server();
-      const res = await upload(
+      const res = await uploadProfile(
         srv,
         admin,
         { name: 'team.mobileconfig', bytes: mobileconfig('com.example.team', 'Team') },
@@ -372,7 +320,7 @@ describeEachDialect(
       expect([...mac.profiles.keys()].filter((k) => k.startsWith('com.example.'))).toEqual([
         'com.example.team',
       ]);
-      const rows = await hostRows(srv, mac.udid);
+      const rows = await appleHostRows(srv, mac.udid);
       expect(rows.map((r) => [r.profile_identifier, r.status])).toEqual([['com.example.team', 'verified']]);
       const summary = await api(
         srv,
@@ -385,7 +333,7 @@ describeEachDialect(
 
     it('an edited profile (batch) gets a new checksum and command; a batch with one bad profile changes nothing', async () => {
       const srv = server();
-      const before = (await hostRows(srv, mac.udid))[0];
+      const before = (await appleHostRows(srv, mac.udid))[0];
       const good = {
         name: 'team.mobileconfig',
         profile: mobileconfig('com.example.team', 'Team', 'com.apple.dock', 2).toString('base64'),
@@ -410,7 +358,7 @@ describeEachDialect(
       });
       expect(ok.status).toBe(204);
       await converge(srv, [mac]);
-      const after = (await hostRows(srv, mac.udid))[0];
+      const after = (await appleHostRows(srv, mac.udid))[0];
       expect(after.checksum).not.toBe(before.checksum);
       expect(after.command_uuid).not.toBe(before.command_uuid);
       expect(after.status).toBe('verified');
@@ -430,7 +378,7 @@ describeEachDialect(
       expect(del.status).toBe(200);
       await converge(srv, [mac]);
       expect(mac.profiles.has('com.example.team')).toBe(false);
-      expect(await hostRows(srv, mac.udid)).toEqual([]);
+      expect(await appleHostRows(srv, mac.udid)).toEqual([]);
     });
   },
   { profileVerifyGraceSeconds: 0 },

@@ -4,60 +4,8 @@ import { dbNow } from '../../src/db/dialect.js';
 import { api, setupAdmin } from '../helpers/api.js';
 import { enrolledDevice } from '../helpers/appleDevice.js';
 import { seedEnrollment } from '../helpers/appleSeed.js';
-import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
-
-/** A minimal .mobileconfig with one dock payload. */
-function mobileconfig(identifier: string, name: string): Buffer {
-  return Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-<key>PayloadContent</key><array><dict>
-<key>PayloadType</key><string>com.apple.dock</string>
-<key>PayloadIdentifier</key><string>${identifier}.p</string>
-<key>PayloadUUID</key><string>${identifier}-inner</string>
-<key>PayloadVersion</key><integer>1</integer>
-</dict></array>
-<key>PayloadDisplayName</key><string>${name}</string>
-<key>PayloadIdentifier</key><string>${identifier}</string>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadUUID</key><string>${identifier}-uuid</string>
-<key>PayloadVersion</key><integer>1</integer>
-</dict></plist>`);
-}
-
-async function upload(
-  srv: TestServer,
-  token: string,
-  file: { name: string; bytes: Buffer },
-  fields: Record<string, string | string[]> = {},
-) {
-  const form = new FormData();
-  for (const [k, v] of Object.entries(fields)) for (const x of Array.isArray(v) ? v : [v]) form.append(k, x);
-  form.append('profile', new Blob([new Uint8Array(file.bytes)]), file.name);
-  const res = await fetch(`${srv.url}/api/latest/fleet/configuration_profiles`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}` },
-    body: form,
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
-
-const hostRows = (srv: TestServer, uuid: string) =>
-  srv.app.services.database.db
-    .selectFrom('host_mdm_apple_profiles')
-    .selectAll()
-    .where('host_uuid', '=', uuid)
-    .orderBy('profile_identifier')
-    .execute();
-
-/** Manager tick, then the device handles everything queued; repeated until nothing moves. */
-async function converge(srv: TestServer, devices: SimulatedAppleDevice[], rounds = 4) {
-  for (let i = 0; i < rounds; i++) {
-    await srv.app.services.profileManager.tick();
-    for (const d of devices) await d.connect();
-  }
-}
+import { appleHostRows, converge, mobileconfig, uploadProfile } from '../helpers/profiles.js';
+import { describeEachDialect } from '../helpers/testServer.js';
 
 const installed = (mac: SimulatedAppleDevice) =>
   [...mac.profiles.keys()].filter((k) => k.startsWith('com.scope.')).sort();
@@ -109,7 +57,7 @@ describeEachDialect(
 
     it('include-any: leaving the only matching label removes the profile; joining another brings it back', async () => {
       const srv = server();
-      const any = await upload(
+      const any = await uploadProfile(
         srv,
         admin,
         { name: 'any.mobileconfig', bytes: mobileconfig('com.scope.any', 'Scope Any') },
@@ -119,30 +67,30 @@ describeEachDialect(
       await converge(srv, [mac]);
       expect(installed(mac)).toEqual([]); // a member of neither
       await setLabels(['Scope A'], true);
-      expect((await hostRows(srv, mac.udid)).map((r) => [r.profile_identifier, r.status])).toEqual([
+      expect((await appleHostRows(srv, mac.udid)).map((r) => [r.profile_identifier, r.status])).toEqual([
         ['com.scope.any', null],
       ]);
       await converge(srv, [mac]);
       expect(installed(mac)).toEqual(['com.scope.any']);
       await setLabels(['Scope A'], false);
       // Immediate pending removal, hidden from the host's profile list.
-      expect((await hostRows(srv, mac.udid)).map((r) => [r.operation_type, r.status])).toEqual([
+      expect((await appleHostRows(srv, mac.udid)).map((r) => [r.operation_type, r.status])).toEqual([
         ['remove', null],
       ]);
       const details = await api(srv, 'GET', `/api/latest/fleet/hosts/${macHostId}`, { token: admin });
       expect(details.body.host.mdm.profiles).toBeNull();
       await converge(srv, [mac]);
       expect(installed(mac)).toEqual([]);
-      expect(await hostRows(srv, mac.udid)).toEqual([]);
+      expect(await appleHostRows(srv, mac.udid)).toEqual([]);
       await setLabels(['Scope B'], true);
       await converge(srv, [mac]);
       expect(installed(mac)).toEqual(['com.scope.any']);
-      expect((await hostRows(srv, mac.udid)).map((r) => r.status)).toEqual(['verified']);
+      expect((await appleHostRows(srv, mac.udid)).map((r) => r.status)).toEqual(['verified']);
     });
 
     it('include-all: needs every label; leaving one removes it, rejoining re-installs it', async () => {
       const srv = server();
-      const all = await upload(
+      const all = await uploadProfile(
         srv,
         admin,
         { name: 'all.mobileconfig', bytes: mobileconfig('com.scope.all', 'Scope All') },
@@ -160,7 +108,7 @@ describeEachDialect(
       await setLabels(['Scope B'], true);
       await converge(srv, [mac]);
       expect(installed(mac)).toEqual(['com.scope.all', 'com.scope.any']);
-      expect((await hostRows(srv, mac.udid)).map((r) => [r.profile_identifier, r.status])).toEqual([
+      expect((await appleHostRows(srv, mac.udid)).map((r) => [r.profile_identifier, r.status])).toEqual([
         ['com.scope.all', 'verified'],
         ['com.scope.any', 'verified'],
       ]);
@@ -168,18 +116,18 @@ describeEachDialect(
 
     it('CheckOut drops the host rows; re-enrolling sends every profile again', async () => {
       const srv = server();
-      const before = await hostRows(srv, mac.udid);
+      const before = await appleHostRows(srv, mac.udid);
       expect(before).toHaveLength(2);
       await mac.checkOut();
-      expect(await hostRows(srv, mac.udid)).toEqual([]);
+      expect(await appleHostRows(srv, mac.udid)).toEqual([]);
       // macOS removes what an MDM installed when MDM is turned off.
       mac.profiles.clear();
       await mac.authenticate();
       await mac.tokenUpdate();
-      expect((await hostRows(srv, mac.udid)).map((r) => r.status)).toEqual([null, null]);
+      expect((await appleHostRows(srv, mac.udid)).map((r) => r.status)).toEqual([null, null]);
       await converge(srv, [mac]);
       expect(installed(mac)).toEqual(['com.scope.all', 'com.scope.any']);
-      const after = await hostRows(srv, mac.udid);
+      const after = await appleHostRows(srv, mac.udid);
       expect(after.map((r) => r.status)).toEqual(['verified', 'verified']);
       expect(after.map((r) => r.command_uuid)).not.toEqual(before.map((r) => r.command_uuid));
     });
@@ -200,13 +148,13 @@ describeEachDialect(
             .executeTakeFirstOrThrow()
         ).insertId,
       );
-      const dock = await upload(
+      const dock = await uploadProfile(
         srv,
         admin,
         { name: 'd.mobileconfig', bytes: mobileconfig('com.scope.dock', 'Dock') },
         { team_id: String(teamId) },
       );
-      const wifi = await upload(
+      const wifi = await uploadProfile(
         srv,
         admin,
         { name: 'w.mobileconfig', bytes: mobileconfig('com.scope.wifi', 'WiFi') },
