@@ -6,6 +6,7 @@ import type { DB } from '../db/schema.js';
 import { HttpError, badRequest, invalid, notFound } from '../http/errors.js';
 import type { HostStatusStore, StatusCounts } from './hostStatusStore.js';
 import type { ProfileManager } from './manager.js';
+import { hostProfilesJson, withLabelsJson, type LabelsJson } from './profileJson.js';
 import type { AppleProfileRow, DeclarationRow, LabelRef, ProfileStore } from './store.js';
 import {
   declarationToken,
@@ -24,7 +25,7 @@ export interface LabelSelection {
   labels_exclude_any?: string[];
 }
 
-export interface ProfileJson {
+export interface ProfileJson extends LabelsJson {
   profile_uuid: string;
   team_id: number;
   name: string;
@@ -34,15 +35,6 @@ export interface ProfileJson {
   updated_at: string | null;
   checksum: string;
   scope: string;
-  labels_include_all?: LabelJson[];
-  labels_include_any?: LabelJson[];
-  labels_exclude_any?: LabelJson[];
-}
-
-interface LabelJson {
-  name: string;
-  id?: number;
-  broken?: boolean;
 }
 
 export interface BatchItem extends LabelSelection {
@@ -522,17 +514,7 @@ export class ProfileService {
   async hostProfilesJson(hostUuid: string) {
     const rows = await this.statuses.rowsOfHost(hostUuid);
     const windows = this.windows ? await this.windows.hostProfiles(hostUuid) : [];
-    const apple = rows
-      .filter((r) => r.operation_type !== 'remove' || r.status === 'failed')
-      .map((r) => ({
-        profile_uuid: r.uuid,
-        name: r.name,
-        status: r.status ?? 'pending',
-        operation_type: r.operation_type,
-        detail: r.detail ?? '',
-        platform: 'darwin' as const,
-        scope: r.scope,
-      }));
+    const apple = hostProfilesJson(rows, 'darwin');
     // Profiles and declarations (d… UUIDs) in one list, by name.
     return [...apple, ...windows].sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -575,22 +557,8 @@ function declarationRow(id: string, teamId: number, p: ParsedDeclaration, now: s
   };
 }
 
-function labelsJson(json: ProfileJson, labels: LabelRef[] | undefined): ProfileJson {
-  for (const l of labels ?? []) {
-    const key = l.exclude
-      ? 'labels_exclude_any'
-      : l.require_all
-        ? 'labels_include_all'
-        : 'labels_include_any';
-    const entry: LabelJson =
-      l.label_id === null ? { name: l.label_name, broken: true } : { name: l.label_name, id: l.label_id };
-    (json[key] ??= []).push(entry);
-  }
-  return json;
-}
-
 function appleJson(p: AppleProfileRow, labels: Map<string, LabelRef[]>): ProfileJson {
-  return labelsJson(
+  return withLabelsJson<ProfileJson>(
     {
       profile_uuid: p.profile_uuid,
       team_id: p.team_id,
@@ -607,7 +575,7 @@ function appleJson(p: AppleProfileRow, labels: Map<string, LabelRef[]>): Profile
 }
 
 function declarationJson(d: DeclarationRow, labels: Map<string, LabelRef[]>): ProfileJson {
-  return labelsJson(
+  return withLabelsJson<ProfileJson>(
     {
       profile_uuid: d.declaration_uuid,
       team_id: d.team_id,

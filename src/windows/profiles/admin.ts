@@ -4,12 +4,13 @@ import type { Actor, ActivityService } from '../../admin/activityService.js';
 import { dbNow, isUniqueViolation, toApiTime } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
 import { HttpError, badRequest } from '../../http/errors.js';
+import { hostProfilesJson, withLabelsJson, type LabelsJson } from '../../profiles/profileJson.js';
 import type { LabelRef } from '../../profiles/store.js';
 import type { WindowsProfileManager } from './manager.js';
 import type { StatusCounts, WindowsProfileRow, WindowsProfileStore } from './store.js';
 import { parseWindowsProfile, type ParsedWindowsProfile } from './validate.js';
 
-export interface WindowsProfileJson {
+export interface WindowsProfileJson extends LabelsJson {
   profile_uuid: string;
   team_id: number;
   name: string;
@@ -19,9 +20,6 @@ export interface WindowsProfileJson {
   updated_at: string | null;
   checksum: string;
   scope: string;
-  labels_include_all?: { name: string; id?: number; broken?: boolean }[];
-  labels_include_any?: { name: string; id?: number; broken?: boolean }[];
-  labels_exclude_any?: { name: string; id?: number; broken?: boolean }[];
 }
 
 const SAME_NAME =
@@ -170,18 +168,7 @@ export class WindowsProfileAdmin {
 
   /** `mdm.profiles` entries of GET /hosts/:id: pending removals hidden, NULL shown as pending. */
   async hostProfiles(hostUuid: string) {
-    const rows = await this.store.hostRows(hostUuid);
-    return rows
-      .filter((r) => r.operation_type !== 'remove' || r.status === 'failed')
-      .map((r) => ({
-        profile_uuid: r.profile_uuid,
-        name: r.profile_name,
-        status: r.status ?? 'pending',
-        operation_type: r.operation_type,
-        detail: r.detail ?? '',
-        platform: 'windows' as const,
-        scope: r.scope,
-      }));
+    return hostProfilesJson(await this.store.rowsOfHost(hostUuid), 'windows');
   }
 
   /** Resend: back to "decided, not yet queued" so the manager sends it again. Returns the profile name or undefined. */
@@ -224,15 +211,5 @@ function toJson(r: WindowsProfileRow, labels: LabelRef[] | undefined): WindowsPr
     checksum: Buffer.from(r.checksum, 'hex').toString('base64'),
     scope: r.scope,
   };
-  for (const l of labels ?? []) {
-    const key = l.exclude
-      ? 'labels_exclude_any'
-      : l.require_all
-        ? 'labels_include_all'
-        : 'labels_include_any';
-    (json[key] ??= []).push(
-      l.label_id === null ? { name: l.label_name, broken: true } : { name: l.label_name, id: l.label_id },
-    );
-  }
-  return json;
+  return withLabelsJson(json, labels);
 }

@@ -133,10 +133,11 @@ export class WindowsProfileStore {
       .execute();
   }
 
-  async hostRows(hostUuid: string, db: Db = this.db): Promise<HostWindowsProfileRow[]> {
+  /** Status rows of one host, as the host details page lists them. */
+  async rowsOfHost(hostUuid: string, db: Db = this.db) {
     return db
       .selectFrom('host_mdm_windows_profiles')
-      .selectAll()
+      .select(['profile_uuid as uuid', 'profile_name as name', 'status', 'operation_type', 'detail', 'scope'])
       .where('host_uuid', '=', hostUuid)
       .orderBy('profile_name')
       .execute();
