@@ -8,6 +8,7 @@ import type { DB } from '../src/db/schema.js';
 import { createLogger } from '../src/logger.js';
 import { createServices } from '../src/services.js';
 import { createProfileServices } from '../src/profiles/index.js';
+import { newAppleProfileRow } from '../src/profiles/service.js';
 import { parseAppleProfile } from '../src/profiles/validate.js';
 import { createBenchDatabase, mysqlReachable } from './lib/database.js';
 import { reportFigure } from './lib/load.js';
@@ -133,21 +134,7 @@ async function main(): Promise<void> {
     );
     await db
       .insertInto('mdm_apple_configuration_profiles')
-      .values(
-        profiles.map((p) => ({
-          profile_uuid: `a${randomUUID()}`,
-          team_id: teamId,
-          identifier: p.identifier,
-          name: p.name,
-          scope: p.scope,
-          mobileconfig: p.bytes,
-          checksum: p.checksum,
-          payload_uuid: p.payloadUuid,
-          created_at: now,
-          uploaded_at: now,
-          secrets_updated_at: null,
-        })),
-      )
+      .values(profiles.map((p) => newAppleProfileRow(`a${randomUUID()}`, teamId, p, now)))
       .execute();
     process.stderr.write(
       `profiles: seeded ${hostCount} enrolled Macs and ${profileCount} profiles in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,

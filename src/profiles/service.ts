@@ -179,7 +179,7 @@ export class ProfileService {
           if (await this.store.appleIdentifierInUse(teamId, parsed.identifier, trx))
             throw conflict409(SAME_IDENTIFIER);
           const id = `a${randomUUID()}`;
-          await this.store.insertAppleProfile(appleRow(id, teamId, parsed, now), trx);
+          await this.store.insertAppleProfile(newAppleProfileRow(id, teamId, parsed, now), trx);
           await this.store.replaceAppleProfileLabels(id, labels, now, trx);
           return id;
         }
@@ -398,7 +398,7 @@ export class ProfileService {
             changed.push(cur.profile_uuid);
           } else {
             const id = `a${randomUUID()}`;
-            await this.store.insertAppleProfile(appleRow(id, teamId, p, now), trx);
+            await this.store.insertAppleProfile(newAppleProfileRow(id, teamId, p, now), trx);
             await this.store.replaceAppleProfileLabels(id, labels, now, trx);
             changed.push(id);
           }
@@ -526,7 +526,13 @@ function uuidOf(
   return x.kind === 'apple' ? x.p.profile_uuid : x.p.declaration_uuid;
 }
 
-function appleRow(id: string, teamId: number, p: ParsedAppleProfile, now: string): AppleProfileRow {
+/** The definition row of a newly uploaded Apple profile. */
+export function newAppleProfileRow(
+  id: string,
+  teamId: number,
+  p: ParsedAppleProfile,
+  now: string,
+): AppleProfileRow {
   return {
     profile_uuid: id,
     team_id: teamId,
