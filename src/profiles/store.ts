@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Transaction } from 'kysely';
+import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { DB } from '../db/schema.js';
 import {
   labelRefsByProfile,
@@ -10,6 +10,25 @@ import {
 import type { AppleDeclarationsTable, AppleProfilesTable } from './tables.js';
 
 export type { LabelRef } from './labelRows.js';
+
+/**
+ * Is `name` taken in the team by any kind of profile (Apple, declaration, Windows) other than
+ * `exceptUuid`? All kinds share the team's name space, whichever platform's API asks.
+ */
+export async function profileNameInUse(
+  db: Db,
+  teamId: number,
+  name: string,
+  exceptUuid: string | undefined,
+): Promise<boolean> {
+  const res = await sql<{ n: number }>`
+    SELECT COUNT(*) AS n FROM (
+      SELECT profile_uuid AS u FROM mdm_apple_configuration_profiles WHERE team_id = ${teamId} AND name = ${name}
+      UNION ALL SELECT declaration_uuid AS u FROM mdm_apple_declarations WHERE team_id = ${teamId} AND name = ${name}
+      UNION ALL SELECT profile_uuid AS u FROM mdm_windows_configuration_profiles WHERE team_id = ${teamId} AND name = ${name}
+    ) t WHERE t.u <> ${exceptUuid ?? ''}`.execute(db);
+  return Number(res.rows[0]?.n ?? 0) > 0;
+}
 import { deleteUnsentInstallRows, installCommandsOf, markInstallRowsForRemoval } from './retireHostRows.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
@@ -44,31 +63,7 @@ export class ProfileStore {
     exceptUuid: string | undefined,
     db: Db = this.db,
   ): Promise<boolean> {
-    const a = await db
-      .selectFrom('mdm_apple_configuration_profiles')
-      .select('profile_uuid')
-      .where('team_id', '=', teamId)
-      .where('name', '=', name)
-      .$if(!!exceptUuid, (q) => q.where('profile_uuid', '!=', exceptUuid!))
-      .executeTakeFirst();
-    if (a) return true;
-    const d = await db
-      .selectFrom('mdm_apple_declarations')
-      .select('declaration_uuid')
-      .where('team_id', '=', teamId)
-      .where('name', '=', name)
-      .$if(!!exceptUuid, (q) => q.where('declaration_uuid', '!=', exceptUuid!))
-      .executeTakeFirst();
-    if (d) return true;
-    // Windows profiles share the team's name space.
-    const w = await db
-      .selectFrom('mdm_windows_configuration_profiles')
-      .select('profile_uuid')
-      .where('team_id', '=', teamId)
-      .where('name', '=', name)
-      .$if(!!exceptUuid, (q) => q.where('profile_uuid', '!=', exceptUuid!))
-      .executeTakeFirst();
-    return !!w;
+    return profileNameInUse(db, teamId, name, exceptUuid);
   }
 
   async appleIdentifierInUse(teamId: number, identifier: string, db: Db = this.db): Promise<boolean> {

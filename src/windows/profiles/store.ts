@@ -16,6 +16,7 @@ import {
   selectProfileLabelRows,
   type LabelRef,
 } from '../../profiles/labelRows.js';
+import { profileNameInUse } from '../../profiles/store.js';
 import type { HostWindowsProfilesTable, WindowsProfilesTable } from './tables.js';
 import {
   deleteUnsentInstallRows,
@@ -45,13 +46,7 @@ export class WindowsProfileStore {
     exceptUuid: string | undefined,
     db: Db = this.db,
   ): Promise<boolean> {
-    const res = await sql<{ n: number }>`
-      SELECT COUNT(*) AS n FROM (
-        SELECT profile_uuid AS u FROM mdm_apple_configuration_profiles WHERE team_id = ${teamId} AND name = ${name}
-        UNION ALL SELECT declaration_uuid AS u FROM mdm_apple_declarations WHERE team_id = ${teamId} AND name = ${name}
-        UNION ALL SELECT profile_uuid AS u FROM mdm_windows_configuration_profiles WHERE team_id = ${teamId} AND name = ${name}
-      ) t WHERE t.u <> ${exceptUuid ?? ''}`.execute(db);
-    return Number(res.rows[0]?.n ?? 0) > 0;
+    return profileNameInUse(db, teamId, name, exceptUuid);
   }
 
   async insert(row: WindowsProfileRow, db: Db = this.db): Promise<void> {
