@@ -47,52 +47,41 @@ interface Ctx {
  * Who may do what: global roles act everywhere, team roles only in their team (team 1 here).
  * Each row lists the callers that get a 2xx; every other caller must get a 403.
  */
+/** Global roles that may read everything. */
+const globalReaders: Who[] = ['admin', 'maintainer', 'observer', 'observer_plus'];
+/** Everyone who may read team 1's objects: the global readers plus team 1's own roles. */
+const everyReaderOfTeam1: Who[] = [...globalReaders, 'teamAdmin', 'teamMaintainer', 'teamObserver'];
+
 const cases: Case[] = [
   {
     name: 'read a host in team 1',
     method: 'GET',
     path: (c) => `/hosts/${c.host1}`,
-    allowed: [
-      'admin',
-      'maintainer',
-      'observer',
-      'observer_plus',
-      'teamAdmin',
-      'teamMaintainer',
-      'teamObserver',
-    ],
+    allowed: everyReaderOfTeam1,
   },
   {
     name: 'read a host in team 2',
     method: 'GET',
     path: (c) => `/hosts/${c.host2}`,
-    allowed: ['admin', 'maintainer', 'observer', 'observer_plus'],
+    allowed: globalReaders,
   },
   {
     name: 'read a No-team host',
     method: 'GET',
     path: (c) => `/hosts/${c.hostNoTeam}`,
-    allowed: ['admin', 'maintainer', 'observer', 'observer_plus'],
+    allowed: globalReaders,
   },
   {
     name: 'list hosts of team 2',
     method: 'GET',
     path: (c) => `/hosts?team_id=${c.team2}`,
-    allowed: ['admin', 'maintainer', 'observer', 'observer_plus'],
+    allowed: globalReaders,
   },
   {
     name: 'read activities of a team-1 host',
     method: 'GET',
     path: (c) => `/hosts/${c.host1}/activities`,
-    allowed: [
-      'admin',
-      'maintainer',
-      'observer',
-      'observer_plus',
-      'teamAdmin',
-      'teamMaintainer',
-      'teamObserver',
-    ],
+    allowed: everyReaderOfTeam1,
   },
   {
     name: 'transfer a team-1 host within team 1',
@@ -153,21 +142,13 @@ const cases: Case[] = [
     name: 'list users',
     method: 'GET',
     path: () => '/users',
-    allowed: [
-      'admin',
-      'maintainer',
-      'observer',
-      'observer_plus',
-      'teamAdmin',
-      'teamMaintainer',
-      'teamObserver',
-    ],
+    allowed: everyReaderOfTeam1,
   },
   {
     name: 'list users of team 2',
     method: 'GET',
     path: (c) => `/users?team_id=${c.team2}`,
-    allowed: ['admin', 'maintainer', 'observer', 'observer_plus'],
+    allowed: globalReaders,
   },
   {
     name: 'write the config',
@@ -190,35 +171,19 @@ const cases: Case[] = [
     name: 'list labels',
     method: 'GET',
     path: () => '/labels',
-    allowed: [
-      'admin',
-      'maintainer',
-      'observer',
-      'observer_plus',
-      'teamAdmin',
-      'teamMaintainer',
-      'teamObserver',
-    ],
+    allowed: everyReaderOfTeam1,
   },
   {
     name: 'read team 1',
     method: 'GET',
     path: (c) => `/teams/${c.team1}`,
-    allowed: [
-      'admin',
-      'maintainer',
-      'observer',
-      'observer_plus',
-      'teamAdmin',
-      'teamMaintainer',
-      'teamObserver',
-    ],
+    allowed: everyReaderOfTeam1,
   },
   {
     name: 'read team 2',
     method: 'GET',
     path: (c) => `/fleets/${c.team2}`,
-    allowed: ['admin', 'maintainer', 'observer', 'observer_plus'],
+    allowed: globalReaders,
   },
   {
     name: 'edit team 1',
@@ -276,7 +241,7 @@ const cases: Case[] = [
     name: 'read the activity feed',
     method: 'GET',
     path: () => '/activities',
-    allowed: ['admin', 'maintainer', 'observer', 'observer_plus'],
+    allowed: globalReaders,
   },
 ];
 

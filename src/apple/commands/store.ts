@@ -609,40 +609,16 @@ export class CommandQueueStore {
       total += rows.length;
       if (rows.length < batch) break;
     }
-    // Commands left with no queue row and no result (and older than the cutoff) are done with.
+    // Commands left with no queue row, no result and no renewal reference (and older than the
+    // cutoff) are done with.
+    const unreferencedIn = (table: string, column: string) =>
+      sql<boolean>`NOT EXISTS (SELECT 1 FROM ${sql.table(table)} x WHERE ${sql.ref(`x.${column}`)} = nano_commands.command_uuid)`;
     await this.db
       .deleteFrom('nano_commands')
       .where('created_at', '<', cutoff)
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('nano_enrollment_queue as q')
-              .select('q.id')
-              .whereRef('q.command_uuid', '=', 'nano_commands.command_uuid'),
-          ),
-        ),
-      )
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('nano_command_results as r')
-              .select('r.id')
-              .whereRef('r.command_uuid', '=', 'nano_commands.command_uuid'),
-          ),
-        ),
-      )
-      .where((eb) =>
-        eb.not(
-          eb.exists(
-            eb
-              .selectFrom('nano_cert_auth_associations as a')
-              .select('a.id')
-              .whereRef('a.renew_command_uuid', '=', 'nano_commands.command_uuid'),
-          ),
-        ),
-      )
+      .where(unreferencedIn('nano_enrollment_queue', 'command_uuid'))
+      .where(unreferencedIn('nano_command_results', 'command_uuid'))
+      .where(unreferencedIn('nano_cert_auth_associations', 'renew_command_uuid'))
       .execute();
     return total;
   }
