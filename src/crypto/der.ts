@@ -28,6 +28,21 @@ export const Tag = {
   SET: 0x31,
 } as const;
 
+/**
+ * Input bounds. Children are read lazily, so both bounds travel with the nodes: a child is one level
+ * deeper than its parent (so is what `parseContent()` reads), and every element read from one
+ * `readDer` call, however late, draws on that call's node budget. Certificates, CSRs and CMS/SCEP
+ * messages nest about 10 levels and hold a few hundred elements; the bounds stop hostile input
+ * from overflowing the stack (recursion on nesting) or burning CPU (huge or re-scanned trees).
+ */
+export const MAX_DER_DEPTH = 64;
+export const MAX_DER_NODES = 100_000;
+
+/** Elements a read may still visit; shared by everything read from one `readDer` call. */
+interface NodeBudget {
+  left: number;
+}
+
 /** One TLV inside a Buffer: `raw` is the whole element, `content` its value bytes. */
 export class DerNode {
   private kids?: DerNode[];
@@ -40,7 +55,10 @@ export class DerNode {
     readonly contentStart: number,
     readonly end: number,
     /** End of the value; before `end` only for BER indefinite lengths (end-of-contents octets). */
-    readonly contentEnd: number = end,
+    readonly contentEnd: number,
+    /** Nesting level, 1 for the element `readDer` returns. */
+    readonly depth: number,
+    private readonly budget: NodeBudget,
   ) {}
 
   get raw(): Buffer {
@@ -64,7 +82,7 @@ export class DerNode {
   get children(): DerNode[] {
     if (!this.kids) {
       if (!this.constructed) throw new DerError(`tag 0x${this.tag.toString(16)} is not constructed`);
-      this.kids = readAll(this.buf, this.contentStart, this.contentEnd);
+      this.kids = readAll(this.buf, this.contentStart, this.contentEnd, this.depth + 1, this.budget);
     }
     return this.kids;
   }
@@ -75,9 +93,9 @@ export class DerNode {
     return c;
   }
 
-  /** Parses the content of a primitive (e.g. OCTET STRING) as DER. */
+  /** Parses the content of a primitive (e.g. OCTET STRING) as DER, within this read's bounds. */
   parseContent(): DerNode {
-    return readDer(this.content);
+    return readWhole(this.content, this.depth + 1, this.budget);
   }
 
   expect(tag: number, what: string): this {
@@ -128,7 +146,9 @@ export class DerNode {
   }
 }
 
-function readHeader(buf: Buffer, offset: number, limit: number): DerNode {
+function readHeader(buf: Buffer, offset: number, limit: number, depth: number, budget: NodeBudget): DerNode {
+  if (depth > MAX_DER_DEPTH) throw new DerError(`elements nested deeper than ${MAX_DER_DEPTH} levels`);
+  if (--budget.left < 0) throw new DerError(`more than ${MAX_DER_NODES} elements in one message`);
   if (offset + 2 > limit) throw new DerError('truncated element');
   const tag = buf[offset];
   if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not supported');
@@ -140,8 +160,9 @@ function readHeader(buf: Buffer, offset: number, limit: number): DerNode {
     let p = pos;
     while (true) {
       if (p + 2 > limit) throw new DerError('unterminated indefinite length');
-      if (buf[p] === 0 && buf[p + 1] === 0) return new DerNode(buf, tag, offset, pos, p + 2, p);
-      p = readHeader(buf, p, limit).end;
+      if (buf[p] === 0 && buf[p + 1] === 0)
+        return new DerNode(buf, tag, offset, pos, p + 2, p, depth, budget);
+      p = readHeader(buf, p, limit, depth + 1, budget).end;
     }
   }
   if (len & 0x80) {
@@ -151,25 +172,32 @@ function readHeader(buf: Buffer, offset: number, limit: number): DerNode {
     for (let i = 0; i < n; i++) len = len * 256 + buf[pos++];
   }
   if (pos + len > limit) throw new DerError('element runs past its container');
-  return new DerNode(buf, tag, offset, pos, pos + len);
+  return new DerNode(buf, tag, offset, pos, pos + len, pos + len, depth, budget);
 }
 
-function readAll(buf: Buffer, start: number, end: number): DerNode[] {
+function readAll(buf: Buffer, start: number, end: number, depth: number, budget: NodeBudget): DerNode[] {
   const out: DerNode[] = [];
   let pos = start;
   while (pos < end) {
-    const n = readHeader(buf, pos, end);
+    const n = readHeader(buf, pos, end, depth, budget);
     out.push(n);
     pos = n.end;
   }
   return out;
 }
 
-/** Reads one element that must fill the whole buffer. */
-export function readDer(buf: Buffer): DerNode {
-  const n = readHeader(buf, 0, buf.length);
+function readWhole(buf: Buffer, depth: number, budget: NodeBudget): DerNode {
+  const n = readHeader(buf, 0, buf.length, depth, budget);
   if (n.end !== buf.length) throw new DerError('trailing bytes after element');
   return n;
+}
+
+/**
+ * Reads one element that must fill the whole buffer. Its descendants are read on demand, within
+ * MAX_DER_DEPTH levels and MAX_DER_NODES elements in all (DerError past either).
+ */
+export function readDer(buf: Buffer): DerNode {
+  return readWhole(buf, 1, { left: MAX_DER_NODES });
 }
 
 export function decodeOid(b: Buffer): string {

@@ -242,7 +242,7 @@ describe('EnvelopedData', () => {
     const env = envelopedEncrypt(Buffer.from('x'), [other.cert.certPem]);
     expect(() => envelopedDecrypt(env, { cert: rsa.cert.certPem, key: rsa.keyPem })).toThrow(CmsError);
     // Right certificate named, wrong key: the content never comes out. The key unwrap does not
-    // reveal bad padding (it yields a random key), so the cipher usually fails its own padding
+    // reveal bad padding (it yields a synthetic key derived from the ciphertext), so the cipher usually fails its own padding
     // check; in the rare case it does not, the output is garbage, not the plaintext.
     for (let i = 0; i < 20; i++) {
       const e = envelopedEncrypt(Buffer.from('the secret'), [other.cert.certPem]);
