@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { toApiTime } from '../db/dialect.js';
-import { authorize, paging, viewerOf } from '../http/adminApi.js';
+import { authorize, paging, queryNumberField, viewerOf } from '../http/adminApi.js';
 import type { Services } from '../services.js';
 import { idParam } from './routeParams.js';
 
 const listQuery = z
   .object({
-    page: z.string().optional(),
-    per_page: z.string().optional(),
+    page: queryNumberField,
+    per_page: queryNumberField,
     order_key: z.enum(['id', 'created_at']).optional(),
     order_direction: z.enum(['asc', 'desc']).optional(),
     activity_type: z.string().optional(),

@@ -133,6 +133,16 @@ export function isAllowed(p: Principal, resource: Resource, action: Action, team
   return p.teams.some((t) => t.teamId === teamId && roleAllows(t.role, resource, action));
 }
 
+/**
+ * May the principal lock, unlock or wipe a host in team `teamId` (null = No team)? Global admins
+ * and maintainers anywhere, team admins and maintainers in their own team. The same callers may see
+ * the secrets those actions carry (lock PINs, passcodes) in command payloads and results.
+ */
+export function canLockWipeHost(p: Principal, teamId: number | null): boolean {
+  const role = p.globalRole ?? (teamId === null ? null : p.teams.find((t) => t.teamId === teamId)?.role);
+  return role === 'admin' || role === 'maintainer';
+}
+
 /** Teams whose objects the principal may see for `resource`; `'all'` for global roles. */
 export function visibleTeamIds(p: Principal, resource: Resource, action: Action = 'read'): 'all' | number[] {
   if (p.globalRole) return roleAllows(p.globalRole, resource, action) ? 'all' : [];

@@ -1,13 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import { badRequest } from '../http/errors.js';
+import { boundedInt, maxId } from '../http/numbers.js';
 
-/** A positive integer path parameter (default `:id`); anything else is a 400. */
+/** An id path parameter (default `:id`): decimal digits, 1 to `maxId`; anything else is a 400. */
 export function idParam(req: FastifyRequest, name = 'id'): number {
-  const raw = (req.params as Record<string, string | undefined>)[name];
-  const n = Number(raw);
-  if (!raw || !/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1)
-    throw badRequest(`${name} must be a positive integer`, name);
-  return n;
+  return boundedInt((req.params as Record<string, string | undefined>)[name], name, 1, maxId);
 }
 
 /** A boolean query flag as Fleet sends them ("true"/"false"/"1"/"0"). */

@@ -1,6 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { listQueryFields, ordering, paging, teamIdFrom, viewerOf } from '../http/adminApi.js';
+import {
+  listQueryFields,
+  ordering,
+  paging,
+  queryNumberField,
+  teamIdFrom,
+  viewerOf,
+} from '../http/adminApi.js';
 import type { Services } from '../services.js';
 import { idParam } from './routeParams.js';
 import { roles } from './roles.js';
@@ -52,8 +59,8 @@ const patchUserBody = z
 const listQuery = z
   .object({
     query: z.string().optional(),
-    team_id: z.string().optional(),
-    fleet_id: z.string().optional(),
+    team_id: queryNumberField,
+    fleet_id: queryNumberField,
     ...listQueryFields,
   })
   .strict();

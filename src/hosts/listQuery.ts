@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { listQueryFields, ordering, paging, teamIdFrom } from '../http/adminApi.js';
+import { listQueryFields, ordering, paging, queryNumberField, teamIdFrom } from '../http/adminApi.js';
 import { badRequest } from '../http/errors.js';
+import { boundedInt, maxId } from '../http/numbers.js';
 import type { HostListFilter } from './service.js';
 import { hostOrderKeys, mdmEnrollmentStatuses, type MdmEnrollmentFilter } from './store.js';
 
@@ -9,9 +10,9 @@ export const hostListQuery = z
   .object({
     ...listQueryFields,
     query: z.string().optional(),
-    team_id: z.string().optional(),
-    fleet_id: z.string().optional(),
-    label_id: z.string().optional(),
+    team_id: queryNumberField,
+    fleet_id: queryNumberField,
+    label_id: queryNumberField,
     platform: z.string().optional(),
     mdm_enrollment_status: z.string().optional(),
     // Accepted for compatibility with Fleet's UI; these only shape the answer there.
@@ -31,10 +32,7 @@ export function hostFilterFrom(q: HostListQuery): HostListFilter {
   const f: HostListFilter = {};
   const teamId = teamIdFrom(q, { zeroIsNoTeam: true });
   if (teamId !== undefined) f.teamId = teamId;
-  if (q.label_id !== undefined) {
-    if (!/^\d+$/.test(q.label_id)) throw badRequest('label_id must be a positive integer', 'label_id');
-    f.labelId = Number(q.label_id);
-  }
+  if (q.label_id !== undefined) f.labelId = boundedInt(q.label_id, 'label_id', 1, maxId);
   if (q.platform) f.platform = q.platform;
   if (q.query?.trim()) f.query = q.query.trim();
   if (q.mdm_enrollment_status !== undefined) {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AuthService, Viewer } from '../admin/authService.js';
 import { isAllowed, type Action, type Resource } from '../admin/roles.js';
 import { badRequest, forbidden, unauthenticated } from './errors.js';
+import { boundedInt, maxId, maxPage, maxPerPage } from './numbers.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -70,37 +71,45 @@ export function teamIdFrom(
   const raw = source?.team_id ?? source?.fleet_id;
   if (raw === undefined || raw === '') return undefined;
   if (raw === null) return null;
-  const n = typeof raw === 'number' ? raw : Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw badRequest('team_id must be a non-negative integer', 'team_id');
+  const n = boundedInt(raw, 'team_id', 0, maxId);
   if (n === 0 && opts.zeroIsNoTeam) return null;
   return n;
 }
+
+/**
+ * A numeric query parameter in a route's `.strict()` schema: any shape passes here, and the reader
+ * (`paging`, `teamIdFrom`, `boundedInt`) answers anything but a number in range (a repeated
+ * parameter included) with a 400 naming it.
+ */
+export const queryNumberField = z.unknown().optional();
 
 /**
  * The query parameters every Fleet list takes (read by `paging` and `ordering`), as zod fields to
  * spread into a route's own `.strict()` query schema.
  */
 export const listQueryFields = {
-  page: z.string().optional(),
-  per_page: z.string().optional(),
+  page: queryNumberField,
+  per_page: queryNumberField,
   order_key: z.string().optional(),
   order_direction: z.string().optional(),
 };
 
-/** Fleet's list paging: page (0-based) and per_page; none of them means every row. */
+/**
+ * Fleet's list paging: page (0-based, at most `maxPage`) and per_page (1 to `maxPerPage`); none of
+ * them means every row, an empty value counts as absent. Anything else is a 400 naming the field.
+ */
 export function paging(query: Record<string, unknown>): {
   limit?: number;
   offset?: number;
   page: number;
   perPage?: number;
 } {
-  const page = query.page === undefined ? 0 : Number(query.page);
-  const perPageRaw = query.per_page === undefined ? undefined : Number(query.per_page);
-  if (!Number.isInteger(page) || page < 0) throw badRequest('page must be a non-negative integer', 'page');
-  if (perPageRaw !== undefined && (!Number.isInteger(perPageRaw) || perPageRaw < 1)) {
-    throw badRequest('per_page must be a positive integer', 'per_page');
-  }
-  const perPage = perPageRaw ?? (query.page !== undefined ? 20 : undefined);
+  const given = (v: unknown) => v !== undefined && v !== '';
+  const page = given(query.page) ? boundedInt(query.page, 'page', 0, maxPage) : 0;
+  const perPageRaw = given(query.per_page)
+    ? boundedInt(query.per_page, 'per_page', 1, maxPerPage)
+    : undefined;
+  const perPage = perPageRaw ?? (given(query.page) ? 20 : undefined);
   if (perPage === undefined) return { page };
   return { limit: perPage, offset: page * perPage, page, perPage };
 }

@@ -1,7 +1,9 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { idParam } from '../admin/routeParams.js';
 import { authorize, paging, teamIdFrom } from '../http/adminApi.js';
+import { attachmentDisposition } from '../http/contentDisposition.js';
 import { HttpError, badRequest, notFound } from '../http/errors.js';
 import type { Services } from '../services.js';
 import type { BatchItem, LabelSelection } from './service.js';
@@ -135,7 +137,7 @@ export function registerProfileRoutes(scope: FastifyInstance, services: Services
                 ? 'application/xml'
                 : 'application/x-apple-aspen-config',
           )
-          .header('content-disposition', `attachment;filename="${got.download.filename.replace(/"/g, '')}"`);
+          .header('content-disposition', attachmentDisposition(got.download.filename));
         return reply.send(got.download.bytes);
       }
       return { ...got.json };
@@ -182,9 +184,8 @@ export function registerProfileRoutes(scope: FastifyInstance, services: Services
     });
 
     s.post('/hosts/:id/configuration_profiles/:profile_uuid/resend', async (req, reply) => {
-      const { id, profile_uuid } = req.params as { id: string; profile_uuid: string };
-      const hostId = Number(id);
-      if (!Number.isInteger(hostId)) throw badRequest('id must be an integer', 'id');
+      const { profile_uuid } = req.params as { profile_uuid: string };
+      const hostId = idParam(req);
       const host = await services.hostStore.getById(hostId);
       if (!host) throw notFound('Host');
       const viewer = authorize(req, 'profile', 'write', host.team_id ?? null);

@@ -2,13 +2,15 @@ import { randomUUID } from 'node:crypto';
 import * as plist from 'plist';
 import type { ActivityService } from '../../admin/activityService.js';
 import type { Viewer } from '../../admin/authService.js';
-import { isAllowed, visibleTeamIds } from '../../admin/roles.js';
+import { canLockWipeHost, isAllowed, visibleTeamIds } from '../../admin/roles.js';
 import { toApiTime } from '../../db/dialect.js';
 import { badRequest, forbidden, HttpError, notFound } from '../../http/errors.js';
 import { parsePlistDict, type PlistValue } from '../plist/parse.js';
 import { appleMdmNotConfigured, type ApnsCertificateService } from '../push/certificates.js';
 import type { ApplePushService } from '../push/service.js';
+import { redactSyncml } from '../../windows/redact.js';
 import type { AppleCommandQueue } from './queue.js';
+import { redactApplePlist } from './redact.js';
 import type {
   AppleCommandAdminStore,
   CommandListFilter,
@@ -118,6 +120,12 @@ export function parseStatusFilter(value: string | undefined): string[] | undefin
     if (key === 'failed') out.add('CommandFormatError');
   }
   return [...out];
+}
+
+/** A base64 SyncML payload or result with its secrets redacted (null: unreadable, withheld). */
+function redactBase64Syncml(b64: string): string | null {
+  const xml = redactSyncml(Buffer.from(b64, 'base64').toString('utf8'));
+  return xml === null ? null : Buffer.from(xml, 'utf8').toString('base64');
 }
 
 /** The fields a command row has in both `GET /commands` and `GET /commands/results`. */
@@ -233,11 +241,17 @@ export class AppleCommandAdminService {
     const rows = await this.store.commandResults(commandUuid);
     const visible = rows.filter((r) => isAllowed(viewer.principal, 'mdm_command_result', 'read', r.team_id));
     if (rows.length > 0 && visible.length === 0) throw forbidden();
-    return visible.map((r) => ({
-      ...commandJson(r),
-      payload: r.payload.toString('base64'),
-      result: r.result ? r.result.toString('base64') : null,
-    }));
+    return visible.map((r) => {
+      // Lock PINs, passcodes and passwords are shown only to callers who may lock or wipe the host.
+      const full = canLockWipeHost(viewer.principal, r.team_id);
+      const payload = full ? r.payload : redactApplePlist(r.payload);
+      const result = r.result && !full ? redactApplePlist(r.result) : r.result;
+      return {
+        ...commandJson(r),
+        payload: payload ? payload.toString('base64') : null,
+        result: result ? result.toString('base64') : null,
+      };
+    });
   }
 
   private async windowsResults(viewer: Viewer, commandUuid: string) {
@@ -249,6 +263,14 @@ export class AppleCommandAdminService {
       isAllowed(viewer.principal, 'mdm_command_result', 'read', hosts.get(r.host_uuid)?.team_id ?? null),
     );
     if (rows.length > 0 && visible.length === 0) throw forbidden();
-    return visible.map((r) => ({ ...r, hostname: hosts.get(r.host_uuid)?.hostname ?? '' }));
+    return visible.map((r) => {
+      const out = { ...r, hostname: hosts.get(r.host_uuid)?.hostname ?? '' };
+      if (canLockWipeHost(viewer.principal, hosts.get(r.host_uuid)?.team_id ?? null)) return out;
+      return {
+        ...out,
+        payload: redactBase64Syncml(r.payload) ?? '',
+        result: redactBase64Syncml(r.result) ?? '',
+      };
+    });
   }
 }

@@ -2,7 +2,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import type { ActivityService } from '../../admin/activityService.js';
 import type { Viewer } from '../../admin/authService.js';
-import { isAllowed, type Principal } from '../../admin/roles.js';
+import { canLockWipeHost, isAllowed } from '../../admin/roles.js';
 import { badRequest, forbidden, HttpError, notFound } from '../../http/errors.js';
 import type { DB } from '../../db/schema.js';
 import type { HostRow } from '../../hosts/store.js';
@@ -40,13 +40,6 @@ function sixDigitPin(): string {
   return String(randomInt(0, 1_000_000)).padStart(6, '0');
 }
 
-/** The role that applies to a host in `teamId` (global role wins). */
-function roleFor(p: Principal, teamId: number | null): string | null {
-  if (p.globalRole) return p.globalRole;
-  if (teamId === null) return null;
-  return p.teams.find((t) => t.teamId === teamId)?.role ?? null;
-}
-
 /**
  * Host actions on Apple hosts through MDM: refetch (DeviceInformation), lock (DeviceLock with a
  * PIN on macOS, Lost Mode on iOS/iPadOS), unlock, wipe (EraseDevice). Lock and wipe state live in
@@ -71,9 +64,8 @@ export class AppleHostActionService {
     if (!host) throw notFound('Host');
     if (kind === 'refetch') {
       if (!isAllowed(viewer.principal, 'host', 'read', host.team_id)) throw forbidden();
-    } else {
-      const role = roleFor(viewer.principal, host.team_id);
-      if (role !== 'admin' && role !== 'maintainer') throw forbidden();
+    } else if (!canLockWipeHost(viewer.principal, host.team_id)) {
+      throw forbidden();
     }
     return host;
   }

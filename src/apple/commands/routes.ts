@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { idParam } from '../../admin/routeParams.js';
 import { authorize, listQueryFields, ordering, paging, viewerOf } from '../../http/adminApi.js';
 import type { Services } from '../../services.js';
 import { parseStatusFilter } from './adminService.js';
@@ -28,7 +29,6 @@ const resultsQuery = z
   .object({ command_uuid: z.string().min(1, 'command_uuid is required'), token: z.string().optional() })
   .strict();
 
-const hostParams = z.object({ id: z.coerce.number().int().positive() }).strict();
 const lockQuery = z
   .object({ view_pin: z.enum(['true', 'false', '1', '0']).optional(), token: z.string().optional() })
   .strict();
@@ -85,13 +85,13 @@ export function appleCommandRoutes(services: Services) {
     scope.get('/mdm/apple/commandresults', results);
 
     scope.post('/hosts/:id/refetch', async (req) => {
-      const { id } = hostParams.parse(req.params);
+      const id = idParam(req);
       await actions.refetch(viewerOf(req), id);
       return {};
     });
 
     scope.post('/hosts/:id/lock', async (req, reply) => {
-      const { id } = hostParams.parse(req.params);
+      const id = idParam(req);
       const q = lockQuery.parse(req.query ?? {});
       const res = await actions.lock(viewerOf(req), id);
       if (q.view_pin === 'true' || q.view_pin === '1') return { unlock_pin: res.unlockPin ?? '' };
@@ -99,14 +99,14 @@ export function appleCommandRoutes(services: Services) {
     });
 
     scope.post('/hosts/:id/unlock', async (req, reply) => {
-      const { id } = hostParams.parse(req.params);
+      const id = idParam(req);
       const res = await actions.unlock(viewerOf(req), id);
       if (res.unlockPin !== null) return { host_id: id, unlock_pin: res.unlockPin };
       return reply.status(204).send();
     });
 
     scope.post('/hosts/:id/wipe', async (req, reply) => {
-      const { id } = hostParams.parse(req.params);
+      const id = idParam(req);
       wipeBody.parse(req.body ?? undefined);
       await actions.wipe(viewerOf(req), id);
       return reply.status(204).send();
