@@ -8,6 +8,9 @@ import * as m0006 from './0006_windows.js';
 import * as m0007 from './0007_windows_profiles.js';
 import * as m0008 from './0008_windows_wstep.js';
 import * as m0009 from './0009_profile_status_order.js';
+import * as m0010 from './0010_apple_enrollment_claims.js';
+import * as m0011 from './0011_rate_limits.js';
+import * as m0012 from './0012_session_token_hash.js';
 
 /** Every migration, in order. Names never change once released; new ones go at the end. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +23,7 @@ export const migrations: Record<string, Migration> = {
   '0007_windows_profiles': m0007,
   '0008_windows_wstep': m0008,
   '0009_profile_status_order': m0009,
+  '0010_apple_enrollment_claims': m0010,
+  '0011_rate_limits': m0011,
+  '0012_session_token_hash': m0012,
 };

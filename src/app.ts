@@ -46,6 +46,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     genReqId: (req) =>
       typeof req.headers['x-request-id'] === 'string' ? req.headers['x-request-id'] : randomUUID(),
     requestIdHeader: false,
+    // A hop count trusts the nearest n proxies (what Fastify does with a number; its types want a function).
+    trustProxy:
+      typeof config.trustProxy === 'number'
+        ? (_addr: string, hop: number) => hop < (config.trustProxy as number)
+        : config.trustProxy,
     logController: new LogController({ disableRequestLogging: true }),
     ...(https ? { https } : {}),
   }) as unknown as FastifyInstance;

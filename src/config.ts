@@ -40,6 +40,35 @@ export const configSchema = z
       .int()
       .min(60)
       .default(5 * 24 * 3600),
+    /**
+     * Which proxies to trust for the client address (`X-Forwarded-For`): `false` (none, the
+     * default), `true` (any), a hop count, or a comma-separated list of addresses or CIDR ranges.
+     * Per-address rate limits see the load balancer's address unless this is set.
+     */
+    trustProxy: z
+      .string()
+      .default('false')
+      .transform((v): boolean | number | string[] => {
+        if (/^(false|0|no|off)?$/i.test(v)) return false;
+        if (/^(true|yes|on)$/i.test(v)) return true;
+        if (/^\d+$/.test(v)) return Number(v);
+        return v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+      }),
+    /** Login attempts accepted per client address in each window (0 = no limit). */
+    loginAttemptsPerAddress: z.coerce.number().int().min(0).default(10),
+    /** Length of the per-address login window, in seconds. */
+    loginAddressWindowSeconds: z.coerce.number().int().min(1).max(86400).default(60),
+    /** Failed logins per account (e-mail) per window; past it even the right password waits (0 = off). */
+    loginFailuresPerAccount: z.coerce.number().int().min(0).default(10),
+    /** Length of the per-account login window, in seconds. */
+    loginAccountWindowSeconds: z.coerce.number().int().min(1).max(86400).default(900),
+    /** Requests per client address to the enrollment endpoints in each window (0 = no limit). */
+    enrollRequestsPerAddress: z.coerce.number().int().min(0).default(60),
+    /** Length of the per-address enrollment window, in seconds. */
+    enrollAddressWindowSeconds: z.coerce.number().int().min(1).max(86400).default(60),
     /** Largest request body accepted on the admin API. */
     maxBodyBytes: z.coerce
       .number()
@@ -52,8 +81,20 @@ export const configSchema = z
     instanceId: z.string().optional(),
     /** Test only: run a no-op `test_tick` cron job every this many seconds (0 = off). */
     cronTestJobIntervalSeconds: z.coerce.number().int().min(0).max(86400).default(0),
-    /** Apple: static SCEP challenge accepted in addition to the per-profile challenge. */
+    /** Apple: static SCEP challenge accepted in addition to the one-time challenges in profiles. */
     appleScepChallenge: z.string().optional(),
+    /** Apple: how long the one-time SCEP challenge in a downloaded enrollment profile stays usable. */
+    appleScepChallengeTtlSeconds: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86400)
+      .default(3600),
+    /**
+     * Apple: a new identity may take over an enrolled UDID once that enrollment has been silent this
+     * many days (0 = never; check-out, a wipe, or a bound certificate still allow it).
+     */
+    appleReenrollAfterSilentDays: z.coerce.number().int().min(0).max(3650).default(30),
     /** Apple: APNs base URL: production, sandbox, or any URL (tests point it at a local stand-in). */
     apnsBaseUrl: z.string().default('production'),
     /** Apple: trust CAs (PEM file) for a custom APNs base URL, e.g. a local stand-in. */

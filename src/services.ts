@@ -35,6 +35,8 @@ import { AppleScepService } from './apple/scep/service.js';
 import { ScepStore } from './apple/scep/store.js';
 import { AppleEnrollmentService } from './apple/enrollment/service.js';
 import { createAppleMdm } from './apple/checkin/index.js';
+import { RateLimitService, rateLimitPolicies } from './ratelimit/service.js';
+import { RateLimitStore } from './ratelimit/store.js';
 
 /**
  * Every service, wired to its stores and clients. Routes and cron jobs get their services from
@@ -48,7 +50,9 @@ export function createServices(config: Config, database: Database, serverKey: st
   const assets = new ConfigAssetService(new ConfigAssetStore(db), box);
   const auth = new AuthService(userStore, config.sessionDurationSeconds);
   const appConfig = new AppConfigService(new AppConfigStore(db), config.serverUrl);
-  const sessions = new SessionService(userStore, auth, appConfig, activities);
+  // Login and enrollment rate limits, counted in the database so every process shares them.
+  const rateLimits = new RateLimitService(new RateLimitStore(db), rateLimitPolicies(config));
+  const sessions = new SessionService(userStore, auth, appConfig, activities, rateLimits, logger);
   // Hosts, teams, enroll secrets and labels (admin API area).
   const hostStore = new HostStore(db);
   const hostEvents = new HostEvents(logger);
@@ -83,7 +87,13 @@ export function createServices(config: Config, database: Database, serverKey: st
   });
   const orbit = new OrbitService(hostStore, enrollSecrets, appConfig);
   // Apple SCEP server and enrollment profiles.
-  const appleScep = new AppleScepService(assets, new ScepStore(db), config.appleScepChallenge, logger);
+  const appleScep = new AppleScepService(
+    assets,
+    new ScepStore(db),
+    config.appleScepChallenge,
+    config.appleScepChallengeTtlSeconds,
+    logger,
+  );
   const appleEnrollment = new AppleEnrollmentService(appleScep, applePushParts.certificates, appConfig);
   // Apple check-in and command queue (device endpoint, queue, lifecycle events).
   const appleMdm = createAppleMdm({
@@ -136,6 +146,10 @@ export function createServices(config: Config, database: Database, serverKey: st
   });
   // ... and its lock/wipe state (host_mdm_actions and the device's answers to those commands).
   hosts.addMdmDetail((h) => appleCommandParts.hostActions.deviceStatus(h.id));
+  // ... and a refused attempt by another identity to claim its enrollment, if any.
+  hosts.addMdmDetail(async (h) => ({
+    enrollment_conflict: await appleMdm.appleEnrollmentConflicts.forHost(h.uuid),
+  }));
   const cronStore = new CronStore(db);
   const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
   const services = {
@@ -149,6 +163,7 @@ export function createServices(config: Config, database: Database, serverKey: st
     auth,
     appConfig,
     sessions,
+    rateLimits,
     hostStore,
     hostEvents,
     teamStore,

@@ -53,7 +53,7 @@ export class AuthService {
 
   async authenticate(token: string | undefined): Promise<Viewer> {
     if (!token) throw unauthenticated('missing bearer token');
-    const session = await this.users.getSessionByKey(token);
+    const session = await this.users.getSessionByToken(token);
     if (!session) throw unauthenticated('invalid session');
     const user = await this.users.getById(session.user_id);
     if (!user) throw unauthenticated('invalid session');

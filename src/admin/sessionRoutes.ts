@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { viewerOf } from '../http/adminApi.js';
+import { addressRateLimit } from '../http/rateLimit.js';
 import type { Services } from '../services.js';
 import { availableTeamsJson, userJson } from './userJson.js';
 
@@ -39,9 +40,11 @@ export const registerSessionRoutes = {
   },
 
   versioned(scope: FastifyInstance, services: Services) {
-    scope.post('/login', { config: { public: true } }, async (req) => {
+    // Every attempt counts against the client address; failed ones also against the account.
+    const onRequest = addressRateLimit(services.rateLimits, 'loginAddress');
+    scope.post('/login', { config: { public: true }, onRequest }, async (req) => {
       const { email, password } = loginBody.parse(req.body);
-      const { user, token } = await services.sessions.login(email, password);
+      const { user, token } = await services.sessions.login(email, password, req.ip);
       return { user: userJson(user), available_teams: availableTeamsJson(user), token };
     });
     scope.post('/logout', async (req) => {

@@ -1,5 +1,7 @@
+import type { Logger } from 'pino';
 import type { AppConfigService } from '../appconfig/service.js';
-import { conflict, invalid } from '../http/errors.js';
+import { conflict, HttpError, invalid, tooManyRequests } from '../http/errors.js';
+import { accountKey, accountLogId, type RateLimitService } from '../ratelimit/service.js';
 import type { ActivityService } from './activityService.js';
 import type { AuthService, Viewer } from './authService.js';
 import { hashPassword, passwordProblem } from './password.js';
@@ -18,6 +20,8 @@ export class SessionService {
     private readonly auth: AuthService,
     private readonly appConfig: AppConfigService,
     private readonly activities: ActivityService,
+    private readonly limits: RateLimitService,
+    private readonly log: Logger,
   ) {}
 
   /** Creates the first admin; refused once any user exists. */
@@ -51,9 +55,34 @@ export class SessionService {
     return { user, token, orgName: cfg.org_info.org_name, serverUrl: cfg.server_settings.server_url };
   }
 
-  async login(email: string, password: string) {
-    const res = await this.auth.login(email, password);
-    await this.activities.record({ user: res.user }, 'user_logged_in', { public_ip: '' });
+  /**
+   * Password login. Failed attempts count against the account (the e-mail, whether or not such a
+   * user exists) for the `loginAccount` limit; past it every attempt, the right password too, gets
+   * 429 until the window ends. The attempt is counted before the password is checked and given back
+   * when it was right, so parallel guesses cannot overshoot the limit. (The per-address limit is a
+   * hook on the route.) Each failure is logged at warn with the account's pseudonym, never the
+   * e-mail or the password.
+   */
+  async login(email: string, password: string, clientAddress = '') {
+    const reserved = await this.limits.hit('loginAccount', accountKey(email));
+    const failed = (reason: string) =>
+      this.log.warn(
+        { event: 'login_failed', account: accountLogId(email), address: clientAddress, reason },
+        'login failed',
+      );
+    if (reserved?.limited) {
+      failed('too many failed attempts for this account');
+      throw tooManyRequests(reserved.retryAfterSeconds);
+    }
+    let res: Awaited<ReturnType<AuthService['login']>>;
+    try {
+      res = await this.auth.login(email, password);
+    } catch (err) {
+      failed(err instanceof HttpError ? (err.errors[0]?.reason ?? err.message) : 'error');
+      throw err;
+    }
+    if (reserved) await this.limits.release(reserved);
+    await this.activities.record({ user: res.user }, 'user_logged_in', { public_ip: clientAddress });
     return res;
   }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { dbNow } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
@@ -25,6 +26,16 @@ export interface NewUser {
   globalRole: Role | null;
   teams: TeamRole[];
   apiOnly: boolean;
+}
+
+/**
+ * What `sessions.key` holds for a session or API token: the SHA-256 of the token, lowercase hex
+ * (migration 0012 converted the rows written before). A copy of the table, or a read of it through
+ * some other hole, then gives nobody a working token. Tokens are 32 random bytes, so a fast hash is
+ * enough: there is nothing to guess.
+ */
+export function sessionKeyHash(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
 /** users, user_teams and sessions. */
@@ -180,17 +191,22 @@ export class UserStore {
     return Number(r.n);
   }
 
-  async createSession(userId: number, key: string): Promise<number> {
+  /** Stores a session for `token`; only the token's hash is written (see `sessionKeyHash`). */
+  async createSession(userId: number, token: string): Promise<number> {
     const now = dbNow();
     const res = await this.db
       .insertInto('sessions')
-      .values({ key, user_id: userId, accessed_at: now, created_at: now })
+      .values({ key: sessionKeyHash(token), user_id: userId, accessed_at: now, created_at: now })
       .executeTakeFirstOrThrow();
     return Number(res.insertId);
   }
 
-  async getSessionByKey(key: string) {
-    return this.db.selectFrom('sessions').selectAll().where('key', '=', key).executeTakeFirst();
+  async getSessionByToken(token: string) {
+    return this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('key', '=', sessionKeyHash(token))
+      .executeTakeFirst();
   }
 
   async touchSession(id: number): Promise<void> {

@@ -95,6 +95,17 @@ export interface NanoCertAuthAssociationsTable {
   updated_at: string;
 }
 
+/** Refused attempts to claim an enrolled device's UDID with another identity (shown on the host). */
+export interface MdmAppleEnrollmentConflictsTable {
+  device_id: string;
+  cert_sha256: string;
+  cert_serial: number | null;
+  reason: string;
+  attempts: Generated<number>;
+  first_seen_at: string;
+  last_seen_at: string;
+}
+
 export interface HostMdmCommandsTable {
   host_id: number;
   command_type: string;
@@ -119,6 +130,7 @@ export interface AppleMdmTables {
   nano_enrollment_queue: NanoEnrollmentQueueTable;
   nano_command_results: NanoCommandResultsTable;
   nano_cert_auth_associations: NanoCertAuthAssociationsTable;
+  mdm_apple_enrollment_conflicts: MdmAppleEnrollmentConflictsTable;
   host_mdm_commands: HostMdmCommandsTable;
   host_mdm_actions: HostMdmActionsTable;
 }

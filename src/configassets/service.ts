@@ -9,7 +9,6 @@ export const AssetName = {
   appleScepCaKey: 'ca_key',
   apnsCert: 'apns_cert',
   apnsKey: 'apns_key',
-  scepChallenge: 'scep_challenge',
   windowsWstepCert: 'wstep_cert',
   windowsWstepKey: 'wstep_key',
 } as const;

@@ -18,6 +18,15 @@ export function registerCronJobs(services: Services): void {
     },
   });
 
+  // Rate-limit counters whose window has ended.
+  cron.register({
+    name: 'cleanup_rate_limits',
+    intervalSeconds: 600,
+    run: async () => {
+      await services.rateLimits.deleteExpired();
+    },
+  });
+
   // Apple: push again to devices whose commands are still pending (NotNow included), with back-off.
   cron.register({
     name: 'apple_mdm_apns_pusher',
@@ -48,6 +57,13 @@ export function registerCronJobs(services: Services): void {
     run: async () => {
       await services.appleQueue.deleteOldResults();
     },
+  });
+
+  // Apple: one-time SCEP challenges that expired unused.
+  cron.register({
+    name: 'apple_scep_challenge_cleanup',
+    intervalSeconds: 3600,
+    run: async () => void (await services.appleScep.deleteExpiredChallenges()),
   });
 
   // Test-only: a job that does nothing but record its run, so tests can count runs per tick.

@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, MysqlDialect, SqliteDialect } from 'kysely';
 import { createPool } from 'mysql2';
+import { ensurePrivateDir, ensurePrivateFile, tightenFileMode } from '../privateFiles.js';
 import type { DB } from './schema.js';
 import type { DialectName } from './dialect.js';
 
@@ -39,7 +39,14 @@ export function openDatabase(opts: OpenDatabaseOptions): Database {
     return { db, dialect: 'mysql', close: () => db.destroy() };
   }
   const file = sqlitePath(opts.url, opts.dataDir);
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') {
+    // Owner-only: a new data directory is 0700 and the database file is created 0600 before SQLite
+    // opens it. SQLite gives the -wal and -shm files it creates the database file's mode; ones left
+    // from before are tightened here too.
+    ensurePrivateDir(dirname(file));
+    ensurePrivateFile(file);
+    for (const suffix of ['-wal', '-shm', '-journal']) tightenFileMode(file + suffix);
+  }
   const sqlite = new SqliteDatabase(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('foreign_keys = ON');

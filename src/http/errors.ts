@@ -35,6 +35,11 @@ export const notFound = (what = 'Resource') =>
 export const alreadyExists = (reason: string) =>
   new HttpError(409, 'Resource Already Exists', [{ name: 'base', reason }]);
 export const conflict = (reason: string) => new HttpError(409, 'Conflict', [{ name: 'base', reason }]);
+/** A rate limit was hit: 429 with `Retry-After`, worded as Fleet words it. */
+export const tooManyRequests = (retryAfterSeconds: number) => {
+  const reason = `limit exceeded, retry after: ${retryAfterSeconds}s`;
+  return new HttpError(429, reason, [{ name: 'base', reason }], { 'retry-after': String(retryAfterSeconds) });
+};
 
 function zodToDetails(err: ZodError): ErrorDetail[] {
   return err.issues.map((i) => {

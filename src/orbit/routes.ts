@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { addressRateLimit } from '../http/rateLimit.js';
 import type { Services } from '../services.js';
 import { OrbitAuthError } from './service.js';
 
@@ -32,7 +33,9 @@ export async function registerOrbitRoutes(app: FastifyInstance, services: Servic
       req.log.error({ err }, 'orbit request failed');
       return reply.status(500).send({ error: 'internal error' });
     });
-    scope.post('/api/fleet/orbit/enroll', async (req) =>
+    // Limits enroll-secret guessing per client address.
+    const onRequest = addressRateLimit(services.rateLimits, 'enrollAddress');
+    scope.post('/api/fleet/orbit/enroll', { onRequest }, async (req) =>
       services.orbit.enroll(enrollBody.parse(req.body ?? {})),
     );
     scope.post('/api/fleet/orbit/config', async (req) => {

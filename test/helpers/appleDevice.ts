@@ -1,5 +1,6 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { issueCertificate } from '../../src/crypto/issue.js';
+import { encodeName } from '../../src/crypto/name.js';
 import { SimulatedAppleDevice, type SimulatedAppleDeviceOptions } from '../../src/apple/sim/device.js';
 import type { TestServer } from './testServer.js';
 
@@ -16,22 +17,36 @@ function testKey() {
   return sharedKey;
 }
 
-/** A device identity issued straight from the server's SCEP CA (no SCEP round trip). */
+/**
+ * A device identity issued straight from the server's SCEP CA and recorded as SCEP records it (no
+ * SCEP round trip). `boundDeviceId` binds it to a UDID as a bound challenge or a renewal would;
+ * with `ca` it comes from another CA and is recorded nowhere.
+ */
 export async function issueDeviceIdentity(
   srv: TestServer,
   subject: Record<string, string> = { CN: 'Fleet Identity', O: 'Fleet', OU: 'Fleet Device Enrollment' },
   ca?: { certPem: string; keyPem: string },
+  opts: { boundDeviceId?: string } = {},
 ): Promise<{ certPem: string; keyPem: string }> {
   const key = testKey();
-  const issuer = ca ?? (await srv.app.services.appleScep.caCertificate());
-  const cert = issueCertificate({
-    publicKeyPem: key.publicKeyPem,
-    subject,
-    days: 365,
-    ca: issuer,
-    usage: 'client',
-  });
-  return { certPem: cert.certPem, keyPem: key.keyPem };
+  if (ca) {
+    const cert = issueCertificate({
+      publicKeyPem: key.publicKeyPem,
+      subject,
+      days: 365,
+      ca,
+      usage: 'client',
+    });
+    return { certPem: cert.certPem, keyPem: key.keyPem };
+  }
+  const der = await srv.app.services.appleScep.issueIdentity(
+    {
+      spki: createPublicKey(key.publicKeyPem).export({ type: 'spki', format: 'der' }),
+      subjectDer: encodeName(subject),
+    },
+    { boundDeviceId: opts.boundDeviceId ?? null },
+  );
+  return { certPem: new X509Certificate(der).toString(), keyPem: key.keyPem };
 }
 
 export const testTopic = 'com.apple.mgmt.External.11111111-2222-3333-4444-555555555555';

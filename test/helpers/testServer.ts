@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe } from 'vitest';
@@ -77,6 +78,8 @@ export interface TestServer {
   dialect: DialectName;
   config: Config;
   testDb: TestDatabase;
+  /** Every log line the server wrote (empty at the default `silent` level). */
+  logLines?: Record<string, unknown>[];
   close(): Promise<void>;
 }
 
@@ -101,7 +104,16 @@ export async function startTestServer(
       ...overrides,
     },
   );
-  const logger = createLogger(config.logLevel);
+  // Log lines are kept for tests that check what was logged (pass a `logLevel` override).
+  const logLines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      if (process.env.FLOTILLA_TEST_LOG) process.stdout.write(chunk);
+      for (const l of chunk.toString().split('\n')) if (l.trim()) logLines.push(JSON.parse(l));
+      cb();
+    },
+  });
+  const logger = createLogger(config.logLevel, sink);
   const app = await buildApp({ config, database: testDb.database, serverKey: testServerKey, logger });
   await app.services.assets.ensureBuiltinCertificateAuthorities();
   await app.server.listen({ host: '127.0.0.1', port: 0 });
@@ -114,6 +126,7 @@ export async function startTestServer(
     dialect,
     config,
     testDb,
+    logLines,
     async close() {
       await app.services.stopBackground?.();
       await app.server.close();

@@ -1,4 +1,5 @@
 import { beforeAll, expect, it } from 'vitest';
+import { sessionKeyHash } from '../../src/admin/userStore.js';
 import { api, setupAdmin } from '../helpers/api.js';
 import { apiUser, createTeam } from '../helpers/adminFixtures.js';
 import { describeEachDialect } from '../helpers/testServer.js';
@@ -163,7 +164,7 @@ describeEachDialect('admin API: users, teams, secrets, labels, hosts, activities
     await server()
       .app.services.database.db.updateTable('sessions')
       .set({ accessed_at: '2001-01-01 00:00:00.000' })
-      .where('key', '=', bot.body.token)
+      .where('key', '=', sessionKeyHash(bot.body.token))
       .execute();
     expect((await api(server(), 'GET', `${v1}/me`, { token: bot.body.token })).status).toBe(200);
 

@@ -1,4 +1,5 @@
 import { beforeAll, expect, it } from 'vitest';
+import { sessionKeyHash } from '../../src/admin/userStore.js';
 import { api, setupAdmin } from '../helpers/api.js';
 import { apiUser, createTeam, snapshot } from '../helpers/adminFixtures.js';
 import { describeEachDialect } from '../helpers/testServer.js';
@@ -47,7 +48,7 @@ describeEachDialect('admin API bad input changes nothing', (server) => {
     await server()
       .app.services.database.db.updateTable('sessions')
       .set({ accessed_at: '2020-01-01 00:00:00.000' })
-      .where('key', '=', tokens.expired)
+      .where('key', '=', sessionKeyHash(tokens.expired))
       .execute();
   });
 

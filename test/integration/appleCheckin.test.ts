@@ -151,7 +151,8 @@ describeEachDialect('Apple check-in: vectors, lifecycle, Authenticate cases', (s
       return c.commandUuid;
     };
 
-    // Re-enrollment: a new identity with the fresh-enrollment OU.
+    // Re-enrollment: a new identity with the fresh-enrollment OU, issued for this device (a
+    // re-enrollment profile's bound challenge).
     const a = await enrolledDevice(srv);
     await a.checkin({
       MessageType: 'SetBootstrapToken',
@@ -159,7 +160,7 @@ describeEachDialect('Apple check-in: vectors, lifecycle, Authenticate cases', (s
       BootstrapToken: Buffer.from('bootstrap-secret'),
     });
     const aCmd = await queueOne(a.udid);
-    a.identity = await issueDeviceIdentity(srv);
+    a.identity = await issueDeviceIdentity(srv, undefined, undefined, { boundDeviceId: a.udid });
     await a.authenticate();
     expect(await queueRows(srv, a.udid)).toEqual([{ command_uuid: aCmd, active: expect.anything() }]);
     expect(Number((await queueRows(srv, a.udid))[0].active)).toBe(0);
@@ -169,7 +170,8 @@ describeEachDialect('Apple check-in: vectors, lifecycle, Authenticate cases', (s
     expect((await enrollment(srv, a.udid))!.token_update_tally).toBe(1);
     expect(await a.connect()).toEqual([]);
 
-    // Renewal: the server asked for it (renew marker) and the new identity has no fresh OU.
+    // Renewal: the server asked for it (renew marker) and the new identity, issued for this device,
+    // has no fresh OU.
     const b = await enrolledDevice(srv);
     await b.checkin({
       MessageType: 'SetBootstrapToken',
@@ -191,7 +193,9 @@ describeEachDialect('Apple check-in: vectors, lifecycle, Authenticate cases', (s
         .executeTakeFirstOrThrow()
     ).sha256;
     await srv.app.services.appleEnrollments.markRenewal(b.udid, oldSha, renewCmd.commandUuid);
-    b.identity = await issueDeviceIdentity(srv, { CN: 'Fleet Identity', O: 'Fleet' });
+    b.identity = await issueDeviceIdentity(srv, { CN: 'Fleet Identity', O: 'Fleet' }, undefined, {
+      boundDeviceId: b.udid,
+    });
     await b.authenticate();
     await b.tokenUpdate();
     const be = await enrollment(srv, b.udid);

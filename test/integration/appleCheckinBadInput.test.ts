@@ -148,7 +148,19 @@ for (const dialect of dialects) {
       const bplist = Buffer.concat([Buffer.from('bplist00'), randomBytes(40)]);
       await refused(400, bplist, signed(good, bplist), /binary/);
       const empty = Buffer.alloc(0);
-      await refused(400, empty, { 'content-type': checkinType }, /malformed plist/);
+      await refused(400, empty, signed(good, empty), /malformed plist/);
+    });
+
+    it('checks the signature before parsing: an unsigned or badly signed body is never parsed', async () => {
+      // A body that would be expensive to parse (deep nesting) is refused on its missing signature.
+      const deep = Buffer.from(
+        `<?xml version="1.0"?><plist version="1.0">${'<array>'.repeat(3000)}${'</array>'.repeat(3000)}</plist>`,
+      );
+      await refused(400, deep, { 'content-type': checkinType }, /Mdm-Signature header missing/);
+      const malformed = Buffer.from('<plist><dict><key>UDID</key>');
+      await refused(400, malformed, { 'content-type': checkinType }, /Mdm-Signature header missing/);
+      const otherBody = buildPlist({ MessageType: 'Authenticate', UDID: good.udid });
+      await refused(400, malformed, signed(good, otherBody), /Mdm-Signature does not verify/);
     });
 
     it('refuses unknown MessageType, unknown Status, a missing UDID and missing keys', async () => {

@@ -39,7 +39,7 @@ describeEachDialect('Apple enrollment profile', (server) => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/x-apple-aspen-config');
     expect(res.headers.get('content-disposition')).toBe(
-      'attachment;filename="fleet-mdm-enrollment-profile.mobileconfig"',
+      `attachment; filename="fleet-mdm-enrollment-profile.mobileconfig"; filename*=UTF-8''fleet-mdm-enrollment-profile.mobileconfig`,
     );
 
     const dir = mkdtempSync(join(tmpdir(), 'enroll-profile-'));
@@ -97,7 +97,8 @@ describeEachDialect('Apple enrollment profile', (server) => {
       PayloadOrganization: 'Acme',
     });
     const [scep, mdm] = profile.PayloadContent;
-    const challenge = await server().app.services.appleScep.challenge();
+    const challenge = scep.PayloadContent.Challenge as string;
+    expect(challenge).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(scep).toMatchObject({
       PayloadType: 'com.apple.security.scep',
       PayloadIdentifier: 'com.fleetdm.fleet.mdm.apple.scep',

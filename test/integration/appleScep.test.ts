@@ -97,7 +97,7 @@ describeEachDialect(
       expect(new X509Certificate(der).ca).toBe(true);
     });
 
-    it('issues a one-year client certificate to our client (static and per-server challenge, POST and GET)', async () => {
+    it('issues a one-year client certificate to our client (static and one-time challenge, POST and GET)', async () => {
       const before = await counts(server());
       const a = await scepEnroll({
         url: scepUrl(),
@@ -105,11 +105,11 @@ describeEachDialect(
         subjectCN: 'device-a',
         subject: { O: 'Fleet' },
       });
-      const perServer = await server().app.services.appleScep.challenge();
-      expect(await server().app.services.appleScep.challenge()).toBe(perServer);
+      const oneTime = await server().app.services.appleScep.issueChallenge({ purpose: 'test' });
+      expect(await server().app.services.appleScep.issueChallenge({ purpose: 'test' })).not.toBe(oneTime);
       const b = await scepEnroll({
         url: scepUrl(),
-        challenge: perServer,
+        challenge: oneTime,
         subjectCN: 'device-b',
         forceGet: true,
         keyPem: deviceKeyPem,
@@ -136,6 +136,66 @@ describeEachDialect(
       expect((await server().app.services.appleScep.store.getBySerial(row!.serial))?.enrollment_id).toBe(
         'ENROLLMENT-A',
       );
+    });
+
+    it('uses a one-time challenge once, refuses it expired, and binds the certificate to its device', async () => {
+      const scep = server().app.services.appleScep;
+      const { db } = server().app.services.database;
+      const bound = await scep.issueChallenge({ purpose: 'reenrollment', deviceId: 'UDID-BOUND-1' });
+      const first = await scepEnroll({
+        url: scepUrl(),
+        challenge: bound,
+        subjectCN: 'bound',
+        keyPem: deviceKeyPem,
+      });
+      const row = await scep.certificateFor(new X509Certificate(first.certPem).raw);
+      expect(row).toMatchObject({ bound_device_id: 'UDID-BOUND-1', revoked: false });
+      // The challenge row is gone: it is stored once, as a hash, and used up.
+      expect(
+        await db
+          .selectFrom('scep_challenges')
+          .select('purpose')
+          .where('purpose', '=', 'reenrollment')
+          .execute(),
+      ).toEqual([]);
+      const before = await counts(server());
+      await expect(
+        scepEnroll({ url: scepUrl(), challenge: bound, subjectCN: 'again', keyPem: deviceKeyPem }),
+      ).rejects.toMatchObject({ failInfo: 'badRequest' });
+      const expired = await scep.issueChallenge({ purpose: 'expired-test', ttlSeconds: -1 });
+      await expect(
+        scepEnroll({ url: scepUrl(), challenge: expired, subjectCN: 'late', keyPem: deviceKeyPem }),
+      ).rejects.toMatchObject({ failInfo: 'badRequest' });
+      expect(await counts(server())).toEqual(before);
+      expect(await scep.deleteExpiredChallenges()).toBeGreaterThanOrEqual(1);
+      expect(
+        await db
+          .selectFrom('scep_challenges')
+          .select('purpose')
+          .where('purpose', '=', 'expired-test')
+          .execute(),
+      ).toEqual([]);
+      // A stored challenge never holds the challenge itself.
+      const plain = await scep.issueChallenge({ purpose: 'stored-as-hash' });
+      const stored = await db
+        .selectFrom('scep_challenges')
+        .selectAll()
+        .where('purpose', '=', 'stored-as-hash')
+        .execute();
+      expect(JSON.stringify(stored)).not.toContain(plain);
+
+      // A renewal signed by a certificate that authenticates a device is bound to that device.
+      await scep.associateEnrollment(new X509Certificate(first.certPem).raw, 'UDID-BOUND-1');
+      const renewed = await scepEnroll({
+        url: scepUrl(),
+        challenge: '',
+        subjectCN: 'bound',
+        renew: first,
+        keyPem: deviceKeyPem,
+      });
+      expect(await scep.certificateFor(new X509Certificate(renewed.certPem).raw)).toMatchObject({
+        bound_device_id: 'UDID-BOUND-1',
+      });
     });
 
     it('refuses a wrong or missing challenge with CertRep FAILURE badRequest and stores nothing', async () => {

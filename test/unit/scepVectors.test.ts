@@ -24,8 +24,8 @@ function policy(over: Partial<ScepPolicy> = {}): ScepPolicy & { issuedTo: string
   const issuedTo: string[] = [];
   return {
     issuedTo,
-    challengeValid: async (c) => c === 'right',
-    renewalSigner: async () => 'unknown',
+    challengeGrant: async (c) => (c === 'right' ? {} : undefined),
+    renewalSigner: async () => ({ state: 'unknown' }),
     issue: async (csr) => {
       issuedTo.push(csr.subject.map((a) => `${a.type}=${a.value}`).join(','));
       return issueFromSpki({
@@ -73,7 +73,7 @@ describe('SCEP vectors', () => {
   });
 
   it('issues for the vector when the policy accepts it, copying the subject and encrypting to the requester', async () => {
-    const p = policy({ challengeValid: async () => true });
+    const p = policy({ challengeGrant: async () => ({}) });
     const msg = readPkiMessage(pkcsReq);
     const result = await respondToPkiOperation(pkcsReq, testCa, p);
     expect(result.status).toBe('SUCCESS');
@@ -102,7 +102,7 @@ describe('SCEP vectors', () => {
     const result = await respondToPkiOperation(
       pkcsReq,
       otherCa,
-      policy({ challengeValid: async () => true }),
+      policy({ challengeGrant: async () => ({}) }),
     );
     expect(result).toMatchObject({ status: 'FAILURE', failInfo: 'badMessageCheck' });
   });

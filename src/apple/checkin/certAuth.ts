@@ -11,36 +11,60 @@ import type {
   UserAuthenticateMessage,
 } from './messages.js';
 import { MdmRequestError } from './messages.js';
-import type { CheckinAndCommandService, MdmReply, MdmRequest } from './service.js';
+import type { EnrollmentClaims } from './enrollmentClaims.js';
+import type { CheckinAndCommandService, DeviceCertificate, MdmReply, MdmRequest } from './service.js';
 import type { EnrollmentStore } from './store.js';
 
+/** Told about a refused claim on an enrolled UDID (recorded on the host, audited). */
+export type ClaimConflictListener = (c: {
+  deviceId: string;
+  cert: DeviceCertificate;
+  certSerial: number | null;
+  reason: string;
+}) => Promise<void>;
+
 /**
- * First link of the chain: binds identity certificates to devices. At Authenticate the
- * certificate's hash is associated with the device channel (a certificate already bound to another
- * device is refused; a new certificate for the same device — a renewal — is added). Every other
- * message must come with a certificate associated with its device, so one device's identity
- * cannot act for another. Nothing is cached: check-in messages are rare and look the binding up;
- * command reports (the hot path) have it checked inside the core's own statements, so deleting a
- * host (which removes the binding) takes effect at once in every process.
+ * First link of the chain: binds identity certificates to devices. At Authenticate the claim rules
+ * (EnrollmentClaims) decide whether this certificate may act as the UDID: a certificate we issued,
+ * not revoked, bound to no other device, and for an enrolled UDID only on a genuine re-enrollment.
+ * Every other message must come with a certificate associated with its device, so one device's
+ * identity cannot act for another. Nothing is cached: check-in messages are rare and look the
+ * binding up; command reports (the hot path) have it checked inside the core's own statements, so
+ * deleting a host (which removes the binding and revokes its certificates) takes effect at once in
+ * every process.
  */
 export class CertAuthService implements CheckinAndCommandService {
   constructor(
     private readonly store: EnrollmentStore,
+    private readonly claims: EnrollmentClaims,
     private readonly next: CheckinAndCommandService,
-    /** Also told about each association (the SCEP store links issued certificates to enrollments). */
-    private readonly onAssociate?: (certDer: Buffer, deviceId: string) => Promise<void>,
+    private readonly hooks: {
+      /** Also told about each association (the SCEP store links issued certificates to enrollments). */
+      onAssociate?: (certDer: Buffer, deviceId: string) => Promise<void>;
+      onConflict?: ClaimConflictListener;
+    } = {},
   ) {}
 
   private async associate(r: MdmRequest): Promise<void> {
     const cert = r.cert;
     if (!cert) throw new MdmRequestError('no device certificate');
-    const ids = await this.store.idsForCertificate(cert.sha256);
-    if (ids.some((id) => id !== r.enrollment.deviceId)) {
-      throw new MdmRequestError('certificate belongs to another enrollment');
+    const deviceId = r.enrollment.deviceId;
+    const decision = await this.claims.decide(deviceId, cert.sha256);
+    if (!decision.allowed) {
+      if (decision.conflict) {
+        await this.hooks.onConflict?.({
+          deviceId,
+          cert,
+          certSerial: decision.certSerial,
+          reason: decision.reason,
+        });
+      }
+      throw new MdmRequestError(decision.reason);
     }
-    if (ids.length === 0) {
-      await this.store.associateCertificate(r.enrollment.deviceId, cert.sha256, cert.notAfter);
-      await this.onAssociate?.(cert.der, r.enrollment.deviceId);
+    r.notes.claimGround = decision.ground;
+    if (decision.ground !== 'associated') {
+      await this.store.associateCertificate(deviceId, cert.sha256, cert.notAfter);
+      await this.hooks.onAssociate?.(cert.der, deviceId);
     }
   }
 

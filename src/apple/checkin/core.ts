@@ -71,7 +71,9 @@ export class CoreCheckinService implements CheckinAndCommandService {
     const enrollment = await this.store.getEnrollment(deviceId);
     if (enrollment?.enrolled_from_migration) return 'migration';
     const freshIdentity = r.cert?.x509.subject.split('\n').includes(`OU=${freshEnrollmentOu}`) ?? false;
-    if (!freshIdentity && (await this.store.renewalInProgress(deviceId))) return 'renewal';
+    // A renewal identity (no fresh-enrollment OU) issued for this device, or one the server asked for.
+    if (!freshIdentity && (r.notes.claimGround === 'bound' || (await this.store.renewalInProgress(deviceId))))
+      return 'renewal';
     return 'reenrollment';
   }
 
@@ -267,7 +269,6 @@ export class CoreCheckinService implements CheckinAndCommandService {
   async commandAndReportResults(r: MdmRequest, report: CommandReport): Promise<Buffer | undefined> {
     const id = r.enrollment.id;
     const association = r.notes.certificateAssociation;
-    this.markSeen(id);
     if (report.status !== 'Idle' && report.commandUuid) {
       const uuid = report.commandUuid;
       const stored = await this.queue.storeReport({
@@ -292,6 +293,8 @@ export class CoreCheckinService implements CheckinAndCommandService {
       r.notes.reportDropped = true;
       throw new MdmRequestError('certificate is not associated with this enrollment');
     }
+    // Only after the binding check: a refused identity must not keep another device "seen".
+    this.markSeen(id);
     return next.command?.command;
   }
 }

@@ -10,8 +10,11 @@ import { CommandQueueStore } from '../commands/store.js';
 import { AppleMdmEvents } from '../events.js';
 import { CertAuthService } from './certAuth.js';
 import { withHooks } from './chain.js';
+import { EnrollmentClaimStore } from './claimStore.js';
+import { EnrollmentConflicts } from './conflicts.js';
 import { CoreCheckinService } from './core.js';
 import { DeviceIdentityVerifier, type IdentityCaProvider } from './deviceIdentity.js';
+import { EnrollmentClaims } from './enrollmentClaims.js';
 import { AppleCheckinHandler } from './handler.js';
 import { HostMdmStateStore } from './hostMdmStore.js';
 import { FleetLifecycleHooks } from './lifecycle.js';
@@ -58,15 +61,20 @@ export function createAppleMdm(deps: AppleMdmDeps) {
     logger,
     deps.activities,
   );
-  const chain = new CertAuthService(
-    enrollmentStore,
-    withHooks(core, [lifecycle], logger),
-    deps.onCertificateAssociated,
-  );
+  const claimStore = new EnrollmentClaimStore(db);
+  const conflicts = new EnrollmentConflicts(claimStore, deps.hostStore, deps.activities, logger);
+  const claims = new EnrollmentClaims(claimStore, {
+    reenrollAfterSilentDays: config.appleReenrollAfterSilentDays,
+  });
+  const chain = new CertAuthService(enrollmentStore, claims, withHooks(core, [lifecycle], logger), {
+    onAssociate: deps.onCertificateAssociated,
+    onConflict: conflicts.record,
+  });
   const identity = new DeviceIdentityVerifier(deps.identityCa);
   const handler = new AppleCheckinHandler(identity, chain);
 
-  // Deleting a host removes its enrollment state; the device must enroll again.
+  // Deleting a host removes its enrollment state and revokes its certificates; the device must
+  // enroll again with a new identity.
   deps.hostEvents.add({
     hostsDeleted: async (hosts) => {
       const uuids = hosts.map((h) => h.uuid).filter(Boolean);
@@ -80,6 +88,7 @@ export function createAppleMdm(deps: AppleMdmDeps) {
     appleQueue: queue,
     appleCheckin: handler,
     appleEnrollments: enrollmentStore,
+    appleEnrollmentConflicts: conflicts,
     /** Writes buffered last-seen times and delivery counts (shutdown and tests). */
     flushAppleCheckin: () => core.flush(),
   };

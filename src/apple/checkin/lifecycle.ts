@@ -22,7 +22,7 @@ export const mdmName = 'Fleet';
 const osName: Record<string, string> = { darwin: 'macOS', ios: 'iOS', ipados: 'iPadOS' };
 
 /** How Fleet names a host in activities: computer name, else hostname, serial, UUID. */
-function displayName(h: HostRow): string {
+export function displayName(h: HostRow): string {
   return h.computer_name || h.hostname || h.hardware_serial || h.uuid;
 }
 

@@ -1,5 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { CertificateAssociation } from '../commands/store.js';
+import type { ClaimGround } from './enrollmentClaims.js';
 import type {
   AuthenticateMessage,
   CheckOutMessage,
@@ -35,6 +36,8 @@ export interface MdmRequest {
   /** The exact request body. */
   raw: Buffer;
   notes: {
+    /** Why the certificate may act as this UDID (set by cert auth at Authenticate). */
+    claimGround?: ClaimGround;
     authenticateKind?: AuthenticateKind;
     tokenUpdateTally?: number;
     enrollmentEnabled?: boolean;

@@ -273,10 +273,29 @@ export class EnrollmentStore {
       .execute();
   }
 
-  /** Removes everything stored about these devices (enrollments, queue, results, users, certificates). */
+  /**
+   * Removes everything stored about these devices (enrollments, queue, results, users, certificate
+   * associations, recorded conflicts) and revokes every certificate issued to or used by them.
+   */
   async deleteDevices(deviceIds: string[]): Promise<void> {
     if (deviceIds.length === 0) return;
     await this.transaction(async (trx) => {
+      const usedCertificates = trx
+        .selectFrom('nano_cert_auth_associations')
+        .select('sha256')
+        .where('id', 'in', deviceIds);
+      await trx
+        .updateTable('scep_certificates')
+        .set({ revoked: 1, updated_at: dbNow() })
+        .where((eb) =>
+          eb.or([
+            eb('sha256', 'in', usedCertificates),
+            eb('enrollment_id', 'in', deviceIds),
+            eb('bound_device_id', 'in', deviceIds),
+          ]),
+        )
+        .execute();
+      await trx.deleteFrom('mdm_apple_enrollment_conflicts').where('device_id', 'in', deviceIds).execute();
       const enrollmentIds = trx
         .selectFrom('nano_enrollments')
         .select('id')

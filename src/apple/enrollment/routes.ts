@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { authorize, type AdminRouteModule } from '../../http/adminApi.js';
+import { attachmentDisposition } from '../../http/contentDisposition.js';
 import { HttpError } from '../../http/errors.js';
+import { addressRateLimit } from '../../http/rateLimit.js';
 import type { Services } from '../../services.js';
 
 const profileFileName = 'fleet-mdm-enrollment-profile.mobileconfig';
@@ -8,14 +10,15 @@ const profileFileName = 'fleet-mdm-enrollment-profile.mobileconfig';
 function sendProfile(reply: FastifyReply, profile: Buffer) {
   return reply
     .header('content-type', 'application/x-apple-aspen-config')
-    .header('content-disposition', `attachment;filename="${profileFileName}"`)
+    .header('content-disposition', attachmentDisposition(profileFileName))
     .send(profile);
 }
 
 /** Admin API: `GET /enrollment_profiles/manual` (anyone who may read the app config). */
 export function appleEnrollmentAdminRoutes(services: Services): AdminRouteModule {
   return (scope) => {
-    scope.get('/enrollment_profiles/manual', async (req, reply) => {
+    const onRequest = addressRateLimit(services.rateLimits, 'enrollAddress');
+    scope.get('/enrollment_profiles/manual', { onRequest }, async (req, reply) => {
       authorize(req, 'app_config', 'read');
       return sendProfile(reply, await services.appleEnrollment.manualProfile());
     });
@@ -25,7 +28,9 @@ export function appleEnrollmentAdminRoutes(services: Services): AdminRouteModule
 /** Device-facing `GET /api/mdm/apple/enroll?token=<enroll secret>` (no Bearer token). */
 export async function registerAppleEnrollRoutes(app: FastifyInstance, services: Services): Promise<void> {
   await app.register(async (scope) => {
-    scope.get('/api/mdm/apple/enroll', async (req, reply) => {
+    // Limits enroll-secret guessing per client address.
+    const onRequest = addressRateLimit(services.rateLimits, 'enrollAddress');
+    scope.get('/api/mdm/apple/enroll', { onRequest }, async (req, reply) => {
       const token = (req.query as Record<string, unknown>).token;
       if (typeof token !== 'string' || token === '') {
         throw new HttpError(401, 'Authentication Failed', [

@@ -17,14 +17,19 @@ export class AppleEnrollmentService {
     private readonly appConfig: AppConfigService,
   ) {}
 
-  /** The signed manual enrollment profile; 400 "MDM not configured" without a push certificate. */
-  async manualProfile(opts: { renewal?: boolean } = {}): Promise<Buffer> {
+  /**
+   * A signed enrollment profile with its own one-time SCEP challenge; 400 "MDM not configured"
+   * without a push certificate. With `deviceId` (re-enrollment and renewal profiles sent to a known
+   * device) the identity it yields is bound to that UDID and may replace the device's current one.
+   */
+  async manualProfile(opts: { renewal?: boolean; deviceId?: string } = {}): Promise<Buffer> {
     const push = await this.pushCertificates.current();
     if (!push) throw appleMdmNotConfigured();
+    const purpose = opts.deviceId ? (opts.renewal ? 'renewal' : 'reenrollment') : 'enrollment_profile';
     const [serverUrl, config, challenge, ca] = await Promise.all([
       this.appConfig.serverUrl(),
       this.appConfig.get(),
-      this.scep.challenge(),
+      this.scep.issueChallenge({ purpose, deviceId: opts.deviceId }),
       this.scep.caCertificate(),
     ]);
     const profile = buildEnrollmentProfile({

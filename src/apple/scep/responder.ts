@@ -16,12 +16,22 @@ import {
  * pkiMessage at all raise ScepMessageError (HTTP 400).
  */
 export interface ScepPolicy {
-  /** True when the challenge matches one we accept. */
-  challengeValid(challenge: string | undefined): Promise<boolean>;
-  /** For RenewalReq: is the signer certificate one we issued and still valid? */
-  renewalSigner(certDer: Buffer): Promise<'ok' | 'expired' | 'unknown'>;
-  /** Signs the CSR; returns the issued certificate DER. */
-  issue(csr: ParsedCsr, req: { renewal: boolean; requesterCertDer: Buffer }): Promise<Buffer>;
+  /** For PKCSReq: what the challenge allows (undefined when it is not one we accept). */
+  challengeGrant(challenge: string | undefined): Promise<ScepGrant | undefined>;
+  /** For RenewalReq: is the signer certificate one we issued and still valid, and whose is it? */
+  renewalSigner(
+    certDer: Buffer,
+  ): Promise<{ state: 'ok' | 'expired' | 'unknown'; boundDeviceId?: string | null }>;
+  /** Signs the CSR under the grant; undefined when a one-time challenge was used up meanwhile. */
+  issue(csr: ParsedCsr, grant: ScepGrant): Promise<Buffer | undefined>;
+}
+
+/** What a request was allowed by: the challenge to consume, and the device the certificate is for. */
+export interface ScepGrant {
+  /** A one-time challenge (by hash) that issuing consumes. */
+  challengeSha256?: string;
+  /** The UDID the issued certificate is bound to, when the server knows it. */
+  boundDeviceId?: string | null;
 }
 
 export interface PkiOperationResult {
@@ -76,15 +86,24 @@ export async function respondToPkiOperation(
     return fail('badMessageCheck', (err as Error).message);
   }
 
+  let grant: ScepGrant | undefined;
   if (renewal) {
-    const state = await policy.renewalSigner(msg.signerCertDer);
-    if (state === 'expired') return fail('badTime', 'renewal signer certificate has expired');
-    if (state !== 'ok') return fail('badCertId', 'renewal signer certificate was not issued by this CA');
-  } else if (!(await policy.challengeValid(csr.challengePassword))) {
-    return fail('badRequest', csr.challengePassword === undefined ? 'missing challenge' : 'wrong challenge');
+    const signer = await policy.renewalSigner(msg.signerCertDer);
+    if (signer.state === 'expired') return fail('badTime', 'renewal signer certificate has expired');
+    if (signer.state !== 'ok')
+      return fail('badCertId', 'renewal signer certificate was not issued by this CA');
+    grant = { boundDeviceId: signer.boundDeviceId ?? null };
+  } else {
+    grant = await policy.challengeGrant(csr.challengePassword);
+    if (!grant)
+      return fail(
+        'badRequest',
+        csr.challengePassword === undefined ? 'missing challenge' : 'wrong challenge',
+      );
   }
 
-  const issuedCertDer = await policy.issue(csr, { renewal, requesterCertDer: msg.signerCertDer });
+  const issuedCertDer = await policy.issue(csr, grant);
+  if (!issuedCertDer) return fail('badRequest', 'challenge already used');
   return {
     certRep: buildCertRep({
       ca,

@@ -5,8 +5,14 @@ import { certificateParts } from '../../crypto/x509.js';
 import { issueFromSpki, issuingCa } from '../../crypto/issue.js';
 import { nameValue } from '../../crypto/name.js';
 import { OID } from '../../crypto/oids.js';
-import { respondToPkiOperation, type PkiOperationResult, type ScepPolicy } from './responder.js';
-import type { ScepCertificateRow, ScepStore } from './store.js';
+import { dbNow } from '../../db/dialect.js';
+import {
+  respondToPkiOperation,
+  type PkiOperationResult,
+  type ScepGrant,
+  type ScepPolicy,
+} from './responder.js';
+import { ChallengeUsedError, type ScepCertificateRow, type ScepStore } from './store.js';
 
 /** Capabilities we advertise in GetCACaps (micromdm/scep's set, POST first). */
 export const scepCapabilities = [
@@ -30,6 +36,10 @@ export interface AppleScepCa {
   key: KeyObject;
 }
 
+function sha256Hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
 function sameSecret(a: string, b: string): boolean {
   const ha = createHash('sha256').update(a).digest();
   const hb = createHash('sha256').update(b).digest();
@@ -38,7 +48,7 @@ function sameSecret(a: string, b: string): boolean {
 
 /**
  * The Apple SCEP server: the built-in CA (assets ca_cert/ca_key), the challenges it accepts (the
- * configured static one and the per-server one embedded in enrollment profiles), and issuing.
+ * configured static one and one-time challenges embedded in enrollment profiles), and issuing.
  */
 export class AppleScepService {
   private ca?: { pemKey: string; value: AppleScepCa };
@@ -47,6 +57,7 @@ export class AppleScepService {
     private readonly assets: ConfigAssetService,
     readonly store: ScepStore,
     private readonly staticChallenge: string | undefined,
+    private readonly challengeTtlSeconds: number,
     private readonly logger: Logger,
   ) {}
 
@@ -73,21 +84,37 @@ export class AppleScepService {
     return this.ca.value;
   }
 
-  /** The per-server challenge embedded in enrollment profiles; created on first use. */
-  async challenge(): Promise<string> {
-    const existing = await this.assets.getOne(AssetName.scepChallenge);
-    if (existing) return existing.toString();
-    await this.assets.set({ [AssetName.scepChallenge]: randomBytes(24).toString('base64url') });
-    // Another process may have written one at the same moment; everyone settles on what is stored.
-    const stored = await this.assets.getOne(AssetName.scepChallenge, { fresh: true });
-    return stored!.toString();
+  /**
+   * A fresh one-time challenge for a SCEP payload: stored as a hash, valid for `ttlSeconds`, used up
+   * by the first certificate issued through it. With `deviceId` the certificate is bound to that
+   * UDID and may take over its enrollment (re-enrollment and renewal profiles, ADE).
+   */
+  async issueChallenge(opts: { purpose: string; deviceId?: string; ttlSeconds?: number }): Promise<string> {
+    const challenge = randomBytes(24).toString('base64url');
+    await this.store.insertChallenge({
+      challengeSha256: sha256Hex(challenge),
+      deviceId: opts.deviceId ?? null,
+      purpose: opts.purpose,
+      expiresAt: dbNow((opts.ttlSeconds ?? this.challengeTtlSeconds) * 1000),
+    });
+    return challenge;
   }
 
-  async challengeValid(challenge: string | undefined): Promise<boolean> {
-    if (!challenge) return false;
-    if (this.staticChallenge && sameSecret(challenge, this.staticChallenge)) return true;
-    const perServer = await this.assets.getOne(AssetName.scepChallenge);
-    return perServer !== undefined && sameSecret(challenge, perServer.toString());
+  /**
+   * What a PKCSReq challenge allows: the configured static challenge (compared in constant time;
+   * its certificates are bound to no device), or an unexpired one-time challenge.
+   */
+  async challengeGrant(challenge: string | undefined): Promise<ScepGrant | undefined> {
+    if (!challenge) return undefined;
+    if (this.staticChallenge && sameSecret(challenge, this.staticChallenge)) return { boundDeviceId: null };
+    // Looked up by hash: the index compares hashes, so timing says nothing about the challenge.
+    const hash = sha256Hex(challenge);
+    const row = await this.store.liveChallenge(hash);
+    return row ? { challengeSha256: hash, boundDeviceId: row.device_id } : undefined;
+  }
+
+  deleteExpiredChallenges(): Promise<number> {
+    return this.store.deleteExpiredChallenges();
   }
 
   capabilities(): string {
@@ -98,31 +125,19 @@ export class AppleScepService {
   async pkiOperation(der: Buffer): Promise<PkiOperationResult> {
     const ca = await this.caCertificate();
     const policy: ScepPolicy = {
-      challengeValid: (c) => this.challengeValid(c),
+      challengeGrant: (c) => this.challengeGrant(c),
       renewalSigner: (certDer) => this.renewalSignerState(certDer, ca),
-      issue: async (csr) => {
-        let issued: Buffer | undefined;
+      issue: async (csr, grant) => {
         const extra = csr.requestedExtensions.get(OID.subjectAltName);
-        await this.store.issueWithNewSerial((serial) => {
-          const cert = issueFromSpki({
-            spki: csr.spki,
-            subjectDer: csr.subjectRaw,
-            days: scepCertificateDays,
-            ca,
-            usage: 'client',
-            serialHex: serial.toString(16),
-            extraExtensions: extra ? [extra] : [],
-          });
-          issued = cert.certDer;
-          return {
-            name: nameValue(csr.subjectRaw, 'CN') ?? '',
-            notBefore: cert.notBefore,
-            notAfter: cert.notAfter,
-            certificatePem: cert.certPem,
-            sha256: createHash('sha256').update(cert.certDer).digest('hex'),
-          };
-        });
-        return issued!;
+        try {
+          return await this.issueIdentity(
+            { spki: csr.spki, subjectDer: csr.subjectRaw, extraExtensions: extra ? [extra] : [] },
+            grant,
+          );
+        } catch (err) {
+          if (err instanceof ChallengeUsedError) return undefined;
+          throw err;
+        }
       },
     };
     const result = await respondToPkiOperation(der, ca, policy);
@@ -135,20 +150,62 @@ export class AppleScepService {
     return result;
   }
 
-  /** A renewal must be signed by a certificate this CA issued, that is recorded, not revoked and not expired. */
-  private async renewalSignerState(certDer: Buffer, ca: AppleScepCa): Promise<'ok' | 'expired' | 'unknown'> {
+  /**
+   * Issues and records an identity certificate in one transaction, consuming the grant's one-time
+   * challenge and binding the certificate to the grant's device.
+   */
+  async issueIdentity(
+    req: { spki: Buffer; subjectDer: Buffer; extraExtensions?: Buffer[] },
+    grant: ScepGrant = {},
+  ): Promise<Buffer> {
+    const ca = await this.caCertificate();
+    let issued: Buffer | undefined;
+    await this.store.issueWithNewSerial(
+      (serial) => {
+        const cert = issueFromSpki({
+          spki: req.spki,
+          subjectDer: req.subjectDer,
+          days: scepCertificateDays,
+          ca,
+          usage: 'client',
+          serialHex: serial.toString(16),
+          extraExtensions: req.extraExtensions ?? [],
+        });
+        issued = cert.certDer;
+        return {
+          name: nameValue(req.subjectDer, 'CN') ?? '',
+          notBefore: cert.notBefore,
+          notAfter: cert.notAfter,
+          certificatePem: cert.certPem,
+          sha256: createHash('sha256').update(cert.certDer).digest('hex'),
+        };
+      },
+      { boundDeviceId: grant.boundDeviceId ?? null, consumeChallengeSha256: grant.challengeSha256 },
+    );
+    return issued!;
+  }
+
+  /**
+   * A renewal must be signed by a certificate this CA issued, that is recorded, not revoked and not
+   * expired; the new certificate is bound to the device the old one authenticated.
+   */
+  private async renewalSignerState(
+    certDer: Buffer,
+    ca: AppleScepCa,
+  ): Promise<{ state: 'ok' | 'expired' | 'unknown'; boundDeviceId?: string | null }> {
     let cert: X509Certificate;
     try {
       cert = new X509Certificate(certDer);
-      if (!cert.checkIssued(ca.x509) || !cert.verify(ca.x509.publicKey)) return 'unknown';
+      if (!cert.checkIssued(ca.x509) || !cert.verify(ca.x509.publicKey)) return { state: 'unknown' };
     } catch {
-      return 'unknown';
+      return { state: 'unknown' };
     }
     const row = await this.certificateFor(certDer);
-    if (!row || row.revoked) return 'unknown';
+    if (!row || row.revoked) return { state: 'unknown' };
     const now = Date.now();
-    if (new Date(cert.validTo).getTime() < now || new Date(cert.validFrom).getTime() > now) return 'expired';
-    return 'ok';
+    if (new Date(cert.validTo).getTime() < now || new Date(cert.validFrom).getTime() > now)
+      return { state: 'expired' };
+    return { state: 'ok', boundDeviceId: row.enrollment_id ?? row.bound_device_id };
   }
 
   /** The stored record of a certificate we issued (by its DER), if any. */

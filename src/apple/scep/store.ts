@@ -9,7 +9,23 @@ type ScepCertificateRecord = Omit<Selectable<ScepCertificatesTable>, 'created_at
 /** An issued certificate's record, with `revoked` as a boolean. */
 export type ScepCertificateRow = Omit<ScepCertificateRecord, 'revoked'> & { revoked: boolean };
 
-/** scep_serials and scep_certificates: serial allocation and the record of issued certificates. */
+/** A one-time challenge was used up (or expired) between its check and the issue. */
+export class ChallengeUsedError extends Error {
+  constructor() {
+    super('challenge already used or expired');
+  }
+}
+
+/** A one-time challenge as the PKCSReq check reads it. */
+export interface ScepChallengeRow {
+  device_id: string | null;
+  purpose: string;
+}
+
+/**
+ * scep_serials, scep_certificates and scep_challenges: serial allocation, the record of issued
+ * certificates, and one-time challenges.
+ */
 export class ScepStore {
   constructor(private readonly db: Kysely<DB>) {}
 
@@ -25,9 +41,19 @@ export class ScepStore {
       certificatePem: string;
       sha256: string;
     },
+    opts: { boundDeviceId?: string | null; consumeChallengeSha256?: string } = {},
   ): Promise<number> {
     return this.db.transaction().execute(async (trx) => {
       const now = dbNow();
+      if (opts.consumeChallengeSha256) {
+        // One-time: the delete that finds the row is the one use; a concurrent second use finds none.
+        const used = await trx
+          .deleteFrom('scep_challenges')
+          .where('challenge_sha256', '=', opts.consumeChallengeSha256)
+          .where('expires_at', '>', now)
+          .executeTakeFirst();
+        if (Number(used.numDeletedRows) !== 1) throw new ChallengeUsedError();
+      }
       const res = await trx.insertInto('scep_serials').values({ created_at: now }).executeTakeFirstOrThrow();
       const serial = Number(res.insertId);
       const cert = sign(serial);
@@ -42,6 +68,7 @@ export class ScepStore {
           sha256: cert.sha256,
           revoked: 0,
           enrollment_id: null,
+          bound_device_id: opts.boundDeviceId ?? null,
           created_at: now,
           updated_at: now,
         })
@@ -75,6 +102,42 @@ export class ScepStore {
       .set({ enrollment_id: enrollmentId, updated_at: dbNow() })
       .where('serial', '=', serial)
       .execute();
+  }
+
+  async insertChallenge(row: {
+    challengeSha256: string;
+    deviceId: string | null;
+    purpose: string;
+    expiresAt: string;
+  }): Promise<void> {
+    await this.db
+      .insertInto('scep_challenges')
+      .values({
+        challenge_sha256: row.challengeSha256,
+        device_id: row.deviceId,
+        purpose: row.purpose,
+        expires_at: row.expiresAt,
+        created_at: dbNow(),
+      })
+      .execute();
+  }
+
+  /** The unexpired challenge with this hash, if any (not consumed: issuing does that). */
+  async liveChallenge(challengeSha256: string): Promise<ScepChallengeRow | undefined> {
+    return this.db
+      .selectFrom('scep_challenges')
+      .select(['device_id', 'purpose'])
+      .where('challenge_sha256', '=', challengeSha256)
+      .where('expires_at', '>', dbNow())
+      .executeTakeFirst();
+  }
+
+  async deleteExpiredChallenges(): Promise<number> {
+    const r = await this.db
+      .deleteFrom('scep_challenges')
+      .where('expires_at', '<=', dbNow())
+      .executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   async revoke(serial: number): Promise<void> {

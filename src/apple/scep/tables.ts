@@ -20,11 +20,29 @@ export interface ScepCertificatesTable {
   revoked: Generated<Bool>;
   /** The enrollment this certificate authenticates; filled in at Authenticate. */
   enrollment_id: string | null;
+  /**
+   * The UDID this certificate was issued for, when the server knew it at issue time (a renewal
+   * signed by that device's identity, or a one-time challenge bound to it): such a certificate may
+   * take over that device's enrollment.
+   */
+  bound_device_id: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/** One-time SCEP challenges: stored as hashes, consumed by the PKCSReq that uses them. */
+export interface ScepChallengesTable {
+  challenge_sha256: string;
+  /** The UDID a certificate issued through this challenge is bound to, if any. */
+  device_id: string | null;
+  /** What handed it out: `enrollment_profile`, `reenrollment`, ... (for the log and audits). */
+  purpose: string;
+  expires_at: string;
+  created_at: string;
 }
 
 export interface AppleScepTables {
   scep_serials: ScepSerialsTable;
   scep_certificates: ScepCertificatesTable;
+  scep_challenges: ScepChallengesTable;
 }
