@@ -35,7 +35,23 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 
 interface BenchDevice {
   deviceId: string;
-  cred: { type: string; format: string; data: string };
+  /** MD5(DeviceID:password), as the PC's digest needs it. */
+  hash: Buffer;
+  /** The nonce for the next message: the server's NextNonce from its last answer (a nonce is single-use). */
+  nonce: Buffer;
+}
+
+/** Credentials over the device's current nonce. */
+const credOf = (d: BenchDevice) => ({
+  type: 'syncml:auth-md5',
+  format: 'b64',
+  data: digestFromHash(d.hash, d.nonce),
+});
+
+/** Keeps the NextNonce an answer carries (every authenticated answer does), as a real client does. */
+function takeNonce(d: BenchDevice, answer: string): void {
+  const next = /<NextNonce xmlns="syncml:metinf">([^<]+)<\/NextNonce>/.exec(answer)?.[1];
+  if (next) d.nonce = Buffer.from(next, 'base64');
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
@@ -68,7 +84,9 @@ function post(url: URL, body: string): Promise<string> {
   });
 }
 
-const headerOk = (answer: string) => answer.includes('<CmdRef>0</CmdRef><Cmd>SyncHdr</Cmd><Data>200</Data>');
+/** Header Status 200, with or without a Chal carrying the next nonce. */
+const headerOk = (answer: string) =>
+  /<CmdRef>0<\/CmdRef><Cmd>SyncHdr<\/Cmd>(<Chal>.*?<\/Chal>)?<Data>200<\/Data>/.test(answer);
 
 /** One session; returns the number of commands the device executed (1 when a command was queued). */
 async function runSession(
@@ -77,9 +95,10 @@ async function runSession(
   sessionId: string,
   commandUuid: string | undefined,
 ): Promise<number> {
-  const header = { sessionId, target: url.href, source: d.deviceId, cred: d.cred };
+  const header = { sessionId, target: url.href, source: d.deviceId };
   const first = buildSyncMessage({
     ...header,
+    cred: credOf(d),
     msgId: '1',
     body: [
       '<Alert><CmdID>1</CmdID><Data>1201</Data></Alert>',
@@ -88,12 +107,14 @@ async function runSession(
     ],
   });
   const a1 = await post(url, first);
+  takeNonce(d, a1);
   if (!headerOk(a1)) throw new Error(`session refused: ${a1.slice(0, 400)}`);
   if (!commandUuid) return 0;
   if (!a1.includes(`<Replace><CmdID>${commandUuid}</CmdID>`))
     throw new Error(`first answer lacks the queued Replace: ${a1.slice(0, 400)}`);
   const second = buildSyncMessage({
     ...header,
+    cred: credOf(d),
     msgId: '2',
     body: [
       statusXml({ cmdId: '1', msgRef: '1', cmdRef: '0', cmd: 'SyncHdr', code: '200' }),
@@ -101,6 +122,7 @@ async function runSession(
     ],
   });
   const a2 = await post(url, second);
+  takeNonce(d, a2);
   if (!headerOk(a2) || /<(Replace|Add|Delete|Exec|Get|Atomic)>/.test(a2))
     throw new Error(`closing answer is wrong: ${a2.slice(0, 400)}`);
   return 1;
@@ -214,10 +236,7 @@ async function main(): Promise<void> {
         const password = randomUUID();
         const nonce = randomUUID();
         const hash = credentialsHash(deviceId, password);
-        devices.push({
-          deviceId,
-          cred: { type: 'syncml:auth-md5', format: 'b64', data: digestFromHash(hash, Buffer.from(nonce)) },
-        });
+        devices.push({ deviceId, hash, nonce: Buffer.from(nonce) });
         rows.push({
           mdm_device_id: deviceId,
           mdm_hardware_id: randomBytes(32).toString('hex').toUpperCase(),

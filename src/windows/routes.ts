@@ -4,6 +4,7 @@ import { windowsPaths } from './mde2/service.js';
 import { Action, bestEffortMessageId, SoapFault, soapFaultEnvelope } from './mde2/soap.js';
 import { syncmlContentType } from './syncml/codec.js';
 import { ManagementFault } from './syncml/session.js';
+import { errorDetail } from './xml.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -50,7 +51,7 @@ export async function registerWindowsRoutes(app: FastifyInstance, services: Serv
         (err as { statusCode?: number }).statusCode === 404 ||
         (err as { statusCode?: number }).statusCode === 400
       ) {
-        fault = new SoapFault('s:messageformat', (err as Error).message);
+        fault = new SoapFault('s:messageformat', errorDetail((err as Error).message));
       } else {
         req.log.error({ err }, 'windows mdm request failed');
         fault = new SoapFault('s:internalservicefault', 'internal server error');

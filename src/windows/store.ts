@@ -65,6 +65,16 @@ export interface FollowUpCommand {
   replaces: string;
 }
 
+/**
+ * A device message's digest nonce and the one that replaces it. A nonce authenticates one message:
+ * the message's writes happen only if the stored nonce is still `used` (compare-and-set).
+ */
+export interface NonceRotation {
+  used: string;
+  next: string;
+  expiresAt: string;
+}
+
 export interface CommandResultToSave {
   commandUuid: string;
   rawResult: string;
@@ -260,6 +270,21 @@ export class WindowsMdmStore {
       .execute();
   }
 
+  /**
+   * Consumes a digest nonce: replaces it with the next one only while it is still the stored one
+   * (`WHERE auth_nonce = used`), so of two messages carrying the same nonce, one at most gets
+   * through. False when the nonce was already used (or replaced by a newer challenge).
+   */
+  async consumeNonce(enrollmentId: number, nonce: NonceRotation, trx?: Transaction<DB>): Promise<boolean> {
+    const res = await (trx ?? this.db)
+      .updateTable('mdm_windows_enrollments')
+      .set({ auth_nonce: nonce.next, auth_nonce_expires_at: nonce.expiresAt })
+      .where('id', '=', enrollmentId)
+      .where('auth_nonce', '=', nonce.used)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
   /** Marks enrollments as seen now; called in batches from a buffer, not per message. */
   async touchLastSeen(enrollmentIds: number[]): Promise<void> {
     if (enrollmentIds.length === 0) return;
@@ -326,58 +351,77 @@ export class WindowsMdmStore {
    * so a resend or a second session answering the same command overwrites rather than duplicates.
    * A follow-up (an Add answered 418, re-sent as Replace) is queued only by the transaction whose
    * DELETE removed the original queue row, so two sessions of one device never queue it twice.
-   * Returns the follow-ups this call queued.
+   *
+   * With `nonce`, the message's digest nonce is consumed first, in the same transaction (one
+   * commit for both); when it was already used the call stores nothing and returns undefined.
+   * Without results only the nonce is consumed. Returns the follow-ups this call queued.
    */
   async saveResponse(
     enrollmentId: number,
     rawResponse: string,
     results: CommandResultToSave[],
     followUps: FollowUpCommand[],
-  ): Promise<FollowUpCommand[]> {
-    if (results.length === 0) return [];
+    nonce?: NonceRotation,
+  ): Promise<FollowUpCommand[] | undefined> {
+    if (results.length === 0) {
+      if (nonce && !(await this.consumeNonce(enrollmentId, nonce))) return undefined;
+      return [];
+    }
     return this.db.transaction().execute(async (trx) => {
-      const now = dbNow();
-      const res = await trx
-        .insertInto('windows_mdm_responses')
-        .values({ enrollment_id: enrollmentId, raw_response: rawResponse, created_at: now })
-        .executeTakeFirstOrThrow();
-      const responseId = Number(res.insertId);
-      await upsert(
-        trx,
-        'windows_mdm_command_results',
-        results.map((r) => ({
-          enrollment_id: enrollmentId,
-          command_uuid: r.commandUuid,
-          raw_result: r.rawResult,
-          response_id: responseId,
-          status_code: r.statusCode,
-          created_at: now,
-          updated_at: now,
-        })),
-        ['enrollment_id', 'command_uuid'],
-        ['raw_result', 'response_id', 'status_code', 'updated_at'],
-      );
-      const queued: FollowUpCommand[] = [];
-      for (const f of followUps) {
-        const gone = await trx
-          .deleteFrom('windows_mdm_command_queue')
-          .where('enrollment_id', '=', enrollmentId)
-          .where('command_uuid', '=', f.replaces)
-          .executeTakeFirst();
-        if (Number(gone.numDeletedRows) === 0) continue; // another session already answered it
-        await this.enqueue([enrollmentId], f, trx);
-        queued.push(f);
-      }
-      const rest = results.map((r) => r.commandUuid).filter((u) => !followUps.some((f) => f.replaces === u));
-      if (rest.length) {
-        await trx
-          .deleteFrom('windows_mdm_command_queue')
-          .where('enrollment_id', '=', enrollmentId)
-          .where('command_uuid', 'in', rest)
-          .execute();
-      }
-      return queued;
+      // First, and locking the enrollment row: nothing below runs for a nonce already used.
+      if (nonce && !(await this.consumeNonce(enrollmentId, nonce, trx))) return undefined;
+      return this.saveAnswered(trx, enrollmentId, rawResponse, results, followUps);
     });
+  }
+
+  private async saveAnswered(
+    trx: Transaction<DB>,
+    enrollmentId: number,
+    rawResponse: string,
+    results: CommandResultToSave[],
+    followUps: FollowUpCommand[],
+  ): Promise<FollowUpCommand[]> {
+    const now = dbNow();
+    const res = await trx
+      .insertInto('windows_mdm_responses')
+      .values({ enrollment_id: enrollmentId, raw_response: rawResponse, created_at: now })
+      .executeTakeFirstOrThrow();
+    const responseId = Number(res.insertId);
+    await upsert(
+      trx,
+      'windows_mdm_command_results',
+      results.map((r) => ({
+        enrollment_id: enrollmentId,
+        command_uuid: r.commandUuid,
+        raw_result: r.rawResult,
+        response_id: responseId,
+        status_code: r.statusCode,
+        created_at: now,
+        updated_at: now,
+      })),
+      ['enrollment_id', 'command_uuid'],
+      ['raw_result', 'response_id', 'status_code', 'updated_at'],
+    );
+    const queued: FollowUpCommand[] = [];
+    for (const f of followUps) {
+      const gone = await trx
+        .deleteFrom('windows_mdm_command_queue')
+        .where('enrollment_id', '=', enrollmentId)
+        .where('command_uuid', '=', f.replaces)
+        .executeTakeFirst();
+      if (Number(gone.numDeletedRows) === 0) continue; // another session already answered it
+      await this.enqueue([enrollmentId], f, trx);
+      queued.push(f);
+    }
+    const rest = results.map((r) => r.commandUuid).filter((u) => !followUps.some((f) => f.replaces === u));
+    if (rest.length) {
+      await trx
+        .deleteFrom('windows_mdm_command_queue')
+        .where('enrollment_id', '=', enrollmentId)
+        .where('command_uuid', 'in', rest)
+        .execute();
+    }
+    return queued;
   }
 
   async command(

@@ -19,6 +19,34 @@ export interface XmlNode {
 
 export class XmlError extends Error {}
 
+/** Most characters of a request quoted in an error (SOAP fault reason, SyncML fault, log line). */
+export const maxErrorDetail = 200;
+
+/**
+ * A piece of untrusted input made fit to quote in an error message: at most `max` characters
+ * (`…` marks a cut), with characters XML cannot carry (controls, lone surrogates) replaced by `?`.
+ * Escaping is left to whoever writes the message into XML.
+ */
+export function errorDetail(s: string, max = maxErrorDetail): string {
+  let cut = s.length > max ? s.slice(0, max) : s;
+  // Do not leave half of a surrogate pair at the cut.
+  const last = cut.charCodeAt(cut.length - 1);
+  if (cut.length < s.length && last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1);
+  let clean = '';
+  // By code point: a surrogate seen alone here has no partner.
+  for (const ch of cut) {
+    const c = ch.codePointAt(0) as number;
+    const legal =
+      c === 0x09 ||
+      c === 0x0a ||
+      c === 0x0d ||
+      (c >= 0x20 && c < 0xd800) ||
+      (c > 0xdfff && c !== 0xfffe && c !== 0xffff);
+    clean += legal ? ch : '?';
+  }
+  return cut.length < s.length ? `${clean}…` : clean;
+}
+
 const parser = new XMLParser({
   preserveOrder: true,
   ignoreAttributes: false,
@@ -58,7 +86,7 @@ function convert(raw: Raw, scope: Map<string, string>): XmlNode | undefined {
   }
   const [prefix, name] = splitName(key);
   const ns = local.get(prefix);
-  if (ns === undefined) throw new XmlError(`undeclared namespace prefix "${prefix}"`);
+  if (ns === undefined) throw new XmlError(`undeclared namespace prefix "${errorDetail(prefix, 64)}"`);
   const node: XmlNode = { name, ns, attrs, children: [], text: '' };
   for (const c of (raw[key] as Raw[]) ?? []) {
     if ('#text' in c) node.text += String(c['#text']);
@@ -73,7 +101,7 @@ function convert(raw: Raw, scope: Map<string, string>): XmlNode | undefined {
 /** Parses a whole document into its root element; throws XmlError when it is not well-formed. */
 export function parseXml(xml: string): XmlNode {
   const valid = XMLValidator.validate(xml);
-  if (valid !== true) throw new XmlError(`not well-formed XML: ${valid.err.msg}`);
+  if (valid !== true) throw new XmlError(`not well-formed XML: ${errorDetail(valid.err.msg)}`);
   if (/<!DOCTYPE/i.test(xml)) throw new XmlError('DOCTYPE is not allowed');
   const top = parser.parse(xml) as Raw[];
   const roots = top

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { issueFromSpki, issuingCa } from '../../crypto/issue.js';
 import { encodeName } from '../../crypto/name.js';
 import { OID } from '../../crypto/oids.js';
-import { child, childrenNamed, textAt } from '../xml.js';
+import { child, childrenNamed, errorDetail, textAt } from '../xml.js';
 import type { WindowsEnrollment, WindowsMdmStore } from '../store.js';
 import { credentialsHash } from '../syncml/digest.js';
 import { readEnrollmentCredential, type EnrollmentCredential } from './auth.js';
@@ -92,7 +92,8 @@ export class WindowsEnrollmentService {
   ) {}
 
   private expectAction(req: SoapRequest, action: string, bodyName: string, bodyNs: string[]): void {
-    if (req.action !== action) throw new SoapFault('s:messageformat', `unexpected action ${req.action}`);
+    if (req.action !== action)
+      throw new SoapFault('s:messageformat', `unexpected action ${errorDetail(req.action)}`);
     if (req.body.name !== bodyName)
       throw new SoapFault('s:messageformat', `expected <${bodyName}> in the SOAP Body`);
     if (!bodyNs.includes(req.body.ns))
@@ -107,7 +108,7 @@ export class WindowsEnrollmentService {
     if (!request) throw new SoapFault('s:messageformat', 'Discover needs a request element');
     const version = textAt(request, 'RequestVersion') ?? '';
     if (!supportedRequestVersions.has(version))
-      throw new SoapFault('s:messageformat', `unsupported RequestVersion "${version}"`);
+      throw new SoapFault('s:messageformat', `unsupported RequestVersion "${errorDetail(version, 32)}"`);
     const policies = childrenNamed(child(request, 'AuthPolicies'), 'AuthPolicy').map((p) => p.text.trim());
     if (!policies.includes('OnPremise'))
       throw new SoapFault('s:messageformat', 'the device must offer the OnPremise auth policy');

@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { child, escapeXml, parseXml, textAt, XmlError, type XmlNode } from '../xml.js';
+import {
+  child,
+  errorDetail,
+  escapeXml,
+  maxErrorDetail,
+  parseXml,
+  textAt,
+  XmlError,
+  type XmlNode,
+} from '../xml.js';
 
 /** Namespace URIs and action URIs of MS-MDE2 (discovery), MS-XCEP (policy) and MS-WSTEP (enroll). */
 export const NS = {
@@ -50,15 +59,25 @@ export type FaultCode =
   | 's:internalservicefault'
   | 'a:invalidsecurity';
 
-/** Raised anywhere in the enrollment services; the route turns it into a SOAP fault (HTTP 200). */
+/** Longest fault reason: a short fixed reason plus at most `maxErrorDetail` characters of detail. */
+export const maxFaultReason = maxErrorDetail + 120;
+
+/**
+ * Raised anywhere in the enrollment services; the route turns it into a SOAP fault (HTTP 200).
+ * The reason is bounded (`maxFaultReason` characters, XML-safe) whatever it quotes from the
+ * request, so a large bad request never makes a large fault (or log line).
+ */
 export class SoapFault extends Error {
   constructor(
     readonly code: FaultCode,
     message: string,
   ) {
-    super(message);
+    super(errorDetail(message, maxFaultReason));
   }
 }
+
+/** Longest WS-Addressing MessageID accepted (answers echo it; Windows sends `urn:uuid:{guid}`). */
+export const maxMessageIdLength = 256;
 
 export interface SoapRequest {
   action: string;
@@ -91,6 +110,8 @@ export function parseSoapRequest(xml: string): SoapRequest {
   const to = a('To')?.text.trim();
   const replyTo = textAt(a('ReplyTo'), 'Address');
   if (!messageId) throw new SoapFault('s:messageformat', 'a:MessageID is missing');
+  if (messageId.length > maxMessageIdLength)
+    throw new SoapFault('s:messageformat', 'a:MessageID is too long');
   if (!action) throw new SoapFault('s:messageformat', 'a:Action is missing');
   if (!replyTo) throw new SoapFault('s:messageformat', 'a:ReplyTo/a:Address is missing');
   if (!to) throw new SoapFault('s:messageformat', 'a:To is missing');

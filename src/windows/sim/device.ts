@@ -75,6 +75,10 @@ export class SimulatedWindowsDevice {
   readonly execs: { locUri: string; data?: string }[] = [];
   /** Every message the server sent, raw (for tests). */
   readonly received: string[] = [];
+  /** Every management message this PC sent, raw, in order (for tests). */
+  readonly sent: string[] = [];
+  /** The session (or unenroll) running now: like Windows' DM client, one at a time. */
+  private running: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: SimulatedWindowsDeviceOptions) {
     this.hardwareUuid = opts.hardwareUuid ?? randomUUID().toUpperCase();
@@ -277,11 +281,46 @@ export class SimulatedWindowsDevice {
     });
   }
 
+  /** Runs `fn` after the session in progress (if any) has finished. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.running.then(fn, fn);
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Sends one management message and reads the answer's SyncHdr Status. A NextNonce in its Chal
+   * (in a 401/407 challenge, or with a 200 as the server sends after every authenticated message)
+   * is the nonce for the next message's credentials, as OMA-DM clients keep it.
+   */
+  private async exchange(
+    sessionId: string,
+    msgId: number,
+    body: string[],
+  ): Promise<{ text: string; answer: SyncMessage; code?: string; nextNonce?: string }> {
+    const msg = this.message(sessionId, msgId, body);
+    this.sent.push(msg);
+    const res = await this.post(this.local(this.managementUrl as string), syncmlType, msg);
+    this.received.push(res.text);
+    if (res.status !== 200 || !res.text.startsWith('<SyncML'))
+      throw new Error(`management answer ${res.status}: ${res.text.slice(0, 300)}`);
+    const answer = parseSyncMessage(res.text);
+    const hdr = answer.commands.find((c) => c.verb === 'Status' && c.cmdRef === '0');
+    const nextNonce = textAt(child(child(hdr?.node, 'Chal'), 'Meta'), 'NextNonce');
+    if (nextNonce) this.nonce = Buffer.from(nextNonce, 'base64');
+    return { text: res.text, answer, code: hdr?.data, nextNonce };
+  }
+
   /**
    * One management session: the first package (Alert 1201, LoginStatus, DevInfo), answering the
    * digest challenge when asked, then executing the server's commands until it sends none.
+   * Sessions of one PC run one after another, never overlapping.
    */
-  async runSession(extraFirstPackage: string[] = []): Promise<SessionSummary> {
+  runSession(extraFirstPackage: string[] = []): Promise<SessionSummary> {
+    return this.exclusive(() => this.session(extraFirstPackage));
+  }
+
+  private async session(extraFirstPackage: string[]): Promise<SessionSummary> {
     const sessionId = (++this.sessionCounter).toString(16).toUpperCase();
     let msgId = 1;
     const first = [
@@ -305,23 +344,10 @@ export class SimulatedWindowsDevice {
     let executed = 0;
     let challenged = false;
     for (let round = 0; round < 50; round++) {
-      const res = await this.post(
-        this.local(this.managementUrl as string),
-        syncmlType,
-        this.message(sessionId, msgId, body),
-      );
+      const { answer, code, nextNonce } = await this.exchange(sessionId, msgId, body);
       messages++;
-      this.received.push(res.text);
-      if (res.status !== 200 || !res.text.startsWith('<SyncML'))
-        throw new Error(`management answer ${res.status}: ${res.text.slice(0, 300)}`);
-      const answer = parseSyncMessage(res.text);
-      const hdr = answer.commands.find((c) => c.verb === 'Status' && c.cmdRef === '0');
-      const code = hdr?.data;
       if (code === '407' || code === '401') {
-        const chal = child(hdr?.node, 'Chal');
-        const next = textAt(child(chal, 'Meta'), 'NextNonce');
-        if (!next || challenged) throw new Error(`authentication failed (${code})`);
-        this.nonce = Buffer.from(next, 'base64');
+        if (!nextNonce || challenged) throw new Error(`authentication failed (${code})`);
         challenged = true;
         continue; // re-send the same package with credentials
       }
@@ -336,25 +362,14 @@ export class SimulatedWindowsDevice {
   }
 
   /** Sends the unenroll alert (the user removed the work account). */
-  async unenroll(): Promise<string> {
-    const sessionId = (++this.sessionCounter).toString(16).toUpperCase();
-    const alert = `<Alert><CmdID>2</CmdID><Data>1226</Data><Item><Meta><Type xmlns="syncml:metinf">com.microsoft:mdm.unenrollment.userrequest</Type><Format xmlns="syncml:metinf">int</Format></Meta><Data>1</Data></Item></Alert>`;
-    let res = await this.post(
-      this.local(this.managementUrl as string),
-      syncmlType,
-      this.message(sessionId, 1, [alert]),
-    );
-    const hdr = parseSyncMessage(res.text).commands.find((c) => c.verb === 'Status' && c.cmdRef === '0');
-    if (hdr?.data === '407' || hdr?.data === '401') {
-      const next = textAt(child(child(hdr.node, 'Chal'), 'Meta'), 'NextNonce');
-      this.nonce = Buffer.from(next ?? '', 'base64');
-      res = await this.post(
-        this.local(this.managementUrl as string),
-        syncmlType,
-        this.message(sessionId, 1, [alert]),
-      );
-    }
-    return res.text;
+  unenroll(): Promise<string> {
+    return this.exclusive(async () => {
+      const sessionId = (++this.sessionCounter).toString(16).toUpperCase();
+      const alert = `<Alert><CmdID>2</CmdID><Data>1226</Data><Item><Meta><Type xmlns="syncml:metinf">com.microsoft:mdm.unenrollment.userrequest</Type><Format xmlns="syncml:metinf">int</Format></Meta><Data>1</Data></Item></Alert>`;
+      const first = await this.exchange(sessionId, 1, [alert]);
+      if (first.code !== '407' && first.code !== '401') return first.text;
+      return (await this.exchange(sessionId, 1, [alert])).text;
+    });
   }
 
   /** Executes server commands against the tree; returns Status (and Results) in command order. */

@@ -1,6 +1,7 @@
 import {
   child,
   childrenNamed,
+  errorDetail,
   escapeXml,
   parseXml,
   serializeNode,
@@ -15,6 +16,12 @@ export const metinfNs = 'syncml:metinf';
 export const syncmlContentType = 'application/vnd.syncml.dm+xml';
 
 export class SyncmlError extends Error {}
+
+/**
+ * Longest SessionID and MsgID accepted. Every answer echoes both, including the 401/407 challenge
+ * that any caller can get, so they are bounded (Windows sends a few hex or decimal digits).
+ */
+export const maxHeaderIdLength = 64;
 
 export interface SyncItem {
   target?: string;
@@ -80,7 +87,7 @@ function readItem(n: XmlNode): SyncItem {
 }
 
 export function readCommand(n: XmlNode): SyncCommand {
-  if (!commandVerbs.has(n.name)) throw new SyncmlError(`unknown SyncML command <${n.name}>`);
+  if (!commandVerbs.has(n.name)) throw new SyncmlError(`unknown SyncML command <${errorDetail(n.name, 64)}>`);
   const cmdId = textAt(n, 'CmdID');
   if (!cmdId) throw new SyncmlError(`<${n.name}> without CmdID`);
   return {
@@ -116,6 +123,8 @@ export function parseSyncMessage(xml: string): SyncMessage {
   const sourceUri = textAt(hdr, 'Source', 'LocURI');
   if (!sessionId) throw new SyncmlError('SessionID is missing');
   if (!msgId) throw new SyncmlError('MsgID is missing');
+  if (sessionId.length > maxHeaderIdLength) throw new SyncmlError('SessionID is too long');
+  if (msgId.length > maxHeaderIdLength) throw new SyncmlError('MsgID is too long');
   if (!sourceUri) throw new SyncmlError('Source LocURI (the device id) is missing');
   const credNode = child(hdr, 'Cred');
   const cred = credNode

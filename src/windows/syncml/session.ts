@@ -7,6 +7,7 @@ import type { BatchWriter } from '../../apple/batchWriter.js';
 import type {
   CommandResultToSave,
   FollowUpCommand,
+  NonceRotation,
   QueuedCommand,
   WindowsEnrollment,
   WindowsMdmStore,
@@ -23,7 +24,10 @@ import {
 } from './codec.js';
 import { digestMatches } from './digest.js';
 
-/** Raised when no SyncML answer can be built (bad message, unknown device): a SOAP fault goes back. */
+/**
+ * Raised when no SyncML answer can be built (bad message, unknown device): a SOAP fault goes back,
+ * its reason bounded like every SoapFault's.
+ */
 export class ManagementFault extends Error {}
 
 export const unenrollAlertType = 'com.microsoft:mdm.unenrollment.userrequest';
@@ -43,6 +47,12 @@ export interface ManagementOptions {
 /**
  * One SyncML message in, one out. Stateless between messages: everything a session needs
  * (enrollment, digest nonce, queue) is in the database, so any process can answer any message.
+ *
+ * Every message must carry a digest (`SyncHdr/Cred`) over the enrollment's current nonce, and a
+ * nonce authenticates one message only: the message's writes consume it (compare-and-set) and
+ * the answer's SyncHdr Status carries the next one in a `Chal`, which the device uses for its
+ * next message, in this session or the next. A captured message (the first of a session or any
+ * later one) therefore never authenticates twice, and there is no server-side session to hijack.
  */
 export class ManagementSessionService {
   constructor(
@@ -87,7 +97,17 @@ export class ManagementSessionService {
 
     // Authentication: MD5 digest over the credentials handed out in the provisioning document.
     const auth = await this.authenticate(enrollment, msg);
-    if (auth.challenge) return answer([hdrStatus(auth.code, auth.challenge)]);
+    if ('challenge' in auth) return answer([hdrStatus(auth.code, auth.challenge)]);
+    const nonce: NonceRotation = {
+      used: auth.nonce,
+      next: randomUUID(),
+      expiresAt: dbNow(this.opts.nonceTtlSeconds * 1000),
+    };
+    // The nonce was good when read but another message has used it since (a concurrent replay).
+    const replayed = async () => {
+      this.log.info({ enrollmentId: enrollment.id }, 'windows mdm: digest nonce already used');
+      return answer([hdrStatus('401', await this.newChallenge(enrollment))]);
+    };
 
     // Unenroll alert: the device is leaving; answer the header and forget it.
     const unenroll = msg.commands.some(
@@ -97,12 +117,13 @@ export class ManagementSessionService {
         c.items.some((i) => (i.metaType ?? '').trim() === unenrollAlertType),
     );
     if (unenroll) {
+      if (!(await this.store.consumeNonce(enrollment.id, nonce))) return replayed();
       await this.store.deleteEnrollment(enrollment.id);
       await this.lifecycle.unenrolled(enrollment);
       return answer([hdrStatus('200')]);
     }
 
-    const body = [hdrStatus('200')];
+    const body = [hdrStatus('200', Buffer.from(nonce.next).toString('base64'))];
     let statusId = 1;
     // Statuses for the device's own commands (not Alert/Status/Results), in document order.
     for (const c of msg.commands) {
@@ -112,19 +133,25 @@ export class ManagementSessionService {
       );
     }
 
+    const settled = await this.saveAnswers(enrollment, xml, msg.commands, state.queued, nonce);
+    if (!settled) return replayed();
     // Last-seen is informational: buffered and written in batches, never inside the message.
     this.opts.lastSeen?.add(String(enrollment.id), enrollment.id);
-    const settled = await this.saveAnswers(enrollment, xml, msg.commands, state.queued);
     // What is still owed: the queue as read, minus what this message answered, plus follow-ups.
     for (const cmd of state.queued) if (!settled.answered.has(cmd.command_uuid)) body.push(cmd.raw_command);
     for (const f of settled.followUps) body.push(f.rawCommand);
     return answer(body);
   }
 
+  /**
+   * Checks the message's digest against the current nonce; no write when it matches (the caller
+   * consumes the nonce with the message's own writes). Anything else is answered with a challenge
+   * carrying a fresh nonce: 407 without credentials or nonce, 401 for a wrong digest.
+   */
   private async authenticate(
     e: WindowsEnrollment,
     msg: SyncMessage,
-  ): Promise<{ challenge?: string; code: string }> {
+  ): Promise<{ nonce: string } | { challenge: string; code: '401' | '407' }> {
     const cred = msg.header.cred;
     const nonceValid =
       e.auth_nonce &&
@@ -139,7 +166,7 @@ export class ManagementSessionService {
       this.log.info({ enrollmentId: e.id }, 'windows mdm: digest mismatch');
       return { challenge: await this.newChallenge(e), code: '401' };
     }
-    return { code: '200' };
+    return { nonce: e.auth_nonce as string };
   }
 
   private async newChallenge(e: WindowsEnrollment): Promise<string> {
@@ -152,14 +179,17 @@ export class ManagementSessionService {
    * Matches the device's Status/Results (nested Atomic children included) to the commands queued
    * for it by CmdRef, stores them with the raw message, dequeues what was answered and re-queues
    * an Add answered 418 as a Replace under a fresh UUID. Answers to commands never sent (or no
-   * longer queued) are ignored. Returns the answered command UUIDs and the follow-ups queued.
+   * longer queued) are ignored. The message's digest nonce is consumed in the same write.
+   * Returns the answered command UUIDs and the follow-ups queued, or undefined (nothing stored)
+   * when the nonce was already used.
    */
   private async saveAnswers(
     e: WindowsEnrollment,
     rawMessage: string,
     commands: SyncCommand[],
     queuedCommands: QueuedCommand[],
-  ): Promise<{ answered: Set<string>; followUps: FollowUpCommand[] }> {
+    nonce: NonceRotation,
+  ): Promise<{ answered: Set<string>; followUps: FollowUpCommand[] } | undefined> {
     const answers = new Map<string, SyncCommand[]>();
     const collect = (list: SyncCommand[]) => {
       for (const c of list) {
@@ -171,8 +201,6 @@ export class ManagementSessionService {
       }
     };
     collect(commands);
-    const none = { answered: new Set<string>(), followUps: [] };
-    if (answers.size === 0) return none;
     const queued = queuedCommands.filter((q) => answers.has(q.command_uuid));
     if (queued.length < answers.size) {
       const known = new Set(queued.map((q) => q.command_uuid));
@@ -182,7 +210,6 @@ export class ManagementSessionService {
         'windows mdm: answers to commands not queued for this device ignored',
       );
     }
-    if (queued.length === 0) return none;
     const results: CommandResultToSave[] = [];
     const followUps: FollowUpCommand[] = [];
     for (const q of queued) {
@@ -201,7 +228,9 @@ export class ManagementSessionService {
         followUps.push({ commandUuid: fresh, rawCommand, targetLocUri: '', replaces: q.command_uuid });
       }
     }
-    const queuedFollowUps = await this.store.saveResponse(e.id, rawMessage, results, followUps);
+    const queuedFollowUps = await this.store.saveResponse(e.id, rawMessage, results, followUps, nonce);
+    if (!queuedFollowUps) return undefined;
+    if (results.length === 0) return { answered: new Set<string>(), followUps: [] };
     for (const fn of this.answerListeners) {
       await fn({ enrollmentId: e.id, hostUuid: e.host_uuid, results }).catch((err) =>
         this.log.error({ err }, 'windows mdm: answer listener failed'),
