@@ -1,32 +1,35 @@
 import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import { z } from 'zod';
-import { idParam } from '../admin/routeParams.js';
+import { idParam, queryFlag } from '../admin/routeParams.js';
 import { authorize, paging, teamIdFrom } from '../http/adminApi.js';
 import { attachmentDisposition } from '../http/contentDisposition.js';
 import { HttpError, badRequest, notFound } from '../http/errors.js';
 import type { Services } from '../services.js';
 import type { BatchItem, LabelSelection } from './service.js';
 
-const labelList = z.array(z.string().min(1)).optional();
-const batchBody = z
-  .object({
-    profiles: z
-      .array(
-        z
-          .object({
-            name: z.string().min(1),
-            profile: z.string(),
-            labels: labelList,
-            labels_include_all: labelList,
-            labels_include_any: labelList,
-            labels_exclude_any: labelList,
-          })
-          .strict(),
-      )
-      .nullable(),
-  })
-  .strict();
+const labelList = z.array(z.string().min(1)).nullish();
+const base64 = z
+  .string()
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be standard base64')
+  .refine((v) => v.length % 4 === 0, 'must be standard base64');
+/**
+ * One profile of a batch as Fleet's clients send it: `contents` (base64), or `profile` as older
+ * Flotilla clients did. Unknown fields are ignored, as Fleet's JSON decoding ignores them.
+ */
+const batchProfile = z.object({
+  name: z.string().min(1),
+  contents: base64.optional(),
+  profile: base64.optional(),
+  labels: labelList,
+  labels_include_all: labelList,
+  labels_include_any: labelList,
+  labels_exclude_any: labelList,
+});
+/** `profiles` is a list (current clients) or the legacy `{"<name>": "<base64>"}` map. */
+const batchBody = z.object({
+  profiles: z.union([z.array(batchProfile), z.record(z.string().min(1), base64)]).nullish(),
+});
 
 const resendBatchBody = z
   .object({
@@ -36,6 +39,22 @@ const resendBatchBody = z
   .strict();
 
 const labelFields = new Set(['labels_include_all', 'labels_include_any', 'labels_exclude_any', 'labels']);
+
+/** The batch's profiles as service items, whichever of Fleet's body forms they came in. */
+function batchItems(profiles: z.infer<typeof batchBody>['profiles']): BatchItem[] {
+  if (!profiles) return [];
+  if (!Array.isArray(profiles)) {
+    return Object.entries(profiles).map(([name, b64]) => ({ name, profile: Buffer.from(b64, 'base64') }));
+  }
+  return profiles.map((p) => ({
+    name: p.name,
+    // Absent contents are an empty file, which validation refuses like Fleet (422 "The file is empty").
+    profile: Buffer.from(p.contents ?? p.profile ?? '', 'base64'),
+    labels_include_all: (p.labels_include_all ?? p.labels) || undefined,
+    labels_include_any: p.labels_include_any || undefined,
+    labels_exclude_any: p.labels_exclude_any || undefined,
+  }));
+}
 
 /** Reads the multipart upload: one `profile` file, `team_id`, and repeated label fields. */
 async function readUpload(req: FastifyRequest, maxBytes: number) {
@@ -89,14 +108,19 @@ export function registerProfileRoutes(scope: FastifyInstance, services: Services
   return scope.register(async (s) => {
     await s.register(multipart, { limits: { fileSize: maxBytes } });
 
-    s.post('/configuration_profiles', async (req) => {
+    // Each handler is also served at Fleet's older `/mdm/profiles…` paths, which its clients still call.
+    const route = (method: 'get' | 'post' | 'delete', paths: string[], handler: RouteHandlerMethod) => {
+      for (const path of paths) s[method](path, handler);
+    };
+
+    route('post', ['/configuration_profiles', '/mdm/profiles'], async (req) => {
       const { file, labels, teamId } = await readUpload(req, maxBytes);
       const viewer = authorize(req, 'profile', 'write', teamId || null);
       const uuid = await profiles.create(viewer, teamId, file, labels);
       return { profile_uuid: uuid };
     });
 
-    s.get('/configuration_profiles', async (req) => {
+    route('get', ['/configuration_profiles', '/mdm/profiles'], async (req) => {
       const q = req.query as Record<string, unknown>;
       const teamId = teamIdFrom(q) ?? 0;
       authorize(req, 'profile', 'read', teamId || null);
@@ -109,7 +133,7 @@ export function registerProfileRoutes(scope: FastifyInstance, services: Services
       };
     });
 
-    s.get('/configuration_profiles/summary', async (req) => {
+    route('get', ['/configuration_profiles/summary', '/mdm/profiles/summary'], async (req) => {
       const teamId = teamIdFrom(req.query as Record<string, unknown>) ?? 0;
       authorize(req, 'profile', 'read', teamId || null);
       if (teamId) await profiles.checkTeam(teamId);
@@ -123,27 +147,31 @@ export function registerProfileRoutes(scope: FastifyInstance, services: Services
       return profiles.profileStatus(profile_uuid);
     });
 
-    s.get('/configuration_profiles/:profile_uuid', async (req, reply) => {
-      const { profile_uuid } = req.params as { profile_uuid: string };
-      const got = await profiles.get(profile_uuid);
-      authorize(req, 'profile', 'read', got.teamId || null);
-      if ((req.query as Record<string, unknown>).alt === 'media') {
-        void reply
-          .header(
-            'content-type',
-            profile_uuid.startsWith('d')
-              ? 'application/json'
-              : profile_uuid.startsWith('w')
-                ? 'application/xml'
-                : 'application/x-apple-aspen-config',
-          )
-          .header('content-disposition', attachmentDisposition(got.download.filename));
-        return reply.send(got.download.bytes);
-      }
-      return { ...got.json };
-    });
+    route(
+      'get',
+      ['/configuration_profiles/:profile_uuid', '/mdm/profiles/:profile_uuid'],
+      async (req, reply) => {
+        const { profile_uuid } = req.params as { profile_uuid: string };
+        const got = await profiles.get(profile_uuid);
+        authorize(req, 'profile', 'read', got.teamId || null);
+        if ((req.query as Record<string, unknown>).alt === 'media') {
+          void reply
+            .header(
+              'content-type',
+              profile_uuid.startsWith('d')
+                ? 'application/json'
+                : profile_uuid.startsWith('w')
+                  ? 'application/xml'
+                  : 'application/x-apple-aspen-config',
+            )
+            .header('content-disposition', attachmentDisposition(got.download.filename));
+          return reply.send(got.download.bytes);
+        }
+        return { ...got.json };
+      },
+    );
 
-    s.delete('/configuration_profiles/:profile_uuid', async (req) => {
+    route('delete', ['/configuration_profiles/:profile_uuid', '/mdm/profiles/:profile_uuid'], async (req) => {
       const { profile_uuid } = req.params as { profile_uuid: string };
       const { teamId } = await profiles.get(profile_uuid);
       const viewer = authorize(req, 'profile', 'write', teamId || null);
@@ -160,16 +188,16 @@ export function registerProfileRoutes(scope: FastifyInstance, services: Services
         teamId = id;
       }
       const viewer = authorize(req, 'profile', 'write', teamId || null);
-      const body = batchBody.parse(req.body ?? {});
-      const items: BatchItem[] = (body.profiles ?? []).map((p) => ({
-        name: p.name,
-        profile: Buffer.from(p.profile, 'base64'),
-        labels_include_all: p.labels_include_all ?? p.labels,
-        labels_include_any: p.labels_include_any,
-        labels_exclude_any: p.labels_exclude_any,
-      }));
-      const dryRun = q.dry_run === 'true' || q.dry_run === '1';
-      await profiles.batchReplace(viewer, teamId, items, dryRun);
+      // A body that does not decode is a 400, as Fleet's JSON decoding answers it.
+      const parsed = batchBody.safeParse(req.body ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw badRequest(`unmarshal profile spec: ${issue.message}`, issue.path.join('.') || 'profiles');
+      }
+      const body = parsed.data;
+      const dryRun = queryFlag(q.dry_run, 'dry_run') ?? false;
+      const assumeEnabled = queryFlag(q.assume_enabled, 'assume_enabled') ?? false;
+      await profiles.batchReplace(viewer, teamId, batchItems(body.profiles), { dryRun, assumeEnabled });
       return reply.status(204).send();
     };
     s.post('/configuration_profiles/batch', batch);
@@ -183,18 +211,38 @@ export function registerProfileRoutes(scope: FastifyInstance, services: Services
       return reply.status(202).send({});
     });
 
-    s.post('/hosts/:id/configuration_profiles/:profile_uuid/resend', async (req, reply) => {
-      const { profile_uuid } = req.params as { profile_uuid: string };
+    // The older path puts `resend` before the profile UUID.
+    route(
+      'post',
+      [
+        '/hosts/:id/configuration_profiles/:profile_uuid/resend',
+        '/hosts/:id/configuration_profiles/resend/:profile_uuid',
+      ],
+      async (req, reply) => {
+        const { profile_uuid } = req.params as { profile_uuid: string };
+        const hostId = idParam(req);
+        const host = await services.hostStore.getById(hostId);
+        if (!host) throw notFound('Host');
+        const viewer = authorize(req, 'profile', 'write', host.team_id ?? null);
+        await profiles.resend(
+          viewer,
+          { id: hostId, uuid: host.uuid, display_name: host.computer_name || host.hostname },
+          profile_uuid,
+        );
+        return reply.status(202).send({});
+      },
+    );
+
+    // Fleet's list of the Apple profiles that apply to a host (macOS, iOS and iPadOS hosts only).
+    route('get', ['/hosts/:id/configuration_profiles', '/mdm/hosts/:id/profiles'], async (req) => {
       const hostId = idParam(req);
       const host = await services.hostStore.getById(hostId);
       if (!host) throw notFound('Host');
-      const viewer = authorize(req, 'profile', 'write', host.team_id ?? null);
-      await profiles.resend(
-        viewer,
-        { id: hostId, uuid: host.uuid, display_name: host.computer_name || host.hostname },
-        profile_uuid,
-      );
-      return reply.status(202).send({});
+      authorize(req, 'host', 'read', host.team_id ?? null);
+      if (!['darwin', 'ios', 'ipados'].includes(host.platform)) {
+        throw badRequest('Endpoint is only available for macOS, iOS and iPadOS hosts.', 'id');
+      }
+      return { host_id: hostId, profiles: await profiles.appleProfilesOfTeam(host.team_id ?? 0) };
     });
   });
 }

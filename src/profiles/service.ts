@@ -63,7 +63,11 @@ export interface WindowsProfileHandler {
   >;
   delete(actor: Actor, uuid: string): Promise<void>;
   /** Throws the upload error for one batch item; returns its profile name. */
-  validateForBatch(name: string, bytes: Buffer): Promise<{ name: string }>;
+  validateForBatch(
+    name: string,
+    bytes: Buffer,
+    opts?: { assumeEnabled?: boolean },
+  ): Promise<{ name: string }>;
   /** Replaces the team's Windows set inside the batch transaction; returns UUIDs to mark pending. */
   applyBatch(
     trx: Transaction<DB>,
@@ -304,7 +308,13 @@ export class ProfileService {
    * the whole batch and nothing changes. Apple profiles are matched by identifier, declarations by
    * name, and updated in place (uploaded_at moves only when the content changed).
    */
-  async batchReplace(actor: Actor, teamId: number, items: BatchItem[], dryRun: boolean): Promise<void> {
+  async batchReplace(
+    actor: Actor,
+    teamId: number,
+    items: BatchItem[],
+    opts: { dryRun: boolean; assumeEnabled?: boolean },
+  ): Promise<void> {
+    const { dryRun } = opts;
     const teamName = await this.checkTeam(teamId);
     const parsed: { p: ParsedUpload; labels: LabelRef[] }[] = [];
     for (const [idx, item] of items.entries()) {
@@ -322,7 +332,7 @@ export class ProfileService {
       if (p.kind === 'declaration') p = { ...p, name: item.name.replace(/\.json$/i, '') };
       if (p.kind === 'windows') {
         if (!this.windows) throw windowsNotEnabled();
-        const w = await this.windows.validateForBatch(p.name, p.bytes).catch((err: unknown) => {
+        const w = await this.windows.validateForBatch(p.name, p.bytes, opts).catch((err: unknown) => {
           if (err instanceof HttpError) {
             throw new HttpError(err.statusCode, err.message, [
               { name: `profiles[${idx}]`, reason: `${item.name}: ${err.errors[0]?.reason ?? err.message}` },
@@ -492,6 +502,13 @@ export class ProfileService {
   }
 
   /** Hosts per OS-settings status; Apple and Windows hosts are disjoint, so their counts add up. */
+  /** The Apple configuration profiles of a team, as Fleet's `GET /hosts/:id/configuration_profiles` lists them. */
+  async appleProfilesOfTeam(teamId: number): Promise<ProfileJson[]> {
+    const rows = await this.store.appleProfilesOfTeam(teamId);
+    const labels = await this.store.labelsFor(rows.map((r) => r.profile_uuid));
+    return rows.map((r) => appleJson(r, labels));
+  }
+
   async summary(teamId: number | null): Promise<StatusCounts> {
     const apple = await this.statuses.summary(teamId);
     if (!this.windows) return apple;

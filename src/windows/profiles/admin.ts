@@ -112,8 +112,13 @@ export class WindowsProfileAdmin {
   }
 
   /** Validates one batch item (throws the upload error); Windows MDM must be on. */
-  async validateForBatch(name: string, bytes: Buffer): Promise<{ name: string }> {
-    await this.requireEnabled();
+  /** With `assumeEnabled` (GitOps applying a config that turns Windows MDM on) the MDM check is skipped. */
+  async validateForBatch(
+    name: string,
+    bytes: Buffer,
+    opts: { assumeEnabled?: boolean } = {},
+  ): Promise<{ name: string }> {
+    if (!opts.assumeEnabled) await this.requireEnabled();
     return { name: parseWindowsProfile(name, bytes).name };
   }
 
