@@ -7,9 +7,11 @@ import { migrateToLatest } from '../src/db/migrator.js';
 import type { DB } from '../src/db/schema.js';
 import { createLogger } from '../src/logger.js';
 import { createServices } from '../src/services.js';
-import { createProfileServices } from '../src/profiles/index.js';
-import { newAppleProfileRow } from '../src/profiles/service.js';
-import { parseAppleProfile } from '../src/profiles/validate.js';
+import { createApplePlatform } from '../src/apple/platform.js';
+import { newAppleProfileRow } from '../src/apple/profiles/adapter.js';
+import { createAppleProfiles } from '../src/apple/profiles/index.js';
+import { parseAppleProfile } from '../src/apple/profiles/validate.js';
+import { createMdm } from '../src/mdm/index.js';
 import { createBenchDatabase, mysqlReachable } from './lib/database.js';
 import { reportFigure } from './lib/load.js';
 
@@ -143,18 +145,33 @@ async function main(): Promise<void> {
     const config = loadConfig({}, { databaseUrl: database.url, dataDir: database.dataDir, logLevel: 'warn' });
     const logger = createLogger(config.logLevel);
     const services = createServices(config, conn, 'bench-server-key-0123456789abcdef0123456789', logger);
-    // The profiles area on its own, with APNs replaced by a no-op.
-    const parts = createProfileServices({
+    // The profiles area on its own (Apple's profiles under the MDM core), with APNs replaced by a no-op.
+    const noPush = { pushEnrollments: async () => [] };
+    const apple = createAppleProfiles({
       config,
       db,
       logger,
-      activities: services.activities,
-      hostEvents: services.hostEvents,
       appleMdmEvents: services.appleMdmEvents,
       appleQueue: services.appleQueue,
-      applePush: { pushEnrollments: async () => [] },
+      applePush: noPush,
     });
-    const manager = parts.profileManager;
+    const parts = createMdm({
+      db,
+      platforms: [
+        createApplePlatform({
+          db,
+          queue: services.appleQueue,
+          push: noPush,
+          certificates: services.apnsCertificates,
+          conflicts: services.appleEnrollmentConflicts,
+          profiles: apple.profiles,
+        }),
+      ],
+      activities: services.activities,
+      hosts: services.hostStore,
+      hostEvents: services.hostEvents,
+    });
+    const manager = apple.manager;
 
     /** Ticks until a tick finishes its pass with nothing installed or removed. */
     const ticksUntilIdle = async () => {

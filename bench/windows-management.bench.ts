@@ -4,6 +4,7 @@ import { Agent, request } from 'node:http';
 import { sql, type Kysely } from 'kysely';
 import { AppConfigService } from '../src/appconfig/service.js';
 import { AppConfigStore } from '../src/appconfig/store.js';
+import { SecretBox } from '../src/crypto/secretbox.js';
 import { openDatabase } from '../src/db/database.js';
 import { dbNow } from '../src/db/dialect.js';
 import type { DB } from '../src/db/schema.js';
@@ -14,7 +15,7 @@ import { credentialsHash, digestFromHash } from '../src/windows/syncml/digest.js
 import { createConnection } from 'mysql2/promise';
 import { benchMysqlUrl, mysqlReachable } from './lib/database.js';
 import { reportFigure } from './lib/load.js';
-import { startBenchServer } from './lib/server.js';
+import { benchServerKey, startBenchServer } from './lib/server.js';
 
 /**
  * Windows management: SyncML sessions per second on MySQL with 1,000 enrolled devices.
@@ -220,7 +221,7 @@ async function main(): Promise<void> {
   const server = await startBenchServer({ dialect: 'mysql' });
   const conn = openDatabase({ url: server.database.url, dataDir: server.database.dataDir, poolSize: 4 });
   try {
-    await new AppConfigService(new AppConfigStore(conn.db), server.url).patch({
+    await new AppConfigService(new AppConfigStore(conn.db, new SecretBox(benchServerKey)), server.url).patch({
       server_settings: { server_url: server.url },
       mdm: { windows_enabled_and_configured: true },
     });

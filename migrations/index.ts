@@ -11,6 +11,8 @@ import * as m0009 from './0009_profile_status_order.js';
 import * as m0010 from './0010_apple_enrollment_claims.js';
 import * as m0011 from './0011_rate_limits.js';
 import * as m0012 from './0012_session_token_hash.js';
+import * as m0013 from './0013_user_invites_password_reset.js';
+import * as m0014 from './0014_host_list_filters.js';
 
 /** Every migration, in order. Names never change once released; new ones go at the end. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +28,6 @@ export const migrations: Record<string, Migration> = {
   '0010_apple_enrollment_claims': m0010,
   '0011_rate_limits': m0011,
   '0012_session_token_hash': m0012,
+  '0013_user_invites_password_reset': m0013,
+  '0014_host_list_filters': m0014,
 };

@@ -2,18 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { adminBasicsRoutes } from './admin/routes.js';
-import { registerSessionRoutes } from './admin/sessionRoutes.js';
+import { registerAdminBasicsRoutes } from './admin/routes.js';
+import { registerSessionRoutes, registerSetupRoutes } from './admin/sessionRoutes.js';
 import type { Config } from './config.js';
-import { cronRoutes } from './cron/routes.js';
-import { applePushSetupRoutes } from './apple/push/routes.js';
-import { appleCommandRoutes } from './apple/commands/routes.js';
+import { registerCronRoutes } from './cron/routes.js';
+import { registerApplePushRoutes } from './apple/push/routes.js';
 import { registerAppleScepRoutes } from './apple/scep/routes.js';
-import { appleCheckinRoutes } from './apple/checkin/routes.js';
-import { appleEnrollmentAdminRoutes, registerAppleEnrollRoutes } from './apple/enrollment/routes.js';
+import { registerAppleCheckinRoutes } from './apple/checkin/routes.js';
+import { registerAppleEnrollmentAdminRoutes, registerAppleEnrollRoutes } from './apple/enrollment/routes.js';
 import type { Database } from './db/database.js';
 import { registerAdminApi } from './http/adminApi.js';
-import { registerProfileRoutes } from './profiles/routes.js';
+import { registerCommandRoutes } from './mdm/commands/routes.js';
+import { registerProfileRoutes } from './mdm/profiles/routes.js';
 import { installErrorHandler } from './http/errors.js';
 import { registerHealthRoutes } from './http/healthRoutes.js';
 import { registerOrbitRoutes } from './orbit/routes.js';
@@ -70,28 +70,34 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
   installErrorHandler(server);
   server.addHook('onClose', async () => services.apnsClient.close());
 
-  await registerHealthRoutes(server, services);
-  await registerOrbitRoutes(server, services);
-  await registerWindowsRoutes(server, services);
-  await registerSessionRoutes.unversioned(server, services);
-  await registerAppleScepRoutes(server, services);
-  await registerAppleEnrollRoutes(server, services);
-  await server.register(
-    appleCheckinRoutes({
-      handler: services.appleCheckin,
-      bodyLimit: config.appleMdmMaxBodyBytes,
-      clientCertHeader: config.appleClientCertHeader?.toLowerCase(),
-    }),
-  );
+  // Unversioned routes: health, devices (fleetd, Windows, Apple) and first-time setup.
+  const { appConfig, rateLimits, activities } = services;
+  await registerHealthRoutes(server, { database: services.database });
+  await registerOrbitRoutes(server, { orbit: services.orbit, rateLimits });
+  await registerWindowsRoutes(server, { windows: services.windows, appConfig, config });
+  await registerSetupRoutes(server, { sessions: services.sessions });
+  await registerAppleScepRoutes(server, { appleScep: services.appleScep });
+  const { appleEnrollment, enrollSecrets } = services;
+  await registerAppleEnrollRoutes(server, { appleEnrollment, enrollSecrets, rateLimits });
+  await registerAppleCheckinRoutes(server, {
+    handler: services.appleCheckin,
+    bodyLimit: config.appleMdmMaxBodyBytes,
+    clientCertHeader: config.appleClientCertHeader?.toLowerCase(),
+  });
   server.addHook('onClose', async () => services.flushAppleCheckin());
   await registerAdminApi(server, services.auth, [
-    (s) => registerSessionRoutes.versioned(s, services),
-    adminBasicsRoutes(services),
-    cronRoutes(services),
-    applePushSetupRoutes(services),
-    appleCommandRoutes(services),
-    appleEnrollmentAdminRoutes(services),
-    (s) => registerProfileRoutes(s, services),
+    (s) => registerSessionRoutes(s, { sessions: services.sessions, rateLimits }),
+    (s) => registerAdminBasicsRoutes(s, services),
+    (s) => registerCronRoutes(s, { cron: services.cron }),
+    (s) => registerApplePushRoutes(s, { apnsCertificates: services.apnsCertificates, appConfig, activities }),
+    (s) => registerCommandRoutes(s, { commands: services.commands, hostActions: services.hostActions }),
+    (s) => registerAppleEnrollmentAdminRoutes(s, { appleEnrollment, rateLimits }),
+    (s) =>
+      registerProfileRoutes(s, {
+        profiles: services.profiles,
+        hosts: services.hostStore,
+        maxUploadBytes: config.profileMaxUploadBytes,
+      }),
   ]);
   return { server, services };
 }

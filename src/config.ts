@@ -69,6 +69,22 @@ export const configSchema = z
     enrollRequestsPerAddress: z.coerce.number().int().min(0).default(60),
     /** Length of the per-address enrollment window, in seconds. */
     enrollAddressWindowSeconds: z.coerce.number().int().min(1).max(86400).default(60),
+    /**
+     * Requests per client address in each window to the unauthenticated user endpoints that take or
+     * mail a one-time token: forgot_password, reset_password, GET /invites/:token, POST /users (0 = off).
+     */
+    userTokenRequestsPerAddress: z.coerce.number().int().min(0).default(20),
+    /** Length of that window, in seconds. */
+    userTokenAddressWindowSeconds: z.coerce.number().int().min(1).max(86400).default(600),
+    /** How long an invite link stays usable (Fleet: 5 days). */
+    inviteValidityDays: z.coerce.number().int().min(1).max(365).default(5),
+    /** How long a password reset link stays usable (Fleet: 24 hours). */
+    passwordResetValidityMinutes: z.coerce
+      .number()
+      .int()
+      .min(5)
+      .max(7 * 1440)
+      .default(1440),
     /** Largest request body accepted on the admin API. */
     maxBodyBytes: z.coerce
       .number()
@@ -202,6 +218,3 @@ export function loadConfig(
   }
   return parsed.data;
 }
-
-/** Keys a config may hold that must never reach a log line. */
-export const secretConfigKeys: (keyof Config)[] = ['serverPrivateKey', 'appleScepChallenge', 'tlsKey'];

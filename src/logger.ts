@@ -1,7 +1,7 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
 
 /** Paths whose values never reach a log line, wherever they appear. */
-export const redactedPaths = [
+const redactedPaths = [
   'password',
   '*.password',
   'password_confirmation',
@@ -29,7 +29,7 @@ export const redactedPaths = [
   '*.key',
 ];
 
-export function loggerOptions(level: string): LoggerOptions {
+function loggerOptions(level: string): LoggerOptions {
   return {
     level,
     redact: { paths: redactedPaths, censor: '[REDACTED]' },

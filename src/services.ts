@@ -8,6 +8,7 @@ import { AuthService } from './admin/authService.js';
 import { SessionService } from './admin/sessionService.js';
 import { UserStore } from './admin/userStore.js';
 import { UserService } from './admin/userService.js';
+import { createUserLifecycle } from './admin/lifecycle.js';
 import { HostService } from './hosts/service.js';
 import { LabelService } from './labels/service.js';
 import { AppConfigService } from './appconfig/service.js';
@@ -25,10 +26,12 @@ import { TeamService } from './teams/service.js';
 import { TeamStore } from './teams/store.js';
 import type { Database } from './db/database.js';
 import { registerCronJobs } from './cron/jobs.js';
-import { createProfileServices } from './profiles/index.js';
-import { createWindowsProfileServices } from './windows/profiles/index.js';
+import { createAppleProfiles } from './apple/profiles/index.js';
+import { createWindowsProfiles } from './windows/profiles/index.js';
 import { createApplePush } from './apple/push/index.js';
-import { createAppleCommandAdmin } from './apple/commands/adminIndex.js';
+import { createApplePlatform } from './apple/platform.js';
+import { createWindowsPlatform } from './windows/platform.js';
+import { createMdm } from './mdm/index.js';
 import { CronScheduler } from './cron/scheduler.js';
 import { CronStore } from './cron/store.js';
 import { AppleScepService } from './apple/scep/service.js';
@@ -49,7 +52,7 @@ export function createServices(config: Config, database: Database, serverKey: st
   const activities = new ActivityService(new ActivityStore(db));
   const assets = new ConfigAssetService(new ConfigAssetStore(db), box);
   const auth = new AuthService(userStore, config.sessionDurationSeconds);
-  const appConfig = new AppConfigService(new AppConfigStore(db), config.serverUrl);
+  const appConfig = new AppConfigService(new AppConfigStore(db, box), config.serverUrl);
   // Login and enrollment rate limits, counted in the database so every process shares them.
   const rateLimits = new RateLimitService(new RateLimitStore(db), rateLimitPolicies(config));
   const sessions = new SessionService(userStore, auth, appConfig, activities, rateLimits, logger);
@@ -70,8 +73,9 @@ export function createServices(config: Config, database: Database, serverKey: st
     hostEvents,
   );
   const labels = new LabelService(db, labelStore, hostStore, activities, hostEvents);
-  const hosts = new HostService(db, hostStore, labelStore, teamStore, activities, hostEvents);
   const users = new UserService(db, userStore, teamStore, auth, activities);
+  // Invites, password change / reset and the SMTP client that mails their links.
+  const lifecycle = createUserLifecycle({ config, db, logger, appConfig, userStore, teamStore, activities });
   // Apple push: APNs client, push certificate and push service.
   const applePushParts = createApplePush({ config, db, assets, appConfig, logger });
   // Windows MDM (MS-MDE2 enrollment, SyncML management, commands) and fleetd (orbit).
@@ -107,49 +111,37 @@ export function createServices(config: Config, database: Database, serverKey: st
     onCertificateAssociated: (der, deviceId) => appleScep.associateEnrollment(der, deviceId),
     activities,
   });
-  // Admin commands API (run, list, results) and Apple host actions (refetch, lock, unlock, wipe).
-  const appleCommandParts = createAppleCommandAdmin({
-    db,
-    queue: appleMdm.appleQueue,
-    push: applePushParts.push,
-    certificates: applePushParts.certificates,
-    activities,
-    hostStore,
-    windowsCommands: windows.commands,
-  });
-  // Configuration profiles and declarations: admin operations, the manager, DDM endpoints.
-  const profileParts = createProfileServices({
+  // Apple configuration profiles and declarations: store, manager, results, DDM endpoints.
+  const appleProfiles = createAppleProfiles({
     config,
     db,
     logger,
-    activities,
-    hostEvents,
     appleMdmEvents: appleMdm.appleMdmEvents,
     appleQueue: appleMdm.appleQueue,
     applePush: applePushParts.push,
   });
-  // Windows configuration profiles: plugged into the profiles API through its Windows hook.
-  const windowsProfileParts = createWindowsProfileServices({
-    config,
+  // Windows configuration profiles: store, manager, results (a listener on the SyncML session).
+  const windowsProfiles = createWindowsProfiles({ config, db, logger, windows });
+  // The MDM core over each platform's adapter: commands (run, list, results), host actions
+  // (refetch, lock, unlock, wipe), configuration profiles, and the MDM part of host detail.
+  const mdm = createMdm({
     db,
-    logger,
+    platforms: [
+      createApplePlatform({
+        db,
+        queue: appleMdm.appleQueue,
+        push: applePushParts.push,
+        certificates: applePushParts.certificates,
+        conflicts: appleMdm.appleEnrollmentConflicts,
+        profiles: appleProfiles.profiles,
+      }),
+      createWindowsPlatform({ db, windows, profiles: windowsProfiles.profiles }),
+    ],
     activities,
+    hosts: hostStore,
     hostEvents,
-    windows,
   });
-  profileParts.profiles.setWindowsHandler(windowsProfileParts.windowsProfileAdmin);
-  // GET /hosts/:id shows each host's profiles (null when not MDM-enrolled or none, as Fleet shows it).
-  hosts.addMdmDetail(async (h) => {
-    const mdmRow = await hostStore.getHostMdm(h.id);
-    const list = mdmRow?.enrolled ? await profileParts.profiles.hostProfilesJson(h.uuid) : [];
-    return { profiles: list.length ? list : null };
-  });
-  // ... and its lock/wipe state (host_mdm_actions and the device's answers to those commands).
-  hosts.addMdmDetail((h) => appleCommandParts.hostActions.deviceStatus(h.id));
-  // ... and a refused attempt by another identity to claim its enrollment, if any.
-  hosts.addMdmDetail(async (h) => ({
-    enrollment_conflict: await appleMdm.appleEnrollmentConflicts.forHost(h.uuid),
-  }));
+  const hosts = new HostService(db, hostStore, labelStore, teamStore, activities, hostEvents, mdm.hostDetail);
   const cronStore = new CronStore(db);
   const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
   const services = {
@@ -174,30 +166,34 @@ export function createServices(config: Config, database: Database, serverKey: st
     labels,
     hosts,
     users,
+    ...lifecycle,
     cronStore,
     cron,
     appleScep,
     appleEnrollment,
     ...appleMdm,
-    ...profileParts,
-    ...windowsProfileParts,
+    profiles: mdm.profiles,
+    profileManagerJobs: mdm.profileManagerJobs,
+    profileManager: appleProfiles.manager,
+    declarativeManagement: appleProfiles.declarativeManagement,
+    windowsProfileStore: windowsProfiles.store,
+    windowsProfileManager: windowsProfiles.manager,
+    windowsProfilesTick: windowsProfiles.tick,
     windows,
     windowsCommands: windows.commands,
     orbit,
     apnsCertificates: applePushParts.certificates,
     applePush: applePushParts.push,
     apnsClient: applePushParts.client,
-    appleCommandAdmin: appleCommandParts.commands,
-    appleHostActions: appleCommandParts.hostActions,
-    /** Starts cron jobs and other background work (set up by the cron module). */
-    startBackground: undefined as undefined | (() => Promise<void>),
-    stopBackground: undefined as undefined | (() => Promise<void>),
+    commands: mdm.commands,
+    hostActions: mdm.hostActions,
+    /** Starts the cron jobs (unless this process stays out of cron work). */
+    startBackground: async () => {
+      if (config.cronEnabled) cron.start();
+    },
+    stopBackground: () => cron.stop(),
   };
-  registerCronJobs(services);
-  services.startBackground = async () => {
-    if (config.cronEnabled) cron.start();
-  };
-  services.stopBackground = () => cron.stop();
+  registerCronJobs(cron, services);
   return services;
 }
 

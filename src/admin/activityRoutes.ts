@@ -1,19 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { toApiTime } from '../db/dialect.js';
-import { authorize, paging, queryNumberField, viewerOf } from '../http/adminApi.js';
+import { adminQuery, authorize, paging, queryNumberField, viewerOf } from '../http/adminApi.js';
 import type { Services } from '../services.js';
 import { idParam } from './routeParams.js';
 
-const listQuery = z
-  .object({
-    page: queryNumberField,
-    per_page: queryNumberField,
-    order_key: z.enum(['id', 'created_at']).optional(),
-    order_direction: z.enum(['asc', 'desc']).optional(),
-    activity_type: z.string().optional(),
-  })
-  .strict();
+const listQuery = adminQuery({
+  page: queryNumberField,
+  per_page: queryNumberField,
+  order_key: z.enum(['id', 'created_at']).optional(),
+  order_direction: z.enum(['asc', 'desc']).optional(),
+  activity_type: z.string().optional(),
+});
 
 type ActivityRow = Awaited<ReturnType<Services['activities']['list']>>[number];
 
@@ -39,7 +37,10 @@ function activityJson(a: ActivityRow) {
 }
 
 /** The audit log: globally and per host, newest first, with Fleet's paging meta. */
-export function registerActivityRoutes(scope: FastifyInstance, services: Services) {
+export function registerActivityRoutes(
+  scope: FastifyInstance,
+  services: Pick<Services, 'activities' | 'hosts'>,
+) {
   async function page(query: unknown, hostId?: number) {
     const q = listQuery.parse(query);
     const p = paging(q);

@@ -58,12 +58,18 @@ export class AuthService {
     const user = await this.users.getById(session.user_id);
     if (!user) throw unauthenticated('invalid session');
     const accessed = fromDbTime(session.accessed_at)!.getTime();
-    if (!user.api_only && accessed + this.sessionDurationSeconds * 1000 < Date.now()) {
+    if (this.expired(session, user)) {
       await this.users.deleteSession(session.id);
       throw unauthenticated('session expired');
     }
     if (Date.now() - accessed > this.touchEveryMs) await this.users.touchSession(session.id);
     return { user, principal: principalOf(user), sessionId: session.id };
+  }
+
+  /** Whether a session has gone unused too long (API-only users' tokens never expire). */
+  expired(session: { accessed_at: string }, user: Pick<UserRow, 'api_only'>): boolean {
+    const accessed = fromDbTime(session.accessed_at)!.getTime();
+    return !user.api_only && accessed + this.sessionDurationSeconds * 1000 < Date.now();
   }
 
   /** Issues a token that never expires (for API-only users). */

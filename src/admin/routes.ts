@@ -5,16 +5,23 @@ import { registerLabelRoutes } from '../labels/routes.js';
 import type { Services } from '../services.js';
 import { registerTeamRoutes } from '../teams/routes.js';
 import { registerActivityRoutes } from './activityRoutes.js';
+import { registerInviteRoutes } from './inviteRoutes.js';
+import { registerPasswordRoutes } from './passwordRoutes.js';
 import { registerUserRoutes } from './userRoutes.js';
 
-/** The admin basics (users, teams, enroll secrets, labels, hosts, activities, config) as one admin route module. */
-export function adminBasicsRoutes(services: Services) {
-  return (scope: FastifyInstance) => {
-    registerUserRoutes(scope, services);
-    registerTeamRoutes(scope, services);
-    registerLabelRoutes(scope, services);
-    registerHostRoutes(scope, services);
-    registerActivityRoutes(scope, services);
-    registerAppConfigRoutes(scope, services);
-  };
+/**
+ * The admin basics (users, invites, passwords, teams, enroll secrets, labels, hosts, activities,
+ * config), each route module given only the services it calls.
+ */
+export function registerAdminBasicsRoutes(scope: FastifyInstance, services: Services) {
+  const { users, invites, passwords, rateLimits, teams, enrollSecrets } = services;
+  const { labels, labelStore, hosts, activities, appConfig } = services;
+  registerUserRoutes(scope, { users });
+  registerInviteRoutes(scope, { invites, rateLimits });
+  registerPasswordRoutes(scope, { passwords, rateLimits });
+  registerTeamRoutes(scope, { teams, enrollSecrets });
+  registerLabelRoutes(scope, { labels, labelStore, hosts });
+  registerHostRoutes(scope, { hosts, labels });
+  registerActivityRoutes(scope, { activities, hosts });
+  registerAppConfigRoutes(scope, { appConfig, activities });
 }

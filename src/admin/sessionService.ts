@@ -1,15 +1,19 @@
 import type { Logger } from 'pino';
+import type { AppConfig } from '../appconfig/defaults.js';
 import type { AppConfigService } from '../appconfig/service.js';
-import { conflict, HttpError, invalid, tooManyRequests } from '../http/errors.js';
+import { conflict, forbidden, HttpError, invalid, notFound, tooManyRequests } from '../http/errors.js';
 import { accountKey, accountLogId, type RateLimitService } from '../ratelimit/service.js';
+import { newEnrollSecret } from '../teams/enrollSecretService.js';
 import type { ActivityService } from './activityService.js';
 import type { AuthService, Viewer } from './authService.js';
 import { hashPassword, passwordProblem } from './password.js';
-import type { UserRow, UserStore } from './userStore.js';
+import type { Principal, TeamRole } from './roles.js';
+import type { SessionInfo, UserRow, UserStore } from './userStore.js';
+import { loadTeamObjects, type TeamObjects } from './userJson.js';
 
 export interface SetupInput {
   admin: { email: string; name: string; password: string; password_confirmation?: string };
-  org_info?: { org_name?: string };
+  org_info?: { org_name?: string; org_logo_url?: string };
   server_url?: string;
 }
 
@@ -24,10 +28,21 @@ export class SessionService {
     private readonly log: Logger,
   ) {}
 
-  /** Creates the first admin; refused once any user exists. */
-  async setup(
-    input: SetupInput,
-  ): Promise<{ user: UserRow; token: string; orgName: string; serverUrl: string }> {
+  /** The team objects that these roles (of users or invites) show, in one query. */
+  teamObjectsFor(roles: TeamRole[]): Promise<TeamObjects> {
+    return loadTeamObjects(this.users, roles);
+  }
+
+  /**
+   * Creates the first admin and, as Fleet's setup does, a global enroll secret (random); refused
+   * once any user exists.
+   */
+  async setup(input: SetupInput): Promise<{
+    user: UserRow;
+    token: string;
+    orgInfo: AppConfig['org_info'];
+    serverUrl: string;
+  }> {
     if ((await this.users.countUsers()) > 0) throw conflict('setup has already been completed');
     const problem = passwordProblem(input.admin.password);
     if (problem) throw invalid(problem, 'password');
@@ -38,21 +53,28 @@ export class SessionService {
       throw invalid('Passwords do not match', 'password_confirmation');
     }
     const passwordHash = await hashPassword(input.admin.password);
-    const id = await this.users.create({
-      email: input.admin.email,
-      name: input.admin.name,
-      passwordHash,
-      globalRole: 'admin',
-      teams: [],
-      apiOnly: false,
-    });
+    const id = await this.users.createInitialAdmin(
+      {
+        email: input.admin.email,
+        name: input.admin.name,
+        passwordHash,
+        globalRole: 'admin',
+        teams: [],
+        apiOnly: false,
+      },
+      newEnrollSecret(),
+    );
+    if (id === undefined) throw conflict('setup has already been completed');
     const patch: Record<string, unknown> = {};
-    if (input.org_info?.org_name) patch.org_info = { org_name: input.org_info.org_name };
+    const { org_name, org_logo_url } = input.org_info ?? {};
+    if (org_name || org_logo_url) {
+      patch.org_info = { ...(org_name ? { org_name } : {}), ...(org_logo_url ? { org_logo_url } : {}) };
+    }
     if (input.server_url) patch.server_settings = { server_url: input.server_url };
     const cfg = await this.appConfig.patch(patch);
     const user = (await this.users.getById(id))!;
     const token = await this.auth.issueToken(id);
-    return { user, token, orgName: cfg.org_info.org_name, serverUrl: cfg.server_settings.server_url };
+    return { user, token, orgInfo: cfg.org_info, serverUrl: cfg.server_settings.server_url };
   }
 
   /**
@@ -88,5 +110,40 @@ export class SessionService {
 
   async logout(viewer: Viewer) {
     await this.auth.logout(viewer);
+  }
+
+  /** Fleet's session rule: a session is read or deleted by its owner or a global admin. */
+  private mayAccess(p: Principal, ownerId: number): boolean {
+    return p.userId === ownerId || p.globalRole === 'admin';
+  }
+
+  /** A live session by id (an expired one counts as gone). */
+  private async liveSession(viewer: Viewer, id: number): Promise<SessionInfo> {
+    const session = await this.users.getSessionById(id);
+    const owner = session ? await this.users.getById(session.user_id) : undefined;
+    if (!session || !owner) throw notFound('Session');
+    if (!this.mayAccess(viewer.principal, session.user_id)) throw forbidden();
+    if (this.auth.expired(session, owner)) throw notFound('Session');
+    return session;
+  }
+
+  /** `GET /sessions/:id`. */
+  getSession(viewer: Viewer, id: number): Promise<SessionInfo> {
+    return this.liveSession(viewer, id);
+  }
+
+  /** `DELETE /sessions/:id`: logs that session out (its token stops working). */
+  async deleteSession(viewer: Viewer, id: number): Promise<void> {
+    const session = await this.liveSession(viewer, id);
+    await this.users.deleteSession(session.id);
+  }
+
+  /** `GET /users/:id/sessions`: the user's live sessions, oldest first. */
+  async listUserSessions(viewer: Viewer, userId: number): Promise<SessionInfo[]> {
+    const user = await this.users.getById(userId);
+    if (!user) throw notFound('User');
+    if (!this.mayAccess(viewer.principal, userId)) throw forbidden();
+    const sessions = await this.users.listSessions(userId);
+    return sessions.filter((s) => !this.auth.expired(s, user));
   }
 }

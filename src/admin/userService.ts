@@ -6,6 +6,7 @@ import type { TeamStore } from '../teams/store.js';
 import type { ActivityService } from './activityService.js';
 import type { AuthService, Viewer } from './authService.js';
 import { hashPassword, passwordProblem, verifyPassword } from './password.js';
+import { checkRoles } from './roleChecks.js';
 import {
   canAssignRoles,
   canReadUser,
@@ -15,6 +16,7 @@ import {
   type UserScope,
 } from './roles.js';
 import type { UserRow, UserStore } from './userStore.js';
+import { loadTeamObjects, type TeamObjects } from './userJson.js';
 
 export interface NewUserInput {
   name: string;
@@ -24,6 +26,8 @@ export interface NewUserInput {
   teams?: { id: number; role: Role }[];
   api_only?: boolean;
   sso_enabled?: boolean;
+  /** The user must choose a new password at first login (Fleet's `admin_forced_password_reset`). */
+  admin_forced_password_reset?: boolean;
 }
 
 export interface UserPatch {
@@ -36,6 +40,8 @@ export interface UserPatch {
   sso_enabled?: boolean;
   mfa_enabled?: boolean;
   position?: string;
+  /** Require (or stop requiring) a new password; requiring it ends every session of the user. */
+  force_password_reset?: boolean;
 }
 
 function scopeOf(u: UserRow): UserScope {
@@ -51,6 +57,11 @@ export class UserService {
     private readonly auth: AuthService,
     private readonly activities: ActivityService,
   ) {}
+
+  /** The team objects that these roles (of users or invites) show, in one query. */
+  teamObjectsFor(roles: TeamRole[]): Promise<TeamObjects> {
+    return loadTeamObjects(this.users, roles);
+  }
 
   async list(
     viewer: Viewer,
@@ -79,22 +90,8 @@ export class UserService {
   }
 
   /** Global role or team roles, exactly one of them; teams must exist. */
-  private async checkRoles(
-    globalRole: Role | null | undefined,
-    teams: { id: number; role: Role }[] | undefined,
-  ) {
-    const hasTeams = (teams?.length ?? 0) > 0;
-    if (globalRole && hasTeams)
-      throw invalid('a user has either a global role or team roles, not both', 'global_role');
-    if (!globalRole && !hasTeams)
-      throw invalid('either a global role or at least one team role is required', 'global_role');
-    if (hasTeams) {
-      const ids = teams!.map((t) => t.id);
-      if (new Set(ids).size !== ids.length) throw invalid('a team appears more than once', 'teams');
-      const existing = await this.teams.existingIds(ids);
-      const missing = ids.filter((i) => !existing.includes(i));
-      if (missing.length) throw invalid(`team ${missing[0]} does not exist`, 'teams');
-    }
+  private checkRoles(globalRole: Role | null | undefined, teams: { id: number; role: Role }[] | undefined) {
+    return checkRoles(this.teams, globalRole, teams);
   }
 
   async create(viewer: Viewer, input: NewUserInput): Promise<{ user: UserRow; token?: string }> {
@@ -132,6 +129,7 @@ export class UserService {
           globalRole: input.global_role ?? null,
           teams: teamRoles,
           apiOnly,
+          forcedPasswordReset: !apiOnly && (input.admin_forced_password_reset ?? false),
         },
         trx,
       );
@@ -228,9 +226,14 @@ export class UserService {
           passwordHash,
           globalRole: rolesChange ? nextGlobal : undefined,
           teams: rolesChange ? nextTeams : undefined,
+          forcedPasswordReset: patch.force_password_reset,
         },
         trx,
       );
+      if (patch.force_password_reset) {
+        await this.users.deleteUserSessions(id, undefined, trx);
+        await this.users.deletePasswordResets(id, trx);
+      }
       const who = {
         user_id: id,
         user_name: patch.name ?? target.name,
@@ -283,7 +286,9 @@ export class UserService {
         await this.activities.record(viewer, 'edited_user', { ...who, fields: edited }, { trx });
     });
     // A changed password ends the user's other sessions.
-    if (passwordHash) await this.users.deleteUserSessions(id, self ? viewer.sessionId : undefined);
+    if (passwordHash && !patch.force_password_reset) {
+      await this.users.deleteUserSessions(id, self ? viewer.sessionId : undefined);
+    }
     return (await this.users.getById(id))!;
   }
 

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import { dbNow } from '../db/dialect.js';
+import { dbNow, forUpdate } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
+import { toTeam, type TeamRow } from '../teams/store.js';
 import type { Role, TeamRole } from './roles.js';
+import { withLifecycleTables } from './tables.js';
 
 export interface UserRow {
   id: number;
@@ -26,6 +28,25 @@ export interface NewUser {
   globalRole: Role | null;
   teams: TeamRole[];
   apiOnly: boolean;
+  ssoEnabled?: boolean;
+  mfaEnabled?: boolean;
+  /** `admin_forced_password_reset`: the user must choose a new password before anything else. */
+  forcedPasswordReset?: boolean;
+}
+
+/** A team with its user and host counts (`UserStore.teamsWithCounts`). */
+export interface TeamWithCounts {
+  team: TeamRow;
+  userCount: number;
+  hostCount: number;
+}
+
+/** A session as the admin API shows it (never its token or the token's hash). */
+export interface SessionInfo {
+  id: number;
+  user_id: number;
+  accessed_at: string;
+  created_at: string;
 }
 
 /**
@@ -38,7 +59,7 @@ export function sessionKeyHash(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-/** users, user_teams and sessions. */
+/** users, user_teams, sessions and password_reset_requests. */
 export class UserStore {
   constructor(private readonly db: Kysely<DB>) {}
 
@@ -119,6 +140,57 @@ export class UserStore {
     return this.withTeams(await q.execute());
   }
 
+  /**
+   * The teams with these ids and their user and host counts, in one query: the team objects a
+   * user's or an invite's roles show (Fleet sends the whole team there).
+   */
+  async teamsWithCounts(teamIds: number[]): Promise<TeamWithCounts[]> {
+    const ids = [...new Set(teamIds)];
+    if (ids.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('teams')
+      .selectAll('teams')
+      .select((eb) => [
+        eb
+          .selectFrom('user_teams')
+          .select((e) => e.fn.countAll<number>().as('n'))
+          .whereRef('user_teams.team_id', '=', 'teams.id')
+          .as('user_count'),
+        eb
+          .selectFrom('hosts')
+          .select((e) => e.fn.countAll<number>().as('n'))
+          .whereRef('hosts.team_id', '=', 'teams.id')
+          .as('host_count'),
+      ])
+      .where('teams.id', 'in', ids)
+      .execute();
+    return rows.map(({ user_count, host_count, ...r }) => ({
+      team: toTeam(r),
+      userCount: Number(user_count ?? 0),
+      hostCount: Number(host_count ?? 0),
+    }));
+  }
+
+  /**
+   * Fleet's first-run setup in one transaction: the first user, and the global enroll secret Fleet
+   * creates with the settings. Undefined (nothing written) when a user exists already.
+   */
+  async createInitialAdmin(u: NewUser, globalEnrollSecret: string): Promise<number | undefined> {
+    return this.db.transaction().execute(async (t) => {
+      const existing = await t
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      if (Number(existing.n) > 0) return undefined;
+      const id = await this.create(u, t);
+      await t
+        .insertInto('enroll_secrets')
+        .values({ secret: globalEnrollSecret, team_id: null, created_at: dbNow() })
+        .execute();
+      return id;
+    });
+  }
+
   async create(u: NewUser, trx?: Transaction<DB>): Promise<number> {
     const run = async (t: Transaction<DB>) => {
       const now = dbNow();
@@ -130,6 +202,9 @@ export class UserStore {
           password: u.passwordHash,
           global_role: u.globalRole,
           api_only: u.apiOnly ? 1 : 0,
+          sso_enabled: u.ssoEnabled ? 1 : 0,
+          mfa_enabled: u.mfaEnabled ? 1 : 0,
+          admin_forced_password_reset: u.forcedPasswordReset ? 1 : 0,
           created_at: now,
           updated_at: now,
         })
@@ -154,6 +229,7 @@ export class UserStore {
       passwordHash?: string;
       globalRole?: Role | null;
       teams?: TeamRole[];
+      forcedPasswordReset?: boolean;
     },
     trx?: Transaction<DB>,
   ): Promise<void> {
@@ -163,6 +239,8 @@ export class UserStore {
       if (fields.name !== undefined) set.name = fields.name;
       if (fields.passwordHash !== undefined) set.password = fields.passwordHash;
       if (fields.globalRole !== undefined) set.global_role = fields.globalRole;
+      if (fields.forcedPasswordReset !== undefined)
+        set.admin_forced_password_reset = fields.forcedPasswordReset ? 1 : 0;
       await t.updateTable('users').set(set).where('id', '=', id).execute();
       if (fields.teams !== undefined) {
         await t.deleteFrom('user_teams').where('user_id', '=', id).execute();
@@ -217,9 +295,64 @@ export class UserStore {
     await this.db.deleteFrom('sessions').where('id', '=', id).execute();
   }
 
-  async deleteUserSessions(userId: number, exceptSessionId?: number): Promise<void> {
-    let q = this.db.deleteFrom('sessions').where('user_id', '=', userId);
+  async deleteUserSessions(userId: number, exceptSessionId?: number, trx?: Transaction<DB>): Promise<void> {
+    let q = (trx ?? this.db).deleteFrom('sessions').where('user_id', '=', userId);
     if (exceptSessionId !== undefined) q = q.where('id', '!=', exceptSessionId);
     await q.execute();
+  }
+
+  async getSessionById(id: number): Promise<SessionInfo | undefined> {
+    return this.db
+      .selectFrom('sessions')
+      .select(['id', 'user_id', 'accessed_at', 'created_at'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  async listSessions(userId: number): Promise<SessionInfo[]> {
+    return this.db
+      .selectFrom('sessions')
+      .select(['id', 'user_id', 'accessed_at', 'created_at'])
+      .where('user_id', '=', userId)
+      .orderBy('id')
+      .execute();
+  }
+
+  /** Stores a password reset request by the hash of its token; deletes expired requests on the way. */
+  async createPasswordReset(userId: number, tokenHash: string, expiresAt: string): Promise<void> {
+    const db = withLifecycleTables(this.db);
+    const now = dbNow();
+    await db.deleteFrom('password_reset_requests').where('expires_at', '<=', now).execute();
+    await db
+      .insertInto('password_reset_requests')
+      .values({ user_id: userId, token_hash: tokenHash, expires_at: expiresAt, created_at: now })
+      .execute();
+  }
+
+  /** The unexpired reset request for a token hash, locked for update inside `trx`. */
+  async findPasswordReset(tokenHash: string, trx?: Transaction<DB>) {
+    const db = withLifecycleTables(trx ?? this.db);
+    const q = db
+      .selectFrom('password_reset_requests')
+      .select(['id', 'user_id', 'expires_at'])
+      .where('token_hash', '=', tokenHash)
+      .where('expires_at', '>', dbNow());
+    return (trx ? forUpdate(db, q) : q).executeTakeFirst();
+  }
+
+  /** Deletes one reset request; answers whether it was still there (a token is good once). */
+  async consumePasswordReset(id: number, trx?: Transaction<DB>): Promise<boolean> {
+    const res = await withLifecycleTables(trx ?? this.db)
+      .deleteFrom('password_reset_requests')
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(res.numDeletedRows) > 0;
+  }
+
+  async deletePasswordResets(userId: number, trx?: Transaction<DB>): Promise<void> {
+    await withLifecycleTables(trx ?? this.db)
+      .deleteFrom('password_reset_requests')
+      .where('user_id', '=', userId)
+      .execute();
   }
 }

@@ -13,7 +13,10 @@ const patchQuery = adminQuery({
 });
 
 /** Global settings: `GET /config` and `PATCH /config` (with `?dry_run=true`, `?overwrite=true`). */
-export function registerAppConfigRoutes(scope: FastifyInstance, services: Services) {
+export function registerAppConfigRoutes(
+  scope: FastifyInstance,
+  services: Pick<Services, 'appConfig' | 'activities'>,
+) {
   scope.get('/config', async (req) => {
     const viewer = authorize(req, 'app_config', 'read', null);
     return services.appConfig.document(viewer.principal);

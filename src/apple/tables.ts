@@ -106,22 +106,6 @@ export interface MdmAppleEnrollmentConflictsTable {
   last_seen_at: string;
 }
 
-export interface HostMdmCommandsTable {
-  host_id: number;
-  command_type: string;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface HostMdmActionsTable {
-  host_id: number;
-  lock_ref: string | null;
-  wipe_ref: string | null;
-  unlock_ref: string | null;
-  unlock_pin: string | null;
-  fleet_platform: Generated<string>;
-}
-
 export interface AppleMdmTables {
   nano_devices: NanoDevicesTable;
   nano_users: NanoUsersTable;
@@ -131,6 +115,4 @@ export interface AppleMdmTables {
   nano_command_results: NanoCommandResultsTable;
   nano_cert_auth_associations: NanoCertAuthAssociationsTable;
   mdm_apple_enrollment_conflicts: MdmAppleEnrollmentConflictsTable;
-  host_mdm_commands: HostMdmCommandsTable;
-  host_mdm_actions: HostMdmActionsTable;
 }

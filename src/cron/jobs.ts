@@ -1,13 +1,25 @@
 import { dbNow } from '../db/dialect.js';
-import type { Services } from '../services.js';
+import type { CronScheduler } from './scheduler.js';
+import type { CronStore } from './store.js';
+
+/** What the jobs call: each job is a thin call into one of these, never logic of its own. */
+export interface CronJobServices {
+  config: { apnsRepushIntervalSeconds: number; cronTestJobIntervalSeconds: number };
+  cronStore: Pick<CronStore, 'deleteRunsBefore'>;
+  rateLimits: { deleteExpired(): Promise<unknown> };
+  applePush: { repushPending(): Promise<unknown> };
+  /** Each platform's profile manager loop (`mdm_apple_profile_manager`, `mdm_windows_profile_manager`). */
+  profileManagerJobs: { name: string; run(): Promise<unknown> }[];
+  appleQueue: { deleteOldResults(): Promise<unknown> };
+  appleScep: { deleteExpiredChallenges(): Promise<unknown> };
+}
 
 /**
- * Every cron job of the server is registered here. Each area adds its own
- * `services.cron.register({ name, intervalSeconds, run: () => services.<area>.<method>() })` line:
- * a job is a thin call into a service, never logic of its own.
+ * Every cron job of the server is registered here, once the services exist. Each area adds its
+ * own `cron.register({ name, intervalSeconds, run: () => services.<area>.<method>() })` line.
  */
-export function registerCronJobs(services: Services): void {
-  const { cron, config } = services;
+export function registerCronJobs(cron: CronScheduler, services: CronJobServices): void {
+  const { config } = services;
 
   // Run records are history only; keep a week of them.
   cron.register({
@@ -36,19 +48,10 @@ export function registerCronJobs(services: Services): void {
     },
   });
 
-  // Profiles: reconcile Apple profiles and declarations, and ask hosts for ProfileList.
-  cron.register({
-    name: 'mdm_apple_profile_manager',
-    intervalSeconds: 30,
-    run: async () => void (await services.profileManager.tick()),
-  });
-
-  // Windows profiles: reconcile, send Delete for removals, read profiles back with Get to verify.
-  cron.register({
-    name: 'mdm_windows_profile_manager',
-    intervalSeconds: 30,
-    run: async () => void (await services.windowsProfilesTick()),
-  });
+  // Profiles: each platform's manager reconciles its profiles (diff, enqueue) and verifies them.
+  for (const job of services.profileManagerJobs) {
+    cron.register({ name: job.name, intervalSeconds: 30, run: async () => void (await job.run()) });
+  }
 
   // Apple: delete acknowledged command results (and their queue rows) older than the retention age.
   cron.register({

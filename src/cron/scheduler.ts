@@ -14,6 +14,13 @@ export interface CronJob {
 export type RunOutcome =
   { ran: true; statsId: number; errors: string[] } | { ran: false; reason: 'lease_held' | 'already_running' };
 
+export interface CronSchedulerOptions {
+  /** How long stop() waits for running jobs before marking them canceled (default 2 s). */
+  shutdownGraceMs?: number;
+  /** How often a running job renews its lease (default 80 % of its interval, at least 200 ms). */
+  renewEveryMs?: number;
+}
+
 interface ActiveRun {
   statsId: number;
   done: Promise<unknown>;
@@ -51,8 +58,7 @@ export class CronScheduler {
     private readonly store: CronStore,
     readonly instanceId: string,
     private readonly logger: Logger,
-    /** How long stop() waits for running jobs before marking them canceled. */
-    private readonly shutdownGraceMs = 2000,
+    private readonly options: CronSchedulerOptions = {},
   ) {}
 
   register(job: CronJob): void {
@@ -93,7 +99,7 @@ export class CronScheduler {
     for (const t of this.tasks.splice(0)) await t.destroy();
     const running = [...this.active.values()];
     if (running.length === 0) return;
-    const grace = new Promise((r) => setTimeout(r, this.shutdownGraceMs).unref());
+    const grace = new Promise((r) => setTimeout(r, this.options.shutdownGraceMs ?? 2000).unref());
     await Promise.race([Promise.allSettled(running.map((r) => r.done)), grace]);
     for (const [name, run] of this.active) {
       await this.store.finishRun(run.statsId, 'canceled', ['canceled: server shutting down']).catch(() => {});
@@ -181,7 +187,7 @@ export class CronScheduler {
             (err) => this.logger.error({ job: job.name, err }, 'cron lease renewal failed'),
           );
         },
-        Math.max(200, Math.floor(intervalMs * 0.8)),
+        this.options.renewEveryMs ?? Math.max(200, Math.floor(intervalMs * 0.8)),
       );
       const errors: string[] = [];
       const began = Date.now();

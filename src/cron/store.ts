@@ -41,7 +41,6 @@ export class CronStore {
   async tryStartRun(req: StartRunRequest): Promise<StartRunResult> {
     await insertIgnore(this.db, 'locks', { name: req.name, owner: '', expires_at: neverHeld });
     return this.db.transaction().execute(async (trx) => {
-      const now = dbNow();
       const lease = await forUpdate(
         trx,
         trx.selectFrom('locks').select(['owner', 'expires_at']).where('name', '=', req.name),
@@ -53,6 +52,9 @@ export class CronStore {
         .orderBy('id', 'desc')
         .limit(1)
         .executeTakeFirst();
+      // The clock is read once the lease row is locked and the last run read, so a run's created_at
+      // is never earlier than the updated_at of a run it found finished (up to clock skew between hosts).
+      const now = dbNow();
       const running = latest?.status === 'pending' && latest.updated_at > dbNow(-req.staleMs);
       const ours = lease.owner === req.instance || lease.expires_at <= now;
       if (!ours && !(req.takeIdleLease && !running)) return { started: false, reason: 'lease_held' } as const;

@@ -200,7 +200,7 @@ export function readDer(buf: Buffer): DerNode {
   return readWhole(buf, 1, { left: MAX_DER_NODES });
 }
 
-export function decodeOid(b: Buffer): string {
+function decodeOid(b: Buffer): string {
   if (b.length === 0) throw new DerError('empty object identifier');
   const parts: number[] = [];
   let v = 0;
@@ -239,7 +239,7 @@ export const seq = (...items: Buffer[]) => tlv(Tag.SEQUENCE, items);
 /** A DER SET OF: elements sorted by their encodings, as DER requires. */
 export const setOf = (...items: Buffer[]) => tlv(Tag.SET, [...items].sort(Buffer.compare));
 export const octets = (b: Buffer) => tlv(Tag.OCTET_STRING, b);
-export const nullValue = () => Buffer.from([Tag.NULL, 0]);
+const nullValue = () => Buffer.from([Tag.NULL, 0]);
 export const printable = (s: string) => tlv(Tag.PRINTABLE_STRING, Buffer.from(s, 'latin1'));
 export const utf8 = (s: string) => tlv(Tag.UTF8_STRING, Buffer.from(s, 'utf8'));
 export const bool = (v: boolean) => tlv(Tag.BOOLEAN, Buffer.from([v ? 0xff : 0]));

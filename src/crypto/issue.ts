@@ -41,7 +41,7 @@ function extension(type: string, critical: boolean, value: Buffer): Buffer {
 }
 
 /** Key identifier = SHA-1 of the subjectPublicKey bits (RFC 5280 §4.2.1.2, method 1). */
-export function keyIdentifier(spki: Buffer): Buffer {
+function keyIdentifier(spki: Buffer): Buffer {
   const bits = readDer(spki).child(1).content.subarray(1);
   return createHash('sha1').update(bits).digest();
 }

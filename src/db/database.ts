@@ -18,7 +18,7 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
 }
 
-export function sqlitePath(url: string, dataDir: string): string {
+function sqlitePath(url: string, dataDir: string): string {
   const p = url.slice('sqlite:'.length);
   if (p === ':memory:') return p;
   return isAbsolute(p) ? p : resolve(dataDir, p);

@@ -1,9 +1,11 @@
 import type { Generated } from 'kysely';
-import type { ProfileTables } from '../profiles/tables.js';
+import type { AppleProfileTables } from '../apple/profiles/tables.js';
+import type { MdmProfileTables } from '../mdm/profiles/tables.js';
 import type { WindowsTables } from '../windows/tables.js';
 import type { WindowsProfileTables } from '../windows/profiles/tables.js';
 import type { AppleMdmTables } from '../apple/tables.js';
 import type { AppleScepTables } from '../apple/scep/tables.js';
+import type { MdmTables } from '../mdm/tables.js';
 
 /**
  * Table types. Times are UTC strings (see dialect.ts); booleans come back as 0/1 numbers.
@@ -46,6 +48,10 @@ export interface HostsTable {
   refetch_requested: Generated<Bool>;
   created_at: string;
   updated_at: string;
+  /** Migration 0014; NULL = not reported. */
+  gigs_disk_space_available: number | null;
+  percent_disk_space_available: number | null;
+  disk_encryption_enabled: Bool | null;
 }
 
 export interface HostMdmTable {
@@ -57,6 +63,17 @@ export interface HostMdmTable {
   is_server: Generated<Bool>;
   fleet_enroll_ref: Generated<string>;
   is_personal_enrollment: Generated<Bool>;
+  /** mdm_solutions.id (migration 0014); NULL without a server URL. */
+  mdm_id: number | null;
+}
+
+/** One row per MDM solution (name and server URL) hosts report (migration 0014). */
+export interface MdmSolutionsTable {
+  id: Generated<number>;
+  name: Generated<string>;
+  server_url: string;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface LabelsTable {
@@ -174,12 +191,15 @@ export interface FoundationTables {
   locks: LocksTable;
   cron_stats: CronStatsTable;
   mdm_config_assets: MdmConfigAssetsTable;
+  mdm_solutions: MdmSolutionsTable;
 }
 
 // Domain table sets are joined here as they are added (e.g. `& AppleTables`).
 export type DB = FoundationTables &
+  MdmTables &
   WindowsTables &
   AppleMdmTables &
-  ProfileTables &
+  MdmProfileTables &
+  AppleProfileTables &
   AppleScepTables &
   WindowsProfileTables;

@@ -1,12 +1,8 @@
-import { fromDbTime, toApiTime } from '../db/dialect.js';
-import { enrollmentStatusText, type HostMdmRow, type HostRow } from './store.js';
-
-// A host that reported within this window counts as online.
-const onlineWindowMs = 60 * 60 * 1000;
+import { toApiTime } from '../db/dialect.js';
+import { enrollmentStatusText, hostSeenAt, hostStatusAt, type HostMdmRow, type HostRow } from './store.js';
 
 /** Fleet's host object as lists show it. */
 export function hostJson(h: HostRow) {
-  const seen = fromDbTime(h.detail_updated_at)?.getTime() ?? 0;
   return {
     id: h.id,
     created_at: toApiTime(h.created_at),
@@ -23,17 +19,25 @@ export function hostJson(h: HostRow) {
     team_name: h.team_name,
     fleet_id: h.team_id,
     fleet_name: h.team_name,
-    osquery_host_id: h.osquery_host_id,
     last_enrolled_at: toApiTime(h.last_enrolled_at),
     detail_updated_at: toApiTime(h.detail_updated_at),
     label_updated_at: toApiTime(h.label_updated_at),
+    // When the host was last seen: the time the `status` windows start from (see hostSeenAt).
+    seen_time: toApiTime(new Date(hostSeenAt(h))),
     refetch_requested: h.refetch_requested,
-    status: Date.now() - seen < onlineWindowMs ? 'online' : 'offline',
+    // Same windows as the `status` list filter (see hostStatusAt).
+    status: hostStatusAt(h),
+    // Fleet's HostResponse: display_text is the hostname (display_name falls back further).
+    display_text: h.hostname,
+    // Fleet shows 0 for a host that has not reported its disks.
+    gigs_disk_space_available: h.gigs_disk_space_available ?? 0,
+    percent_disk_space_available: h.percent_disk_space_available ?? 0,
+    mdm: hostListMdmJson(h.mdm),
   };
 }
 
-/** The `mdm` object of `GET /hosts/:id`; other areas add to it (profiles, disk encryption, actions). */
-export function hostMdmJson(m: HostMdmRow | undefined) {
+/** The `mdm` object of a host in lists (`GET /hosts`): what Fleet's list query joins in. */
+export function hostListMdmJson(m: HostMdmRow | undefined) {
   return {
     encryption_key_available: false,
     enrollment_status: enrollmentStatusText(m),
@@ -41,6 +45,14 @@ export function hostMdmJson(m: HostMdmRow | undefined) {
     server_url: m?.server_url || null,
     name: m?.mdm_name || null,
     connected_to_fleet: Boolean(m?.enrolled && !m.is_server),
+  };
+}
+
+/** The `mdm` object of `GET /hosts/:id`; other areas add to it (profiles, disk encryption, actions). */
+export function hostMdmJson(m: HostMdmRow | undefined) {
+  return {
+    ...hostListMdmJson(m),
+    id: m?.mdm_id ?? null,
     // Lock/wipe state: Apple's host actions replace these for hosts they have locked or wiped.
     device_status: 'unlocked',
     pending_action: '',

@@ -1,32 +1,41 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { idParam } from '../admin/routeParams.js';
-import { viewerOf } from '../http/adminApi.js';
+import { adminQuery, queryNumberField, teamIdFrom, viewerOf } from '../http/adminApi.js';
 import { isAllowed } from '../admin/roles.js';
 import { badRequest, forbidden } from '../http/errors.js';
 import type { Services } from '../services.js';
 import { hostJson } from './hostJson.js';
-import { hostFilterFrom, hostListQuery, hostPageFrom } from './listQuery.js';
+import { hostFilterFrom, hostFilterFromDeleteFilters, hostListQuery, hostPageFrom } from './listQuery.js';
 
+// As in Fleet, body keys these endpoints do not know are ignored; the known ones are checked.
 const hostIds = z.array(z.number().int().positive()).min(1).max(10_000);
-const deleteBody = z.object({ ids: hostIds }).strict();
-const transferBody = z
-  .object({
-    team_id: z.number().int().min(0).nullable().optional(),
-    fleet_id: z.number().int().min(0).nullable().optional(),
-    hosts: hostIds,
-  })
-  .strict();
-const labelNamesBody = z.object({ labels: z.array(z.string().min(1)).min(1).max(1000) }).strict();
+/** Fleet's deleteHostsRequest: `ids`, or `filters` (read by `hostFilterFromDeleteFilters`). */
+const deleteBody = z.object({
+  ids: z.array(z.number().int().positive()).max(10_000).optional(),
+  filters: z.record(z.string(), z.unknown()).nullable().optional(),
+});
+const transferBody = z.object({
+  team_id: z.number().int().min(0).nullable().optional(),
+  fleet_id: z.number().int().min(0).nullable().optional(),
+  hosts: hostIds,
+});
+const mdmSummaryQuery = adminQuery({
+  team_id: queryNumberField,
+  fleet_id: queryNumberField,
+  platform: z.string().max(64).optional(),
+});
+const labelNamesBody = z.object({ labels: z.array(z.string().min(1)).min(1).max(1000) });
 
 /** Hosts: list, count, detail, delete, transfer, manual labels. */
-export function registerHostRoutes(scope: FastifyInstance, services: Services) {
+export function registerHostRoutes(scope: FastifyInstance, services: Pick<Services, 'hosts' | 'labels'>) {
   const hosts = services.hosts;
 
   scope.get('/hosts', async (req) => {
     const q = hostListQuery.parse(req.query);
-    const rows = await hosts.list(viewerOf(req), hostFilterFrom(q), hostPageFrom(q));
-    return { hosts: rows.map(hostJson) };
+    const filter = hostFilterFrom(q);
+    const rows = await hosts.list(viewerOf(req), filter, hostPageFrom(q));
+    return { hosts: rows.map(hostJson), ...(await hosts.mdmSolutionJson(filter)) };
   });
 
   scope.get('/hosts/count', async (req) => {
@@ -34,6 +43,18 @@ export function registerHostRoutes(scope: FastifyInstance, services: Services) {
     hostPageFrom(q);
     return { count: await hosts.count(viewerOf(req), hostFilterFrom(q)) };
   });
+
+  // Registered before `/hosts/:id` so `summary` is not read as an id.
+  scope.get('/hosts/summary/mdm', async (req) => {
+    const q = mdmSummaryQuery.parse(req.query);
+    const teamId = teamIdFrom(q);
+    return hosts.mdmSummary(viewerOf(req), {
+      ...(teamId !== undefined ? { teamId } : {}),
+      ...(q.platform ? { platform: q.platform } : {}),
+    });
+  });
+
+  scope.get('/hosts/:id/mdm', async (req) => hosts.mdmInfo(await hosts.require(viewerOf(req), idParam(req))));
 
   scope.get('/hosts/identifier/:identifier', async (req) => {
     const { identifier } = req.params as { identifier: string };
@@ -50,9 +71,17 @@ export function registerHostRoutes(scope: FastifyInstance, services: Services) {
     return {};
   });
 
+  // By `ids`, or by `filters` with `ids` absent, as Fleet's DeleteHosts: not both, not neither.
   scope.post('/hosts/delete', async (req) => {
     const b = deleteBody.parse(req.body);
-    await hosts.delete(viewerOf(req), b.ids);
+    const ids = b.ids ?? [];
+    const filter = b.filters ? hostFilterFromDeleteFilters(b.filters) : undefined;
+    if (!ids.length && !filter) throw badRequest('list of ids or filters must be specified');
+    if (ids.length && filter && Object.keys(filter).length) {
+      throw badRequest('Cannot specify a list of ids and filters at the same time');
+    }
+    if (ids.length) await hosts.delete(viewerOf(req), ids);
+    else await hosts.deleteMatching(viewerOf(req), filter!);
     return {};
   });
 

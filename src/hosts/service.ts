@@ -9,17 +9,26 @@ import type { TeamStore } from '../teams/store.js';
 import type { HostEvents } from './events.js';
 import { hostLabelJson } from '../labels/labelJson.js';
 import { hostJson, hostMdmJson } from './hostJson.js';
-import type { HostFilter, HostRow, HostStore } from './store.js';
+import {
+  enrollmentStatusText,
+  type HostFilter,
+  type HostMdmRow,
+  type HostRow,
+  type HostStore,
+} from './store.js';
 
-/** Adds fields to the host detail `mdm` object (profiles, disk encryption ...), owned by other areas. */
-export type HostMdmDetailContributor = (host: HostRow) => Promise<Record<string, unknown>>;
+/**
+ * The fields of the host detail `mdm` object that other areas own (profiles, lock and wipe state,
+ * enrollment conflicts): the MDM core implements it.
+ */
+export interface MdmHostDetail {
+  forHost(host: HostRow, mdm: HostMdmRow | undefined): Promise<Record<string, unknown>>;
+}
 
 export type HostListFilter = Omit<HostFilter, 'visibleTeams'>;
 
 /** Host list, detail, delete and transfer, with team scoping for team users. */
 export class HostService {
-  private readonly mdmDetail: HostMdmDetailContributor[] = [];
-
   constructor(
     private readonly db: Kysely<DB>,
     private readonly store: HostStore,
@@ -27,11 +36,8 @@ export class HostService {
     private readonly teams: TeamStore,
     private readonly activities: ActivityService,
     private readonly events: HostEvents,
+    private readonly mdmDetail: MdmHostDetail,
   ) {}
-
-  addMdmDetail(fn: HostMdmDetailContributor): void {
-    this.mdmDetail.push(fn);
-  }
 
   /** The filter narrowed to what the viewer may see; asking for a team outside it is a 403. */
   scopedFilter(viewer: Viewer, f: HostListFilter): HostFilter {
@@ -50,6 +56,46 @@ export class HostService {
 
   count(viewer: Viewer, f: HostListFilter) {
     return this.store.count(this.scopedFilter(viewer, f));
+  }
+
+  /** `GET /hosts/summary/mdm`: enrollment states and MDM solutions of the hosts the viewer may see. */
+  async mdmSummary(viewer: Viewer, f: Pick<HostListFilter, 'teamId' | 'platform'>) {
+    const { statuses, solutions } = await this.store.mdmSummary(this.scopedFilter(viewer, f));
+    const total = Object.values(statuses).reduce((a, b) => a + b, 0);
+    return {
+      counts_updated_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      mobile_device_management_enrollment_status: {
+        enrolled_manual_hosts_count: statuses.manual,
+        enrolled_automated_hosts_count: statuses.automatic,
+        enrolled_personal_hosts_count: statuses.personal,
+        pending_hosts_count: statuses.pending,
+        unenrolled_hosts_count: statuses.unenrolled,
+        hosts_count: total,
+      },
+      mobile_device_management_solution: solutions,
+    };
+  }
+
+  /** `GET /hosts/:id/mdm`: Fleet's MDM object for one host; 404 when it has none (or is a server). */
+  async mdmInfo(host: HostRow) {
+    const m = await this.store.getHostMdm(host.id);
+    if (!m || m.is_server) throw notFound('HostMDM');
+    return {
+      enrollment_status: enrollmentStatusText(m),
+      server_url: m.server_url,
+      name: m.mdm_name,
+      ...(m.mdm_id !== null ? { id: m.mdm_id } : {}),
+    };
+  }
+
+  /**
+   * Fleet adds the MDM solution an `mdm_id` filter names to host lists, as
+   * `mobile_device_management_solution` (left out when there is no such solution).
+   */
+  async mdmSolutionJson(f: HostListFilter) {
+    if (f.mdmId === undefined) return {};
+    const s = await this.store.getMdmSolution(f.mdmId);
+    return s ? { mobile_device_management_solution: s } : {};
   }
 
   /** Loads a host the viewer may act on; 404 when it does not exist, 403 when it is outside the viewer's teams. */
@@ -79,9 +125,11 @@ export class HostService {
       this.store.getHostMdm(host.id),
       this.labels.labelsForHost(host.id),
     ]);
-    let mdm: Record<string, unknown> = hostMdmJson(mdmRow);
-    for (const fn of this.mdmDetail) mdm = { ...mdm, ...(await fn(host)) };
-    return { ...hostJson(host), labels: labels.map(hostLabelJson), mdm };
+    const mdm = { ...hostMdmJson(mdmRow), ...(await this.mdmDetail.forHost(host, mdmRow)) };
+    // Fleet leaves disk_encryption_enabled out until the host has reported it.
+    const encryption =
+      host.disk_encryption_enabled === null ? {} : { disk_encryption_enabled: host.disk_encryption_enabled };
+    return { ...hostJson(host), ...encryption, labels: labels.map(hostLabelJson), mdm };
   }
 
   /** Deletes hosts (all must exist and be writable by the viewer), then tells other areas. */
@@ -111,6 +159,15 @@ export class HostService {
       return rows;
     });
     await this.events.emitHostsDeleted(deleted);
+  }
+
+  /**
+   * `POST /hosts/delete` with `filters` (Fleet's delete by filter): deletes every host the viewer
+   * sees that matches, each of which the viewer must be allowed to write (else 403, nothing goes).
+   */
+  async deleteMatching(viewer: Viewer, f: HostListFilter): Promise<void> {
+    const ids = await this.store.listIds(this.scopedFilter(viewer, f));
+    if (ids.length) await this.delete(viewer, ids);
   }
 
   /** Moves hosts to a team (null = No team); the viewer must be allowed in both teams. */

@@ -6,7 +6,7 @@ import {
   type SqlBool,
   type Transaction,
 } from 'kysely';
-import { dbNow, toDbTime, upsert } from '../db/dialect.js';
+import { dbNow, fromDbTime, toDbTime, upsert } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
 import { builtinLabels, builtinMatches } from '../labels/builtin.js';
 import type { DeletedHost } from './events.js';
@@ -29,6 +29,12 @@ export interface HostRow {
   refetch_requested: boolean;
   created_at: string;
   updated_at: string;
+  /** NULL until the host reports its disks. */
+  gigs_disk_space_available: number | null;
+  percent_disk_space_available: number | null;
+  disk_encryption_enabled: boolean | null;
+  /** The host's host_mdm row, if it has one. */
+  mdm: HostMdmRow | undefined;
 }
 
 export interface HostMdmRow {
@@ -40,6 +46,7 @@ export interface HostMdmRow {
   is_server: boolean;
   fleet_enroll_ref: string;
   is_personal_enrollment: boolean;
+  mdm_id: number | null;
 }
 
 export interface NewHost {
@@ -71,6 +78,54 @@ export const mdmEnrollmentStatuses = [
 ] as const;
 export type MdmEnrollmentFilter = (typeof mdmEnrollmentStatuses)[number];
 
+/** Fleet's `status` filter: `mia` is the deprecated name of `missing`. */
+export const hostStatusFilters = ['online', 'offline', 'new', 'missing', 'mia'] as const;
+export type HostStatusFilter = (typeof hostStatusFilters)[number];
+
+/** Fleet's `os_settings` / `macos_settings` / `profile_status` values. */
+export const osSettingsStatuses = ['verified', 'verifying', 'pending', 'failed'] as const;
+export type OsSettingsStatus = (typeof osSettingsStatuses)[number];
+
+/** Fleet's `os_settings_disk_encryption` / `macos_settings_disk_encryption` values. */
+export const diskEncryptionStatuses = [
+  'verified',
+  'verifying',
+  'action_required',
+  'enforcing',
+  'failed',
+  'removing_enforcement',
+] as const;
+export type DiskEncryptionStatus = (typeof diskEncryptionStatuses)[number];
+
+/** Fleet's `bootstrap_package` values. */
+export const bootstrapPackageStatuses = ['installed', 'pending', 'failed'] as const;
+export type BootstrapPackageStatus = (typeof bootstrapPackageStatuses)[number];
+
+/**
+ * When a host counts as online: seen within this window. Flotilla keeps no per-host
+ * distributed_interval / config_tls_refresh, so the interval is the hour in which a host refreshes
+ * its details, plus Fleet's 60 s buffer against flapping.
+ */
+export const hostOnlineWindowMs = (60 * 60 + 60) * 1000;
+/** Fleet: a host created in the last 24 hours is new; one not seen for 30 days is missing. */
+export const hostNewWindowMs = 24 * 60 * 60 * 1000;
+export const hostMissingAfterMs = 30 * 24 * 60 * 60 * 1000;
+
+/** When a host was last seen: its last detail update, or its creation when it never reported. */
+export function hostSeenAt(h: Pick<HostRow, 'detail_updated_at' | 'created_at'>): number {
+  const seen = fromDbTime(h.detail_updated_at)?.getTime() ?? 0;
+  const created = fromDbTime(h.created_at)?.getTime() ?? 0;
+  return Math.max(seen, created);
+}
+
+/** Fleet's host `status` at `now`: online or offline (missing hosts are offline too). */
+export function hostStatusAt(
+  h: Pick<HostRow, 'detail_updated_at' | 'created_at'>,
+  now = Date.now(),
+): 'online' | 'offline' {
+  return hostSeenAt(h) + hostOnlineWindowMs > now ? 'online' : 'offline';
+}
+
 export interface HostFilter {
   /** A team id, null for "No team", undefined for every team the caller may see. */
   teamId?: number | null;
@@ -79,7 +134,25 @@ export interface HostFilter {
   labelId?: number;
   platform?: string;
   mdmEnrollmentStatus?: MdmEnrollmentFilter;
+  mdmId?: number;
+  mdmName?: string;
+  /** Hosts with a live MDM enrollment (Apple device channel or Windows) on this server. */
+  connectedToFleet?: boolean;
   query?: string;
+  status?: HostStatusFilter;
+  /** Aggregate status of the host's profiles and declarations (Apple) or profiles (Windows). */
+  osSettings?: OsSettingsStatus;
+  /** The same, for Apple hosts only. */
+  macosSettings?: OsSettingsStatus;
+  osSettingsDiskEncryption?: DiskEncryptionStatus;
+  macosSettingsDiskEncryption?: DiskEncryptionStatus;
+  bootstrapPackage?: BootstrapPackageStatus;
+  /** Hosts whose row for this profile or declaration has this status (NULL counts as pending). */
+  profile?: { uuid: string; status: OsSettingsStatus };
+  /** Hosts with less than this many GB of disk space available. */
+  lowDiskSpace?: number;
+  /** The time the status filter is evaluated at (default now). */
+  now?: Date;
 }
 
 export const hostOrderKeys = [
@@ -118,10 +191,74 @@ const hostColumns = [
   'hosts.refetch_requested',
   'hosts.created_at',
   'hosts.updated_at',
+  'hosts.gigs_disk_space_available',
+  'hosts.percent_disk_space_available',
+  'hosts.disk_encryption_enabled',
+  'host_mdm.host_id as mdm_host_id',
+  'host_mdm.enrolled as mdm_enrolled',
+  'host_mdm.server_url as mdm_server_url',
+  'host_mdm.installed_from_dep as mdm_installed_from_dep',
+  'host_mdm.mdm_name as mdm_mdm_name',
+  'host_mdm.is_server as mdm_is_server',
+  'host_mdm.fleet_enroll_ref as mdm_fleet_enroll_ref',
+  'host_mdm.is_personal_enrollment as mdm_is_personal_enrollment',
+  'host_mdm.mdm_id as mdm_mdm_id',
 ] as const;
 
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+function toHostMdm(r: any): HostMdmRow {
+  return {
+    host_id: r.host_id,
+    enrolled: Boolean(r.enrolled),
+    server_url: r.server_url,
+    installed_from_dep: Boolean(r.installed_from_dep),
+    mdm_name: r.mdm_name,
+    is_server: Boolean(r.is_server),
+    fleet_enroll_ref: r.fleet_enroll_ref,
+    is_personal_enrollment: Boolean(r.is_personal_enrollment),
+    mdm_id: num(r.mdm_id),
+  };
+}
+
 function toHost(r: any): HostRow {
-  return { ...r, team_name: r.team_name ?? null, refetch_requested: Boolean(r.refetch_requested) };
+  const {
+    mdm_host_id,
+    mdm_enrolled,
+    mdm_server_url,
+    mdm_installed_from_dep,
+    mdm_mdm_name,
+    mdm_is_server,
+    mdm_fleet_enroll_ref,
+    mdm_is_personal_enrollment,
+    mdm_mdm_id,
+    ...host
+  } = r;
+  return {
+    ...host,
+    team_name: r.team_name ?? null,
+    refetch_requested: Boolean(r.refetch_requested),
+    gigs_disk_space_available: num(r.gigs_disk_space_available),
+    percent_disk_space_available: num(r.percent_disk_space_available),
+    disk_encryption_enabled:
+      r.disk_encryption_enabled === null || r.disk_encryption_enabled === undefined
+        ? null
+        : Boolean(r.disk_encryption_enabled),
+    mdm:
+      mdm_host_id === null || mdm_host_id === undefined
+        ? undefined
+        : toHostMdm({
+            host_id: mdm_host_id,
+            enrolled: mdm_enrolled,
+            server_url: mdm_server_url,
+            installed_from_dep: mdm_installed_from_dep,
+            mdm_name: mdm_mdm_name,
+            is_server: mdm_is_server,
+            fleet_enroll_ref: mdm_fleet_enroll_ref,
+            is_personal_enrollment: mdm_is_personal_enrollment,
+            mdm_id: mdm_mdm_id,
+          }),
+  };
 }
 
 /** hosts and host_mdm, plus the built-in label memberships of hosts the server creates. */
@@ -129,7 +266,11 @@ export class HostStore {
   constructor(private readonly db: Kysely<DB>) {}
 
   private select(db: AnyDb = this.db) {
-    return db.selectFrom('hosts').leftJoin('teams', 'teams.id', 'hosts.team_id').select(hostColumns);
+    return db
+      .selectFrom('hosts')
+      .leftJoin('teams', 'teams.id', 'hosts.team_id')
+      .leftJoin('host_mdm', 'host_mdm.host_id', 'hosts.id')
+      .select(hostColumns);
   }
 
   async getById(id: number, db: AnyDb = this.db): Promise<HostRow | undefined> {
@@ -330,6 +471,8 @@ export class HostStore {
       mdm_name: string;
     },
   ): Promise<void> {
+    // Like Fleet, a host reporting an MDM server URL points at that MDM solution; none without one.
+    const mdmId = m.server_url ? await this.mdmSolutionId(m.mdm_name, m.server_url) : null;
     await upsert(
       this.db,
       'host_mdm',
@@ -340,9 +483,10 @@ export class HostStore {
         installed_from_dep: m.installed_from_dep ? 1 : 0,
         is_personal_enrollment: m.is_personal_enrollment ? 1 : 0,
         mdm_name: m.mdm_name,
+        mdm_id: mdmId,
       },
       ['host_id'],
-      ['enrolled', 'server_url', 'installed_from_dep', 'is_personal_enrollment', 'mdm_name'],
+      ['enrolled', 'server_url', 'installed_from_dep', 'is_personal_enrollment', 'mdm_name', 'mdm_id'],
     );
   }
 
@@ -352,14 +496,100 @@ export class HostStore {
       .selectAll()
       .where('host_id', '=', hostId)
       .executeTakeFirst();
-    if (!r) return undefined;
-    return {
-      ...r,
-      enrolled: Boolean(r.enrolled),
-      installed_from_dep: Boolean(r.installed_from_dep),
-      is_server: Boolean(r.is_server),
-      is_personal_enrollment: Boolean(r.is_personal_enrollment),
+    return r ? toHostMdm(r) : undefined;
+  }
+
+  /**
+   * Fleet's MDM summary of the hosts the filter selects: how many are enrolled by hand, by ADE, as
+   * personal devices, pending or unenrolled, and how many use each MDM solution. Servers and hosts
+   * that never reported an MDM state are not counted, as Fleet counts host_mdm rows.
+   */
+  async mdmSummary(f: HostFilter): Promise<{
+    statuses: { manual: number; automatic: number; personal: number; pending: number; unenrolled: number };
+    solutions: { id: number; name: string; server_url: string; hosts_count: number }[];
+  }> {
+    const hostIds = this.applyFilter(this.db.selectFrom('hosts').select('hosts.id'), f);
+    const rows = await this.db
+      .selectFrom('host_mdm')
+      .select(['enrolled', 'installed_from_dep', 'is_personal_enrollment', 'mdm_id'])
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('host_id', 'in', hostIds)
+      .where('is_server', '=', 0)
+      .groupBy(['enrolled', 'installed_from_dep', 'is_personal_enrollment', 'mdm_id'])
+      .execute();
+    const statuses = { manual: 0, automatic: 0, personal: 0, pending: 0, unenrolled: 0 };
+    const perSolution = new Map<number, number>();
+    for (const r of rows) {
+      const n = Number(r.n);
+      const enrolled = Boolean(Number(r.enrolled));
+      const dep = Boolean(Number(r.installed_from_dep));
+      if (enrolled && dep) statuses.automatic += n;
+      else if (enrolled && Boolean(Number(r.is_personal_enrollment))) statuses.personal += n;
+      else if (enrolled) statuses.manual += n;
+      else if (dep) statuses.pending += n;
+      else statuses.unenrolled += n;
+      if (enrolled && r.mdm_id !== null) perSolution.set(r.mdm_id, (perSolution.get(r.mdm_id) ?? 0) + n);
+    }
+    const known = perSolution.size
+      ? await this.db
+          .selectFrom('mdm_solutions')
+          .select(['id', 'name', 'server_url'])
+          .where('id', 'in', [...perSolution.keys()])
+          .orderBy('id')
+          .execute()
+      : [];
+    return { statuses, solutions: known.map((s) => ({ ...s, hosts_count: perSolution.get(s.id) ?? 0 })) };
+  }
+
+  /** An MDM solution (`mdm_solutions` row) by id. */
+  async getMdmSolution(id: number): Promise<{ id: number; name: string; server_url: string } | undefined> {
+    return this.db
+      .selectFrom('mdm_solutions')
+      .select(['id', 'name', 'server_url'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+  }
+
+  /** The id of the MDM solution with this name and server URL, created on first sight. */
+  private async mdmSolutionId(name: string, serverUrl: string, db: AnyDb = this.db): Promise<number> {
+    const find = () =>
+      db
+        .selectFrom('mdm_solutions')
+        .select('id')
+        .where('name', '=', name)
+        .where('server_url', '=', serverUrl)
+        .executeTakeFirst();
+    const found = await find();
+    if (found) return found.id;
+    const now = dbNow();
+    await upsert(
+      db,
+      'mdm_solutions',
+      { name, server_url: serverUrl, created_at: now, updated_at: now },
+      ['name', 'server_url'],
+      [],
+    );
+    return (await find())!.id;
+  }
+
+  /** Disk space and encryption as the host reports them (Fleet's host_disks); null = unknown. */
+  async setDiskInfo(
+    id: number,
+    info: {
+      gigs_disk_space_available: number | null;
+      percent_disk_space_available: number | null;
+      disk_encryption_enabled?: boolean | null;
+    },
+  ): Promise<void> {
+    const set: Record<string, unknown> = {
+      gigs_disk_space_available: info.gigs_disk_space_available,
+      percent_disk_space_available: info.percent_disk_space_available,
     };
+    if (info.disk_encryption_enabled !== undefined) {
+      set.disk_encryption_enabled =
+        info.disk_encryption_enabled === null ? null : info.disk_encryption_enabled ? 1 : 0;
+    }
+    await this.db.updateTable('hosts').set(set).where('id', '=', id).execute();
   }
 
   private applyFilter<QB extends { where: any }>(qb: QB, f: HostFilter): QB {
@@ -395,6 +625,53 @@ export class HostStore {
     if (f.mdmEnrollmentStatus) {
       q = q.where((eb: ExpressionBuilder<DB, 'hosts'>) => enrollmentCondition(eb, f.mdmEnrollmentStatus!));
     }
+    if (f.mdmId !== undefined) {
+      q = q.where(sql<SqlBool>`hosts.id IN (SELECT host_id FROM host_mdm WHERE mdm_id = ${f.mdmId})`);
+    }
+    if (f.mdmName !== undefined) {
+      q = q.where(sql<SqlBool>`hosts.id IN (SELECT host_id FROM host_mdm WHERE mdm_name = ${f.mdmName})`);
+    }
+    if (f.mdmEnrollmentStatus || f.mdmId !== undefined || f.mdmName !== undefined) {
+      // Fleet: the MDM filters only ever match the platforms MDM manages, never servers.
+      q = q
+        .where('hosts.platform', 'in', mdmPlatforms)
+        .where(sql<SqlBool>`hosts.id NOT IN (SELECT host_id FROM host_mdm WHERE is_server = 1)`);
+    }
+    if (f.connectedToFleet) {
+      q = q.where(
+        sql<SqlBool>`(hosts.uuid IN (${appleDeviceChannels}) OR hosts.uuid IN (${windowsEnrollments}))`,
+      );
+    }
+    if (f.status) q = q.where(statusCondition(f.status, f.now ?? new Date()));
+    if (f.lowDiskSpace !== undefined) {
+      q = q.where('hosts.gigs_disk_space_available', '<', f.lowDiskSpace);
+    }
+    if (f.profile) q = q.where(profileStatusCondition(f.profile.uuid, f.profile.status));
+    if (f.osSettings) {
+      q = q.where(
+        sql<SqlBool>`((${appleMdmOn} AND hosts.uuid IN (${hostsInAggregate(appleStatusRows, f.osSettings)}))
+          OR (${windowsMdmOn} AND hosts.uuid IN (${hostsInAggregate(windowsStatusRows, f.osSettings)})))`,
+      );
+    }
+    if (f.macosSettings) {
+      q = q.where(
+        sql<SqlBool>`(${appleMdmOn} AND hosts.uuid IN (${hostsInAggregate(appleStatusRows, f.macosSettings)}))`,
+      );
+    }
+    // Disk encryption (FileVault / BitLocker) and bootstrap packages are not built yet: nothing
+    // records their per-host state, so no host is in any of their statuses.
+    if (f.osSettingsDiskEncryption || f.macosSettingsDiskEncryption || f.bootstrapPackage) {
+      q = q.where(sql<SqlBool>`1 = 0`);
+    }
+    const settingsFilter =
+      f.osSettings ||
+      f.macosSettings ||
+      f.osSettingsDiskEncryption ||
+      f.macosSettingsDiskEncryption ||
+      f.bootstrapPackage;
+    // Fleet: the OS-settings and setup filters do not work across teams; without a team they
+    // mean "No team".
+    if (settingsFilter && f.teamId === undefined) q = q.where('hosts.team_id', 'is', null);
     return q;
   }
 
@@ -417,6 +694,12 @@ export class HostStore {
       f,
     );
     return Number((await q.executeTakeFirstOrThrow()).n);
+  }
+
+  /** The ids of the hosts matching the filter, in id order. */
+  async listIds(f: HostFilter): Promise<number[]> {
+    const q = this.applyFilter(this.db.selectFrom('hosts').select('hosts.id').orderBy('hosts.id'), f);
+    return (await q.execute()).map((r: { id: number }) => r.id);
   }
 
   /** Host ids (of those given) that exist, in id order. */
@@ -474,6 +757,76 @@ export class HostStore {
     for (const r of rows) out.set(r.team_id!, Number(r.n));
     return out;
   }
+}
+
+const mdmPlatforms = ['darwin', 'windows', 'ios', 'ipados'];
+
+/**
+ * Fleet's host status buckets at `now`. Last seen is the later of detail_updated_at and
+ * created_at (see `hostSeenAt`); the same windows as `hostStatusAt`.
+ */
+function statusCondition(status: HostStatusFilter, now: Date): Expression<SqlBool> {
+  const at = (offsetMs: number) => toDbTime(new Date(now.getTime() - offsetMs));
+  const seen = sql`(CASE WHEN hosts.detail_updated_at > hosts.created_at THEN hosts.detail_updated_at ELSE hosts.created_at END)`;
+  switch (status) {
+    case 'online':
+      return sql<SqlBool>`${seen} > ${at(hostOnlineWindowMs)}`;
+    case 'offline':
+      return sql<SqlBool>`${seen} <= ${at(hostOnlineWindowMs)}`;
+    case 'new':
+      return sql<SqlBool>`hosts.created_at >= ${at(hostNewWindowMs)}`;
+    case 'missing':
+    case 'mia':
+      return sql<SqlBool>`${seen} <= ${at(hostMissingAfterMs)}`;
+  }
+}
+
+/** Hosts with a row for this profile or declaration (any platform) in this status; NULL is pending. */
+function profileStatusCondition(uuid: string, status: OsSettingsStatus): Expression<SqlBool> {
+  return sql<SqlBool>`hosts.uuid IN (
+    SELECT host_uuid FROM host_mdm_apple_profiles WHERE profile_uuid = ${uuid} AND COALESCE(status, 'pending') = ${status}
+    UNION SELECT host_uuid FROM host_mdm_apple_declarations WHERE declaration_uuid = ${uuid} AND COALESCE(status, 'pending') = ${status}
+    UNION SELECT host_uuid FROM host_mdm_windows_profiles WHERE profile_uuid = ${uuid} AND COALESCE(status, 'pending') = ${status})`;
+}
+
+/** UUIDs of hosts with an enabled Apple device channel (device or BYOD enrollment). */
+const appleDeviceChannels = sql`SELECT device_id FROM nano_enrollments
+  WHERE enabled = 1 AND type IN ('Device', 'User Enrollment (Device)')`;
+/** UUIDs of hosts with a live Windows MDM enrollment. */
+const windowsEnrollments = sql`SELECT host_uuid FROM mdm_windows_enrollments
+  WHERE device_state = 'MDMDeviceEnrolledEnrolled'`;
+
+/** Apple hosts with MDM on: host_mdm says enrolled and the device channel is enabled. */
+const appleMdmOn = sql`(hosts.platform IN ('darwin', 'ios', 'ipados')
+  AND hosts.id IN (SELECT host_id FROM host_mdm WHERE enrolled = 1)
+  AND hosts.uuid IN (${appleDeviceChannels}))`;
+
+/** Windows hosts with MDM on (servers excluded): host_mdm says enrolled and an enrollment is live. */
+const windowsMdmOn = sql`(hosts.platform = 'windows'
+  AND hosts.id IN (SELECT host_id FROM host_mdm WHERE enrolled = 1 AND is_server = 0)
+  AND hosts.uuid IN (${windowsEnrollments}))`;
+
+/**
+ * The status rows of a host's OS settings, as Fleet aggregates them: every Apple profile row,
+ * install rows of declarations; every Windows profile row.
+ */
+const appleStatusRows = sql`SELECT host_uuid, status, operation_type FROM host_mdm_apple_profiles
+  UNION ALL SELECT host_uuid, status, operation_type FROM host_mdm_apple_declarations WHERE operation_type = 'install'`;
+const windowsStatusRows = sql`SELECT host_uuid, status, operation_type FROM host_mdm_windows_profiles`;
+
+/**
+ * UUIDs of hosts whose aggregate OS-settings status is `status` (Fleet's precedence): failed if any
+ * row failed, else pending if any row is pending or NULL, else verifying if any install row is,
+ * else verified if any install row is. A host whose rows reach none of these (only removals that
+ * finished) has no status.
+ */
+function hostsInAggregate(rows: ReturnType<typeof sql>, status: OsSettingsStatus) {
+  return sql`SELECT s.host_uuid FROM (${rows}) s GROUP BY s.host_uuid HAVING (CASE
+      WHEN SUM(CASE WHEN s.status = 'failed' THEN 1 ELSE 0 END) > 0 THEN 'failed'
+      WHEN SUM(CASE WHEN s.status IS NULL OR s.status = 'pending' THEN 1 ELSE 0 END) > 0 THEN 'pending'
+      WHEN SUM(CASE WHEN s.status = 'verifying' AND s.operation_type = 'install' THEN 1 ELSE 0 END) > 0 THEN 'verifying'
+      WHEN SUM(CASE WHEN s.status = 'verified' AND s.operation_type = 'install' THEN 1 ELSE 0 END) > 0 THEN 'verified'
+    END) = ${status}`;
 }
 
 /** Fleet's enrollment buckets over host_mdm; server editions (is_server) are in none of them. */

@@ -76,8 +76,31 @@ export function teamIdFrom(
   return n;
 }
 
+/** Parses a route's query string; see `adminQuery`. */
+export interface QueryParser<Q> {
+  parse(raw: unknown): Q;
+}
+
 /**
- * A numeric query parameter in a route's `.strict()` schema: any shape passes here, and the reader
+ * A route's query-string parser. Like Fleet, unknown query parameters are ignored (stripped from
+ * the result); the known ones are still validated, and a bad value is a 400 "Bad request" naming
+ * the parameter. Bodies are not built with this: each keeps the strictness of its Fleet endpoint.
+ */
+export function adminQuery<T extends z.ZodRawShape>(shape: T): QueryParser<z.infer<z.ZodObject<T>>> {
+  const schema = z.object(shape).strip();
+  return {
+    parse(raw) {
+      const res = schema.safeParse(raw ?? {});
+      if (res.success) return res.data;
+      const issue = res.error.issues[0];
+      const name = issue?.path.length ? String(issue.path[0]) : 'base';
+      throw badRequest(`invalid value for ${name}: ${issue?.message ?? 'bad query'}`, name);
+    },
+  };
+}
+
+/**
+ * A numeric query parameter in a route's query schema: any shape passes here, and the reader
  * (`paging`, `teamIdFrom`, `boundedInt`) answers anything but a number in range (a repeated
  * parameter included) with a 400 naming it.
  */
@@ -85,7 +108,7 @@ export const queryNumberField = z.unknown().optional();
 
 /**
  * The query parameters every Fleet list takes (read by `paging` and `ordering`), as zod fields to
- * spread into a route's own `.strict()` query schema.
+ * spread into a route's own query schema (`adminQuery`).
  */
 export const listQueryFields = {
   page: queryNumberField,

@@ -3,7 +3,7 @@ import { probeRead, probeReadWrite } from '../db/readiness.js';
 import type { Services } from '../services.js';
 import { version } from '../version.js';
 
-export async function registerHealthRoutes(app: FastifyInstance, services: Services) {
+export async function registerHealthRoutes(app: FastifyInstance, services: Pick<Services, 'database'>) {
   const { db } = services.database;
   // Liveness, as Fleet's /healthz: the database answers a read. Cheap enough for every probe.
   app.get('/healthz', async (req, reply) => {

@@ -133,5 +133,3 @@ export const builtinLabels: BuiltinLabel[] = [
 export function builtinMatches(label: BuiltinLabel, hostPlatform: string): boolean {
   return label.memberPlatforms === '*' || label.memberPlatforms.includes(hostPlatform);
 }
-
-export const builtinLabelNames = new Set(builtinLabels.map((l) => l.name));

@@ -5,10 +5,13 @@ const membershipTypes = ['dynamic', 'manual', 'host_vitals'];
 
 const labelType = (l: LabelRow) => (l.label_type === 1 ? 'builtin' : 'regular');
 
-/** A label as `GET /hosts/:id` lists it under `labels`. */
+/** A label as `GET /hosts/:id` lists it under `labels` (Fleet's whole fleet.Label). */
 export function hostLabelJson(l: LabelRow) {
   return {
+    created_at: toApiTime(l.created_at),
+    updated_at: toApiTime(l.updated_at),
     id: l.id,
+    author_id: l.author_id,
     name: l.name,
     description: l.description,
     query: l.query,
@@ -18,15 +21,17 @@ export function hostLabelJson(l: LabelRow) {
   };
 }
 
-/** Fleet's label object. */
+/**
+ * Fleet's label object (labelResponse): `count` is the host count, always sent; fleet.Label's own
+ * `host_count` is omitempty, so it is left out when 0.
+ */
 export function labelJson(l: LabelRow, extra: { hostCount?: number; hostIds?: number[] | null } = {}) {
+  const hostCount = extra.hostCount ?? 0;
   return {
     ...hostLabelJson(l),
-    host_count: extra.hostCount ?? 0,
+    ...(hostCount ? { host_count: hostCount } : {}),
     display_text: l.name,
-    author_id: l.author_id,
-    created_at: toApiTime(l.created_at),
-    updated_at: toApiTime(l.updated_at),
+    count: hostCount,
     host_ids: l.label_membership_type === 1 ? (extra.hostIds ?? []) : null,
   };
 }

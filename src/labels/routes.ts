@@ -2,42 +2,46 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { idParam, queryFlag } from '../admin/routeParams.js';
 import { visibleTeamIds } from '../admin/roles.js';
-import { authorize, listQueryFields, ordering, paging, viewerOf } from '../http/adminApi.js';
+import { adminQuery, authorize, listQueryFields, ordering, paging, viewerOf } from '../http/adminApi.js';
 import { hostJson } from '../hosts/hostJson.js';
 import { hostFilterFrom, hostListQuery, hostPageFrom } from '../hosts/listQuery.js';
+import { invalid } from '../http/errors.js';
 import type { Services } from '../services.js';
 import { labelJson, labelSummaryJson } from './labelJson.js';
 import type { LabelRow } from './store.js';
 
-const createBody = z
-  .object({
-    name: z.string().min(1).max(255),
-    description: z.string().max(1023).optional(),
-    query: z.string().max(100_000).optional(),
-    platform: z.string().max(255).optional(),
-    hosts: z.array(z.string().min(1)).max(100_000).optional(),
-  })
-  .strict();
+// As in Fleet, body keys these endpoints do not know are ignored; the known ones are checked. PATCH
+// takes no `platform` (Fleet's ModifyLabelPayload has none), so the key in its docs' example is
+// ignored: a label's platform is set when it is created.
+const createBody = z.object({
+  name: z.string().min(1).max(255),
+  description: z.string().max(1023).optional(),
+  query: z.string().max(100_000).optional(),
+  platform: z.string().max(255).optional(),
+  hosts: z.array(z.string().min(1)).max(100_000).optional(),
+  // Fleet's UI sends the membership type; Fleet derives it from `query` / `hosts` / `criteria`.
+  label_membership_type: z.enum(['dynamic', 'manual', 'host_vitals']).optional(),
+  criteria: z.unknown().optional(),
+});
 
-const patchBody = z
-  .object({
-    name: z.string().min(1).max(255).optional(),
-    description: z.string().max(1023).optional(),
-    query: z.string().optional(),
-    hosts: z.array(z.string().min(1)).max(100_000).optional(),
-  })
-  .strict();
+const patchBody = z.object({
+  name: z.string().min(1).max(255).optional(),
+  description: z.string().max(1023).optional(),
+  query: z.string().optional(),
+  hosts: z.array(z.string().min(1)).max(100_000).optional(),
+});
 
-const listQuery = z
-  .object({
-    ...listQueryFields,
-    query: z.string().optional(),
-    include_host_counts: z.string().optional(),
-  })
-  .strict();
+const listQuery = adminQuery({
+  ...listQueryFields,
+  query: z.string().optional(),
+  include_host_counts: z.string().optional(),
+});
 
 /** Labels: CRUD, summary and the hosts of a label. */
-export function registerLabelRoutes(scope: FastifyInstance, services: Services) {
+export function registerLabelRoutes(
+  scope: FastifyInstance,
+  services: Pick<Services, 'labels' | 'labelStore' | 'hosts'>,
+) {
   const { labels, labelStore } = services;
 
   async function full(l: LabelRow, visible: 'all' | number[]) {
@@ -73,8 +77,11 @@ export function registerLabelRoutes(scope: FastifyInstance, services: Services) 
   });
 
   scope.post('/labels', async (req) => {
-    const b = createBody.parse(req.body);
+    const { label_membership_type: _type, criteria, ...b } = createBody.parse(req.body);
     const viewer = authorize(req, 'label', 'write');
+    if (criteria !== undefined && criteria !== null) {
+      throw invalid('host vitals labels (criteria) are not supported', 'criteria');
+    }
     const label = await labels.create(viewer, b);
     return { label: await full(label, 'all') };
   });
@@ -97,12 +104,9 @@ export function registerLabelRoutes(scope: FastifyInstance, services: Services) 
     const viewer = viewerOf(req);
     authorize(req, 'label', 'read', null);
     const label = await labels.require(idParam(req));
-    const rows = await services.hosts.list(
-      viewer,
-      { ...hostFilterFrom(q), labelId: label.id },
-      hostPageFrom(q),
-    );
-    return { hosts: rows.map(hostJson) };
+    const filter = { ...hostFilterFrom(q), labelId: label.id };
+    const rows = await services.hosts.list(viewer, filter, hostPageFrom(q));
+    return { hosts: rows.map(hostJson), ...(await services.hosts.mdmSolutionJson(filter)) };
   });
 
   scope.delete('/labels/id/:id', async (req) => {

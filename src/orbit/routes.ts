@@ -19,7 +19,10 @@ const enrollBody = z.object({
 const nodeKeyBody = z.object({ orbit_node_key: z.string() });
 
 /** fleetd (orbit) endpoints: unversioned, the node key travels in the JSON body. */
-export async function registerOrbitRoutes(app: FastifyInstance, services: Services): Promise<void> {
+export async function registerOrbitRoutes(
+  app: FastifyInstance,
+  services: Pick<Services, 'orbit' | 'rateLimits'>,
+): Promise<void> {
   await app.register(async (scope) => {
     scope.setErrorHandler((err, req, reply) => {
       if (err instanceof OrbitAuthError)

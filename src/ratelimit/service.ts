@@ -23,7 +23,7 @@ export interface RateLimitPolicy {
   windowSeconds: number;
 }
 
-export type RateLimitPolicyName = 'loginAddress' | 'loginAccount' | 'enrollAddress';
+export type RateLimitPolicyName = 'loginAddress' | 'loginAccount' | 'enrollAddress' | 'userTokenAddress';
 
 export type RateLimitPolicies = Record<RateLimitPolicyName, RateLimitPolicy>;
 
@@ -43,6 +43,11 @@ export function rateLimitPolicies(config: Config): RateLimitPolicies {
       scope: 'enroll_address',
       max: config.enrollRequestsPerAddress,
       windowSeconds: config.enrollAddressWindowSeconds,
+    },
+    userTokenAddress: {
+      scope: 'user_token_address',
+      max: config.userTokenRequestsPerAddress,
+      windowSeconds: config.userTokenAddressWindowSeconds,
     },
   };
 }

@@ -1,9 +1,18 @@
+import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Actor, ActivityService } from '../admin/activityService.js';
 import type { DB } from '../db/schema.js';
 import { alreadyExists, invalid, notFound } from '../http/errors.js';
 import type { EnrollSecretRow, EnrollSecretStore } from './enrollSecretStore.js';
 import type { TeamStore } from './store.js';
+
+/**
+ * A new random enroll secret, as Fleet makes the ones it creates itself (the global one at setup,
+ * a new team's default): 24 random bytes, base64.
+ */
+export function newEnrollSecret(): string {
+  return randomBytes(24).toString('base64');
+}
 
 /** Global and per-team enroll secrets. A secret belongs to exactly one scope. */
 export class EnrollSecretService {

@@ -1,97 +1,89 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { idParam } from '../admin/routeParams.js';
+import { idParam, queryFlag } from '../admin/routeParams.js';
 import { isAllowed, visibleTeamIds } from '../admin/roles.js';
-import { authorize, listQueryFields, ordering, paging, viewerOf } from '../http/adminApi.js';
+import { teamUserJson } from '../admin/userJson.js';
+import { adminQuery, authorize, listQueryFields, ordering, paging, viewerOf } from '../http/adminApi.js';
 import { forbidden } from '../http/errors.js';
 import type { Services } from '../services.js';
 import { secretJson } from './teamJson.js';
 import type { TeamRow } from './store.js';
 
+// Fleet's JSON decoding ignores body keys it does not know on these endpoints (only spec and config
+// applies are strict), so unknown keys are dropped here, at every level; known keys are checked.
+// PATCH /teams/:id takes no `host_ids`: Fleet's TeamPayload has none (hosts move with
+// POST /hosts/transfer), so the key in its docs' example is ignored like any other.
+
 const secretList = z.array(z.object({ secret: z.string().min(1).max(255) }).strip()).max(1000);
 
-const updates = z
-  .object({ minimum_version: z.string().nullable().optional(), deadline: z.string().nullable().optional() })
-  .strict();
+const updates = z.object({
+  minimum_version: z.string().nullable().optional(),
+  deadline: z.string().nullable().optional(),
+});
 
 /** The team settings an admin may change here; later areas own their own endpoints. */
-const teamMdmPatch = z
-  .object({
-    enable_disk_encryption: z.boolean().optional(),
-    windows_require_bitlocker_pin: z.boolean().nullable().optional(),
-    macos_updates: updates.optional(),
-    ios_updates: updates.optional(),
-    ipados_updates: updates.optional(),
-    windows_updates: z
-      .object({
-        deadline_days: z.number().int().nullable().optional(),
-        grace_period_days: z.number().int().nullable().optional(),
-      })
-      .strict()
-      .optional(),
-    macos_settings: z
-      .object({ custom_settings: z.array(z.unknown()).optional() })
-      .strict()
-      .optional(),
-    windows_settings: z
-      .object({ custom_settings: z.array(z.unknown()).optional() })
-      .strict()
-      .optional(),
-    macos_setup: z
-      .object({
-        bootstrap_package: z.string().nullable().optional(),
-        enable_end_user_authentication: z.boolean().optional(),
-        macos_setup_assistant: z.string().nullable().optional(),
-        enable_release_device_manually: z.boolean().optional(),
-        script: z.string().nullable().optional(),
-        manual_agent_install: z.boolean().nullable().optional(),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
+const teamMdmPatch = z.object({
+  enable_disk_encryption: z.boolean().optional(),
+  windows_require_bitlocker_pin: z.boolean().nullable().optional(),
+  macos_updates: updates.optional(),
+  ios_updates: updates.optional(),
+  ipados_updates: updates.optional(),
+  windows_updates: z
+    .object({
+      deadline_days: z.number().int().nullable().optional(),
+      grace_period_days: z.number().int().nullable().optional(),
+    })
+    .optional(),
+  macos_settings: z.object({ custom_settings: z.array(z.unknown()).optional() }).optional(),
+  windows_settings: z.object({ custom_settings: z.array(z.unknown()).optional() }).optional(),
+  macos_setup: z
+    .object({
+      bootstrap_package: z.string().nullable().optional(),
+      enable_end_user_authentication: z.boolean().optional(),
+      macos_setup_assistant: z.string().nullable().optional(),
+      enable_release_device_manually: z.boolean().optional(),
+      script: z.string().nullable().optional(),
+      manual_agent_install: z.boolean().nullable().optional(),
+    })
+    .optional(),
+});
 
-const createTeamBody = z
-  .object({
-    name: z.string().min(1).max(255),
-    description: z.string().max(1023).optional(),
-    secrets: secretList.optional(),
-  })
-  .strict();
+const createTeamBody = z.object({
+  name: z.string().min(1).max(255),
+  description: z.string().max(1023).optional(),
+  secrets: secretList.optional(),
+});
 
-const patchTeamBody = z
-  .object({
-    name: z.string().min(1).max(255).optional(),
-    description: z.string().max(1023).optional(),
-    mdm: teamMdmPatch.optional(),
-    host_expiry_settings: z
-      .object({
-        host_expiry_enabled: z.boolean().optional(),
-        host_expiry_window: z.number().int().min(0).optional(),
-      })
-      .strict()
-      .optional(),
-    webhook_settings: z.record(z.string(), z.unknown()).optional(),
-    integrations: z.record(z.string(), z.unknown()).optional(),
-  })
-  .strict();
+const patchTeamBody = z.object({
+  name: z.string().min(1).max(255).optional(),
+  description: z.string().max(1023).optional(),
+  mdm: teamMdmPatch.optional(),
+  host_expiry_settings: z
+    .object({
+      host_expiry_enabled: z.boolean().optional(),
+      host_expiry_window: z.number().int().min(0).optional(),
+    })
+    .optional(),
+  webhook_settings: z.record(z.string(), z.unknown()).optional(),
+  integrations: z.record(z.string(), z.unknown()).optional(),
+});
 
-const secretsBody = z.object({ secrets: secretList }).strict();
-const addUsersBody = z
-  .object({ users: z.array(z.object({ id: z.number().int().positive(), role: z.string() }).strict()).min(1) })
-  .strict();
-const removeUsersBody = z
-  .object({ users: z.array(z.object({ id: z.number().int().positive() }).strip()).min(1) })
-  .strict();
-const listQuery = z
-  .object({
-    query: z.string().optional(),
-    ...listQueryFields,
-  })
-  .strict();
-const globalSecretsBody = z
-  .object({ spec: z.object({ secrets: secretList }).strict(), dry_run: z.boolean().optional() })
-  .strict();
+const secretsBody = z.object({ secrets: secretList });
+const addUsersBody = z.object({
+  users: z.array(z.object({ id: z.number().int().positive(), role: z.string() })).min(1),
+});
+const removeUsersBody = z.object({
+  users: z.array(z.object({ id: z.number().int().positive() }).strip()).min(1),
+});
+const listQuery = adminQuery({
+  query: z.string().optional(),
+  ...listQueryFields,
+});
+const secretSpecQuery = adminQuery({ dry_run: z.string().optional() });
+const globalSecretsBody = z.object({
+  spec: z.object({ secrets: secretList }),
+  dry_run: z.boolean().optional(),
+});
 
 /** Global admins and the admins of this team manage its users. */
 function authorizeTeamUsers(req: FastifyRequest, teamId: number) {
@@ -105,13 +97,27 @@ function authorizeTeamUsers(req: FastifyRequest, teamId: number) {
 }
 
 /** Teams (also served as /fleets), their enroll secrets and users; global enroll secrets. */
-export function registerTeamRoutes(scope: FastifyInstance, services: Services) {
+export function registerTeamRoutes(
+  scope: FastifyInstance,
+  services: Pick<Services, 'teams' | 'enrollSecrets'>,
+) {
   const teams = services.teams;
 
-  async function teamBody(req: FastifyRequest, team: TeamRow) {
-    const [json] = await teams.toJson([team], { withSecrets: true });
+  /**
+   * One team as its own endpoints answer it. `withUsers`: the users with a role in it, as Fleet's
+   * team endpoints that load the whole team list them (`users` is omitempty: left out when none).
+   */
+  async function teamBody(req: FastifyRequest, team: TeamRow, opts: { withUsers?: boolean } = {}) {
+    const [[json], members] = await Promise.all([
+      teams.toJson([team], { withSecrets: true }),
+      opts.withUsers ? teams.members(team.id) : Promise.resolve([]),
+    ]);
     const mayReadSecrets = isAllowed(viewerOf(req).principal, 'enroll_secret', 'read', team.id);
-    return { ...json, secrets: mayReadSecrets ? json.secrets : [] };
+    return {
+      ...json,
+      secrets: mayReadSecrets ? json.secrets : [],
+      ...(members.length ? { users: members.map((u) => teamUserJson(u, team.id)) } : {}),
+    };
   }
 
   for (const base of ['/teams', '/fleets']) {
@@ -151,7 +157,7 @@ export function registerTeamRoutes(scope: FastifyInstance, services: Services) {
     scope.get(`${base}/:id`, async (req) => {
       const id = idParam(req);
       authorize(req, 'team', 'read', id);
-      return { team: await teamBody(req, await teams.require(id)) };
+      return { team: await teamBody(req, await teams.require(id), { withUsers: true }) };
     });
 
     scope.patch(`${base}/:id`, async (req) => {
@@ -164,7 +170,7 @@ export function registerTeamRoutes(scope: FastifyInstance, services: Services) {
         description,
         settings: Object.keys(settings).length ? settings : undefined,
       });
-      return { team: await teamBody(req, team) };
+      return { team: await teamBody(req, team, { withUsers: true }) };
     });
 
     scope.delete(`${base}/:id`, async (req) => {
@@ -199,7 +205,7 @@ export function registerTeamRoutes(scope: FastifyInstance, services: Services) {
       const b = addUsersBody.parse(req.body);
       const viewer = authorizeTeamUsers(req, id);
       const team = await teams.addUsers(viewer, viewer.principal, id, b.users);
-      return { team: await teamBody(req, team) };
+      return { team: await teamBody(req, team, { withUsers: true }) };
     });
 
     scope.delete(`${base}/:id/users`, async (req) => {
@@ -211,7 +217,7 @@ export function registerTeamRoutes(scope: FastifyInstance, services: Services) {
         id,
         b.users.map((u) => u.id),
       );
-      return { team: await teamBody(req, team) };
+      return { team: await teamBody(req, team, { withUsers: true }) };
     });
   }
 
@@ -223,8 +229,10 @@ export function registerTeamRoutes(scope: FastifyInstance, services: Services) {
 
   scope.post('/spec/enroll_secret', async (req) => {
     const b = globalSecretsBody.parse(req.body);
+    // Fleet (and fleetctl) send dry_run as a query parameter; the body flag is kept as well.
+    const dryRun = queryFlag(secretSpecQuery.parse(req.query).dry_run, 'dry_run') ?? b.dry_run;
     const viewer = authorize(req, 'enroll_secret', 'write', null);
-    if (!b.dry_run)
+    if (!dryRun)
       await services.enrollSecrets.replace(
         viewer,
         null,

@@ -1,12 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { Actor, ActivityService } from '../admin/activityService.js';
 import { roles, type Principal, type Role } from '../admin/roles.js';
-import type { UserStore } from '../admin/userStore.js';
+import type { UserRow, UserStore } from '../admin/userStore.js';
 import { deepMerge } from '../appconfig/service.js';
 import type { DB } from '../db/schema.js';
 import { alreadyExists, forbidden, invalid, notFound } from '../http/errors.js';
 import type { HostEvents } from '../hosts/events.js';
 import type { HostStore } from '../hosts/store.js';
+import { newEnrollSecret } from './enrollSecretService.js';
 import type { EnrollSecretStore } from './enrollSecretStore.js';
 import type { TeamRow, TeamStore } from './store.js';
 import { teamJson } from './teamJson.js';
@@ -57,6 +58,11 @@ export class TeamService {
     );
   }
 
+  /** The users with a role in the team, each with their roles (Fleet's team `users`). */
+  members(id: number): Promise<UserRow[]> {
+    return this.users.list({ teamId: id });
+  }
+
   list(opts: {
     visible: 'all' | number[];
     query?: string;
@@ -77,10 +83,12 @@ export class TeamService {
     if (await this.store.getByName(name)) throw alreadyExists(`a team named "${name}" already exists`);
     const id = await this.db.transaction().execute(async (trx) => {
       const newId = await this.store.create({ name, description: input.description ?? '', config: {} }, trx);
-      if (input.secrets?.length) {
-        const taken = await this.secrets.takenElsewhere(input.secrets, newId, trx);
+      // As Fleet's NewTeam: without `secrets` a new team gets one random enroll secret.
+      const secrets = input.secrets ?? [newEnrollSecret()];
+      if (secrets.length) {
+        const taken = await this.secrets.takenElsewhere(secrets, newId, trx);
         if (taken.length) throw alreadyExists('an enroll secret with this value is already in use');
-        await this.secrets.replace(newId, input.secrets, trx);
+        await this.secrets.replace(newId, secrets, trx);
       }
       await this.activities.record(actor, 'created_team', { team_id: newId, team_name: name }, { trx });
       return newId;

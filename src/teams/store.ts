@@ -14,7 +14,8 @@ export interface TeamRow {
 
 type AnyDb = Kysely<DB> | Transaction<DB>;
 
-function toTeam(r: {
+/** A teams row with its settings document parsed. */
+export function toTeam(r: {
   id: number;
   name: string;
   description: string;

@@ -1,5 +1,6 @@
 import { deepMerge } from '../appconfig/service.js';
 import { toApiTime } from '../db/dialect.js';
+import type { TeamWithCounts } from '../admin/userStore.js';
 import type { EnrollSecretRow } from './enrollSecretStore.js';
 import type { TeamRow } from './store.js';
 
@@ -31,9 +32,16 @@ export function defaultTeamConfig() {
   };
 }
 
+/** Fleet's enroll secret: `team_id` is omitempty there, so a global secret has none. */
 export function secretJson(s: EnrollSecretRow) {
-  return { secret: s.secret, created_at: toApiTime(s.created_at), team_id: s.team_id };
+  return {
+    secret: s.secret,
+    created_at: toApiTime(s.created_at),
+    ...(s.team_id !== null ? { team_id: s.team_id } : {}),
+  };
 }
+
+export type TeamJson = ReturnType<typeof teamJson>;
 
 /** Fleet's team object. */
 export function teamJson(
@@ -51,4 +59,21 @@ export function teamJson(
     secrets: extra.secrets.map(secretJson),
     ...cfg,
   };
+}
+
+/** A team as a user's or an invite's `teams` entries show it: the team object without its secrets. */
+export type TeamObject = Omit<TeamJson, 'secrets'>;
+
+/** Team objects by id (Fleet's UserTeam sends the whole team, secrets left out: they are not loaded). */
+export function teamObjects(rows: TeamWithCounts[]): Map<number, TeamObject> {
+  return new Map(
+    rows.map((r) => {
+      const { secrets: _secrets, ...t } = teamJson(r.team, {
+        hostCount: r.hostCount,
+        userCount: r.userCount,
+        secrets: [],
+      });
+      return [t.id, t];
+    }),
+  );
 }

@@ -123,10 +123,17 @@ export class WindowsCommandService {
     await this.store.enqueue(enrollmentIds, prepared);
   }
 
-  /** Fleet's `GET /commands/results` rows for a Windows command. */
+  /** Fleet's `GET /commands/results` rows for a Windows command (404 when there is no such command). */
   async results(commandUuid: string) {
+    const rows = await this.resultsIfAny(commandUuid);
+    if (!rows) throw notFound('Command');
+    return rows;
+  }
+
+  /** The rows of `results`, or undefined when the command is not a Windows one. */
+  async resultsIfAny(commandUuid: string) {
     const cmd = await this.store.command(commandUuid);
-    if (!cmd) throw notFound('Command');
+    if (!cmd) return undefined;
     const { answered, pending } = await this.store.commandResults(commandUuid);
     const payload = Buffer.from(cmd.raw_command).toString('base64');
     return [

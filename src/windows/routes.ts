@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Services } from '../services.js';
 import { windowsPaths } from './mde2/service.js';
+import { windowsEnrollmentPages } from './mde2/webPages.js';
 import { Action, bestEffortMessageId, SoapFault, soapFaultEnvelope } from './mde2/soap.js';
 import { syncmlContentType } from './syncml/codec.js';
 import { ManagementFault } from './syncml/session.js';
@@ -28,8 +29,18 @@ function sendExact(reply: FastifyReply, contentType: string, body: string) {
  * MS-MDE2 enrollment services and the MS-MDM management endpoint. Their own plugin so the raw
  * XML body parsers and the SOAP-fault error handler stay here.
  */
-export async function registerWindowsRoutes(app: FastifyInstance, services: Services): Promise<void> {
+export async function registerWindowsRoutes(
+  app: FastifyInstance,
+  services: Pick<Services, 'windows' | 'appConfig' | 'config'>,
+): Promise<void> {
   const win = services.windows;
+  // The enrollment web pages answer in HTML, so they live in a plugin of their own.
+  await app.register(
+    windowsEnrollmentPages({
+      enabled: win.enabled,
+      orgName: async () => (await services.appConfig.get()).org_info.org_name,
+    }),
+  );
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(

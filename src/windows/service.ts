@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { AssetName, type ConfigAssetService } from '../configassets/service.js';
 import type { Database } from '../db/database.js';
 import type { HostStore } from '../hosts/store.js';
-import { BatchWriter } from '../apple/batchWriter.js';
+import { BatchWriter } from '../db/batchWriter.js';
 import { WindowsCommandService } from './commands.js';
 import { fleetMdmName, WindowsEnrollmentAuthorizer, WindowsMdmLifecycle } from './lifecycle.js';
 import { WindowsEnrollmentService, windowsPaths } from './mde2/service.js';

@@ -113,7 +113,30 @@ describeEachDialect(
       expect(await stored(srv)).toEqual(before);
     });
 
-    it('stores good profiles with labels, keeps names unique across Apple and Windows, lists and downloads them', async () => {
+    /** Windows MDM on, as the first test leaves it. */
+    async function windowsOn(): Promise<void> {
+      const s = srv.app.services;
+      if ((await s.appConfig.get()).mdm.windows_enabled_and_configured) return;
+      await s.appConfig.patch({ mdm: { windows_enabled_and_configured: true } });
+      s.windows.invalidateEnabled();
+    }
+
+    // The tests below build on what the one before leaves: the profiles stored, the PC converged on
+    // them, a profile gone out of scope. Each stage runs once, from its own test or, when that test
+    // is skipped, from the first later test that needs it.
+    const once = (stage: () => Promise<void>) => {
+      let done: Promise<void> | undefined;
+      return () => (done ??= stage());
+    };
+    const profilesStored = once(storeProfiles);
+    const pcConverged = once(convergePc);
+    const scopeLeft = once(leaveScope);
+
+    it('stores good profiles with labels, keeps names unique across Apple and Windows, lists and downloads them', () =>
+      profilesStored());
+
+    async function storeProfiles(): Promise<void> {
+      await windowsOn();
       const s = srv.app.services;
       d = new SimulatedWindowsDevice({ serverUrl: srv.url, enrollSecret: secret, keyBits: 1024 });
       await d.orbitEnroll();
@@ -192,9 +215,13 @@ describeEachDialect(
           vector('fleet_profile_replace_int_BlockMDMUnenrollment.xml'),
         ),
       ).toBe(true);
-    });
+    }
 
-    it('the simulated PC enrolls, receives its team profiles, reports them, and they end verified', async () => {
+    it('the simulated PC enrolls, receives its team profiles, reports them, and they end verified', () =>
+      pcConverged());
+
+    async function convergePc(): Promise<void> {
+      await profilesStored();
       const s = srv.app.services;
       const cfg = await d.orbitConfig();
       await d.enrollProgrammatically(cfg.notifications.windows_mdm_discovery_endpoint as string);
@@ -248,9 +275,13 @@ describeEachDialect(
         { token: admin },
       );
       expect(perProfile.body).toMatchObject({ verified: 1 });
-    });
+    }
 
-    it('a profile leaving the host scope is deleted from the PC, except LocURIs another profile still sets', async () => {
+    it('a profile leaving the host scope is deleted from the PC, except LocURIs another profile still sets', () =>
+      scopeLeft());
+
+    async function leaveScope(): Promise<void> {
+      await pcConverged();
       const label = await api(srv, 'GET', '/api/latest/fleet/labels', { token: admin });
       const id = label.body.labels.find((l: { name: string }) => l.name === 'Remote desktop off').id;
       const res = await api(srv, 'PATCH', `/api/latest/fleet/labels/${id}`, {
@@ -284,9 +315,10 @@ describeEachDialect(
       expect((await appleHostRows(srv, d.hardwareUuid)).map((r) => r.profile_name)).toEqual([
         'Block unenroll',
       ]);
-    });
+    }
 
     it('a profile whose read-back differs is re-sent once, then failed with the difference', async () => {
+      await scopeLeft();
       const camera = `${POLICY}/Camera/AllowCamera`;
       d.enforced.set(camera, { data: '1', format: 'int' });
       const res = await uploadProfile(
@@ -329,6 +361,7 @@ describeEachDialect(
     });
 
     it('an install error is retried, then failed with the LocURI and status code', async () => {
+      await scopeLeft();
       // This PC refuses the node as read-only (405), as Windows does for settings it will not take.
       const bad = `${POLICY}/Bogus/Setting`;
       const res = await uploadProfile(

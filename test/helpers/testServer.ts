@@ -14,7 +14,19 @@ import { createLogger } from '../../src/logger.js';
 
 export const mysqlRootUrl = process.env.FLOTILLA_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 
+/** The dialects under test: both, or the ones named in FLOTILLA_TEST_DIALECTS (e.g. `sqlite`). */
+export const dialects: DialectName[] = (() => {
+  const all: DialectName[] = ['sqlite', 'mysql'];
+  const raw = process.env.FLOTILLA_TEST_DIALECTS;
+  if (!raw) return all;
+  const wanted = raw.split(',').map((s) => s.trim());
+  const bad = wanted.filter((w) => !all.includes(w as DialectName));
+  if (bad.length) throw new Error(`FLOTILLA_TEST_DIALECTS: unknown dialect ${bad.join(', ')}`);
+  return all.filter((d) => wanted.includes(d));
+})();
+
 async function probeMysql(): Promise<boolean> {
+  if (!dialects.includes('mysql')) return false;
   try {
     const c = await createConnection({ uri: mysqlRootUrl, connectTimeout: 3000 });
     await c.end();
@@ -27,7 +39,9 @@ async function probeMysql(): Promise<boolean> {
   }
 }
 
-/** True when MySQL answers; with CI=true an unreachable MySQL fails the run instead. */
+/**
+ * True when MySQL is under test and answers; with CI=true an unreachable MySQL fails the run instead.
+ */
 export const mysqlAvailable = await probeMysql();
 
 export interface TestDatabase {
@@ -134,8 +148,6 @@ export async function startTestServer(
     },
   };
 }
-
-export const dialects: DialectName[] = ['sqlite', 'mysql'];
 
 /**
  * Runs `body` once per dialect, each against its own server and database. MySQL suites are skipped

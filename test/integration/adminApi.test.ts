@@ -51,6 +51,55 @@ describeEachDialect('admin API: users, teams, secrets, labels, hosts, activities
     });
   });
 
+  /** Team A and Team B (holding the secret b-secret), as the first test makes them. */
+  async function teams(): Promise<void> {
+    if (teamA) return;
+    teamA = await createTeam(server(), admin, 'Team A');
+    const b = await api(server(), 'POST', `${v1}/fleets`, {
+      token: admin,
+      body: { name: 'Team B', description: 'b', secrets: [{ secret: 'b-secret' }] },
+    });
+    teamB = b.body.team.id;
+  }
+
+  /** Makes each kind of activity the earlier tests make, unless it is in the log already. */
+  async function everyKindOfActivity(): Promise<void> {
+    const all = await api(server(), 'GET', `${v1}/activities?per_page=1000`, { token: admin });
+    const has = new Set(all.body.activities.map((a: any) => a.type));
+    const missing = (...types: string[]) => types.some((t) => !has.has(t));
+    await teams();
+    if (missing('created_team', 'deleted_team'))
+      await api(server(), 'DELETE', `${v1}/teams/${await createTeam(server(), admin, 'Brief')}`, {
+        token: admin,
+      });
+    if (missing('created_user', 'deleted_user', 'changed_user_global_role')) {
+      const u = await apiUser(server(), admin, 'Brief', { global_role: 'observer' });
+      await api(server(), 'PATCH', `${v1}/users/${u.id}`, {
+        token: admin,
+        body: { global_role: 'maintainer' },
+      });
+      await api(server(), 'DELETE', `${v1}/users/${u.id}`, { token: admin });
+    }
+    if (missing('created_label', 'deleted_label')) {
+      const l = await api(server(), 'POST', `${v1}/labels`, {
+        token: admin,
+        body: { name: 'Brief', hosts: [] },
+      });
+      await api(server(), 'DELETE', `${v1}/labels/id/${l.body.label.id}`, { token: admin });
+    }
+    if (missing('transferred_hosts'))
+      await api(server(), 'POST', `${v1}/hosts/transfer`, {
+        token: admin,
+        body: { team_id: teamB, hosts: [hostIds[1]] },
+      });
+    if (missing('deleted_host')) await api(server(), 'DELETE', `${v1}/hosts/${hostIds[4]}`, { token: admin });
+    if (missing('edited_enroll_secrets'))
+      await api(server(), 'POST', `${v1}/spec/enroll_secret`, {
+        token: admin,
+        body: { spec: { secrets: [{ secret: 'global-1' }] } },
+      });
+  }
+
   it('creates, lists, edits and deletes teams under /teams and /fleets', async () => {
     teamA = await createTeam(server(), admin, 'Team A');
     const created = await api(server(), 'POST', `${v1}/fleets`, {
@@ -91,6 +140,7 @@ describeEachDialect('admin API: users, teams, secrets, labels, hosts, activities
   });
 
   it('replaces team and global enroll secrets; a secret is unique across scopes', async () => {
+    await teams();
     const put = await api(server(), 'PATCH', `${v1}/teams/${teamA}/secrets`, {
       token: admin,
       body: { secrets: [{ secret: 'a-1' }, { secret: 'a-2' }] },
@@ -103,7 +153,9 @@ describeEachDialect('admin API: users, teams, secrets, labels, hosts, activities
     });
     expect(g.status).toBe(200);
     const read = await api(server(), 'GET', `${v1}/spec/enroll_secret`, { token: admin });
-    expect(read.body.spec.secrets).toMatchObject([{ secret: 'global-1', team_id: null }]);
+    expect(read.body.spec.secrets).toMatchObject([{ secret: 'global-1' }]);
+    // Fleet's EnrollSecret.team_id is omitempty: a global secret has none.
+    expect(read.body.spec.secrets[0]).not.toHaveProperty('team_id');
     expect(read.body.spec.secrets[0].created_at).toMatch(/Z$/);
     const dup = await api(server(), 'PATCH', `${v1}/teams/${teamB}/secrets`, {
       token: admin,
@@ -119,6 +171,7 @@ describeEachDialect('admin API: users, teams, secrets, labels, hosts, activities
   });
 
   it('manages users: create (global or team roles), api-only tokens, edit, delete, last admin kept', async () => {
+    await teams();
     const both = await api(server(), 'POST', `${v1}/users/admin`, {
       token: admin,
       body: {
@@ -223,6 +276,7 @@ describeEachDialect('admin API: users, teams, secrets, labels, hosts, activities
   });
 
   it('adds and removes team users', async () => {
+    await teams();
     const obs = await apiUser(server(), admin, 'Obs', { teams: [{ id: teamB, role: 'observer' }] });
     const add = await api(server(), 'PATCH', `${v1}/teams/${teamA}/users`, {
       token: admin,
@@ -303,6 +357,7 @@ describeEachDialect('admin API: users, teams, secrets, labels, hosts, activities
   });
 
   it('transfers hosts to a team and back to No team, with events and activities', async () => {
+    await teams();
     events.length = 0;
     const t = await api(server(), 'POST', `${v1}/hosts/transfer`, {
       token: admin,
@@ -429,6 +484,13 @@ describeEachDialect('admin API: users, teams, secrets, labels, hosts, activities
   });
 
   it('deleting a team moves its hosts to No team and drops its secrets', async () => {
+    // Team A holds the first host (the transfer test leaves it there).
+    await teams();
+    if ((await server().app.services.hostStore.getById(hostIds[0]))!.team_id !== teamA)
+      await api(server(), 'POST', `${v1}/hosts/transfer`, {
+        token: admin,
+        body: { team_id: teamA, hosts: [hostIds[0]] },
+      });
     events.length = 0;
     expect((await api(server(), 'DELETE', `${v1}/teams/${teamA}`, { token: admin })).status).toBe(200);
     expect(events).toEqual([`transferred:${hostIds[0]}->null`]);
@@ -437,6 +499,7 @@ describeEachDialect('admin API: users, teams, secrets, labels, hosts, activities
   });
 
   it('reads and patches the config, with dry_run, and lists activities newest first with paging', async () => {
+    await everyKindOfActivity();
     const cfg = await api(server(), 'GET', `${v1}/config`, { token: admin });
     expect(cfg.body.org_info.org_name).toBe('Acme');
     const dry = await api(server(), 'PATCH', `${v1}/config?dry_run=true`, {

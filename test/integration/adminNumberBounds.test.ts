@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { api, setupAdmin } from '../helpers/api.js';
 import { createTeam, snapshot } from '../helpers/adminFixtures.js';
 import { describeEachDialect } from '../helpers/testServer.js';
@@ -80,7 +80,8 @@ describeEachDialect('numbers from the query string and the path are bounded', (s
   let admin = '';
   const ctx: Ctx = { host: 0, label: 0, team: 0 };
 
-  it('prepares an admin, a team, a host and a label', async () => {
+  // An admin, a team, a host and a label.
+  beforeAll(async () => {
     const srv = server();
     admin = await setupAdmin(srv);
     ctx.team = await createTeam(srv, admin, 'Bounds');

@@ -1,6 +1,7 @@
 import { beforeAll, expect, it } from 'vitest';
 import { apiUser, createTeam } from '../helpers/adminFixtures.js';
 import { api, setupAdmin } from '../helpers/api.js';
+import { openSecrets } from '../../src/appconfig/secretsAtRest.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
 
 const v1 = '/api/v1/fleet';
@@ -382,13 +383,20 @@ function gitopsDocument(serverUrl: string) {
   };
 }
 
-async function storedRow(srv: TestServer) {
+/** The stored settings row as text (secrets sealed). */
+async function rawRow(srv: TestServer): Promise<string | undefined> {
   const row = await srv.app.services.database.db
     .selectFrom('app_config_json')
     .select('json_value')
     .where('id', '=', 1)
     .executeTakeFirst();
-  return row ? JSON.parse(row.json_value) : undefined;
+  return row?.json_value;
+}
+
+/** The stored settings with their secrets opened with the server key. */
+async function storedRow(srv: TestServer): Promise<any> {
+  const raw = await rawRow(srv);
+  return raw ? openSecrets(JSON.parse(raw), srv.app.services.box) : undefined;
 }
 
 describeEachDialect('GET/PATCH /config: Fleet’s whole settings document', (server) => {
@@ -402,6 +410,17 @@ describeEachDialect('GET/PATCH /config: Fleet’s whole settings document', (ser
     const team = await createTeam(server(), admin, 'Team A');
     teamAdmin = (await apiUser(server(), admin, 'ta', { teams: [{ id: team, role: 'admin' }] })).token;
   });
+
+  /** The GitOps document applied, as the GitOps test leaves the settings for the tests after it. */
+  async function gitopsApplied(): Promise<void> {
+    const srvUrl = 'https://fleet.acme.test';
+    if ((await server().app.services.appConfig.serverUrl()) === srvUrl) return;
+    const res = await api(server(), 'PATCH', `${v1}/config?overwrite=true`, {
+      token: admin,
+      body: gitopsDocument(srvUrl),
+    });
+    expect(res.status, res.text).toBe(200);
+  }
 
   it('GET on a fresh server answers with exactly Fleet’s keys and its defaults', async () => {
     const res = await api(server(), 'GET', `${v1}/config`, { token: admin });
@@ -519,13 +538,16 @@ describeEachDialect('GET/PATCH /config: Fleet’s whole settings document', (ser
     const s = server().app.services;
     expect(await s.appConfig.serverUrl()).toBe(srvUrl);
     expect((await s.appConfig.get()).mdm.windows_enabled_and_configured).toBe(true);
-    // Secrets are stored as sent.
+    // Secrets are stored sealed under the server key and open to what was sent.
+    const raw = (await rawRow(server()))!;
+    for (const secret of ['smtp-gitops-secret', 'jira-gitops-secret']) expect(raw).not.toContain(secret);
     const row = await storedRow(server());
     expect(row.smtp_settings.password).toBe('smtp-gitops-secret');
     expect(row.integrations.jira[0].api_token).toBe('jira-gitops-secret');
   });
 
   it('objects merge and arrays and scalars replace; null leaves a plain setting and clears an optional one', async () => {
+    await gitopsApplied();
     const res = await api(server(), 'PATCH', `${v1}/config`, {
       token: admin,
       body: {
@@ -557,6 +579,7 @@ describeEachDialect('GET/PATCH /config: Fleet’s whole settings document', (ser
   });
 
   it('accepts and ignores the read-only parts of the document', async () => {
+    await gitopsApplied();
     const before = (await api(server(), 'GET', `${v1}/config`, { token: admin })).body;
     const rowBefore = await storedRow(server());
     const res = await api(server(), 'PATCH', `${v1}/config`, {
@@ -583,6 +606,7 @@ describeEachDialect('GET/PATCH /config: Fleet’s whole settings document', (ser
   });
 
   it('masks the SMTP password and integration tokens, and keeps them when they come back masked', async () => {
+    await gitopsApplied();
     const got = await api(server(), 'GET', `${v1}/config`, { token: admin });
     expect(got.text).not.toContain('smtp-gitops-secret');
     expect(got.text).not.toContain('jira-gitops-secret');
@@ -611,6 +635,7 @@ describeEachDialect('GET/PATCH /config: Fleet’s whole settings document', (ser
   });
 
   it('dry_run validates and answers with the result but changes nothing', async () => {
+    await gitopsApplied();
     const before = (await api(server(), 'GET', `${v1}/config`, { token: admin })).body;
     const rowBefore = await storedRow(server());
     const activitiesBefore = (await api(server(), 'GET', `${v1}/activities?per_page=100`, { token: admin }))
@@ -645,6 +670,7 @@ describeEachDialect('GET/PATCH /config: Fleet’s whole settings document', (ser
   });
 
   it('answers unknown keys, wrong types and invalid values as Fleet does, storing nothing', async () => {
+    await gitopsApplied();
     const rowBefore = await storedRow(server());
     const unknownTop = await api(server(), 'PATCH', `${v1}/config`, {
       token: admin,
@@ -691,6 +717,7 @@ describeEachDialect('GET/PATCH /config: Fleet’s whole settings document', (ser
   });
 
   it('lets observers read the settings without secrets and refuses their changes', async () => {
+    await gitopsApplied();
     const res = await api(server(), 'GET', `${v1}/config`, { token: observer });
     expect(res.status).toBe(200);
     // Fleet shows SMTP, SSO and agent options to admins only.

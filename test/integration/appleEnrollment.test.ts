@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parsePlist } from 'plist';
-import { expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { EnrollmentIds } from '../../src/apple/enrollment/profile.js';
 import { scepEnroll } from '../../src/apple/scep/client.js';
 import { cmsVerifyAttached } from '../../src/crypto/cms.js';
@@ -25,8 +25,17 @@ describeEachDialect('Apple enrollment profile', (server) => {
   let admin = '';
   let topic = '';
 
-  it('answers 400 MDM-not-configured while there is no APNs certificate', async () => {
+  beforeAll(async () => {
     admin = await setupAdmin(server());
+  });
+
+  /** Turns MDM on (an APNs certificate) once; returns its topic. */
+  async function mdmOn(): Promise<string> {
+    if (!topic) topic = (await installPushCertificate(server().app.services)).topic;
+    return topic;
+  }
+
+  it('answers 400 MDM-not-configured while there is no APNs certificate', async () => {
     const res = await api(server(), 'GET', '/api/v1/fleet/enrollment_profiles/manual', { token: admin });
     expect(res.status).toBe(400);
     expect(res.body.errors[0].reason).toMatch(/MDM features aren't turned on/);
@@ -34,7 +43,7 @@ describeEachDialect('Apple enrollment profile', (server) => {
   });
 
   it('serves a CMS-signed profile that openssl verifies against the SCEP CA and plistutil parses', async () => {
-    topic = (await installPushCertificate(server().app.services)).topic;
+    await mdmOn();
     const res = await download(`${server().url}/api/latest/fleet/enrollment_profiles/manual`, admin);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('application/x-apple-aspen-config');
@@ -140,7 +149,16 @@ describeEachDialect('Apple enrollment profile', (server) => {
     expect(enrolled.certPem).toContain('BEGIN CERTIFICATE');
   });
 
+  it("serves the same profile at Fleet's older /mdm/manual_enrollment_profile path", async () => {
+    await mdmOn();
+    const res = await download(`${server().url}/api/latest/fleet/mdm/manual_enrollment_profile`, admin);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/x-apple-aspen-config');
+    expect(cmsVerifyAttached(res.body).content.toString()).toContain('com.apple.mdm');
+  });
+
   it('lets any role that reads the app config download it', async () => {
+    await mdmOn();
     const observer = await tokenForRole(server().app.services, 'observer');
     expect((await download(`${server().url}/api/v1/fleet/enrollment_profiles/manual`, observer)).status).toBe(
       200,
@@ -152,6 +170,7 @@ describeEachDialect('Apple enrollment profile', (server) => {
   });
 
   it('serves /api/mdm/apple/enroll only for a valid enroll secret', async () => {
+    await mdmOn();
     const { db } = server().app.services.database;
     await db
       .insertInto('enroll_secrets')

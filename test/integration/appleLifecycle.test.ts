@@ -1,4 +1,4 @@
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { buildCommandPlist } from '../../src/apple/commands/build.js';
 import { SimulatedAppleDevice } from '../../src/apple/sim/device.js';
@@ -35,7 +35,8 @@ describeEachDialect(
   (server) => {
     let admin = '';
 
-    it('prepares an admin and a push certificate', async () => {
+    // An admin and a push certificate.
+    beforeAll(async () => {
       admin = await setupAdmin(server());
       await installPushCertificate(server().app.services, { topic: testTopic });
     });

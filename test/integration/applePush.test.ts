@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ApnsCertificateService } from '../../src/apple/push/certificates.js';
 import { ApplePushStore } from '../../src/apple/push/store.js';
 import { ConfigAssetService } from '../../src/configassets/service.js';
@@ -58,8 +58,30 @@ describeEachDialect(
     let keyPem = '';
     let topic = '';
 
-    it('answers 400 before a certificate exists and keeps Apple MDM off', async () => {
+    beforeAll(async () => {
       admin = await setupAdmin(server());
+    });
+
+    /** The APNs key, made through a CSR request as the CSR test does, unless it ran already. */
+    async function apnsKey(): Promise<void> {
+      if (keyPem) return;
+      expect(
+        (await api(server(), 'GET', '/api/v1/fleet/mdm/apple/request_csr', { token: admin })).status,
+      ).toBe(200);
+      keyPem = (await server().app.services.assets.getOne('apns_key', { fresh: true }))!.toString();
+    }
+
+    /** A signed certificate for the key, uploaded as the upload test does, unless it ran already. */
+    async function pushCertificate(): Promise<void> {
+      if (topic) return;
+      await apnsKey();
+      topic = newPushTopic();
+      expect((await uploadCert(server(), admin, makePushCertificate({ keyPem, topic }).certPem)).status).toBe(
+        202,
+      );
+    }
+
+    it('answers 400 before a certificate exists and keeps Apple MDM off', async () => {
       const st = await api(server(), 'GET', '/api/v1/fleet/mdm/apple', { token: admin });
       expect(st.status).toBe(400);
       expect(st.body.errors[0].reason).toMatch(/MDM features aren't turned on/);
@@ -97,6 +119,7 @@ describeEachDialect(
     });
 
     it('refuses bad uploads with 4xx and stores nothing', async () => {
+      await apnsKey();
       const cases: [string | Buffer, number, RegExp][] = [
         [readFileSync(`${vectors}/pushcert-mock-no-uid.micromdm.pem`), 422, /no UID attribute/],
         [
@@ -131,10 +154,12 @@ describeEachDialect(
     });
 
     it('accepts the signed certificate and reports it', async () => {
+      await apnsKey();
       topic = newPushTopic();
       const cert = makePushCertificate({ keyPem, topic });
       const res = await uploadCert(server(), admin, cert.certPem);
-      expect(res.status).toBe(200);
+      // 202 Accepted, as Fleet answers it.
+      expect(res.status).toBe(202);
       const st = await api(server(), 'GET', '/api/v1/fleet/mdm/apple', { token: admin });
       expect(st.status).toBe(200);
       const x = new X509Certificate(cert.certPem);
@@ -157,6 +182,7 @@ describeEachDialect(
     });
 
     it('pushes to devices and records dead tokens, which are not pushed again until a TokenUpdate', async () => {
+      await pushCertificate();
       const { db } = server().app.services.database;
       const good = await seedEnrollment(db, { topic });
       const bad = await seedEnrollment(db, { topic });
@@ -204,6 +230,7 @@ describeEachDialect(
     });
 
     it('re-pushes pending and NotNow commands with exponential back-off, skipping answered ones', async () => {
+      await pushCertificate();
       const { db } = server().app.services.database;
       const svc = server().app.services.applePush;
       const pending = await seedEnrollment(db, { topic });
@@ -261,6 +288,8 @@ describeEachDialect(
     });
 
     it('refuses a certificate with another topic while devices are enrolled; nothing changes', async () => {
+      await pushCertificate();
+      await seedEnrollment(server().app.services.database.db, { topic }); // a device enrolled
       const before = await api(server(), 'GET', '/api/v1/fleet/mdm/apple', { token: admin });
       const other = makePushCertificate({ keyPem, topic: newPushTopic() });
       const res = await uploadCert(server(), admin, other.certPem);
@@ -273,13 +302,14 @@ describeEachDialect(
     });
 
     it('uses a renewed certificate for the next push without a restart', async () => {
+      await pushCertificate();
       const { db } = server().app.services.database;
       const dev = await seedEnrollment(db, { topic });
       await server().app.services.applePush.pushEnrollments([dev.udid]);
       const firstSerial = apns.fake.pushesTo(dev.tokenHex).at(-1)!.clientCertSerial;
 
       const renewed = makePushCertificate({ keyPem, topic, days: 400 });
-      expect((await uploadCert(server(), admin, renewed.certPem)).status).toBe(200);
+      expect((await uploadCert(server(), admin, renewed.certPem)).status).toBe(202);
       await server().app.services.applePush.pushEnrollments([dev.udid]);
       const secondSerial = apns.fake.pushesTo(dev.tokenHex).at(-1)!.clientCertSerial;
       expect(secondSerial).toBe(new X509Certificate(renewed.certPem).serialNumber.toUpperCase());
@@ -287,6 +317,7 @@ describeEachDialect(
     });
 
     it('another process sees a renewed certificate once its short cache expires', async () => {
+      await pushCertificate();
       const s = server().app.services;
       let clock = Date.now();
       // A second process: its own asset service and certificate cache over the same database.
@@ -300,13 +331,14 @@ describeEachDialect(
       );
       const before = await other.current();
       const renewed = makePushCertificate({ keyPem, topic, days: 500 });
-      expect((await uploadCert(server(), admin, renewed.certPem)).status).toBe(200);
+      expect((await uploadCert(server(), admin, renewed.certPem)).status).toBe(202);
       expect((await other.current())?.certPem).toBe(before?.certPem);
       clock += 31_000;
       expect((await other.current())?.certPem).toBe(new X509Certificate(renewed.certPem).toString());
     });
 
     it('deletes the certificate: Apple MDM is off and pushes stop', async () => {
+      await pushCertificate();
       const { db } = server().app.services.database;
       const dev = await seedEnrollment(db, { topic });
       const observer = await tokenForRole(server().app.services, 'observer');

@@ -49,7 +49,14 @@ describeEachDialect(
     let bypassUuid = '';
     let listUuid = '';
 
-    it('locks a team Mac as admin and runs secret-carrying commands on it', async () => {
+    // Every test needs the locked Mac and its commands: the first test makes them, or the first
+    // test that runs when it is skipped.
+    let locked: Promise<void> | undefined;
+    const lockedMac = () => (locked ??= lockMacAndRunCommands());
+
+    it('locks a team Mac as admin and runs secret-carrying commands on it', () => lockedMac());
+
+    async function lockMacAndRunCommands(): Promise<void> {
       const srv = server();
       const s = srv.app.services;
       tokens.admin = await setupAdmin(srv);
@@ -123,7 +130,7 @@ describeEachDialect(
         .set({ result: answer })
         .where('command_uuid', '=', bypassUuid)
         .execute();
-    });
+    }
 
     const results = (who: Who, uuid: string, path = `${v1}/commands/results`) =>
       api(server(), 'GET', `${path}?command_uuid=${uuid}`, { token: tokens[who] });
@@ -132,6 +139,7 @@ describeEachDialect(
       parsePlistDict(Buffer.from(row.payload, 'base64')).Command as Record<string, unknown>;
 
     it('lists commands without the PIN for every role', async () => {
+      await lockedMac();
       for (const who of [...mayUnlock, ...mayNotUnlock]) {
         const list = await api(server(), 'GET', `${v1}/commands?host_identifier=${udid}`, {
           token: tokens[who],
@@ -145,6 +153,7 @@ describeEachDialect(
     });
 
     it('shows the lock PIN and other secrets to admins and maintainers', async () => {
+      await lockedMac();
       for (const who of mayUnlock) {
         const lock = await results(who, lockUuid);
         expect(lock.status, who).toBe(200);
@@ -164,6 +173,7 @@ describeEachDialect(
     });
 
     it('redacts the PIN, passwords and bypass code for roles that may not unlock or wipe', async () => {
+      await lockedMac();
       for (const who of mayNotUnlock) {
         for (const path of [`${v1}/commands/results`, `${v1}/mdm/apple/commandresults`]) {
           const lock = await results(who, lockUuid, path);
@@ -201,6 +211,7 @@ describeEachDialect(
     });
 
     it('leaves commands without secrets byte for byte as stored', async () => {
+      await lockedMac();
       const admin = await results('admin', listUuid);
       for (const who of mayNotUnlock) {
         const mine = await results(who, listUuid);
@@ -210,6 +221,7 @@ describeEachDialect(
     });
 
     it('still lets only admins and maintainers see the PIN through unlock', async () => {
+      await lockedMac();
       for (const who of mayNotUnlock) {
         const res = await api(server(), 'POST', `${v1}/hosts/${hostId}/unlock`, { token: tokens[who] });
         expect(res.status, who).toBe(403);

@@ -1,12 +1,28 @@
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CronScheduler, cronPattern } from '../../src/cron/scheduler.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CronScheduler, cronPattern, type CronSchedulerOptions } from '../../src/cron/scheduler.js';
 import { CronStore } from '../../src/cron/store.js';
 import { dbNow } from '../../src/db/dialect.js';
 import { createTestDatabase, dialects, mysqlAvailable, type TestDatabase } from '../helpers/testServer.js';
 
 const silent = pino({ level: 'silent' });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A job body that parks each run until `release()`; `began` settles once the first run is inside it. */
+function parkedJob() {
+  let began: () => void = () => {};
+  const job = {
+    runs: 0,
+    release: () => {},
+    began: new Promise<void>((r) => (began = r)),
+    run: () => {
+      job.runs++;
+      began();
+      return new Promise<void>((r) => (job.release = r));
+    },
+  };
+  return job;
+}
 
 for (const dialect of dialects) {
   const d = dialect === 'mysql' && !mysqlAvailable ? describe.skip : describe;
@@ -22,9 +38,12 @@ for (const dialect of dialects) {
     });
 
     /** Two "processes": schedulers with different instance ids on one database. */
-    function pair(job: { name: string; intervalSeconds: number; run: () => Promise<void> }) {
-      const a = new CronScheduler(store, 'instance-a', silent, 200);
-      const b = new CronScheduler(store, 'instance-b', silent, 200);
+    function pair(
+      job: { name: string; intervalSeconds: number; run: () => Promise<void> },
+      options: CronSchedulerOptions = {},
+    ) {
+      const a = new CronScheduler(store, 'instance-a', silent, { shutdownGraceMs: 200, ...options });
+      const b = new CronScheduler(store, 'instance-b', silent, { shutdownGraceMs: 200, ...options });
       a.register(job);
       b.register(job);
       return { a, b };
@@ -76,20 +95,22 @@ for (const dialect of dialects) {
     });
 
     it('renews the lease during a long run; neither process starts a second run meanwhile', async () => {
-      let release: () => void = () => {};
-      let runs = 0;
-      const { a, b } = pair({
-        name: 'long_run',
-        intervalSeconds: 1,
-        run: () => {
-          runs++;
-          return new Promise<void>((r) => (release = r));
-        },
-      });
+      // Renewals every 50 ms of a one-minute lease: the test sees them without waiting out an
+      // interval, and a stalled machine cannot let the lease run out under the assertions.
+      const job = parkedJob();
+      const { a, b } = pair({ name: 'long_run', intervalSeconds: 60, run: job.run }, { renewEveryMs: 50 });
       const first = a.runScheduled('long_run');
-      await sleep(100);
+      await job.began;
       const initial = (await lease('long_run')).expires_at;
-      await sleep(1900); // two renewals at 800 ms; without them the 1 s lease would have expired
+      // Wait (bounded) for a renewal: the lease moves on and so does the run's heartbeat.
+      await vi.waitFor(
+        async () => {
+          expect((await lease('long_run')).expires_at > initial).toBe(true);
+          const [run] = await store.runsOf('long_run');
+          expect(run.updated_at > run.created_at).toBe(true);
+        },
+        { timeout: 30_000, interval: 50 },
+      );
       const renewed = await lease('long_run');
       expect(renewed.owner).toBe('instance-a');
       expect(renewed.expires_at > initial).toBe(true);
@@ -100,9 +121,9 @@ for (const dialect of dialects) {
       expect(pending).toHaveLength(1);
       expect(pending[0].status).toBe('pending');
       expect(pending[0].updated_at > pending[0].created_at).toBe(true); // heartbeat
-      release();
+      job.release();
       expect((await first).ran).toBe(true);
-      expect(runs).toBe(1);
+      expect(job.runs).toBe(1);
       expect((await store.runsOf('long_run'))[0].status).toBe('completed');
     });
 
@@ -120,7 +141,8 @@ for (const dialect of dialects) {
     });
 
     it('skips while another process has a live pending run, ignores a stale one', async () => {
-      const { b } = pair({ name: 'pending_elsewhere', intervalSeconds: 1, run: async () => {} });
+      // A one-minute interval: the fresh pending row stays live (2 intervals) however slow the machine.
+      const { b } = pair({ name: 'pending_elsewhere', intervalSeconds: 60, run: async () => {} });
       const now = dbNow();
       await testDb.database.db
         .insertInto('cron_stats')
@@ -136,7 +158,7 @@ for (const dialect of dialects) {
         .execute();
       expect(await b.runScheduled('pending_elsewhere')).toEqual({ ran: false, reason: 'already_running' });
       // The other process died: its heartbeat stops and the row goes stale after 2 intervals.
-      const old = dbNow(-10_000);
+      const old = dbNow(-3 * 60_000);
       await testDb.database.db
         .updateTable('cron_stats')
         .set({ updated_at: old, created_at: old })
@@ -146,22 +168,18 @@ for (const dialect of dialects) {
     });
 
     it('a trigger takes an idle lease held elsewhere, refuses while a run is in progress, and records it as triggered', async () => {
-      let release: () => void = () => {};
-      const { a, b } = pair({
-        name: 'triggerable',
-        intervalSeconds: 60,
-        run: () => new Promise<void>((r) => (release = r)),
-      });
+      const job = parkedJob();
+      const { a, b } = pair({ name: 'triggerable', intervalSeconds: 60, run: job.run });
       const scheduled = a.runScheduled('triggerable');
-      await sleep(50);
+      await job.began;
       await expect(b.trigger('triggerable')).rejects.toMatchObject({ statusCode: 409 });
       await expect(a.trigger('triggerable')).rejects.toMatchObject({ statusCode: 409 });
-      release();
+      job.release();
       await scheduled;
       // a still holds the lease (kept until expiry) but is idle: b's trigger may take it.
       const { statsId, finished } = await b.trigger('triggerable');
       expect((await lease('triggerable')).owner).toBe('instance-b');
-      release();
+      job.release();
       expect(await finished).toMatchObject({ ran: true, statsId });
       const rows = await store.runsOf('triggerable');
       expect(rows.map((r) => [r.stats_type, r.status, r.instance])).toEqual([
@@ -172,9 +190,10 @@ for (const dialect of dialects) {
     });
 
     it('marks a run still going at shutdown as canceled', async () => {
-      const { a } = pair({ name: 'shutdown', intervalSeconds: 60, run: () => new Promise<void>(() => {}) });
+      const job = parkedJob(); // never released
+      const { a } = pair({ name: 'shutdown', intervalSeconds: 60, run: job.run });
       void a.runScheduled('shutdown');
-      await sleep(100);
+      await job.began;
       await a.stop();
       const [row] = await store.runsOf('shutdown');
       expect(row.status).toBe('canceled');

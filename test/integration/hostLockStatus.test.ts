@@ -1,4 +1,4 @@
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { api, setupAdmin } from '../helpers/api.js';
 import { installPushCertificate, startFakeApns } from '../helpers/apns.js';
 import { enrolledDevice, testTopic } from '../helpers/appleDevice.js';
@@ -18,7 +18,8 @@ describeEachDialect('host detail: mdm.device_status and pending_action follow lo
     };
   };
 
-  it('prepares an admin and a push certificate', async () => {
+  // An admin and a push certificate.
+  beforeAll(async () => {
     admin = await setupAdmin(server());
     await installPushCertificate(server().app.services, { topic: testTopic });
   });

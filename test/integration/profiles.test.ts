@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { dbNow } from '../../src/db/dialect.js';
 import type { SimulatedAppleDevice } from '../../src/apple/sim/device.js';
 import { api, setupAdmin } from '../helpers/api.js';
@@ -23,7 +23,8 @@ describeEachDialect(
     let teamId = 0;
     let labelId = 0;
 
-    it('prepares an admin, a team, a dynamic label and an enrolled Mac', async () => {
+    // An admin, a team, a dynamic label and an enrolled Mac.
+    beforeAll(async () => {
       const s = server().app.services;
       admin = await setupAdmin(server());
       const now = dbNow();
@@ -106,6 +107,65 @@ describeEachDialect(
     });
 
     let dockUuid = '';
+
+    /** The Dock profile verified on the Mac, as the upload test leaves it. */
+    async function dockVerified(): Promise<void> {
+      if (dockUuid) return;
+      const dock = await uploadProfile(server(), admin, {
+        name: 'dock.mobileconfig',
+        bytes: mobileconfig('com.example.dock', 'Dock'),
+      });
+      dockUuid = dock.body.profile_uuid;
+      await converge(server(), [mac]);
+    }
+
+    /** The Mac a member of Laptops, as the exclude-any test leaves it. */
+    async function macInLaptops(): Promise<void> {
+      const { db } = server().app.services.database;
+      const row = await db
+        .selectFrom('label_membership')
+        .select('is_member')
+        .where('host_id', '=', macHostId)
+        .where('label_id', '=', labelId)
+        .executeTakeFirst();
+      if (Number(row?.is_member) === 1) return;
+      const now = dbNow();
+      if (row)
+        await db
+          .updateTable('label_membership')
+          .set({ is_member: 1 })
+          .where('host_id', '=', macHostId)
+          .where('label_id', '=', labelId)
+          .execute();
+      else
+        await db
+          .insertInto('label_membership')
+          .values({ host_id: macHostId, label_id: labelId, is_member: 1, created_at: now, updated_at: now })
+          .execute();
+      await server().app.services.hostEvents.emitLabelMembershipChanged([labelId], [macHostId]);
+    }
+
+    /** The Mac moved to the team, its team profile verified, as the team test leaves it. */
+    async function macInTeamWithProfile(): Promise<void> {
+      const srv = server();
+      const { db } = srv.app.services.database;
+      const host = await db
+        .selectFrom('hosts')
+        .select('team_id')
+        .where('id', '=', macHostId)
+        .executeTakeFirst();
+      if (Number(host?.team_id) === teamId) return;
+      await uploadProfile(
+        srv,
+        admin,
+        { name: 'team.mobileconfig', bytes: mobileconfig('com.example.team', 'Team') },
+        { team_id: String(teamId) },
+      );
+      await db.updateTable('hosts').set({ team_id: teamId }).where('id', '=', macHostId).execute();
+      await srv.app.services.hostEvents.emitHostsTransferred([macHostId], teamId);
+      await converge(srv, [mac]);
+    }
+
     it('uploads a profile, marks the host pending at once, and the device converges to verified', async () => {
       const srv = server();
       const res = await uploadProfile(srv, admin, {
@@ -160,6 +220,7 @@ describeEachDialect(
     });
 
     it('re-sends a profile the device dropped behind our back', async () => {
+      await dockVerified();
       const srv = server();
       mac.profiles.delete('com.example.dock');
       // Force a fresh ProfileList now, and treat the earlier acknowledgement as old enough.
@@ -273,6 +334,7 @@ describeEachDialect(
     });
 
     it('label include-all / include-any follow membership; a deleted label freezes the profile', async () => {
+      await macInLaptops();
       const srv = server();
       const all = await uploadProfile(
         srv,
@@ -332,6 +394,7 @@ describeEachDialect(
     });
 
     it('an edited profile (batch) gets a new checksum and command; a batch with one bad profile changes nothing', async () => {
+      await macInTeamWithProfile();
       const srv = server();
       const before = (await appleHostRows(srv, mac.udid))[0];
       const good = {
@@ -366,6 +429,7 @@ describeEachDialect(
     });
 
     it('deleting a profile removes it from the device and the host rows', async () => {
+      await macInTeamWithProfile();
       const srv = server();
       const [p] = await srv.app.services.database.db
         .selectFrom('mdm_apple_configuration_profiles')

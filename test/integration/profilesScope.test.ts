@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import type { SimulatedAppleDevice } from '../../src/apple/sim/device.js';
 import { dbNow } from '../../src/db/dialect.js';
 import { api, setupAdmin } from '../helpers/api.js';
@@ -36,7 +36,8 @@ describeEachDialect(
       expect(res.status).toBe(200);
     };
 
-    it('prepares an admin, two manual labels and an enrolled Mac', async () => {
+    // An admin, two manual labels and an enrolled Mac.
+    beforeAll(async () => {
       const srv = server();
       admin = await setupAdmin(srv);
       mac = await enrolledDevice(srv);
@@ -88,7 +89,39 @@ describeEachDialect(
       expect((await appleHostRows(srv, mac.udid)).map((r) => r.status)).toEqual(['verified']);
     });
 
+    /** Whether the Mac has a row for the profile with this identifier. */
+    const hasRow = async (identifier: string) =>
+      (await appleHostRows(server(), mac.udid)).some((r) => r.profile_identifier === identifier);
+
+    /** The include-any profile installed through Scope B, as the include-any test leaves it. */
+    async function anyThroughB(): Promise<void> {
+      if (await hasRow('com.scope.any')) return;
+      await uploadProfile(
+        server(),
+        admin,
+        { name: 'any.mobileconfig', bytes: mobileconfig('com.scope.any', 'Scope Any') },
+        { labels_include_any: ['Scope A', 'Scope B'] },
+      );
+      await setLabels(['Scope B'], true);
+      await converge(server(), [mac]);
+    }
+
+    /** Both profiles installed, the Mac in both labels, as the include-all test leaves it. */
+    async function allAndAny(): Promise<void> {
+      await anyThroughB();
+      if (await hasRow('com.scope.all')) return;
+      await uploadProfile(
+        server(),
+        admin,
+        { name: 'all.mobileconfig', bytes: mobileconfig('com.scope.all', 'Scope All') },
+        { labels_include_all: ['Scope A', 'Scope B'] },
+      );
+      await setLabels(['Scope A'], true);
+      await converge(server(), [mac]);
+    }
+
     it('include-all: needs every label; leaving one removes it, rejoining re-installs it', async () => {
+      await anyThroughB();
       const srv = server();
       const all = await uploadProfile(
         srv,
@@ -115,6 +148,7 @@ describeEachDialect(
     });
 
     it('CheckOut drops the host rows; re-enrolling sends every profile again', async () => {
+      await allAndAny();
       const srv = server();
       const before = await appleHostRows(srv, mac.udid);
       expect(before).toHaveLength(2);
@@ -136,7 +170,62 @@ describeEachDialect(
     let dockUuid = '';
     const seeded: { udid: string; hostId: number }[] = [];
 
+    // A team with two profiles and a declaration, and hosts with a status row for each (made once:
+    // the summary test makes them, or the batch resend test when it runs alone).
+    let summaryHosts: Promise<string> | undefined;
+    const seedSummaryHosts = () => (summaryHosts ??= seedSummaryHostsOnce());
+
     it('the summary counts each host once, matching its rows (failed > pending > verifying > verified)', async () => {
+      const srv = server();
+      const db = srv.app.services.database.db;
+      const decl = await seedSummaryHosts();
+
+      // Expected buckets from the team's host list and each host's rows.
+      const list = await api(srv, 'GET', `/api/latest/fleet/hosts?team_id=${teamId}&per_page=100`, {
+        token: admin,
+      });
+      expect(list.status).toBe(200);
+      const expected = { verified: 0, verifying: 0, pending: 0, failed: 0 };
+      for (const h of list.body.hosts as { uuid: string }[]) {
+        const p = await db
+          .selectFrom('host_mdm_apple_profiles')
+          .select('status')
+          .where('host_uuid', '=', h.uuid)
+          .execute();
+        const dd = await db
+          .selectFrom('host_mdm_apple_declarations')
+          .select('status')
+          .where('host_uuid', '=', h.uuid)
+          .execute();
+        const b = bucketOf([...p, ...dd].map((r) => r.status));
+        if (b) expected[b]++;
+      }
+      expect(expected).toEqual({ verified: 1, verifying: 1, pending: 3, failed: 2 });
+      const summary = await api(
+        srv,
+        'GET',
+        `/api/latest/fleet/configuration_profiles/summary?team_id=${teamId}`,
+        { token: admin },
+      );
+      expect(summary.body).toEqual({ team_id: teamId, ...expected });
+
+      // Declarations appear in the host's profile list next to profiles, with their d… UUID.
+      const details = await api(srv, 'GET', `/api/latest/fleet/hosts/${seeded[5].hostId}`, { token: admin });
+      const profiles = details.body.host.mdm.profiles as {
+        profile_uuid: string;
+        name: string;
+        status: string;
+      }[];
+      expect(profiles.map((p) => [p.name, p.status])).toEqual([
+        ['Dock', 'verified'],
+        ['Passcode', 'failed'],
+        ['WiFi', 'verified'],
+      ]);
+      expect(profiles.find((p) => p.name === 'Passcode')?.profile_uuid).toBe(decl);
+    });
+
+    /** Makes the team, its profiles and the seeded hosts; returns the declaration's UUID. */
+    async function seedSummaryHostsOnce(): Promise<string> {
       const srv = server();
       const db = srv.app.services.database.db;
       const now = dbNow();
@@ -239,51 +328,11 @@ describeEachDialect(
         }
       }
 
-      // Expected buckets from the team's host list and each host's rows.
-      const list = await api(srv, 'GET', `/api/latest/fleet/hosts?team_id=${teamId}&per_page=100`, {
-        token: admin,
-      });
-      expect(list.status).toBe(200);
-      const expected = { verified: 0, verifying: 0, pending: 0, failed: 0 };
-      for (const h of list.body.hosts as { uuid: string }[]) {
-        const p = await db
-          .selectFrom('host_mdm_apple_profiles')
-          .select('status')
-          .where('host_uuid', '=', h.uuid)
-          .execute();
-        const dd = await db
-          .selectFrom('host_mdm_apple_declarations')
-          .select('status')
-          .where('host_uuid', '=', h.uuid)
-          .execute();
-        const b = bucketOf([...p, ...dd].map((r) => r.status));
-        if (b) expected[b]++;
-      }
-      expect(expected).toEqual({ verified: 1, verifying: 1, pending: 3, failed: 2 });
-      const summary = await api(
-        srv,
-        'GET',
-        `/api/latest/fleet/configuration_profiles/summary?team_id=${teamId}`,
-        { token: admin },
-      );
-      expect(summary.body).toEqual({ team_id: teamId, ...expected });
-
-      // Declarations appear in the host's profile list next to profiles, with their d… UUID.
-      const details = await api(srv, 'GET', `/api/latest/fleet/hosts/${seeded[5].hostId}`, { token: admin });
-      const profiles = details.body.host.mdm.profiles as {
-        profile_uuid: string;
-        name: string;
-        status: string;
-      }[];
-      expect(profiles.map((p) => [p.name, p.status])).toEqual([
-        ['Dock', 'verified'],
-        ['Passcode', 'failed'],
-        ['WiFi', 'verified'],
-      ]);
-      expect(profiles.find((p) => p.name === 'Passcode')?.profile_uuid).toBe(decl);
-    });
+      return decl;
+    }
 
     it('batch resend puts every host with the given status back to pending; bad input changes nothing', async () => {
+      await seedSummaryHosts();
       const srv = server();
       const db = srv.app.services.database.db;
       const snapshot = () =>

@@ -265,6 +265,16 @@ for (const dialect of dialects) {
 
     it('keeps no address or e-mail in clear, and the cleanup job removes ended windows', async () => {
       const { db } = testDb.database;
+      // Counters as the tests above leave them, when they did not run: a failed login days ago.
+      const counters = () =>
+        db
+          .selectFrom('rate_limits' as any)
+          .selectAll()
+          .execute();
+      if ((await counters()).length === 0) {
+        srv.at(day(3) + 15_000);
+        await login(srv, 'bob@example.com', wrongPassword, '203.0.113.9');
+      }
       const rows = await db
         .selectFrom('rate_limits' as any)
         .selectAll()

@@ -18,6 +18,12 @@ import { describeEachDialect, dialects, mysqlAvailable, mysqlRootUrl } from '../
 describeEachDialect('setup, login, logout, me', (server) => {
   let token = '';
 
+  /** The first admin's token: made by the setup test, or here when that test did not run. */
+  async function adminToken(): Promise<string> {
+    if (!token) token = await setupAdmin(server());
+    return token;
+  }
+
   it('refuses a weak password at setup and stores nothing', async () => {
     const res = await api(server(), 'POST', '/api/v1/setup', {
       body: { admin: { email: 'a@example.com', name: 'A', password: 'short' } },
@@ -38,6 +44,7 @@ describeEachDialect('setup, login, logout, me', (server) => {
   });
 
   it('answers me with the admin user', async () => {
+    await adminToken();
     const me = await api(server(), 'GET', '/api/latest/fleet/me', { token });
     expect(me.status).toBe(200);
     expect(me.body.user).toMatchObject({ email: 'admin@example.com', global_role: 'admin', api_only: false });
@@ -45,6 +52,7 @@ describeEachDialect('setup, login, logout, me', (server) => {
   });
 
   it('rejects missing and wrong credentials with Fleet error bodies', async () => {
+    await adminToken();
     const noToken = await api(server(), 'GET', '/api/v1/fleet/me');
     expect(noToken.status).toBe(401);
     expect(noToken.body).toMatchObject({ message: 'Authentication Failed', errors: [{ name: 'base' }] });
@@ -58,14 +66,16 @@ describeEachDialect('setup, login, logout, me', (server) => {
     });
     expect(malformed.status).toBe(400);
     expect(malformed.body.message).toBe('Bad request');
+    // As Fleet's JSON decoding does, a body key the endpoint does not know is ignored.
     const unknownField = await api(server(), 'POST', '/api/v1/fleet/login', {
       body: { email: 'admin@example.com', password: adminPassword, extra: 1 },
     });
-    expect(unknownField.status).toBe(400);
-    expect(unknownField.body.errors[0].reason).toContain('extra');
+    expect(unknownField.status).toBe(200);
+    expect(unknownField.body.token).toEqual(expect.any(String));
   });
 
   it('logs in and out; a logged-out token stops working', async () => {
+    await adminToken();
     const login = await api(server(), 'POST', '/api/v1/fleet/login', {
       body: { email: 'admin@example.com', password: adminPassword },
     });
@@ -77,6 +87,7 @@ describeEachDialect('setup, login, logout, me', (server) => {
   });
 
   it('stores only a SHA-256 of session and API tokens; the tokens work and logout deletes the row', async () => {
+    await adminToken();
     const login = await api(server(), 'POST', '/api/v1/fleet/login', {
       body: { email: 'admin@example.com', password: adminPassword },
     });
@@ -116,6 +127,7 @@ describeEachDialect('setup, login, logout, me', (server) => {
   });
 
   it('expires a session unused for longer than the session duration', async () => {
+    await adminToken();
     const login = await api(server(), 'POST', '/api/v1/fleet/login', {
       body: { email: 'admin@example.com', password: adminPassword },
     });
@@ -132,6 +144,7 @@ describeEachDialect('setup, login, logout, me', (server) => {
   });
 
   it('answers unknown routes with a Fleet 404 body and serves health and version', async () => {
+    await adminToken();
     const nf = await api(server(), 'GET', '/api/v1/fleet/nope', { token });
     expect(nf.status).toBe(404);
     expect(nf.body.message).toBe('Resource Not Found');

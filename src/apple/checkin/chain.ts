@@ -4,8 +4,10 @@ import type { CheckinAndCommandService, CheckinHooks } from './service.js';
 type Method = keyof CheckinAndCommandService;
 
 /**
- * Runs the core link to completion, then each hook link. The device gets the core's answer; a
- * failing hook is logged (once) and does not change that answer — Fleet's "multi" service.
+ * Runs the core service to completion, then each hook in order, one after another, awaiting each
+ * before the device gets its answer. The answer is the core's; a failing hook is logged and changes
+ * nothing; when the core throws, no hook runs. (NanoMDM's `service/multi` differs: it runs the other
+ * services after the first even when it failed, each in its own goroutine, without waiting for them.)
  */
 export function withHooks(
   core: CheckinAndCommandService,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { dbNow } from '../../db/dialect.js';
-import { BatchWriter } from '../batchWriter.js';
+import { BatchWriter } from '../../db/batchWriter.js';
 import { buildPlist } from '../commands/build.js';
 import type { AppleCommandQueue } from '../commands/queue.js';
 import type { CommandQueueStore } from '../commands/store.js';

@@ -1,8 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.js';
-import { ReusableQuery } from '../reusableQuery.js';
+import { ReusableQuery } from '../../db/reusableQuery.js';
 
-/** Fleet's per-host MDM side tables: host_mdm_commands (refetches in flight) and host_mdm_actions (lock/wipe). */
+/**
+ * Apple's updates of the core's per-host MDM side tables: host_mdm_commands (refetches in flight)
+ * and host_mdm_actions (lock/wipe), as Apple check-ins and command results settle them.
+ */
 export class HostMdmStateStore {
   constructor(private readonly db: Kysely<DB>) {
     this.unlockedMacLock = this.unlockedMacLockQuery();
@@ -55,13 +58,5 @@ export class HostMdmStateStore {
       .where('host_id', '=', hostId)
       .where('command_type', '=', commandType)
       .execute();
-  }
-
-  async deleteForHosts(hostIds: number[]): Promise<void> {
-    if (hostIds.length === 0) return;
-    await this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('host_mdm_commands').where('host_id', 'in', hostIds).execute();
-      await trx.deleteFrom('host_mdm_actions').where('host_id', 'in', hostIds).execute();
-    });
   }
 }

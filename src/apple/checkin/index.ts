@@ -77,9 +77,7 @@ export function createAppleMdm(deps: AppleMdmDeps) {
   // enroll again with a new identity.
   deps.hostEvents.add({
     hostsDeleted: async (hosts) => {
-      const uuids = hosts.map((h) => h.uuid).filter(Boolean);
-      await enrollmentStore.deleteDevices(uuids);
-      await hostMdmState.deleteForHosts(hosts.map((h) => h.id));
+      await enrollmentStore.deleteDevices(hosts.map((h) => h.uuid).filter(Boolean));
     },
   });
 

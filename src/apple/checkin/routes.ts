@@ -22,8 +22,8 @@ function sendError(reply: FastifyReply, status: number, message: string) {
  * content-type parsers and error answers stay here. Never answers 401: devices read 401 as
  * "unenroll me"; refusals are 400 (see the reference's status rules).
  */
-export function appleCheckinRoutes(opts: AppleCheckinRouteOptions) {
-  return async (scope: FastifyInstance) => {
+export async function registerAppleCheckinRoutes(app: FastifyInstance, opts: AppleCheckinRouteOptions) {
+  await app.register(async (scope) => {
     // Every body arrives as raw bytes: the plist is parsed once and the exact bytes are needed
     // for Mdm-Signature and for storing results verbatim.
     scope.removeAllContentTypeParsers();
@@ -79,5 +79,5 @@ export function appleCheckinRoutes(opts: AppleCheckinRouteOptions) {
     };
     scope.put(appleMdmPath, handle);
     scope.post(appleMdmPath, handle);
-  };
+  });
 }

@@ -1,21 +1,16 @@
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { dbNow, upsert } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
-import type { LockStateSource } from './lockState.js';
+import type { ActionOutcome, CommandRowFilter } from '../../mdm/platform.js';
 
-/** A host named in an admin command request, with its Apple device-channel enrollment if any. */
-export interface CommandTargetHost {
-  id: number;
-  uuid: string;
-  platform: string;
-  team_id: number | null;
-  hostname: string;
+/** A host's enabled Apple device-channel enrollment, if any, and whether MDM is on for it. */
+export interface HostEnrollment {
   mdm_enrolled: boolean;
   /** The device-channel enrollment id (= host UUID), when the host is enrolled in Apple MDM. */
   enrollment_id: string | null;
 }
 
-export interface CommandListRow {
+export interface CommandResultListRow {
   host_uuid: string;
   command_uuid: string;
   status: string;
@@ -23,45 +18,20 @@ export interface CommandListRow {
   request_type: string;
   hostname: string;
   team_id: number | null;
-  /** The host's platform: darwin/ios/ipados for Apple commands, windows for SyncML commands. */
-  platform: string;
-}
-
-export interface CommandResultListRow extends Omit<CommandListRow, 'platform'> {
   payload: Buffer;
   result: Buffer | null;
 }
 
-export interface CommandListFilter {
-  /** Teams whose hosts the caller may see; 'all' for global roles. */
-  visibleTeams: 'all' | number[];
-  hostIdentifier?: string;
-  requestType?: string;
-  statuses?: string[];
-  orderKey: 'updated_at' | 'request_type' | 'hostname' | 'status' | 'command_uuid' | 'host_uuid';
-  desc: boolean;
-  limit?: number;
-  offset?: number;
-}
-
-export interface HostMdmActionRow {
-  host_id: number;
-  lock_ref: string | null;
-  wipe_ref: string | null;
-  unlock_ref: string | null;
-  unlock_pin: string | null;
-  fleet_platform: string;
-}
-
 const deviceEnrollmentTypes = ['Device', 'User Enrollment (Device)'];
 
-/** SQL behind the admin commands API and host lock/wipe state (reads the Apple queue tables). */
+/** SQL behind Apple's part of the admin commands API and host actions (reads the Apple queue tables). */
 export class AppleCommandAdminStore {
   constructor(private readonly db: Kysely<DB>) {}
 
-  /** Hosts by UUID with their enabled device-channel enrollment (if any). */
-  async targetHosts(uuids: string[]): Promise<CommandTargetHost[]> {
-    if (uuids.length === 0) return [];
+  /** Each host's (by UUID) enabled device-channel enrollment and MDM state. */
+  async enrollmentsOf(uuids: string[]): Promise<Map<string, HostEnrollment>> {
+    const out = new Map<string, HostEnrollment>();
+    if (uuids.length === 0) return out;
     const rows = await this.db
       .selectFrom('hosts as h')
       .leftJoin('host_mdm as m', 'm.host_id', 'h.id')
@@ -71,49 +41,20 @@ export class AppleCommandAdminStore {
           .on('e.enabled', '=', 1)
           .on('e.type', 'in', deviceEnrollmentTypes),
       )
-      .select([
-        'h.id',
-        'h.uuid',
-        'h.platform',
-        'h.team_id',
-        'h.hostname',
-        'm.enrolled',
-        'e.id as enrollment_id',
-      ])
+      .select(['h.uuid', 'm.enrolled', 'e.id as enrollment_id'])
       .where('h.uuid', 'in', uuids)
       .execute();
-    return rows.map((r) => ({
-      id: Number(r.id),
-      uuid: r.uuid,
-      platform: r.platform,
-      team_id: r.team_id === null ? null : Number(r.team_id),
-      hostname: r.hostname,
-      mdm_enrolled: Boolean(Number(r.enrolled ?? 0)),
-      enrollment_id: r.enrollment_id ?? null,
-    }));
-  }
-
-  /**
-   * Conditions on the host (alias `h`) both halves of the list share: team scope and the
-   * host identifier (UUID, serial, hostname or computer name).
-   */
-  private hostConditions(f: Omit<CommandListFilter, 'orderKey' | 'desc'>): RawBuilder<boolean>[] {
-    const out: RawBuilder<boolean>[] = [];
-    if (f.visibleTeams !== 'all') {
-      const teams = f.visibleTeams;
-      out.push(teams.length === 0 ? sql<boolean>`1 = 0` : sql<boolean>`h.team_id in (${sql.join(teams)})`);
-    }
-    if (f.hostIdentifier) {
-      const id = f.hostIdentifier;
-      out.push(
-        sql<boolean>`(h.uuid = ${id} or h.hardware_serial = ${id} or h.hostname = ${id} or h.computer_name = ${id})`,
-      );
+    for (const r of rows) {
+      out.set(r.uuid, {
+        mdm_enrolled: Boolean(Number(r.enrolled ?? 0)),
+        enrollment_id: r.enrollment_id ?? null,
+      });
     }
     return out;
   }
 
-  /** Apple commands: one row per queued (enrollment, command), with the latest result if any. */
-  private appleRows(f: Omit<CommandListFilter, 'orderKey' | 'desc'>) {
+  /** Apple commands for `GET /commands`: one row per queued (enrollment, command), with the latest result if any. */
+  listRows(f: CommandRowFilter) {
     let q = this.db
       .selectFrom('nano_enrollment_queue as q')
       .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
@@ -122,7 +63,7 @@ export class AppleCommandAdminStore {
       .leftJoin('nano_command_results as r', (j) =>
         j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'),
       );
-    for (const c of this.hostConditions(f)) q = q.where(c);
+    for (const c of f.hostConditions) q = q.where(c);
     if (f.requestType) q = q.where('c.request_type', '=', f.requestType);
     if (f.statuses?.length) {
       const named = f.statuses.filter((s) => s !== 'Pending');
@@ -144,92 +85,6 @@ export class AppleCommandAdminStore {
       sql<number | null>`h.team_id`.as('team_id'),
       sql<string>`h.platform`.as('platform'),
     ]);
-  }
-
-  /**
-   * Windows commands: answered ones from the results table (status = the SyncML status code),
-   * still queued ones as Pending. The request type is the command's first LocURI (as Fleet shows it).
-   * Apple status filters map onto status codes: Acknowledged = 2xx, Error = anything else.
-   */
-  private windowsRows(f: Omit<CommandListFilter, 'orderKey' | 'desc'>) {
-    const wantPending = !f.statuses?.length || f.statuses.includes('Pending');
-    const wantOk = !f.statuses?.length || f.statuses.includes('Acknowledged');
-    const wantFailed =
-      !f.statuses?.length || f.statuses.includes('Error') || f.statuses.includes('CommandFormatError');
-    let answered = this.db
-      .selectFrom('windows_mdm_command_results as r')
-      .innerJoin('windows_mdm_commands as c', 'c.command_uuid', 'r.command_uuid')
-      .innerJoin('mdm_windows_enrollments as e', 'e.id', 'r.enrollment_id')
-      .innerJoin('hosts as h', 'h.uuid', 'e.host_uuid');
-    let pending = this.db
-      .selectFrom('windows_mdm_command_queue as q')
-      .innerJoin('windows_mdm_commands as c', 'c.command_uuid', 'q.command_uuid')
-      .innerJoin('mdm_windows_enrollments as e', 'e.id', 'q.enrollment_id')
-      .innerJoin('hosts as h', 'h.uuid', 'e.host_uuid')
-      // A command answered and queued again shows once, with its answer.
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('windows_mdm_command_results as r')
-              .select('r.command_uuid')
-              .whereRef('r.enrollment_id', '=', 'q.enrollment_id')
-              .whereRef('r.command_uuid', '=', 'q.command_uuid'),
-          ),
-        ),
-      );
-    for (const c of this.hostConditions(f)) {
-      answered = answered.where(c);
-      pending = pending.where(c);
-    }
-    if (f.requestType) {
-      answered = answered.where('c.target_loc_uri', '=', f.requestType);
-      pending = pending.where('c.target_loc_uri', '=', f.requestType);
-    }
-    if (!wantPending) pending = pending.where(sql<boolean>`1 = 0`);
-    if (!wantOk) answered = answered.where('r.status_code', 'not like', '2%');
-    if (!wantFailed) answered = answered.where('r.status_code', 'like', '2%');
-    const common = [
-      sql<string>`h.uuid`.as('host_uuid'),
-      sql<string>`c.command_uuid`.as('command_uuid'),
-    ] as const;
-    const tail = [
-      sql<string>`c.target_loc_uri`.as('request_type'),
-      sql<string>`h.hostname`.as('hostname'),
-      sql<number | null>`h.team_id`.as('team_id'),
-      sql<string>`h.platform`.as('platform'),
-    ] as const;
-    return {
-      answered: answered.select([
-        ...common,
-        sql<string>`r.status_code`.as('status'),
-        sql<string>`r.updated_at`.as('updated_at'),
-        ...tail,
-      ]),
-      pending: pending.select([
-        ...common,
-        sql<string>`'Pending'`.as('status'),
-        sql<string>`q.created_at`.as('updated_at'),
-        ...tail,
-      ]),
-    };
-  }
-
-  /**
-   * Apple and Windows commands in one list: a UNION ALL of both, sorted and paged as one so
-   * pages are stable across platforms (ties broken by command UUID, then host UUID).
-   */
-  async listCommands(f: CommandListFilter): Promise<CommandListRow[]> {
-    const windows = this.windowsRows(f);
-    const all = this.appleRows(f).unionAll(windows.answered).unionAll(windows.pending);
-    let q = this.db
-      .selectFrom(all.as('u'))
-      .selectAll()
-      .orderBy(f.orderKey, f.desc ? 'desc' : 'asc')
-      .orderBy('command_uuid')
-      .orderBy('host_uuid');
-    if (f.limit !== undefined) q = q.limit(f.limit).offset(f.offset ?? 0);
-    const rows = await q.execute();
-    return rows.map((r) => ({ ...r, team_id: r.team_id === null ? null : Number(r.team_id) }));
   }
 
   async commandExists(commandUuid: string): Promise<boolean> {
@@ -275,43 +130,25 @@ export class AppleCommandAdminStore {
     }));
   }
 
-  // ---- host lock / unlock / wipe state (host_mdm_actions) ----
-
-  async hostAction(hostId: number): Promise<HostMdmActionRow | undefined> {
-    return this.db
-      .selectFrom('host_mdm_actions')
-      .selectAll()
-      .where('host_id', '=', hostId)
-      .executeTakeFirst();
-  }
-
   /**
-   * The host's action row with the device's latest answer to its lock and wipe commands, in one
-   * query (a lock or wipe command UUID is queued for that host only).
+   * The device's latest answer to each of a host's lock and wipe commands (each is queued for that
+   * host only): Acknowledged = done; Error or CommandFormatError = failed; none yet or NotNow = pending.
    */
-  async hostLockSource(hostId: number): Promise<LockStateSource | undefined> {
-    return this.db
-      .selectFrom('host_mdm_actions as a')
-      .leftJoin('nano_command_results as lr', 'lr.command_uuid', 'a.lock_ref')
-      .leftJoin('nano_command_results as wr', 'wr.command_uuid', 'a.wipe_ref')
-      .select([
-        'a.lock_ref',
-        'a.wipe_ref',
-        'a.unlock_ref',
-        'lr.status as lock_status',
-        'wr.status as wipe_status',
-      ])
-      .where('a.host_id', '=', hostId)
-      .executeTakeFirst();
-  }
-
-  async setHostAction(
-    trx: Kysely<DB>,
-    row: Pick<HostMdmActionRow, 'host_id' | 'fleet_platform'> &
-      Partial<Omit<HostMdmActionRow, 'host_id' | 'fleet_platform'>>,
-  ): Promise<void> {
-    const cols = Object.keys(row).filter((k) => k !== 'host_id');
-    await upsert(trx, 'host_mdm_actions', row, ['host_id'], cols);
+  async outcomes(commandUuids: string[]): Promise<Map<string, ActionOutcome>> {
+    const out = new Map<string, ActionOutcome>();
+    if (commandUuids.length === 0) return out;
+    const rows = await this.db
+      .selectFrom('nano_command_results')
+      .select(['command_uuid', 'status'])
+      .where('command_uuid', 'in', commandUuids)
+      .execute();
+    for (const r of rows) {
+      out.set(
+        r.command_uuid,
+        r.status === 'Acknowledged' ? 'done' : r.status === 'NotNow' ? 'pending' : 'failed',
+      );
+    }
+    return out;
   }
 
   /** Marks a refetch command in flight for a host (Fleet's host_mdm_commands). */

@@ -1,17 +1,18 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import type { Transaction } from 'kysely';
-import type { ActivityService } from '../../admin/activityService.js';
-import type { Viewer } from '../../admin/authService.js';
-import { canLockWipeHost, isAllowed } from '../../admin/roles.js';
-import { badRequest, forbidden, HttpError, notFound } from '../../http/errors.js';
-import type { DB } from '../../db/schema.js';
-import type { HostRow } from '../../hosts/store.js';
+import { badRequest } from '../../http/errors.js';
+import type {
+  ActionCommand,
+  ActionOutcome,
+  HostActionRow,
+  LockPlan,
+  MdmHost,
+  PlatformHostActions,
+  UnlockPlan,
+} from '../../mdm/platform.js';
 import { appleMdmNotConfigured, type ApnsCertificateService } from '../push/certificates.js';
 import type { ApplePushService } from '../push/service.js';
 import type { AppleCommandAdminStore } from './adminStore.js';
-import { applePlatforms } from './adminService.js';
 import { buildCommandPlist } from './build.js';
-import { deviceStatusJson, lockStateOf, type LockState } from './lockState.js';
 import type { AppleCommandQueue } from './queue.js';
 
 /** What DeviceInformation asks for on an MDM refetch (Fleet's list plus identity fields). */
@@ -33,191 +34,111 @@ export const refetchDeviceQueries = [
 
 export const lostModeMessage = 'This device is locked by your organization. Contact your IT department.';
 
-const conflictAction = (reason: string) =>
-  new HttpError(422, 'Validation Failed', [{ name: 'host_id', reason }]);
-
 function sixDigitPin(): string {
   return String(randomInt(0, 1_000_000)).padStart(6, '0');
 }
 
 /**
- * Host actions on Apple hosts through MDM: refetch (DeviceInformation), lock (DeviceLock with a
- * PIN on macOS, Lost Mode on iOS/iPadOS), unlock, wipe (EraseDevice). Lock and wipe state live in
- * host_mdm_actions; each action writes an activity.
+ * Apple's host actions: refetch (DeviceInformation), lock (DeviceLock with a PIN on macOS, Lost
+ * Mode on iOS/iPadOS), unlock (the PIN on macOS, DisableLostMode on iOS/iPadOS), wipe (EraseDevice).
+ * The core keeps the lock/wipe state and records activities.
  */
-export class AppleHostActionService {
+export class AppleHostActions implements PlatformHostActions {
   constructor(
     private readonly store: AppleCommandAdminStore,
-    private readonly hosts: {
-      getById(id: number): Promise<HostRow | undefined>;
-      setRefetchRequested(id: number, v: boolean): Promise<void>;
-    },
-    private readonly queue: () => Pick<AppleCommandQueue, 'enqueue'>,
+    private readonly queue: Pick<AppleCommandQueue, 'enqueue'>,
     private readonly push: Pick<ApplePushService, 'pushEnrollments'>,
     private readonly certificates: Pick<ApnsCertificateService, 'current'>,
-    private readonly activities: ActivityService,
   ) {}
 
-  /** The host, checked for existence and the caller's permission (lock/wipe: maintainer or admin). */
-  private async hostFor(viewer: Viewer, hostId: number, kind: 'refetch' | 'lock'): Promise<HostRow> {
-    const host = await this.hosts.getById(hostId);
-    if (!host) throw notFound('Host');
-    if (kind === 'refetch') {
-      if (!isAllowed(viewer.principal, 'host', 'read', host.team_id)) throw forbidden();
-    } else if (!canLockWipeHost(viewer.principal, host.team_id)) {
-      throw forbidden();
-    }
-    return host;
-  }
-
-  private async enrollmentOf(host: HostRow): Promise<string> {
-    if (!applePlatforms.includes(host.platform)) {
-      throw badRequest(
-        `this action needs an Apple host enrolled in MDM; host ${host.id} is ${host.platform || 'unknown'}`,
-        'host_id',
-      );
-    }
-    const [target] = await this.store.targetHosts([host.uuid]);
-    if (!target?.mdm_enrolled || !target.enrollment_id)
+  private async enrollmentOf(host: MdmHost): Promise<string> {
+    const e = (await this.store.enrollmentsOf([host.uuid])).get(host.uuid);
+    if (!e?.mdm_enrolled || !e.enrollment_id)
       throw badRequest(`host ${host.id} is not enrolled in MDM`, 'host_id');
+    return e.enrollment_id;
+  }
+
+  async checkReady(host: MdmHost): Promise<void> {
+    await this.enrollmentOf(host);
     if (!(await this.certificates.current())) throw appleMdmNotConfigured();
-    return target.enrollment_id;
   }
 
-  private async lockState(hostId: number): Promise<LockState> {
-    return lockStateOf(await this.store.hostLockSource(hostId));
-  }
-
-  /** `mdm.device_status` and `mdm.pending_action` for `GET /hosts/:id` (unlocked for hosts never locked). */
-  async deviceStatus(hostId: number) {
-    return deviceStatusJson(await this.lockState(hostId));
-  }
-
-  private async send(
-    enrollmentId: string,
+  /** A command for one enrollment, pushed once queued. */
+  private async command(
+    host: MdmHost,
     requestType: string,
     fields: Record<string, unknown>,
-    apply: (commandUuid: string, trx: Transaction<DB>) => Promise<void>,
-    prefix = '',
-  ): Promise<string> {
-    const cmd = buildCommandPlist(requestType, fields, `${prefix}${randomUUID().toUpperCase()}`);
-    await this.store.transaction(async (trx) => {
-      await this.queue().enqueue(
-        [enrollmentId],
-        { commandUuid: cmd.commandUuid, requestType, plist: cmd.plist },
-        trx,
-      );
-      await apply(cmd.commandUuid, trx);
-    });
-    await this.push.pushEnrollments([enrollmentId]);
-    return cmd.commandUuid;
+  ): Promise<ActionCommand> {
+    const enrollmentId = await this.enrollmentOf(host);
+    const cmd = buildCommandPlist(requestType, fields, randomUUID().toUpperCase());
+    return {
+      ref: cmd.commandUuid,
+      enqueue: (trx) =>
+        this.queue.enqueue(
+          [enrollmentId],
+          { commandUuid: cmd.commandUuid, requestType, plist: cmd.plist },
+          trx,
+        ),
+      wake: async () => void (await this.push.pushEnrollments([enrollmentId])),
+    };
   }
 
-  /** Refetch: the host reports fresh vitals; Apple MDM hosts also get a DeviceInformation command. */
-  async refetch(viewer: Viewer, hostId: number): Promise<void> {
-    const host = await this.hostFor(viewer, hostId, 'refetch');
-    await this.hosts.setRefetchRequested(host.id, true);
-    if (!applePlatforms.includes(host.platform)) return;
-    const [target] = await this.store.targetHosts([host.uuid]);
-    if (!target?.mdm_enrolled || !target.enrollment_id || !(await this.certificates.current())) return;
-    await this.send(
-      target.enrollment_id,
+  /** Refetch on an Apple MDM host also sends DeviceInformation (and notes it in host_mdm_commands). */
+  async refetch(host: MdmHost): Promise<void> {
+    const e = (await this.store.enrollmentsOf([host.uuid])).get(host.uuid);
+    if (!e?.mdm_enrolled || !e.enrollment_id || !(await this.certificates.current())) return;
+    const enrollmentId = e.enrollment_id;
+    const prefix = 'REFETCH-DEVICE-';
+    const cmd = buildCommandPlist(
       'DeviceInformation',
       { Queries: refetchDeviceQueries },
-      (_uuid, trx) => this.store.markRefetchInFlight(trx, host.id, 'REFETCH-DEVICE-'),
-      'REFETCH-DEVICE-',
+      `${prefix}${randomUUID().toUpperCase()}`,
     );
+    await this.store.transaction(async (trx) => {
+      await this.queue.enqueue(
+        [enrollmentId],
+        { commandUuid: cmd.commandUuid, requestType: 'DeviceInformation', plist: cmd.plist },
+        trx,
+      );
+      await this.store.markRefetchInFlight(trx, host.id, prefix);
+    });
+    await this.push.pushEnrollments([enrollmentId]);
   }
 
-  /** Lock: macOS DeviceLock with a new 6-digit PIN (returned); iOS/iPadOS Lost Mode. */
-  async lock(viewer: Viewer, hostId: number): Promise<{ unlockPin: string | null }> {
-    const host = await this.hostFor(viewer, hostId, 'lock');
-    const enrollmentId = await this.enrollmentOf(host);
-    const st = await this.lockState(host.id);
-    if (st.wiping || st.wiped) throw conflictAction('Host has a pending or completed wipe.');
-    if (st.locking)
-      throw conflictAction('Host has a pending lock request. The host will lock when it comes online.');
-    if (st.unlocking) throw conflictAction('Host has a pending unlock request.');
-    if (st.locked) throw conflictAction('Host is already locked.');
+  /** macOS: DeviceLock with a new 6-digit PIN (kept for unlocking); iOS/iPadOS: Lost Mode. */
+  async lock(host: MdmHost): Promise<LockPlan> {
     const macos = host.platform === 'darwin';
     const pin = macos ? sixDigitPin() : null;
-    await this.send(
-      enrollmentId,
+    const command = await this.command(
+      host,
       macos ? 'DeviceLock' : 'EnableLostMode',
       macos ? { PIN: pin } : { Message: lostModeMessage },
-      (uuid, trx) =>
-        this.store.setHostAction(trx, {
-          host_id: host.id,
-          fleet_platform: host.platform,
-          lock_ref: uuid,
-          unlock_ref: null,
-          unlock_pin: pin,
-        }),
     );
-    await this.activities.record(
-      viewer,
-      'locked_host',
-      { host_id: host.id, host_display_name: host.computer_name || host.hostname },
-      { hostIds: [host.id] },
-    );
-    return { unlockPin: pin };
+    return { command, unlockPin: pin };
   }
 
   /**
-   * Unlock. macOS: nothing is sent; the admin gets the PIN to type on the Mac (the unlock is
-   * pending until the Mac checks in again). iOS/iPadOS: DisableLostMode.
+   * macOS: nothing is sent; the admin gets the PIN to type on the Mac (the unlock is pending until
+   * the Mac checks in again). iOS/iPadOS: DisableLostMode.
    */
-  async unlock(viewer: Viewer, hostId: number): Promise<{ unlockPin: string | null }> {
-    const host = await this.hostFor(viewer, hostId, 'lock');
-    const enrollmentId = await this.enrollmentOf(host);
-    const row = await this.store.hostAction(host.id);
-    const st = await this.lockState(host.id);
-    if (st.wiping || st.wiped) throw conflictAction('Host has a pending or completed wipe.');
-    if (!st.locked && !st.locking) throw conflictAction('Host is not locked.');
+  async unlock(host: MdmHost, current: HostActionRow | undefined): Promise<UnlockPlan> {
     if (host.platform === 'darwin') {
-      await this.store.transaction((trx) =>
-        this.store.setHostAction(trx, {
-          host_id: host.id,
-          fleet_platform: host.platform,
-          unlock_ref: new Date().toISOString(),
-        }),
-      );
-    } else {
-      await this.send(enrollmentId, 'DisableLostMode', {}, (uuid, trx) =>
-        this.store.setHostAction(trx, { host_id: host.id, fleet_platform: host.platform, unlock_ref: uuid }),
-      );
+      return { command: null, unlockRef: new Date().toISOString(), unlockPin: current?.unlock_pin ?? null };
     }
-    await this.activities.record(
-      viewer,
-      'unlocked_host',
-      { host_id: host.id, host_display_name: host.computer_name || host.hostname },
-      { hostIds: [host.id] },
-    );
-    return { unlockPin: host.platform === 'darwin' ? (row?.unlock_pin ?? null) : null };
+    return { command: await this.command(host, 'DisableLostMode', {}), unlockPin: null };
   }
 
-  /** Wipe: EraseDevice (macOS with a 6-digit PIN and ObliterationBehavior Default). */
-  async wipe(viewer: Viewer, hostId: number): Promise<void> {
-    const host = await this.hostFor(viewer, hostId, 'lock');
-    const enrollmentId = await this.enrollmentOf(host);
-    const st = await this.lockState(host.id);
-    if (st.wiping) throw conflictAction('Host has a pending wipe request.');
-    if (st.wiped) throw conflictAction('Host is already wiped.');
-    if (st.locking) throw conflictAction('Host has a pending lock request.');
-    if (st.unlocking) throw conflictAction('Host has a pending unlock request.');
+  /** EraseDevice (macOS with a 6-digit PIN and ObliterationBehavior Default). */
+  async wipe(host: MdmHost): Promise<ActionCommand> {
     const macos = host.platform === 'darwin';
-    await this.send(
-      enrollmentId,
+    return this.command(
+      host,
       'EraseDevice',
       macos ? { PIN: sixDigitPin(), ObliterationBehavior: 'Default' } : {},
-      (uuid, trx) =>
-        this.store.setHostAction(trx, { host_id: host.id, fleet_platform: host.platform, wipe_ref: uuid }),
     );
-    await this.activities.record(
-      viewer,
-      'wiped_host',
-      { host_id: host.id, host_display_name: host.computer_name || host.hostname },
-      { hostIds: [host.id] },
-    );
+  }
+
+  outcomes(_host: Pick<MdmHost, 'id' | 'uuid'>, commandUuids: string[]): Promise<Map<string, ActionOutcome>> {
+    return this.store.outcomes(commandUuids);
   }
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { RawBuilder, Transaction } from 'kysely';
 import { toDbTime } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
-import { BatchWriter } from '../batchWriter.js';
+import { BatchWriter } from '../../db/batchWriter.js';
 import { parsePlistDict, type PlistValue } from '../plist/parse.js';
 import { buildPlist } from './build.js';
 import type { CertificateAssociation, CommandQueueStore, NextCommandRow, QueuedCommandRow } from './store.js';

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { dbNow, dialectOf, insertedValue } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
-import { ReusableQuery } from '../reusableQuery.js';
+import { ReusableQuery } from '../../db/reusableQuery.js';
 
 type AnyDb = Kysely<DB> | Transaction<DB>;
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { authorize, type AdminRouteModule } from '../../http/adminApi.js';
+import { authorize } from '../../http/adminApi.js';
 import { attachmentDisposition } from '../../http/contentDisposition.js';
 import { HttpError } from '../../http/errors.js';
 import { addressRateLimit } from '../../http/rateLimit.js';
@@ -15,18 +15,25 @@ function sendProfile(reply: FastifyReply, profile: Buffer) {
 }
 
 /** Admin API: `GET /enrollment_profiles/manual` (anyone who may read the app config). */
-export function appleEnrollmentAdminRoutes(services: Services): AdminRouteModule {
-  return (scope) => {
-    const onRequest = addressRateLimit(services.rateLimits, 'enrollAddress');
-    scope.get('/enrollment_profiles/manual', { onRequest }, async (req, reply) => {
+export function registerAppleEnrollmentAdminRoutes(
+  scope: FastifyInstance,
+  services: Pick<Services, 'appleEnrollment' | 'rateLimits'>,
+) {
+  const onRequest = addressRateLimit(services.rateLimits, 'enrollAddress');
+  // `/mdm/manual_enrollment_profile` is the older path Fleet's clients still call.
+  for (const path of ['/enrollment_profiles/manual', '/mdm/manual_enrollment_profile']) {
+    scope.get(path, { onRequest }, async (req, reply) => {
       authorize(req, 'app_config', 'read');
       return sendProfile(reply, await services.appleEnrollment.manualProfile());
     });
-  };
+  }
 }
 
 /** Device-facing `GET /api/mdm/apple/enroll?token=<enroll secret>` (no Bearer token). */
-export async function registerAppleEnrollRoutes(app: FastifyInstance, services: Services): Promise<void> {
+export async function registerAppleEnrollRoutes(
+  app: FastifyInstance,
+  services: Pick<Services, 'appleEnrollment' | 'enrollSecrets' | 'rateLimits'>,
+): Promise<void> {
   await app.register(async (scope) => {
     // Limits enroll-secret guessing per client address.
     const onRequest = addressRateLimit(services.rateLimits, 'enrollAddress');

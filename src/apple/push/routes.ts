@@ -37,56 +37,58 @@ async function uploadedCertificate(req: FastifyRequest): Promise<Buffer> {
  * APNs setup (admin only, Fleet's paths): CSR, certificate upload and delete, status. These work
  * while Apple MDM is off.
  */
-export function applePushSetupRoutes(services: Services) {
+export async function registerApplePushRoutes(
+  scope: FastifyInstance,
+  services: Pick<Services, 'apnsCertificates' | 'appConfig' | 'activities'>,
+) {
   const certs = services.apnsCertificates;
-  return async (scope: FastifyInstance) => {
-    await scope.register(async (s) => {
-      await s.register(multipart, { limits: { fileSize: maxCertificateBytes } });
-      s.addContentTypeParser(
-        [
-          'application/x-pem-file',
-          'application/x-x509-ca-cert',
-          'application/pkix-cert',
-          'application/octet-stream',
-        ],
-        { parseAs: 'buffer', bodyLimit: maxCertificateBytes },
-        (_req, body, done) => done(null, body),
-      );
+  await scope.register(async (s) => {
+    await s.register(multipart, { limits: { fileSize: maxCertificateBytes } });
+    s.addContentTypeParser(
+      [
+        'application/x-pem-file',
+        'application/x-x509-ca-cert',
+        'application/pkix-cert',
+        'application/octet-stream',
+      ],
+      { parseAs: 'buffer', bodyLimit: maxCertificateBytes },
+      (_req, body, done) => done(null, body),
+    );
 
-      s.get('/mdm/apple/request_csr', async (req) => {
-        const viewer = authorize(req, 'mdm_apple_setup', 'write');
-        const org = (await services.appConfig.get()).org_info.org_name;
-        const csrPem = await certs.requestCsr({ organization: org, email: viewer.user.email });
-        return { csr: Buffer.from(csrPem).toString('base64') };
-      });
-
-      s.post('/mdm/apple/apns_certificate', async (req) => {
-        const viewer = authorize(req, 'mdm_apple_setup', 'write');
-        const bytes = await uploadedCertificate(req);
-        const cert = await certs.upload(bytes);
-        await services.activities.record(viewer, 'uploaded_apns_certificate', {
-          topic: cert.topic,
-          not_after: cert.notAfter.toISOString(),
-        });
-        return {};
-      });
-
-      s.delete('/mdm/apple/apns_certificate', async (req) => {
-        const viewer = authorize(req, 'mdm_apple_setup', 'write');
-        if (!(await certs.current())) throw appleMdmNotConfigured();
-        await certs.delete();
-        await services.activities.record(viewer, 'deleted_apns_certificate', {});
-        return {};
-      });
-
-      const status = async (req: FastifyRequest) => {
-        authorize(req, 'mdm_apple_setup', 'read');
-        const st = await certs.status();
-        if (!st) throw appleMdmNotConfigured();
-        return st;
-      };
-      s.get('/mdm/apple', status);
-      s.get('/apns', status);
+    s.get('/mdm/apple/request_csr', async (req) => {
+      const viewer = authorize(req, 'mdm_apple_setup', 'write');
+      const org = (await services.appConfig.get()).org_info.org_name;
+      const csrPem = await certs.requestCsr({ organization: org, email: viewer.user.email });
+      return { csr: Buffer.from(csrPem).toString('base64') };
     });
-  };
+
+    // 202 Accepted, as Fleet answers it (UploadMDMAppleAPNSCertResponse.Status).
+    s.post('/mdm/apple/apns_certificate', async (req, reply) => {
+      const viewer = authorize(req, 'mdm_apple_setup', 'write');
+      const bytes = await uploadedCertificate(req);
+      const cert = await certs.upload(bytes);
+      await services.activities.record(viewer, 'uploaded_apns_certificate', {
+        topic: cert.topic,
+        not_after: cert.notAfter.toISOString(),
+      });
+      return reply.code(202).send({});
+    });
+
+    s.delete('/mdm/apple/apns_certificate', async (req) => {
+      const viewer = authorize(req, 'mdm_apple_setup', 'write');
+      if (!(await certs.current())) throw appleMdmNotConfigured();
+      await certs.delete();
+      await services.activities.record(viewer, 'deleted_apns_certificate', {});
+      return {};
+    });
+
+    const status = async (req: FastifyRequest) => {
+      authorize(req, 'mdm_apple_setup', 'read');
+      const st = await certs.status();
+      if (!st) throw appleMdmNotConfigured();
+      return st;
+    };
+    s.get('/mdm/apple', status);
+    s.get('/apns', status);
+  });
 }

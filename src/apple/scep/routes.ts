@@ -20,7 +20,10 @@ function plain400(reply: FastifyReply, reason: string) {
 }
 
 /** `/mdm/apple/scep`: GetCACaps, GetCACert and PKIOperation by GET and POST. */
-export async function registerAppleScepRoutes(app: FastifyInstance, services: Services): Promise<void> {
+export async function registerAppleScepRoutes(
+  app: FastifyInstance,
+  services: Pick<Services, 'appleScep'>,
+): Promise<void> {
   await app.register(async (scope) => {
     // Keep every body as raw bytes, whatever content type a client sends.
     scope.removeAllContentTypeParsers();

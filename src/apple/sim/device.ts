@@ -114,7 +114,7 @@ export class SimulatedAppleDevice {
   private readonly fetchImpl: typeof fetch;
   private pushListener?: Promise<unknown>;
 
-  constructor(private readonly opts: SimulatedAppleDeviceOptions) {
+  constructor(opts: SimulatedAppleDeviceOptions) {
     this.platform = opts.platform ?? 'macos';
     this.udid =
       opts.udid ??

@@ -1,12 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import type { ActivityService } from '../../admin/activityService.js';
 import type { Config } from '../../config.js';
 import type { DB } from '../../db/schema.js';
-import type { HostEvents } from '../../hosts/events.js';
-import { ReconcileStore } from '../../profiles/reconcileStore.js';
+import { ReconcileStore } from '../../mdm/profiles/reconcileStore.js';
 import type { WindowsServices } from '../service.js';
-import { WindowsProfileAdmin } from './admin.js';
+import { WindowsProfiles } from './adapter.js';
 import { isProfileCommandUuid } from './commands.js';
 import { WindowsProfileManager } from './manager.js';
 import { WindowsProfileResults } from './results.js';
@@ -14,26 +12,24 @@ import { WindowsProfileStore } from './store.js';
 
 /**
  * Wires Windows configuration profiles: store, manager (cron), result handling (a listener on the
- * SyncML session) and the admin operations the configuration profiles API reaches through its
- * Windows hook. Host events mark affected hosts pending at once.
+ * SyncML session) and the adapter the MDM core's profiles API calls.
  */
-export function createWindowsProfileServices(deps: {
+export function createWindowsProfiles(deps: {
   config: Config;
   db: Kysely<DB>;
   logger: Logger;
-  activities: ActivityService;
-  hostEvents: HostEvents;
-  windows: WindowsServices;
+  windows: Pick<WindowsServices, 'store' | 'management' | 'enabled'>;
 }) {
   const { config, db } = deps;
   const log = deps.logger.child({ area: 'windows-profiles' });
   const store = new WindowsProfileStore(db);
+  const enabled = () => deps.windows.enabled();
   const manager = new WindowsProfileManager(
     db,
     new ReconcileStore(db),
     store,
     { enqueue: (ids, cmd, trx) => deps.windows.store.enqueue(ids, cmd, trx) },
-    () => deps.windows.enabled(),
+    enabled,
     {
       batchHosts: config.profileManagerBatchHosts,
       tickBudgetMs: config.profileManagerTickBudgetMs,
@@ -51,17 +47,10 @@ export function createWindowsProfileServices(deps: {
     },
     log,
   );
-  const admin = new WindowsProfileAdmin(db, store, manager, deps.activities, () => deps.windows.enabled());
-
   // Most answers are not to profile commands: those are skipped by their UUID, without a query.
   deps.windows.management.onAnswersSaved(async (a) => {
     const mine = a.results.filter((r) => isProfileCommandUuid(r.commandUuid));
     if (mine.length) await results.handle({ ...a, results: mine });
-  });
-  deps.hostEvents.add({
-    hostsTransferred: (hostIds) => manager.markPending({ hostIds }),
-    labelMembershipChanged: (_labelIds, hostIds) => manager.markPending({ hostIds }),
-    hostsDeleted: (hosts) => store.deleteRowsOfHosts(hosts.map((h) => h.uuid)),
   });
 
   /** The cron job: settle answers a listener missed, then one bounded manager tick. */
@@ -69,11 +58,6 @@ export function createWindowsProfileServices(deps: {
     await results.sweep();
     return manager.tick();
   };
-  return {
-    windowsProfileStore: store,
-    windowsProfileManager: manager,
-    windowsProfileResults: results,
-    windowsProfileAdmin: admin,
-    windowsProfilesTick: tick,
-  };
+  const profiles = new WindowsProfiles(store, manager, enabled, tick);
+  return { profiles, store, manager, results, tick };
 }

@@ -2,14 +2,14 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { dbNow } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
-import { groupBy } from '../../profiles/hostStatusStore.js';
+import { groupBy } from '../../util/groupBy.js';
 import type {
   InstallCandidate,
   ReconcileScope,
   ReconcileStore,
   RemoveCandidate,
-} from '../../profiles/reconcileStore.js';
-import type { EntityTables } from '../../profiles/targeting.js';
+} from '../../mdm/profiles/reconcileStore.js';
+import type { EntityTables } from '../../mdm/profiles/targeting.js';
 import type { PreparedCommand } from '../commands.js';
 import { enrolledState } from '../store.js';
 import {

@@ -9,20 +9,19 @@ import {
   summaryOfStatusRows,
   upsertStatusRows,
   type StatusCounts,
-} from '../../profiles/hostStatusSql.js';
+} from '../../mdm/profiles/hostStatusSql.js';
 import {
   labelRefsByProfile,
   replaceProfileLabelRows,
   selectProfileLabelRows,
   type LabelRef,
-} from '../../profiles/labelRows.js';
-import { profileNameInUse } from '../../profiles/store.js';
+} from '../../mdm/profiles/labelRows.js';
 import type { HostWindowsProfilesTable, WindowsProfilesTable } from './tables.js';
 import {
   deleteUnsentInstallRows,
   installCommandsOf,
   markInstallRowsForRemoval,
-} from '../../profiles/retireHostRows.js';
+} from '../../mdm/profiles/retireHostRows.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
 const CHUNK = 500;
@@ -31,7 +30,7 @@ export type WindowsProfileRow = Selectable<WindowsProfilesTable>;
 export type HostWindowsProfileRow = Selectable<HostWindowsProfilesTable>;
 export type HostWindowsProfileWrite = Omit<HostWindowsProfileRow, 'ignore_error'> & { ignore_error: number };
 
-export type { StatusCounts } from '../../profiles/hostStatusSql.js';
+export type { StatusCounts } from '../../mdm/profiles/hostStatusSql.js';
 
 /** Every SQL statement of Windows profiles: definitions, labels, per-host status, checks. */
 export class WindowsProfileStore {
@@ -39,14 +38,15 @@ export class WindowsProfileStore {
 
   // ---- definitions ----
 
-  /** Is `name` taken in the team by any kind of profile (Apple, declaration, Windows)? */
-  async nameInUse(
-    teamId: number,
-    name: string,
-    exceptUuid: string | undefined,
-    db: Db = this.db,
-  ): Promise<boolean> {
-    return profileNameInUse(db, teamId, name, exceptUuid);
+  /** Is `name` taken in the team by a Windows profile? (The core asks every platform.) */
+  async nameInUse(teamId: number, name: string, db: Db = this.db): Promise<boolean> {
+    const row = await db
+      .selectFrom('mdm_windows_configuration_profiles')
+      .select('profile_uuid')
+      .where('team_id', '=', teamId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   async insert(row: WindowsProfileRow, db: Db = this.db): Promise<void> {
@@ -91,8 +91,8 @@ export class WindowsProfileStore {
     await replaceProfileLabelRows(db, 'windows_profile_uuid', uuid, labels, now);
   }
 
-  async labelsFor(uuids: string[]): Promise<Map<string, LabelRef[]>> {
-    return labelRefsByProfile(await selectProfileLabelRows(this.db, 'windows_profile_uuid', uuids));
+  async labelsFor(uuids: string[], db: Db = this.db): Promise<Map<string, LabelRef[]>> {
+    return labelRefsByProfile(await selectProfileLabelRows(db, 'windows_profile_uuid', uuids));
   }
 
   /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { HttpError, invalid } from '../../http/errors.js';
-import { reservedNames } from '../../profiles/validate.js';
+import { reservedNames } from '../../mdm/profiles/reservedNames.js';
 import { parseXml, textAt, XmlError, type XmlNode } from '../xml.js';
 
 /**

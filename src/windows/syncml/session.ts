@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { dbNow, fromDbTime } from '../../db/dialect.js';
 import { commandUuidOfCmdRef } from '../commands.js';
 import type { WindowsAnswersListener } from '../answers.js';
-import type { BatchWriter } from '../../apple/batchWriter.js';
+import type { BatchWriter } from '../../db/batchWriter.js';
 import type {
   CommandResultToSave,
   FollowUpCommand,

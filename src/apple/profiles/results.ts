@@ -1,0 +1,196 @@
+import type { Kysely } from 'kysely';
+import { dbNow, fromDbTime } from '../../db/dialect.js';
+import type { DB } from '../../db/schema.js';
+import type { HostStatusStore } from './hostStatusStore.js';
+
+export interface CommandResult {
+  enrollmentId: string;
+  hostUuid: string;
+  commandUuid: string;
+  requestType: string;
+  status: string;
+  result: Record<string, unknown>;
+}
+
+/** The device's ErrorChain as Fleet shows it: "Domain (code): description", one per line. */
+export function formatErrorChain(result: Record<string, unknown>): string {
+  const chain = Array.isArray(result.ErrorChain) ? (result.ErrorChain as Record<string, unknown>[]) : [];
+  const lines = chain.map((e) => {
+    const desc = e.USEnglishDescription ?? e.LocalizedDescription ?? '';
+    return `${String(e.ErrorDomain ?? 'Error')} (${String(e.ErrorCode ?? '')}): ${String(desc)}`;
+  });
+  return lines.length ? lines.join('\n') : `The device answered ${String(result.Status ?? 'Error')}.`;
+}
+
+/**
+ * Turns Apple command results into profile status changes. Every update is a compare-and-set on
+ * (host, command UUID[, status]), so an answer to a superseded command changes nothing.
+ */
+export class ProfileResultHandler {
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly statuses: HostStatusStore,
+    private readonly opts: { maxRetries: number; verifyGraceSeconds: number },
+  ) {}
+
+  async handle(r: CommandResult): Promise<void> {
+    switch (r.requestType) {
+      case 'InstallProfile':
+        return this.installResult(r);
+      case 'RemoveProfile':
+        return this.removeResult(r);
+      case 'ProfileList':
+        return this.profileListResult(r);
+      case 'DeclarativeManagement':
+        return this.declarativeManagementResult(r);
+      default:
+    }
+  }
+
+  private async platformOf(hostUuid: string): Promise<string> {
+    const row = await this.db
+      .selectFrom('hosts')
+      .select('platform')
+      .where('uuid', '=', hostUuid)
+      .executeTakeFirst();
+    return row?.platform ?? '';
+  }
+
+  private async installResult(r: CommandResult): Promise<void> {
+    const now = dbNow();
+    if (r.status === 'Acknowledged') {
+      // iOS and iPadOS have no agent to double-check, so an acknowledged install is verified.
+      const platform = await this.platformOf(r.hostUuid);
+      const next = platform === 'ios' || platform === 'ipados' ? 'verified' : 'verifying';
+      await this.statuses.setProfileStatusByCommand(
+        r.hostUuid,
+        r.commandUuid,
+        'install',
+        ['pending'],
+        { status: next, detail: null },
+        now,
+      );
+      return;
+    }
+    if (r.status !== 'Error' && r.status !== 'CommandFormatError') return; // NotNow: the device retries later
+    const detail = formatErrorChain(r.result);
+    const rows = await this.statuses.profileRowByCommand(r.hostUuid, r.commandUuid);
+    for (const row of rows) {
+      if (row.operation_type !== 'install' || row.status !== 'pending') continue;
+      const retries = Number(row.retries);
+      const fields =
+        retries < this.opts.maxRetries
+          ? { status: null, retries: retries + 1, detail }
+          : { status: 'failed', detail };
+      await this.statuses.setProfileRowCas(
+        r.hostUuid,
+        row.profile_uuid,
+        { status: 'pending', command_uuid: r.commandUuid },
+        fields,
+        now,
+      );
+    }
+  }
+
+  private async removeResult(r: CommandResult): Promise<void> {
+    if (r.status === 'Acknowledged') {
+      await this.statuses.deleteProfileRowsByCommand(r.hostUuid, r.commandUuid, 'remove');
+      return;
+    }
+    if (r.status !== 'Error' && r.status !== 'CommandFormatError') return;
+    const rows = await this.statuses.profileRowByCommand(r.hostUuid, r.commandUuid);
+    for (const row of rows) {
+      if (row.operation_type !== 'remove') continue;
+      if (Number(row.ignore_error) === 1) {
+        await this.statuses.deleteProfileRowsByCommand(r.hostUuid, r.commandUuid, 'remove');
+      } else {
+        await this.statuses.setProfileStatusByCommand(
+          r.hostUuid,
+          r.commandUuid,
+          'remove',
+          ['pending'],
+          { status: 'failed', detail: `Failed to remove: ${formatErrorChain(r.result)}` },
+          dbNow(),
+        );
+      }
+    }
+  }
+
+  /**
+   * Agentless verification: installed identifiers (and PayloadUUIDs) from the device's answer
+   * against the host's install rows. Present → verified; missing (or an older version) for a row
+   * acknowledged before the list was asked, beyond the grace period → re-sent, or failed when
+   * retries are exhausted.
+   */
+  private async profileListResult(r: CommandResult): Promise<void> {
+    if (r.status !== 'Acknowledged') return;
+    const check = await this.statuses.checkFor(r.hostUuid, r.commandUuid);
+    if (!check) return; // not a verification we asked for
+    const now = dbNow();
+    const installed = new Map<string, string>();
+    const list = Array.isArray(r.result.ProfileList)
+      ? (r.result.ProfileList as Record<string, unknown>[])
+      : [];
+    for (const p of list) {
+      if (typeof p.PayloadIdentifier === 'string')
+        installed.set(p.PayloadIdentifier, String(p.PayloadUUID ?? ''));
+    }
+    const requestedAt = fromDbTime(check.requested_at)!.getTime();
+    const cutoff = requestedAt - this.opts.verifyGraceSeconds * 1000;
+    const rows = await this.statuses.installRowsForVerification(r.hostUuid);
+    for (const row of rows) {
+      if (row.status !== 'verifying' && row.status !== 'verified' && row.status !== 'failed') continue;
+      const seen = installed.get(row.profile_identifier);
+      const sameVersion = seen !== undefined && (!row.payload_uuid || !seen || seen === row.payload_uuid);
+      const expect = { status: row.status, command_uuid: row.command_uuid };
+      if (sameVersion) {
+        if (row.status !== 'verified') {
+          await this.statuses.setProfileRowCas(
+            r.hostUuid,
+            row.profile_uuid,
+            expect,
+            { status: 'verified', detail: null },
+            now,
+          );
+        }
+        continue;
+      }
+      if (row.status === 'failed') continue;
+      if (fromDbTime(row.updated_at)!.getTime() > cutoff) continue; // still within the grace period
+      const retries = Number(row.retries);
+      const detail = 'The profile was acknowledged but is no longer installed on the host.';
+      const fields =
+        retries < this.opts.maxRetries
+          ? { status: null, retries: retries + 1, detail }
+          : { status: 'failed', detail };
+      await this.statuses.setProfileRowCas(r.hostUuid, row.profile_uuid, expect, fields, now);
+    }
+    await this.statuses.markCheckAnswered(r.hostUuid, r.commandUuid, now);
+  }
+
+  /** The device took the sync command: pending declarations wait for its status report. */
+  private async declarativeManagementResult(r: CommandResult): Promise<void> {
+    const now = dbNow();
+    if (r.status === 'Acknowledged') {
+      await this.db
+        .updateTable('host_mdm_apple_declarations')
+        .set({ status: 'verifying', updated_at: now })
+        .where('host_uuid', '=', r.hostUuid)
+        .where('operation_type', '=', 'install')
+        .where('status', '=', 'pending')
+        .execute();
+    } else if (r.status === 'Error' || r.status === 'CommandFormatError') {
+      await this.db
+        .updateTable('host_mdm_apple_declarations')
+        .set({
+          status: 'failed',
+          detail: `${formatErrorChain(r.result)} Make sure the host is on macOS 13+, iOS 17+, iPadOS 17+.`,
+          updated_at: now,
+        })
+        .where('host_uuid', '=', r.hostUuid)
+        .where('operation_type', '=', 'install')
+        .where('status', '=', 'pending')
+        .execute();
+    }
+  }
+}
