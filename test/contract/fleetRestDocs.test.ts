@@ -229,8 +229,9 @@ describeEachDialect(
       try {
         const seeds = seedsFor(srv);
         const vars = newVars();
-        // Setup creates the first user itself; every other fixture has the admin made first.
-        if (f.request.path !== '/api/v1/setup') await seeds.adminToken();
+        // Setup creates the first user itself; every other fixture finds the server-wide baseline
+        // (admin, APNs certificate, SMTP), made by whichever fixture runs first on this server.
+        if (f.request.path !== '/api/v1/setup') await seeds.baseline();
         await seeds.run(f.seed ?? [], vars);
         return differences(f, await send(srv, seeds, f, vars));
       } finally {

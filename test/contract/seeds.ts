@@ -2,7 +2,9 @@
  * What the contract fixtures need in the server before their request: users, teams, labels,
  * enrolled hosts, profiles, commands. Everything goes through Flotilla's own API (or the simulated
  * device), with names made unique per fixture, so fixtures do not depend on each other or on order.
- * Server-wide setup (the admin, the APNs certificate, SMTP) is made once per server, on first need.
+ * Server-wide setup (the admin, the APNs certificate, SMTP) is made once per server; every fixture
+ * asks for all of it first (`baseline`), so a fixture run alone finds the server as it would after
+ * any other fixtures.
  */
 import { randomBytes } from 'node:crypto';
 import type { FakeSmtpServer } from '../../src/clients/smtp/fakeServer.js';
@@ -38,6 +40,17 @@ export class ServerSeeds {
     readonly srv: TestServer,
     private readonly smtp: FakeSmtpServer,
   ) {}
+
+  /**
+   * What every fixture finds, whatever ran before it on the same server: the admin, Apple MDM on
+   * (the APNs certificate) and mail configured, as on the Fleet the doc examples come from. Each
+   * part is made once per server: asking again waits for the same promise.
+   */
+  async baseline(): Promise<void> {
+    await this.adminToken();
+    await this.ensureApns();
+    await this.ensureSmtp();
+  }
 
   adminToken(): Promise<string> {
     this.admin ??= setupAdmin(this.srv);
