@@ -131,6 +131,11 @@ export type UnlockPlan =
   | { command: ActionCommand; unlockPin: null }
   | { command: null; unlockRef: string; unlockPin: string | null };
 
+/** What turning a host's MDM off recorded: the `mdm_unenrolled` activity's details. */
+export interface TurnOffMdmResult {
+  activityDetails: Record<string, unknown>;
+}
+
 export interface PlatformHostActions {
   /** Extra work of a refetch beyond the host's refetch flag (Apple: DeviceInformation). */
   refetch?(host: MdmHost): Promise<void>;
@@ -145,6 +150,18 @@ export interface PlatformHostActions {
   wipe(host: MdmHost, options: unknown): Promise<ActionCommand>;
   /** The zod schema of this family's part of the wipe request body, when it takes one. */
   readonly wipeOptions?: z.ZodType;
+  /**
+   * Turns MDM off for the host (`DELETE /hosts/:id/mdm`), when this platform can: checks the host
+   * (throws the 4xx: platform not supported, host not enrolled), queues and wakes the command that
+   * makes the device leave MDM, and answers the details of the `mdm_unenrolled` activity. The
+   * device's own check-out then turns MDM off through the platform's lifecycle. Absent: the core
+   * refuses with 400.
+   */
+  turnOffMdm?: {
+    /** Throws the 4xx when the host cannot be turned off at all (before permissions, as Fleet). */
+    check(host: MdmHost): void;
+    run(host: MdmHost): Promise<TurnOffMdmResult>;
+  };
   /** The device's answers to the host's action commands (UUIDs from its `host_mdm_actions` row). */
   outcomes(host: Pick<MdmHost, 'id' | 'uuid'>, commandUuids: string[]): Promise<Map<string, ActionOutcome>>;
 }

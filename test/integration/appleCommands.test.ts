@@ -281,6 +281,79 @@ describeEachDialect(
       expect((await api(server(), 'GET', '/api/v1/fleet/commands', { token: gitops })).status).toBe(403);
     });
 
+    it("answers Fleet's meta and count, and serves Fleet's older command paths", async () => {
+      await firstCommandRun();
+      await securityInfoRun();
+      const all = await api(server(), 'GET', '/api/v1/fleet/commands', { token: admin });
+      const total = all.body.results.length;
+      expect(total).toBeGreaterThan(2);
+      expect(all.body.count).toBe(total);
+      expect(all.body.meta).toEqual({ has_next_results: false, has_previous_results: false });
+      const first = await api(server(), 'GET', '/api/v1/fleet/commands?per_page=2&page=0', { token: admin });
+      expect(first.body.results.length).toBe(2);
+      expect(first.body).toMatchObject({
+        count: total,
+        meta: { has_next_results: true, has_previous_results: false },
+      });
+      const lastPage = Math.ceil(total / 2) - 1;
+      const last = await api(server(), 'GET', `/api/v1/fleet/commands?per_page=2&page=${lastPage}`, {
+        token: admin,
+      });
+      expect(last.body).toMatchObject({
+        count: total,
+        meta: { has_next_results: false, has_previous_results: true },
+      });
+
+      // GET /mdm/commands is the same list.
+      const alias = await api(server(), 'GET', '/api/v1/fleet/mdm/commands', { token: admin });
+      expect(alias.status).toBe(200);
+      expect(alias.body).toEqual(all.body);
+
+      // GET /mdm/apple/commands: Fleet's older rows (device_id), Apple commands only.
+      const older = await api(server(), 'GET', '/api/v1/fleet/mdm/apple/commands', { token: admin });
+      expect(older.status).toBe(200);
+      expect(Object.keys(older.body)).toEqual(['results']);
+      expect(older.body.results).toEqual(
+        all.body.results.map((r: Record<string, unknown>) => ({
+          device_id: r.host_uuid,
+          command_uuid: r.command_uuid,
+          updated_at: r.updated_at,
+          request_type: r.request_type,
+          status: r.status,
+          hostname: r.hostname,
+        })),
+      );
+
+      // POST /mdm/commands/run and POST /mdm/apple/enqueue queue like POST /commands/run.
+      const a = buildCommandPlist('ProfileList', { ManagedOnly: true });
+      const run = await api(server(), 'POST', '/api/v1/fleet/mdm/commands/run', {
+        token: admin,
+        body: { command: b64(a.plist), host_uuids: [mac.udid] },
+      });
+      expect(run.status).toBe(200);
+      expect(run.body).toEqual({
+        command_uuid: a.commandUuid,
+        request_type: 'ProfileList',
+        platform: 'darwin',
+      });
+      const b = buildCommandPlist('ProfileList', { ManagedOnly: true });
+      const enq = await api(server(), 'POST', '/api/v1/fleet/mdm/apple/enqueue', {
+        token: admin,
+        body: { command: b64(b.plist), device_ids: [mac.udid] },
+      });
+      expect(enq.status).toBe(200);
+      expect(enq.body).toEqual({
+        command_uuid: b.commandUuid,
+        request_type: 'ProfileList',
+        platform: 'darwin',
+      });
+      const queued = (await queuedTypes(server(), mac.udid)).map((r) => r.command_uuid);
+      expect(queued).toContain(a.commandUuid);
+      expect(queued).toContain(b.commandUuid);
+      const after = await api(server(), 'GET', '/api/v1/fleet/commands', { token: admin });
+      expect(after.body.count).toBe(total + 2);
+    });
+
     it('shows results with the payload and the raw result plist', async () => {
       await firstCommandRun();
       const { db } = server().app.services.database;

@@ -53,6 +53,20 @@ export class AppleCommandAdminStore {
     return out;
   }
 
+  /** What the `mdm_unenrolled` activity names: the host's serial and whether it enrolled through DEP. */
+  async unenrollFacts(hostId: number): Promise<{ hardware_serial: string; installed_from_dep: boolean }> {
+    const r = await this.db
+      .selectFrom('hosts as h')
+      .leftJoin('host_mdm as m', 'm.host_id', 'h.id')
+      .select(['h.hardware_serial', 'm.installed_from_dep'])
+      .where('h.id', '=', hostId)
+      .executeTakeFirst();
+    return {
+      hardware_serial: r?.hardware_serial ?? '',
+      installed_from_dep: Boolean(Number(r?.installed_from_dep ?? 0)),
+    };
+  }
+
   /** Apple commands for `GET /commands`: one row per queued (enrollment, command), with the latest result if any. */
   listRows(f: CommandRowFilter) {
     let q = this.db

@@ -1,5 +1,5 @@
 import { randomInt, randomUUID } from 'node:crypto';
-import { badRequest } from '../../http/errors.js';
+import { badRequest, HttpError } from '../../http/errors.js';
 import type {
   ActionCommand,
   ActionOutcome,
@@ -7,8 +7,10 @@ import type {
   LockPlan,
   MdmHost,
   PlatformHostActions,
+  TurnOffMdmResult,
   UnlockPlan,
 } from '../../mdm/platform.js';
+import { EnrollmentIds } from '../enrollment/profile.js';
 import { appleMdmNotConfigured, type ApnsCertificateService } from '../push/certificates.js';
 import type { ApplePushService } from '../push/service.js';
 import type { AppleCommandAdminStore } from './adminStore.js';
@@ -137,6 +139,50 @@ export class AppleHostActions implements PlatformHostActions {
       macos ? { PIN: sixDigitPin(), ObliterationBehavior: 'Default' } : {},
     );
   }
+
+  /**
+   * Turning MDM off (Fleet's rules): Macs only (iOS/iPadOS are wiped instead), and only while the
+   * device channel is enrolled. A RemoveProfile of the enrollment profile is queued and pushed; the
+   * Mac then checks out, and the check-in lifecycle turns MDM off.
+   */
+  readonly turnOffMdm = {
+    check: (host: MdmHost): void => {
+      if (host.platform === 'ios' || host.platform === 'ipados')
+        throw badRequest("Can't turn off MDM for iOS or iPadOS hosts. Use wipe instead.");
+    },
+    run: async (host: MdmHost): Promise<TurnOffMdmResult> => {
+      const e = (await this.store.enrollmentsOf([host.uuid])).get(host.uuid);
+      if (!e?.enrollment_id) {
+        const reason = `mdm is not enabled for host ${host.id}`;
+        throw new HttpError(409, reason);
+      }
+      if (!(await this.certificates.current())) throw appleMdmNotConfigured();
+      const enrollmentId = e.enrollment_id;
+      const facts = await this.store.unenrollFacts(host.id);
+      const cmd = buildCommandPlist(
+        'RemoveProfile',
+        { Identifier: EnrollmentIds.profileIdentifier },
+        randomUUID().toUpperCase(),
+      );
+      await this.queue.enqueue([enrollmentId], {
+        commandUuid: cmd.commandUuid,
+        requestType: 'RemoveProfile',
+        plist: cmd.plist,
+      });
+      try {
+        await this.push.pushEnrollments([enrollmentId]);
+      } catch {
+        // The command stays queued; the Mac gets it at its next check-in.
+      }
+      return {
+        activityDetails: {
+          host_serial: facts.hardware_serial,
+          host_display_name: host.computer_name || host.hostname,
+          installed_from_dep: facts.installed_from_dep,
+        },
+      };
+    },
+  };
 
   outcomes(_host: Pick<MdmHost, 'id' | 'uuid'>, commandUuids: string[]): Promise<Map<string, ActionOutcome>> {
     return this.store.outcomes(commandUuids);

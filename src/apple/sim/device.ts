@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { cmsSign, cmsVerifyAttached } from '../../crypto/cms.js';
 import { buildPlist } from '../commands/build.js';
+import { EnrollmentIds } from '../enrollment/profile.js';
 import { parsePlist, parsePlistDict, type PlistValue } from '../plist/parse.js';
 import { scepEnroll } from '../scep/client.js';
 
@@ -37,6 +38,8 @@ export interface EnrollmentProfileInfo {
   serverUrl: string;
   checkInUrl: string;
   topic: string;
+  /** The profile's top-level PayloadIdentifier: removing it turns MDM off (the device checks out). */
+  identifier?: string;
 }
 
 export interface ReceivedCommand {
@@ -88,6 +91,7 @@ export function readEnrollmentProfile(bytes: Buffer): EnrollmentProfileInfo {
     serverUrl,
     checkInUrl: String(mdm.CheckInURL ?? serverUrl),
     topic: String(mdm.Topic),
+    identifier: profile.PayloadIdentifier === undefined ? undefined : String(profile.PayloadIdentifier),
   };
 }
 
@@ -112,6 +116,8 @@ export class SimulatedAppleDevice {
   /** Request types this device answers with a forced status instead of doing them. */
   readonly forcedAnswers = new Map<string, ForcedAnswer>();
   private readonly fetchImpl: typeof fetch;
+  /** Set when the enrollment profile was removed: the device checks out after acknowledging. */
+  private checkOutAfterReport = false;
   private pushListener?: Promise<unknown>;
 
   constructor(opts: SimulatedAppleDeviceOptions) {
@@ -271,6 +277,12 @@ export class SimulatedAppleDevice {
       handled.push(next);
       if (handled.length > 1000) throw new Error('server keeps sending commands');
       next = await this.report(this.answer(next));
+      if (this.checkOutAfterReport) {
+        // As a Mac does once its enrollment profile is removed: MDM is off, it says so and stops.
+        this.checkOutAfterReport = false;
+        await this.checkOut();
+        break;
+      }
     }
     return handled;
   }
@@ -327,6 +339,10 @@ export class SimulatedAppleDevice {
       }
       case 'RemoveProfile': {
         const id = String(c.Identifier ?? '');
+        if (id === (this.profileInfo?.identifier ?? EnrollmentIds.profileIdentifier)) {
+          this.checkOutAfterReport = true;
+          return { ...base, Status: 'Acknowledged' };
+        }
         if (!this.profiles.delete(id)) {
           return {
             ...base,

@@ -135,6 +135,25 @@ export class HostActionService {
     return { unlockPin: plan.unlockPin };
   }
 
+  /**
+   * Turns MDM off for a host (`DELETE /hosts/:id/mdm`), in Fleet's order: the host (404), whether
+   * its platform can (400), the MDM command permission on its team (403), then the adapter's own
+   * checks (not enrolled: 409). The adapter queues what makes the device leave; the device's
+   * check-out then turns MDM off through the platform's lifecycle.
+   */
+  async turnOffMdm(viewer: Viewer, hostId: number): Promise<void> {
+    const host = await this.hosts.getById(hostId);
+    if (!host) throw notFound('Host');
+    const platform = this.platformOf(host);
+    const turnOff = platform?.hostActions.turnOffMdm;
+    if (platform && !turnOff) throw badRequest(`Can't turn off MDM for ${platform.label} hosts.`);
+    turnOff?.check(host);
+    if (!isAllowed(viewer.principal, 'mdm_command', 'write', host.team_id)) throw forbidden();
+    if (!turnOff) throw new HttpError(409, `mdm is not enabled for host ${host.id}`);
+    const res = await turnOff.run(host);
+    await this.activities.record(viewer, 'mdm_unenrolled', res.activityDetails, { hostIds: [host.id] });
+  }
+
   /** The wipe body's per-family options (`{"windows": {"wipe_type": …}}`), keyed by family. */
   wipeOptionSchemas(): Record<string, NonNullable<Platform['hostActions']['wipeOptions']>> {
     const out: Record<string, NonNullable<Platform['hostActions']['wipeOptions']>> = {};

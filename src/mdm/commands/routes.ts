@@ -1,4 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  RouteHandlerMethod,
+  RouteShorthandOptions,
+} from 'fastify';
 import { z } from 'zod';
 import { idParam } from '../../admin/routeParams.js';
 import { adminQuery, authorize, listQueryFields, ordering, paging, viewerOf } from '../../http/adminApi.js';
@@ -14,6 +20,15 @@ const runBody = z
   .object({
     command: z.string().min(1, 'command is required'),
     host_uuids: z.array(z.string().min(1)).min(1, 'host_uuids must name at least one host').max(10_000),
+  })
+  .strict();
+
+/** Fleet's older Apple-only run (`POST /mdm/apple/enqueue`): `device_ids` are host UUIDs. */
+const enqueueBody = z
+  .object({
+    command: z.string().min(1, 'command is required'),
+    device_ids: z.array(z.string().min(1)).min(1, 'device_ids must name at least one host').max(10_000),
+    no_push: z.boolean().optional(),
   })
   .strict();
 
@@ -63,18 +78,46 @@ export function registerCommandRoutes(
     .strict()
     .optional();
 
-  scope.post('/commands/run', { bodyLimit: maxCommandBodyBytes }, async (req) => {
-    const viewer = authorize(req, 'mdm_command', 'write');
-    return commands.run(viewer, runBody.parse(req.body ?? {}));
-  });
+  // Each handler is also served at the older paths Fleet still serves, which its clients call.
+  const route = (
+    method: 'get' | 'post' | 'delete' | 'patch',
+    paths: string[],
+    handler: RouteHandlerMethod,
+    opts: RouteShorthandOptions = {},
+  ) => {
+    for (const path of paths) scope[method](path, opts, handler);
+  };
 
-  scope.get('/commands', async (req) => {
+  route(
+    'post',
+    ['/commands/run', '/mdm/commands/run'],
+    async (req) => {
+      const viewer = authorize(req, 'mdm_command', 'write');
+      return commands.run(viewer, runBody.parse(req.body ?? {}));
+    },
+    { bodyLimit: maxCommandBodyBytes },
+  );
+
+  // Fleet's older Apple-only run: the same command, for Apple hosts, named by `device_ids`.
+  route(
+    'post',
+    ['/mdm/apple/enqueue'],
+    async (req) => {
+      const viewer = authorize(req, 'mdm_command', 'write');
+      const body = enqueueBody.parse(req.body ?? {});
+      return commands.run(viewer, { command: body.command, host_uuids: body.device_ids }, 'apple');
+    },
+    { bodyLimit: maxCommandBodyBytes },
+  );
+
+  const listPage = async (req: FastifyRequest, family?: string) => {
     const viewer = authorize(req, 'mdm_command_result', 'read');
     const q = listQuery.parse(req.query ?? {});
     const page = paging(q);
     const order =
       q.order_key === undefined ? { key: 'updated_at', desc: true } : ordering(q, orderKeys, 'updated_at');
-    const results = await commands.list(viewer, {
+    const { results, count } = await commands.list(viewer, {
+      family,
       hostIdentifier: q.host_identifier?.trim() || undefined,
       requestType: q.request_type?.trim() || undefined,
       statuses: parseStatusFilter(q.command_status),
@@ -83,18 +126,47 @@ export function registerCommandRoutes(
       limit: page.limit,
       offset: page.offset,
     });
-    return { results };
+    const offset = page.offset ?? 0;
+    const meta = { has_next_results: offset + results.length < count, has_previous_results: offset > 0 };
+    return { results, meta, count };
+  };
+
+  // fleet.ListMDMCommandsResponse: the page, its paging metadata and the total count.
+  route('get', ['/commands', '/mdm/commands'], async (req) => listPage(req));
+
+  // Fleet's older Apple-only list (fleet.MDMAppleCommand rows: the host UUID is `device_id`).
+  route('get', ['/mdm/apple/commands'], async (req) => {
+    const { results } = await listPage(req, 'apple');
+    return {
+      results: results.map((r) => ({
+        device_id: r.host_uuid,
+        command_uuid: r.command_uuid,
+        updated_at: r.updated_at,
+        request_type: r.request_type,
+        status: r.status,
+        hostname: r.hostname,
+      })),
+    };
   });
 
-  const results = async (req: FastifyRequest) => {
-    const viewer = authorize(req, 'mdm_command_result', 'read');
-    const q = resultsQuery.parse(req.query ?? {});
-    return { results: await commands.results(viewer, q.command_uuid) };
-  };
-  scope.get('/commands/results', results);
-  // Deprecated aliases Fleet still serves.
-  scope.get('/mdm/commandresults', results);
-  scope.get('/mdm/apple/commandresults', results);
+  route(
+    'get',
+    // The deprecated aliases Fleet still serves.
+    ['/commands/results', '/mdm/commandresults', '/mdm/apple/commandresults'],
+    async (req) => {
+      const viewer = authorize(req, 'mdm_command_result', 'read');
+      const q = resultsQuery.parse(req.query ?? {});
+      return { results: await commands.results(viewer, q.command_uuid) };
+    },
+  );
+
+  // Turn MDM off (Fleet's 204), also at Fleet's deprecated `PATCH /mdm/hosts/:id/unenroll`.
+  route('delete', ['/hosts/:id/mdm'], turnOffMdm);
+  route('patch', ['/mdm/hosts/:id/unenroll'], turnOffMdm);
+  async function turnOffMdm(req: FastifyRequest, reply: FastifyReply) {
+    await hostActions.turnOffMdm(viewerOf(req), idParam(req));
+    return reply.status(204).send();
+  }
 
   scope.post('/hosts/:id/refetch', async (req) => {
     const id = idParam(req);

@@ -7,6 +7,8 @@ import type { CommandStatus, Platform, RunCommandResult } from '../platform.js';
 import type { CommandListOrder, CommandStore } from './store.js';
 
 export interface CommandListFilter extends CommandListOrder {
+  /** Only this platform family's commands (Fleet's older `/mdm/apple/commands`); absent: every family. */
+  family?: string;
   hostIdentifier?: string;
   requestType?: string;
   statuses?: CommandStatus[];
@@ -24,7 +26,12 @@ export class CommandService {
     private readonly activities: ActivityService,
   ) {}
 
-  async run(viewer: Viewer, input: { command: string; host_uuids: string[] }): Promise<RunCommandResult> {
+  /** `family`: only hosts of this platform family (Fleet's older `/mdm/apple/enqueue`). */
+  async run(
+    viewer: Viewer,
+    input: { command: string; host_uuids: string[] },
+    family?: string,
+  ): Promise<RunCommandResult> {
     const uuids = [...new Set(input.host_uuids)];
     if (uuids.length === 0) throw badRequest('host_uuids must name at least one host', 'host_uuids');
     const hosts = (await this.store.hostsByUuid(uuids)).sort((a, b) => a.id - b.id);
@@ -38,10 +45,11 @@ export class CommandService {
     for (const h of hosts) {
       if (!isAllowed(viewer.principal, 'mdm_command', 'write', h.team_id)) throw forbidden();
     }
-    const platform = this.platforms.find((p) => hosts.every((h) => p.hostPlatforms.includes(h.platform)));
+    const candidates = this.platforms.filter((p) => family === undefined || p.family === family);
+    const platform = candidates.find((p) => hosts.every((h) => p.hostPlatforms.includes(h.platform)));
     if (!platform) {
       throw badRequest(
-        `all hosts must be of one platform family (${this.platforms.map((p) => p.label).join(' or ')}) and that platform must be MDM-enrolled`,
+        `all hosts must be of one platform family (${candidates.map((p) => p.label).join(' or ')}) and that platform must be MDM-enrolled`,
         'host_uuids',
       );
     }
@@ -55,6 +63,7 @@ export class CommandService {
     return res;
   }
 
+  /** One page of the list and `count`, the number of rows on every page. */
   async list(viewer: Viewer, f: CommandListFilter) {
     const rowFilter = {
       hostConditions: this.store.hostConditions({
@@ -64,11 +73,10 @@ export class CommandService {
       requestType: f.requestType,
       statuses: f.statuses,
     };
-    const rows = await this.store.list(
-      this.platforms.flatMap((p) => p.commands.listRows(rowFilter)),
-      f,
-    );
-    return rows.map((r) => ({
+    const platforms = this.platforms.filter((p) => f.family === undefined || p.family === f.family);
+    const parts = () => platforms.flatMap((p) => p.commands.listRows(rowFilter));
+    const [rows, count] = await Promise.all([this.store.list(parts(), f), this.store.count(parts())]);
+    const results = rows.map((r) => ({
       host_uuid: r.host_uuid,
       command_uuid: r.command_uuid,
       status: r.status,
@@ -77,6 +85,7 @@ export class CommandService {
       hostname: r.hostname,
       platform: r.platform,
     }));
+    return { results, count };
   }
 
   /** Each host's result of one command; secrets shown only to callers who may lock and wipe the host. */

@@ -54,6 +54,18 @@ export class CommandStore {
    * Every platform's rows in one list: a UNION ALL, sorted and paged as one so pages are stable
    * across platforms (ties broken by command UUID, then host UUID).
    */
+  /** How many rows the whole list has (every page): `count` of `GET /commands`. */
+  async count(parts: SelectQueryBuilder<DB, any, CommandListRow>[]): Promise<number> {
+    if (parts.length === 0) return 0;
+    let all = parts[0];
+    for (const p of parts.slice(1)) all = all.unionAll(p);
+    const r = await this.db
+      .selectFrom(all.as('u'))
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
   async list(
     parts: SelectQueryBuilder<DB, any, CommandListRow>[],
     o: CommandListOrder,

@@ -144,7 +144,7 @@ export function registerProfileRoutes(
       const teamId = teamIdFrom(req.query as Record<string, unknown>) ?? 0;
       authorize(req, 'profile', 'read', teamId || null);
       if (teamId) await profiles.checkTeam(teamId);
-      return { team_id: teamId || null, ...(await profiles.summary(teamId || null)) };
+      return profiles.summary(teamId || null);
     });
 
     s.get('/configuration_profiles/:profile_uuid/status', async (req) => {

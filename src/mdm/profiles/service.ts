@@ -47,6 +47,9 @@ function itemError(err: unknown, idx: number, name: string): unknown {
  * claims it), team and label scope, GitOps batch, list, summaries, per-host status and resend.
  * Each platform's adapter validates, stores and delivers its own profiles.
  */
+/** An entry of `GET /hosts/:id/configuration_profiles`: Fleet's MDMAppleConfigProfile fields. */
+export type HostTeamProfileJson = Omit<ProfileJson, 'platform' | 'scope'>;
+
 export class ProfileService {
   private readonly adapters: PlatformProfiles[];
 
@@ -318,7 +321,10 @@ export class ProfileService {
    * Fleet's `GET /hosts/:id/configuration_profiles`: the host's team profiles its platform lists
    * there; 400 for hosts of a platform that does not offer it.
    */
-  async teamProfilesForHost(host: { platform: string; team_id: number | null }): Promise<ProfileJson[]> {
+  async teamProfilesForHost(host: {
+    platform: string;
+    team_id: number | null;
+  }): Promise<HostTeamProfileJson[]> {
     const offer = this.platforms.find((p) => p.hostPlatforms.includes(host.platform))?.profiles
       .teamProfilesForHost;
     if (!offer) {
@@ -327,7 +333,22 @@ export class ProfileService {
       );
       throw badRequest(`Endpoint is only available for ${offered.join(', ')} hosts.`, 'id');
     }
-    return offer.list(host.team_id ?? 0);
+    // Fleet's entries (MDMAppleConfigProfile): no `platform` or `scope`.
+    return (await offer.list(host.team_id ?? 0)).map((p) => {
+      const entry: HostTeamProfileJson = {
+        profile_uuid: p.profile_uuid,
+        team_id: p.team_id,
+        name: p.name,
+        identifier: p.identifier,
+        created_at: p.created_at,
+        updated_at: p.updated_at,
+        checksum: p.checksum,
+      };
+      for (const k of ['labels_include_all', 'labels_include_any', 'labels_exclude_any'] as const) {
+        if (p[k]) entry[k] = p[k];
+      }
+      return entry;
+    });
   }
 
   /** `mdm.profiles` of GET /hosts/:id: every platform's, in one list by name. */
