@@ -38,6 +38,7 @@ import { AppleScepService } from './apple/scep/service.js';
 import { ScepStore } from './apple/scep/store.js';
 import { AppleEnrollmentService } from './apple/enrollment/service.js';
 import { createAppleMdm } from './apple/checkin/index.js';
+import { DeclarativeManagementService } from './apple/ddm/service.js';
 import { RateLimitService, rateLimitPolicies } from './ratelimit/service.js';
 import { RateLimitStore } from './ratelimit/store.js';
 
@@ -99,6 +100,8 @@ export function createServices(config: Config, database: Database, serverKey: st
     logger,
   );
   const appleEnrollment = new AppleEnrollmentService(appleScep, applePushParts.certificates, appConfig);
+  // Declarative Device Management: answers the DeclarativeManagement check-ins.
+  const declarativeManagement = new DeclarativeManagementService(db);
   // Apple check-in and command queue (device endpoint, queue, lifecycle events).
   const appleMdm = createAppleMdm({
     config,
@@ -109,6 +112,7 @@ export function createServices(config: Config, database: Database, serverKey: st
     identityCa: () => appleScep.caCertificate(),
     serverUrl: () => appConfig.serverUrl(),
     onCertificateAssociated: (der, deviceId) => appleScep.associateEnrollment(der, deviceId),
+    declarativeManagement: (req) => declarativeManagement.handle(req),
     activities,
   });
   // Apple configuration profiles and declarations: store, manager, results, DDM endpoints.
@@ -175,7 +179,7 @@ export function createServices(config: Config, database: Database, serverKey: st
     profiles: mdm.profiles,
     profileManagerJobs: mdm.profileManagerJobs,
     profileManager: appleProfiles.manager,
-    declarativeManagement: appleProfiles.declarativeManagement,
+    declarativeManagement,
     windowsProfileStore: windowsProfiles.store,
     windowsProfileManager: windowsProfiles.manager,
     windowsProfilesTick: windowsProfiles.tick,

@@ -50,7 +50,6 @@ export class AppleMdmEvents {
   private readonly commandResultListeners: ((r: AppleCommandResultEvent) => Promise<void>)[] = [];
   private readonly enrolledListeners: ((e: AppleEnrolledEvent) => Promise<void>)[] = [];
   private readonly checkedOutListeners: ((e: AppleCheckedOutEvent) => Promise<void>)[] = [];
-  private ddmHandler: DeclarativeManagementHandler | undefined;
 
   constructor(private readonly logger?: Logger) {}
 
@@ -64,14 +63,6 @@ export class AppleMdmEvents {
 
   onCheckedOut(fn: (e: AppleCheckedOutEvent) => Promise<void>): void {
     this.checkedOutListeners.push(fn);
-  }
-
-  setDeclarativeManagementHandler(fn: DeclarativeManagementHandler): void {
-    this.ddmHandler = fn;
-  }
-
-  get declarativeManagementHandler(): DeclarativeManagementHandler | undefined {
-    return this.ddmHandler;
   }
 
   private async run<T>(event: string, listeners: ((x: T) => Promise<void>)[], value: T): Promise<void> {

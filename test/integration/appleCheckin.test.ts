@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { buildCommandPlist } from '../../src/apple/commands/build.js';
 import { parsePlistDict } from '../../src/apple/plist/parse.js';
 import { issueDeviceIdentity, quickDevice, enrolledDevice, testTopic } from '../helpers/appleDevice.js';
@@ -348,11 +348,11 @@ describeEachDialect('Apple check-in: vectors, lifecycle, Authenticate cases', (s
     expect(rts).toEqual({ ReturnToService: { Enabled: false } });
   });
 
-  it('hands DeclarativeManagement to the handler another area sets', async () => {
+  it('hands DeclarativeManagement to the declarations service it was built with', async () => {
     const srv = server();
     const d = await enrolledDevice(srv);
     const calls: string[] = [];
-    srv.app.services.appleMdmEvents.setDeclarativeManagementHandler(async (req) => {
+    const spy = vi.spyOn(srv.app.services.declarativeManagement, 'handle').mockImplementation(async (req) => {
       calls.push(`${req.hostUuid} ${req.endpoint} ${req.data?.toString() ?? ''}`);
       return { status: 200, body: '{"ok":true}', contentType: 'application/json' };
     });
@@ -366,7 +366,7 @@ describeEachDialect('Apple check-in: vectors, lifecycle, Authenticate cases', (s
       expect(JSON.parse(body.toString())).toEqual({ ok: true });
       expect(calls).toEqual([`${d.udid} status {"StatusItems":{}}`]);
     } finally {
-      srv.app.services.appleMdmEvents.setDeclarativeManagementHandler(undefined as never);
+      spy.mockRestore();
     }
   });
 });

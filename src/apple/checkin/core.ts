@@ -4,7 +4,7 @@ import { BatchWriter } from '../../db/batchWriter.js';
 import { buildPlist } from '../commands/build.js';
 import type { AppleCommandQueue } from '../commands/queue.js';
 import type { CommandQueueStore } from '../commands/store.js';
-import type { AppleMdmEvents } from '../events.js';
+import type { AppleMdmEvents, DeclarativeManagementHandler } from '../events.js';
 import {
   isDeviceChannel,
   MdmRequestError,
@@ -47,6 +47,8 @@ export class CoreCheckinService implements CheckinAndCommandService {
     private readonly queue: AppleCommandQueue,
     private readonly events: AppleMdmEvents,
     logger?: Logger,
+    /** Answers DeclarativeManagement check-ins (the declarations service). */
+    private readonly declarativeManagementHandler?: DeclarativeManagementHandler,
   ) {
     // Last-seen times are written in batches (every 2 s or 1,000 ids), as Fleet does.
     this.lastSeen = new BatchWriter((ids) => store.touchLastSeen(ids, dbNow()), {
@@ -199,11 +201,11 @@ export class CoreCheckinService implements CheckinAndCommandService {
   }
 
   /**
-   * DDM requests go to the handler the profiles area sets. Without one, the server has no
+   * DDM requests go to the declarations service given at construction. Without one, the server has no
    * declarations: empty tokens and manifest, accepted status reports, 404 for any declaration.
    */
   async declarativeManagement(r: MdmRequest, m: DeclarativeManagementMessage): Promise<MdmReply | undefined> {
-    const handler = this.events.declarativeManagementHandler;
+    const handler = this.declarativeManagementHandler;
     if (handler) {
       return handler({
         enrollmentId: r.enrollment.id,

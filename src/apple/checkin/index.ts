@@ -7,7 +7,7 @@ import type { HostEvents } from '../../hosts/events.js';
 import type { HostStore } from '../../hosts/store.js';
 import { AppleCommandQueue } from '../commands/queue.js';
 import { CommandQueueStore } from '../commands/store.js';
-import { AppleMdmEvents } from '../events.js';
+import { AppleMdmEvents, type DeclarativeManagementHandler } from '../events.js';
 import { CertAuthService } from './certAuth.js';
 import { withHooks } from './chain.js';
 import { EnrollmentClaimStore } from './claimStore.js';
@@ -34,6 +34,8 @@ export interface AppleMdmDeps {
   activities?: Pick<ActivityService, 'record'>;
   /** Told when a certificate is bound to a device at Authenticate (SCEP bookkeeping). */
   onCertificateAssociated?: (certDer: Buffer, deviceId: string) => Promise<void>;
+  /** Answers DeclarativeManagement check-ins (tokens, declaration items, declarations, status). */
+  declarativeManagement?: DeclarativeManagementHandler;
 }
 
 /**
@@ -51,7 +53,14 @@ export function createAppleMdm(deps: AppleMdmDeps) {
     retentionDays: config.appleCommandRetentionDays,
     logger,
   });
-  const core = new CoreCheckinService(enrollmentStore, queueStore, queue, events, logger);
+  const core = new CoreCheckinService(
+    enrollmentStore,
+    queueStore,
+    queue,
+    events,
+    logger,
+    deps.declarativeManagement,
+  );
   const lifecycle = new FleetLifecycleHooks(
     enrollmentStore,
     deps.hostStore,

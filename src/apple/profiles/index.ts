@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { Config } from '../../config.js';
 import type { DB } from '../../db/schema.js';
 import { ReconcileStore } from '../../mdm/profiles/reconcileStore.js';
-import { DeclarativeManagementService } from '../ddm/service.js';
 import type { AppleMdmEvents } from '../events.js';
 import { AppleProfiles } from './adapter.js';
 import { HostStatusStore } from './hostStatusStore.js';
@@ -51,10 +50,8 @@ export function createAppleProfiles(deps: {
     maxRetries: config.profileMaxRetries,
     verifyGraceSeconds: config.profileVerifyGraceSeconds,
   });
-  const declarativeManagement = new DeclarativeManagementService(db);
 
   deps.appleMdmEvents.onCommandResult((r) => results.handle(r));
-  deps.appleMdmEvents.setDeclarativeManagementHandler((req) => declarativeManagement.handle(req));
   // A new or renewed enrollment starts clean: every profile and declaration is sent again.
   deps.appleMdmEvents.onEnrolled(async (e) => {
     await statuses.deleteRowsOfHosts([e.hostUuid]);
@@ -64,5 +61,5 @@ export function createAppleProfiles(deps: {
   deps.appleMdmEvents.onCheckedOut((e) => statuses.deleteRowsOfHosts([e.hostUuid]));
 
   const profiles = new AppleProfiles(store, statuses, manager);
-  return { profiles, manager, results, declarativeManagement, statuses };
+  return { profiles, manager, results, statuses };
 }
