@@ -13,6 +13,7 @@ import * as m0011 from './0011_rate_limits.js';
 import * as m0012 from './0012_session_token_hash.js';
 import * as m0013 from './0013_user_invites_password_reset.js';
 import * as m0014 from './0014_host_list_filters.js';
+import * as m0015 from './0015_agents_disk_encryption.js';
 
 /** Every migration, in order. Names never change once released; new ones go at the end. */
 export const migrations: Record<string, Migration> = {
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '0012_session_token_hash': m0012,
   '0013_user_invites_password_reset': m0013,
   '0014_host_list_filters': m0014,
+  '0015_agents_disk_encryption': m0015,
 };

@@ -16,7 +16,7 @@ import { registerCommandRoutes } from './mdm/commands/routes.js';
 import { registerProfileRoutes } from './mdm/profiles/routes.js';
 import { installErrorHandler } from './http/errors.js';
 import { registerHealthRoutes } from './http/healthRoutes.js';
-import { registerOrbitRoutes } from './orbit/routes.js';
+import { registerOrbitRoutes } from './agents/orbit/routes.js';
 import { registerWindowsRoutes } from './windows/routes.js';
 import { createServices, type Services } from './services.js';
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { OrbitService } from './orbit/service.js';
+import { OrbitService } from './agents/orbit/service.js';
 import { createWindowsServices } from './windows/service.js';
 import { ActivityService } from './admin/activityService.js';
 import { ActivityStore } from './admin/activityStore.js';

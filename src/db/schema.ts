@@ -52,6 +52,71 @@ export interface HostsTable {
   gigs_disk_space_available: number | null;
   percent_disk_space_available: number | null;
   disk_encryption_enabled: Bool | null;
+  /** Migration 0015: vitals osquery reports, agent intervals, last agent contact. */
+  osquery_version: Generated<string>;
+  cpu_brand: Generated<string>;
+  cpu_type: Generated<string>;
+  hardware_vendor: Generated<string>;
+  hardware_version: Generated<string>;
+  platform_like: Generated<string>;
+  build: Generated<string>;
+  code_name: Generated<string>;
+  primary_ip: Generated<string>;
+  primary_mac: Generated<string>;
+  public_ip: Generated<string>;
+  orbit_version: Generated<string>;
+  memory: Generated<number | string>;
+  uptime: Generated<number | string>;
+  cpu_physical_cores: Generated<number>;
+  cpu_logical_cores: Generated<number>;
+  distributed_interval: Generated<number>;
+  config_tls_refresh: Generated<number>;
+  logger_tls_period: Generated<number>;
+  seen_time: string | null;
+  refetch_critical_queries_until: string | null;
+}
+
+/** Fleet Desktop device token of a host (migration 0015): SHA-256 hex, never the token itself. */
+export interface HostDeviceAuthTable {
+  host_id: number;
+  token_hash: string;
+  previous_token_hash: string | null;
+  previous_valid_until: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** End-user emails of a host by source (migration 0015). */
+export interface HostEmailsTable {
+  id: Generated<number>;
+  host_id: number;
+  email: string;
+  source: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Escrowed disk-encryption keys (migration 0015), Fleet's columns. decryptable NULL = not yet checked. */
+export interface HostDiskEncryptionKeysTable {
+  host_id: number;
+  base64_encrypted: string;
+  base64_encrypted_salt: Generated<string>;
+  key_slot: number | null;
+  decryptable: Bool | null;
+  client_error: Generated<string>;
+  reset_requested: Generated<Bool>;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface HostDiskEncryptionKeysArchiveTable {
+  id: Generated<number>;
+  host_id: number;
+  hardware_serial: Generated<string>;
+  base64_encrypted: string;
+  base64_encrypted_salt: Generated<string>;
+  key_slot: number | null;
+  created_at: string;
 }
 
 export interface HostMdmTable {
@@ -192,6 +257,10 @@ export interface FoundationTables {
   cron_stats: CronStatsTable;
   mdm_config_assets: MdmConfigAssetsTable;
   mdm_solutions: MdmSolutionsTable;
+  host_device_auth: HostDeviceAuthTable;
+  host_emails: HostEmailsTable;
+  host_disk_encryption_keys: HostDiskEncryptionKeysTable;
+  host_disk_encryption_keys_archive: HostDiskEncryptionKeysArchiveTable;
 }
 
 // Domain table sets are joined here as they are added (e.g. `& AppleTables`).

@@ -721,6 +721,36 @@ export class HostStore {
     const found = rows.map((r) => r.id);
     await trx.deleteFrom('host_mdm').where('host_id', 'in', found).execute();
     await trx.deleteFrom('label_membership').where('host_id', 'in', found).execute();
+    // Agent state goes with the host; escrowed keys stay in the archive (as Fleet keeps them).
+    await trx.deleteFrom('host_device_auth').where('host_id', 'in', found).execute();
+    await trx.deleteFrom('host_emails').where('host_id', 'in', found).execute();
+    await trx
+      .insertInto('host_disk_encryption_keys_archive')
+      .columns([
+        'host_id',
+        'hardware_serial',
+        'base64_encrypted',
+        'base64_encrypted_salt',
+        'key_slot',
+        'created_at',
+      ])
+      .expression((eb) =>
+        eb
+          .selectFrom('host_disk_encryption_keys as k')
+          .innerJoin('hosts as h', 'h.id', 'k.host_id')
+          .select([
+            'k.host_id',
+            'h.hardware_serial',
+            'k.base64_encrypted',
+            'k.base64_encrypted_salt',
+            'k.key_slot',
+            'k.updated_at',
+          ])
+          .where('k.host_id', 'in', found)
+          .where('k.base64_encrypted', '<>', ''),
+      )
+      .execute();
+    await trx.deleteFrom('host_disk_encryption_keys').where('host_id', 'in', found).execute();
     await trx.deleteFrom('hosts').where('id', 'in', found).execute();
     return rows;
   }

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { AppConfigService } from '../appconfig/service.js';
-import type { HostStore } from '../hosts/store.js';
-import type { EnrollSecretService } from '../teams/enrollSecretService.js';
-import { windowsPaths } from '../windows/mde2/service.js';
-import { fleetMdmName } from '../windows/lifecycle.js';
+import type { AppConfigService } from '../../appconfig/service.js';
+import type { HostStore } from '../../hosts/store.js';
+import type { EnrollSecretService } from '../../teams/enrollSecretService.js';
+import { windowsPaths } from '../../windows/mde2/service.js';
+import { fleetMdmName } from '../../windows/lifecycle.js';
 
 /** Fleet answers bad orbit credentials with 401 and this body; fleetd then re-enrolls. */
 export class OrbitAuthError extends Error {}

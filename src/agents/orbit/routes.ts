@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { addressRateLimit } from '../http/rateLimit.js';
-import type { Services } from '../services.js';
+import { addressRateLimit } from '../../http/rateLimit.js';
+import type { Services } from '../../services.js';
 import { OrbitAuthError } from './service.js';
 
 // fleetd sends more fields over time; unknown ones are ignored as Fleet does.
