@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { OrbitService } from './agents/orbit/service.js';
+import { createDiskEncryption } from './diskencryption/index.js';
 import { createWindowsServices } from './windows/service.js';
 import { ActivityService } from './admin/activityService.js';
 import { ActivityStore } from './admin/activityStore.js';
@@ -79,7 +80,7 @@ export function createServices(config: Config, database: Database, serverKey: st
   const lifecycle = createUserLifecycle({ config, db, logger, appConfig, userStore, teamStore, activities });
   // Apple push: APNs client, push certificate and push service.
   const applePushParts = createApplePush({ config, db, assets, appConfig, logger });
-  // Windows MDM (MS-MDE2 enrollment, SyncML management, commands) and fleetd (orbit).
+  // Windows MDM (MS-MDE2 enrollment, SyncML management, commands).
   const windows = createWindowsServices({
     config,
     database,
@@ -90,7 +91,6 @@ export function createServices(config: Config, database: Database, serverKey: st
     activities,
     logger,
   });
-  const orbit = new OrbitService(hostStore, enrollSecrets, appConfig);
   // Apple SCEP server and enrollment profiles.
   const appleScep = new AppleScepService(
     assets,
@@ -146,6 +146,10 @@ export function createServices(config: Config, database: Database, serverKey: st
     hostEvents,
   });
   const hosts = new HostService(db, hostStore, labelStore, teamStore, activities, hostEvents, mdm.hostDetail);
+  // Disk encryption: FileVault / BitLocker enforcement, key escrow and verification.
+  const { diskEncryption } = createDiskEncryption();
+  // fleetd (orbit): enrollment, config notifications, device tokens, BitLocker key escrow.
+  const orbit = new OrbitService(hostStore, enrollSecrets, appConfig);
   const cronStore = new CronStore(db);
   const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
   const services = {
@@ -186,6 +190,7 @@ export function createServices(config: Config, database: Database, serverKey: st
     windows,
     windowsCommands: windows.commands,
     orbit,
+    diskEncryption,
     apnsCertificates: applePushParts.certificates,
     applePush: applePushParts.push,
     apnsClient: applePushParts.client,
