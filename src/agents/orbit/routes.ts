@@ -1,50 +1,100 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { addressRateLimit } from '../../http/rateLimit.js';
-import type { Services } from '../../services.js';
-import { OrbitAuthError } from './service.js';
+import type { RateLimitService } from '../../ratelimit/service.js';
+import { acceptAnyContentTypeAsJson, checkLengths, decodeBody, goString } from './body.js';
+import {
+  capabilitiesHeader,
+  capabilitiesValue,
+  parseCapabilities,
+  serverOrbitCapabilities,
+} from './capabilities.js';
+import { installAgentErrorHandler } from './errors.js';
+import type { OrbitService } from './service.js';
 
-// fleetd sends more fields over time; unknown ones are ignored as Fleet does.
+// Unknown keys are ignored (fleetd adds fields over time), as Fleet's decoder does.
 const enrollBody = z.object({
-  enroll_secret: z.string().min(1),
-  hardware_uuid: z.string().min(1).max(255),
-  hardware_serial: z.string().max(255).optional(),
-  hostname: z.string().max(255).optional(),
-  platform: z.string().max(255).optional(),
-  platform_like: z.string().max(255).optional(),
-  osquery_identifier: z.string().max(255).optional(),
-  computer_name: z.string().max(255).optional(),
-  hardware_model: z.string().max(255).optional(),
+  enroll_secret: goString,
+  hardware_uuid: goString,
+  hardware_serial: goString,
+  hostname: goString,
+  platform: goString,
+  osquery_identifier: goString,
+  computer_name: goString,
+  hardware_model: goString,
 });
-const nodeKeyBody = z.object({ orbit_node_key: z.string() });
+const nodeKeyBody = z.object({ orbit_node_key: goString });
+const deviceTokenBody = z.object({ orbit_node_key: goString, device_auth_token: goString });
+const deviceMappingBody = z.object({ orbit_node_key: goString, email: goString });
+/** Go's []byte: standard base64 with padding (line breaks ignored), or null. */
+const base64Bytes = z
+  .string()
+  .nullish()
+  .refine(
+    (v) =>
+      !v || /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(v.replace(/[\r\n]/g, '')),
+  )
+  .transform((v) => (v ? Buffer.from(v.replace(/[\r\n]/g, ''), 'base64') : null));
+const diskKeyBody = z.object({
+  orbit_node_key: goString,
+  encryption_key: base64Bytes,
+  client_error: goString,
+});
 
-/** fleetd (orbit) endpoints: unversioned, the node key travels in the JSON body. */
+const orbitCapabilities = capabilitiesValue(serverOrbitCapabilities)!;
+
+/**
+ * fleetd (orbit) endpoints: unversioned; the node key travels in the JSON body. Every successful
+ * answer carries the server's `X-Fleet-Capabilities`.
+ */
 export async function registerOrbitRoutes(
   app: FastifyInstance,
-  services: Pick<Services, 'orbit' | 'rateLimits'>,
+  services: { orbit: OrbitService; rateLimits: RateLimitService },
 ): Promise<void> {
+  const { orbit } = services;
   await app.register(async (scope) => {
-    scope.setErrorHandler((err, req, reply) => {
-      if (err instanceof OrbitAuthError)
-        return reply.status(401).send({ error: err.message, node_invalid: true });
-      const fe = err as { statusCode?: number; message?: string; issues?: unknown };
-      if (err instanceof z.ZodError || (fe.statusCode && fe.statusCode < 500)) {
-        return reply
-          .status(fe.statusCode && fe.statusCode !== 500 ? fe.statusCode : 400)
-          .send({ error: err instanceof z.ZodError ? 'invalid request body' : fe.message });
-      }
-      req.log.error({ err }, 'orbit request failed');
-      return reply.status(500).send({ error: 'internal error' });
+    acceptAnyContentTypeAsJson(scope);
+    installAgentErrorHandler(scope, 'orbit');
+    scope.addHook('onSend', async (_req, reply, payload) => {
+      if (reply.statusCode < 400) reply.header(capabilitiesHeader, orbitCapabilities);
+      return payload;
     });
+
     // Limits enroll-secret guessing per client address.
     const onRequest = addressRateLimit(services.rateLimits, 'enrollAddress');
-    scope.post('/api/fleet/orbit/enroll', { onRequest }, async (req) =>
-      services.orbit.enroll(enrollBody.parse(req.body ?? {})),
-    );
+    scope.post('/api/fleet/orbit/enroll', { onRequest }, async (req) => {
+      const b = decodeBody(enrollBody, req.body);
+      const { enroll_secret: _secret, ...fields } = b;
+      checkLengths(fields);
+      return orbit.enroll(b);
+    });
+
+    // Unauthenticated: fleetd asks what the server supports. The client's capabilities are not
+    // read here (nothing vouches for them).
+    scope.head('/api/fleet/orbit/ping', async (_req, reply) => reply.status(200).send());
+
     scope.post('/api/fleet/orbit/config', async (req) => {
-      const parsed = nodeKeyBody.safeParse(req.body ?? {});
-      if (!parsed.success) throw new OrbitAuthError('orbit_node_key is required');
-      return services.orbit.config(parsed.data.orbit_node_key);
+      const b = decodeBody(nodeKeyBody, req.body);
+      return orbit.config(b.orbit_node_key, parseCapabilities(req.headers[capabilitiesHeader]));
+    });
+
+    scope.post('/api/fleet/orbit/device_token', async (req) => {
+      const b = decodeBody(deviceTokenBody, req.body);
+      await orbit.setDeviceToken(b.orbit_node_key, b.device_auth_token);
+      return {};
+    });
+
+    scope.put('/api/fleet/orbit/device_mapping', async (req) => {
+      const b = decodeBody(deviceMappingBody, req.body);
+      await orbit.setDeviceMapping(b.orbit_node_key, b.email);
+      return {};
+    });
+
+    scope.post('/api/fleet/orbit/disk_encryption_key', async (req, reply) => {
+      const b = decodeBody(diskKeyBody, req.body);
+      // client_error is not length-checked: the disk-encryption area keeps its first 255 characters.
+      await orbit.escrowDiskEncryptionKey(b.orbit_node_key, b.encryption_key, b.client_error);
+      return reply.status(204).send();
     });
   });
 }
