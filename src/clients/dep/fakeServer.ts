@@ -56,6 +56,8 @@ export class FakeDepServer {
   readonly requests: RecordedDepRequest[] = [];
   /** Every API call answers 403 T_C_NOT_SIGNED while true (new terms in ABM not accepted). */
   termsNotSigned = false;
+  /** Organisations (by name) whose API calls answer 403 T_C_NOT_SIGNED, the others unaffected. */
+  readonly termsNotSignedOrgs = new Set<string>();
   /** Hands out a new session token in `X-ADM-Auth-Session` on every answer, as Apple may. */
   rotateSessions = false;
   /** Per-serial assignment result to force (FAILED, THROTTLED, NOT_ACCESSIBLE). */
@@ -203,7 +205,8 @@ export class FakeDepServer {
       res.writeHead(override.status, { 'content-type': override.contentType });
       return void res.end(override.body);
     }
-    if (this.termsNotSigned) return send(403, { code: 'T_C_NOT_SIGNED' });
+    if (this.termsNotSigned || this.termsNotSignedOrgs.has(account.orgName))
+      return send(403, { code: 'T_C_NOT_SIGNED' });
     const headers: Record<string, string> = {};
     if (this.rotateSessions) {
       this.sessions.delete(session);
