@@ -1,3 +1,4 @@
+import { linuxPlatforms } from '../hosts/platforms.js';
 /**
  * The built-in labels every server has (label_type 1). They are seeded by migration 0002 and
  * cannot be edited or deleted. For hosts the server creates itself (MDM-only hosts without
@@ -11,25 +12,8 @@ export interface BuiltinLabel {
   /** 0 = dynamic (osquery answers), 1 = manual (the server writes it). */
   membershipType: 0 | 1;
   /** Host platforms that are members. `'*'` = every host. */
-  memberPlatforms: string[] | '*';
+  memberPlatforms: readonly string[] | '*';
 }
-
-const linuxPlatforms = [
-  'ubuntu',
-  'debian',
-  'centos',
-  'rhel',
-  'fedora',
-  'amzn',
-  'arch',
-  'manjaro',
-  'opensuse',
-  'linux',
-  'gentoo',
-  'pop',
-  'linuxmint',
-  'nixos',
-];
 
 export const builtinLabels: BuiltinLabel[] = [
   {

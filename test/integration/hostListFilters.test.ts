@@ -362,7 +362,11 @@ describeEachDialect('host list filters', (server) => {
         [`macos_settings_disk_encryption=${v}&team_id=0`, []],
       ],
     ),
-    ...['installed', 'pending', 'failed'].map((v): [string, string[]] => [`bootstrap_package=${v}`, []]),
+    // Bootstrap package (Fleet's rule): ADE Macs of No team with no InstallEnterpriseApplication
+    // answer, the enrolled one and the pending one alike, are pending.
+    ['bootstrap_package=installed', []],
+    ['bootstrap_package=pending', ['D1', 'P1']],
+    ['bootstrap_package=failed', []],
     // MDM enrollment, solution and name (servers and non-MDM platforms never match).
     ['mdm_enrollment_status=manual', manual],
     ['mdm_enrollment_status=automatic', ['D1']],

@@ -17,7 +17,7 @@ import { DeviceIdentityVerifier, type IdentityCaProvider } from './deviceIdentit
 import { EnrollmentClaims } from './enrollmentClaims.js';
 import { AppleCheckinHandler } from './handler.js';
 import { HostMdmStateStore } from './hostMdmStore.js';
-import { FleetLifecycleHooks } from './lifecycle.js';
+import { FleetLifecycleHooks, type DepEnrollmentPort } from './lifecycle.js';
 import { EnrollmentStore } from './store.js';
 
 export interface AppleMdmDeps {
@@ -36,6 +36,8 @@ export interface AppleMdmDeps {
   onCertificateAssociated?: (certDer: Buffer, deviceId: string) => Promise<void>;
   /** Answers DeclarativeManagement check-ins (tokens, declaration items, declarations, status). */
   declarativeManagement?: DeclarativeManagementHandler;
+  /** ADE: DEP assignment and pending-host adoption at turn-on. */
+  depEnrollment?: DepEnrollmentPort;
 }
 
 /**
@@ -69,6 +71,7 @@ export function createAppleMdm(deps: AppleMdmDeps) {
     deps.serverUrl,
     logger,
     deps.activities,
+    deps.depEnrollment,
   );
   const claimStore = new EnrollmentClaimStore(db);
   const conflicts = new EnrollmentConflicts(claimStore, deps.hostStore, deps.activities, logger);

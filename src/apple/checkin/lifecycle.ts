@@ -21,6 +21,16 @@ export const mdmName = 'Fleet';
 
 const osName: Record<string, string> = { darwin: 'macOS', ios: 'iOS', ipados: 'iPadOS' };
 
+/**
+ * What the lifecycle asks the ADE area about a device that turns MDM on: whether its host is
+ * assigned to this server in ABM (then it was installed from ADE, as Fleet records it), and the
+ * adoption of a pending ADE host (created by the DEP sync, no UUID yet) found by serial.
+ */
+export interface DepEnrollmentPort {
+  isDepAssigned(hostId: number): Promise<boolean>;
+  adoptPlaceholder(hostId: number, uuid: string): Promise<void>;
+}
+
 /** How Fleet names a host in activities: computer name, else hostname, serial, UUID. */
 export function displayName(h: HostRow): string {
   return h.computer_name || h.hostname || h.hardware_serial || h.uuid;
@@ -46,6 +56,8 @@ export class FleetLifecycleHooks implements CheckinHooks {
     private readonly logger?: Logger,
     /** The audit log: mdm_enrolled at turn-on, mdm_unenrolled at CheckOut (written by the server, no user). */
     private readonly activities?: Pick<ActivityService, 'record'>,
+    /** ADE: DEP assignment and pending-host adoption (without it no host counts as installed from ADE). */
+    private readonly dep?: DepEnrollmentPort,
   ) {}
 
   private async mdmServerUrl(): Promise<string> {
@@ -105,6 +117,8 @@ export class FleetLifecycleHooks implements CheckinHooks {
       });
     } else {
       hostId = host.id;
+      // A pending ADE host found by serial becomes this device (Fleet's upsert sets the UUID).
+      if (!host.uuid) await this.dep?.adoptPlaceholder(hostId, e.deviceId);
       const vitals: Record<string, string> = { platform };
       if (serial) vitals.hardware_serial = serial;
       if (model) vitals.hardware_model = model;
@@ -112,12 +126,17 @@ export class FleetLifecycleHooks implements CheckinHooks {
       if (deviceName && !host.computer_name) vitals.computer_name = deviceName;
       await this.hosts.updateVitals(hostId, vitals);
     }
+    // Fleet: a device assigned to this server in ABM turned MDM on through ADE.
+    const fromDep = !personal && this.dep ? await this.dep.isDepAssigned(hostId) : false;
+    const enrollRef = r.params.enroll_reference;
     await this.hosts.upsertHostMdm(hostId, {
       enrolled: true,
       server_url: await this.mdmServerUrl(),
-      installed_from_dep: false,
+      installed_from_dep: fromDep,
       is_personal_enrollment: personal,
       mdm_name: mdmName,
+      // The end user's IdP account from the ServerURL (`enroll_reference`), as Fleet keeps it.
+      ...(enrollRef ? { fleet_enroll_ref: enrollRef } : {}),
     });
     await this.hosts.setLastEnrolledAt(hostId, dbNow());
     const enrolledHost = await this.hosts.getById(hostId);
@@ -127,7 +146,7 @@ export class FleetLifecycleHooks implements CheckinHooks {
       {
         host_serial: enrolledHost?.hardware_serial ?? serial ?? '',
         host_display_name: enrolledHost ? displayName(enrolledHost) : (deviceName ?? e.deviceId),
-        installed_from_dep: false,
+        installed_from_dep: fromDep,
         mdm_platform: 'apple',
       },
       { hostIds: [hostId] },
@@ -210,7 +229,9 @@ export class FleetLifecycleHooks implements CheckinHooks {
     const serial = str(qr.SerialNumber);
     if (serial) vitals.hardware_serial = serial;
     if (Object.keys(vitals).length) await this.hosts.updateVitals(host.id, vitals);
-    await this.hosts.setRefetchRequested(host.id, false);
+    // A host with osquery finishes its refetch when osquery reports its details (as Fleet does);
+    // clearing the flag here would stop osquery from ever being asked.
+    if (!host.osquery_host_id) await this.hosts.setRefetchRequested(host.id, false);
     await this.hostMdm.clearCommand(host.id, 'DeviceInformation');
     // An iPhone or iPad reporting Lost Mode off after an unlock was asked for is unlocked.
     if (qr.IsMDMLostModeEnabled === false && platform !== 'darwin') {

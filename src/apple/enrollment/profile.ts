@@ -26,6 +26,8 @@ export interface EnrollmentProfileInput {
   orgName: string;
   /** Renewal profiles leave out the OU that marks a fresh enrollment. */
   renewal?: boolean;
+  /** The end user's IdP account (ADE with end-user authentication): `?enroll_reference=` on ServerURL. */
+  enrollReference?: string;
 }
 
 export function enrollmentProfileObject(input: EnrollmentProfileInput): Record<string, unknown> {
@@ -63,7 +65,7 @@ export function enrollmentProfileObject(input: EnrollmentProfileInput): Record<s
         PayloadUUID: EnrollmentIds.mdmUuid,
         PayloadVersion: 1,
         ServerCapabilities: ['com.apple.mdm.per-user-connections', 'com.apple.mdm.bootstraptoken'],
-        ServerURL: `${base}/mdm/apple/mdm`,
+        ServerURL: `${base}/mdm/apple/mdm${input.enrollReference ? `?enroll_reference=${encodeURIComponent(input.enrollReference)}` : ''}`,
         SignMessage: true,
         Topic: input.topic,
       },

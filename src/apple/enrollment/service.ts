@@ -42,4 +42,29 @@ export class AppleEnrollmentService {
     // Signed by the SCEP CA, as Fleet does, so the device shows the profile as verified.
     return cmsSign(profile, { certPem: ca.certPem, keyPem: ca.keyPem });
   }
+
+  /**
+   * The ADE enrollment profile (`/api/mdm/apple/enroll?token=<automatic token>`): like the manual
+   * one, on the MDM URL devices reach (`mdm.apple_server_url`, else the server URL), and with the
+   * end user's IdP account as `?enroll_reference=` on ServerURL when given. Its SCEP challenge is
+   * one-time and bound to no device (the machine info naming the device is not verified).
+   */
+  async automaticProfile(opts: { enrollReference?: string } = {}): Promise<Buffer> {
+    const push = await this.pushCertificates.current();
+    if (!push) throw appleMdmNotConfigured();
+    const [serverUrl, config, challenge, ca] = await Promise.all([
+      this.appConfig.serverUrl(),
+      this.appConfig.get(),
+      this.scep.issueChallenge({ purpose: 'enrollment_profile' }),
+      this.scep.caCertificate(),
+    ]);
+    const profile = buildEnrollmentProfile({
+      serverUrl: config.mdm.apple_server_url || serverUrl,
+      scepChallenge: challenge,
+      topic: push.topic,
+      orgName: config.org_info.org_name,
+      enrollReference: opts.enrollReference,
+    });
+    return cmsSign(profile, { certPem: ca.certPem, keyPem: ca.keyPem });
+  }
 }

@@ -1,5 +1,6 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { cmsSign, cmsVerifyAttached } from '../../crypto/cms.js';
+import { selfSignedCertificate } from '../../crypto/issue.js';
 import { buildPlist } from '../commands/build.js';
 import { EnrollmentIds } from '../enrollment/profile.js';
 import { parsePlist, parsePlistDict, type PlistValue } from '../plist/parse.js';
@@ -61,6 +62,18 @@ export type ForcedAnswer = 'Error' | 'NotNow' | 'CommandFormatError';
 const checkinType = 'application/x-apple-aspen-mdm-checkin';
 const reportType = 'application/x-apple-aspen-mdm';
 
+/** The enroll endpoint's 403: Setup Assistant must update the OS before it may enroll. */
+export class SoftwareUpdateRequiredError extends Error {
+  constructor(readonly body: { code?: string; details?: { OSVersion?: string; BuildVersion?: string } }) {
+    super(
+      `software update required: ${body.details?.OSVersion ?? '?'} (${body.details?.BuildVersion ?? '?'})`,
+    );
+  }
+}
+
+/** How an ADE device hands its machine info to the enroll URL. */
+export type MachineInfoTransport = 'body' | 'header' | 'query';
+
 export class DeviceHttpError extends Error {
   constructor(
     readonly status: number,
@@ -119,6 +132,18 @@ export class SimulatedAppleDevice {
   /** Set when the enrollment profile was removed: the device checks out after acknowledging. */
   private checkOutAfterReport = false;
   private pushListener?: Promise<unknown>;
+  /**
+   * ADE: the device waits in Setup Assistant (TokenUpdate says AwaitingConfiguration) until the
+   * server sends DeviceConfigured.
+   */
+  awaitingConfiguration = false;
+  /** Sent in the machine info: whether MDM may make the device update its OS first. */
+  canRequestSoftwareUpdate = true;
+  /** What AccountConfiguration asked for (the local account Setup Assistant will create). */
+  accountConfiguration?: { fullName: string; userName: string; locked: boolean };
+  /** Packages installed with InstallEnterpriseApplication: URL, size, SHA-256 (hex). */
+  readonly installedPackages: { url: string; size: number; sha256: string }[] = [];
+  private machineInfoSigner?: { certPem: string; keyPem: string };
 
   constructor(opts: SimulatedAppleDeviceOptions) {
     this.platform = opts.platform ?? 'macos';
@@ -214,8 +239,71 @@ export class SimulatedAppleDevice {
       ...this.enrollmentKeys(),
       Token: this.pushToken,
       PushMagic: this.pushMagic,
-      AwaitingConfiguration: false,
+      AwaitingConfiguration: this.awaitingConfiguration,
     });
+  }
+
+  /** Apple's MachineInfo plist, CMS-signed as Setup Assistant sends it (by a device key of its own). */
+  signedMachineInfo(): Buffer {
+    if (!this.machineInfoSigner) {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      const cert = selfSignedCertificate({
+        privateKey,
+        subject: { CN: `Apple Device ${this.udid}` },
+        hours: 24,
+      });
+      this.machineInfoSigner = {
+        certPem: cert.certPem,
+        keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      };
+    }
+    const info: Dict = {
+      UDID: this.udid,
+      SERIAL: this.serial,
+      PRODUCT: this.productName,
+      VERSION: '23E224',
+      OS_VERSION: this.osVersion,
+      LANGUAGE: 'en',
+      MDM_CAN_REQUEST_SOFTWARE_UPDATE: this.canRequestSoftwareUpdate,
+    };
+    return cmsSign(buildPlist(info), this.machineInfoSigner);
+  }
+
+  /**
+   * Automated Device Enrollment as Setup Assistant does it: hands its signed machine info to the
+   * ADE profile's URL (POST body by default, or the web-view header / query), then installs the
+   * enrollment profile it gets and enrolls, staying in Setup Assistant until DeviceConfigured.
+   * Throws SoftwareUpdateRequiredError on the server's 403 (the device would update first).
+   */
+  async adeEnroll(enrollUrl: string, opts: { via?: MachineInfoTransport } = {}): Promise<void> {
+    const signed = this.signedMachineInfo();
+    const via = opts.via ?? 'body';
+    let url = enrollUrl;
+    const init: RequestInit = { method: via === 'body' ? 'POST' : 'GET', headers: {} };
+    if (via === 'body') {
+      init.headers = { 'content-type': 'application/pkcs7-signature' };
+      init.body = new Uint8Array(signed);
+    } else if (via === 'header') {
+      init.headers = { 'x-apple-aspen-deviceinfo': signed.toString('base64') };
+    } else {
+      url += `${url.includes('?') ? '&' : '?'}deviceinfo=${encodeURIComponent(signed.toString('base64'))}`;
+    }
+    const res = await this.fetchImpl(url, init);
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (res.status === 403) {
+      let body: unknown;
+      try {
+        body = JSON.parse(bytes.toString('utf8'));
+      } catch {
+        throw new DeviceHttpError(res.status, bytes.toString('utf8'));
+      }
+      const b = body as { code?: string };
+      if (b?.code === 'com.apple.softwareupdate.required') throw new SoftwareUpdateRequiredError(b);
+      throw new DeviceHttpError(res.status, bytes.toString('utf8'));
+    }
+    if (!res.ok) throw new DeviceHttpError(res.status, bytes.toString('utf8'));
+    this.awaitingConfiguration = true;
+    await this.enroll(bytes);
   }
 
   async checkOut(): Promise<void> {
@@ -276,7 +364,7 @@ export class SimulatedAppleDevice {
     while (next) {
       handled.push(next);
       if (handled.length > 1000) throw new Error('server keeps sending commands');
-      next = await this.report(this.answer(next));
+      next = await this.report(await this.respond(next));
       if (this.checkOutAfterReport) {
         // As a Mac does once its enrollment profile is removed: MDM is off, it says so and stops.
         this.checkOutAfterReport = false;
@@ -285,6 +373,78 @@ export class SimulatedAppleDevice {
       }
     }
     return handled;
+  }
+
+  /** The report for a command, including those that need the network (InstallEnterpriseApplication). */
+  async respond(cmd: ReceivedCommand): Promise<Dict> {
+    if (cmd.requestType === 'InstallEnterpriseApplication' && !this.forcedAnswers.has(cmd.requestType)) {
+      return this.installEnterpriseApplication(cmd);
+    }
+    return this.answer(cmd);
+  }
+
+  /**
+   * Downloads the manifest (embedded, or from ManifestURL) and each software package it lists,
+   * checking the SHA-256 (or MD5) hashes as the manifest gives them: one hash of the whole file,
+   * or one per `<hash>-size` bytes.
+   */
+  private async installEnterpriseApplication(cmd: ReceivedCommand): Promise<Dict> {
+    const base = { CommandUUID: cmd.commandUuid };
+    const fail = (code: number, text: string): Dict => ({
+      ...base,
+      Status: 'Error',
+      ErrorChain: [
+        {
+          ErrorCode: code,
+          ErrorDomain: 'MCInstallationErrorDomain',
+          LocalizedDescription: text,
+          USEnglishDescription: text,
+        },
+      ],
+    });
+    try {
+      let manifest = cmd.command.Manifest as Dict | undefined;
+      if (!manifest && typeof cmd.command.ManifestURL === 'string') {
+        const res = await this.fetchImpl(cmd.command.ManifestURL);
+        if (!res.ok) return fail(4000, `The manifest could not be downloaded (HTTP ${res.status}).`);
+        manifest = parsePlistDict(Buffer.from(await res.arrayBuffer()));
+      }
+      const items = (manifest?.items ?? []) as Dict[];
+      if (!items.length) return { ...base, Status: 'CommandFormatError' };
+      for (const item of items) {
+        for (const asset of (item.assets ?? []) as Dict[]) {
+          if (asset.kind !== 'software-package') continue;
+          const url = String(asset.url ?? '');
+          const res = await this.fetchImpl(url);
+          if (!res.ok) return fail(4001, `The package could not be downloaded (HTTP ${res.status}).`);
+          const pkg = Buffer.from(await res.arrayBuffer());
+          for (const algo of ['sha256', 'md5'] as const) {
+            const hashes = asset[`${algo}s`];
+            if (!Array.isArray(hashes) || hashes.length === 0) continue;
+            const size = Number(asset[`${algo}-size`] ?? 0);
+            const expected = hashes.map((h) => String(h).toLowerCase());
+            const got =
+              expected.length === 1
+                ? [createHash(algo).update(pkg).digest('hex')]
+                : Array.from({ length: Math.ceil(pkg.length / size) }, (_, i) =>
+                    createHash(algo)
+                      .update(pkg.subarray(i * size, (i + 1) * size))
+                      .digest('hex'),
+                  );
+            if (got.join() !== expected.join())
+              return fail(4002, 'The package does not match its manifest hash.');
+          }
+          this.installedPackages.push({
+            url,
+            size: pkg.length,
+            sha256: createHash('sha256').update(pkg).digest('hex'),
+          });
+        }
+      }
+      return { ...base, Status: 'Acknowledged' };
+    } catch (err) {
+      return fail(4003, `The installation failed: ${(err as Error).message}`);
+    }
   }
 
   /** The report for a command: its result, or the forced answer for its request type. */
@@ -376,6 +536,17 @@ export class SimulatedAppleDevice {
           Status: 'Acknowledged',
           QueryResponses: this.deviceInformation((c.Queries ?? []) as string[]),
         };
+      case 'DeviceConfigured':
+        // Setup Assistant goes on: the device leaves the ADE hold.
+        this.awaitingConfiguration = false;
+        return { ...base, Status: 'Acknowledged' };
+      case 'AccountConfiguration':
+        this.accountConfiguration = {
+          fullName: String(c.PrimaryAccountFullName ?? ''),
+          userName: String(c.PrimaryAccountUserName ?? ''),
+          locked: c.LockPrimaryAccountInfo === true,
+        };
+        return { ...base, Status: 'Acknowledged' };
       case 'SecurityInfo':
         return {
           ...base,
