@@ -14,6 +14,11 @@ import * as m0012 from './0012_session_token_hash.js';
 import * as m0013 from './0013_user_invites_password_reset.js';
 import * as m0014 from './0014_host_list_filters.js';
 import * as m0015 from './0015_agents_disk_encryption.js';
+import * as m0016 from './0016_osquery_vitals.js';
+import * as m0019 from './0019_apple_dep.js';
+import * as m0020 from './0020_idp_accounts.js';
+import * as m0021 from './0021_apple_setup_experience.js';
+import * as m0022 from './0022_sso_eula.js';
 
 /** Every migration, in order. Names never change once released; new ones go at the end. */
 export const migrations: Record<string, Migration> = {
@@ -32,4 +37,9 @@ export const migrations: Record<string, Migration> = {
   '0013_user_invites_password_reset': m0013,
   '0014_host_list_filters': m0014,
   '0015_agents_disk_encryption': m0015,
+  '0016_osquery_vitals': m0016,
+  '0019_apple_dep': m0019,
+  '0020_idp_accounts': m0020,
+  '0021_apple_setup_experience': m0021,
+  '0022_sso_eula': m0022,
 };

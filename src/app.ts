@@ -10,14 +10,22 @@ import { registerApplePushRoutes } from './apple/push/routes.js';
 import { registerAppleScepRoutes } from './apple/scep/routes.js';
 import { registerAppleCheckinRoutes } from './apple/checkin/routes.js';
 import { registerAppleEnrollmentAdminRoutes, registerAppleEnrollRoutes } from './apple/enrollment/routes.js';
+import { registerAppleDepRoutes } from './apple/dep/routes.js';
+import { registerSetupAssistantRoutes } from './apple/ade/routes.js';
+import { registerBootstrapRoutes } from './apple/bootstrap/routes.js';
 import type { Database } from './db/database.js';
 import { registerAdminApi } from './http/adminApi.js';
 import { registerCommandRoutes } from './mdm/commands/routes.js';
 import { registerProfileRoutes } from './mdm/profiles/routes.js';
+import { registerDiskEncryptionRoutes } from './diskencryption/routes.js';
 import { installErrorHandler } from './http/errors.js';
 import { registerHealthRoutes } from './http/healthRoutes.js';
 import { registerOrbitRoutes } from './agents/orbit/routes.js';
+import { registerOsqueryRoutes } from './agents/osquery/routes.js';
+import { redactDevicePath, registerDeviceRoutes } from './agents/device/routes.js';
 import { registerWindowsRoutes } from './windows/routes.js';
+import { redactEulaPath, registerEndUserSsoRoutes, registerEulaRoutes } from './sso/routes.js';
+import { parseDeviceInfoParam } from './apple/ade/machineInfo.js';
 import { createServices, type Services } from './services.js';
 
 export interface BuildAppOptions {
@@ -55,12 +63,13 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     ...(https ? { https } : {}),
   }) as unknown as FastifyInstance;
 
-  // One JSON line per request, with its id, status and duration.
+  // One JSON line per request, with its id, status and duration. Fleet Desktop's device token is
+  // part of its paths, so it is replaced before the path is logged.
   server.addHook('onResponse', async (req, reply) => {
     req.log.info(
       {
         method: req.method,
-        url: req.url.split('?')[0],
+        url: redactEulaPath(redactDevicePath(req.url.split('?')[0])),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
       },
@@ -74,11 +83,38 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
   const { appConfig, rateLimits, activities } = services;
   await registerHealthRoutes(server, { database: services.database });
   await registerOrbitRoutes(server, { orbit: services.orbit, rateLimits });
+  await registerOsqueryRoutes(server, {
+    osquery: services.osquery,
+    rateLimits,
+    bodyLimit: config.osqueryMaxBodyBytes,
+  });
+  await registerDeviceRoutes(server, { device: services.device, rateLimits });
   await registerWindowsRoutes(server, { windows: services.windows, appConfig, config });
+  // End-user authentication before ADE enrollment: the /mdm/sso pages and the SAML endpoints.
+  await registerEndUserSsoRoutes(server, {
+    endUserAuth: services.endUserAuth,
+    rateLimits,
+    // The same minimum-OS rule as the ADE enroll endpoint, before the user is sent to sign in.
+    deviceInfoGate: async (deviceInfo) => {
+      let machineInfo;
+      try {
+        machineInfo = parseDeviceInfoParam(deviceInfo);
+      } catch {
+        return undefined; // unreadable machine info: the enroll endpoint refuses it later
+      }
+      const body = await services.appleAde.enrollment.softwareUpdateRequired(machineInfo);
+      return body ? { status: 403, body: `${JSON.stringify(body)}\n` } : undefined;
+    },
+  });
   await registerSetupRoutes(server, { sessions: services.sessions });
   await registerAppleScepRoutes(server, { appleScep: services.appleScep });
   const { appleEnrollment, enrollSecrets } = services;
-  await registerAppleEnrollRoutes(server, { appleEnrollment, enrollSecrets, rateLimits });
+  await registerAppleEnrollRoutes(server, {
+    appleEnrollment,
+    enrollSecrets,
+    rateLimits,
+    appleAdeEnrollment: services.appleAde.enrollment,
+  });
   await registerAppleCheckinRoutes(server, {
     handler: services.appleCheckin,
     bodyLimit: config.appleMdmMaxBodyBytes,
@@ -92,12 +128,22 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     (s) => registerApplePushRoutes(s, { apnsCertificates: services.apnsCertificates, appConfig, activities }),
     (s) => registerCommandRoutes(s, { commands: services.commands, hostActions: services.hostActions }),
     (s) => registerAppleEnrollmentAdminRoutes(s, { appleEnrollment, rateLimits }),
+    (s) => registerAppleDepRoutes(s, { appleDep: services.appleDep }),
+    (s) => registerSetupAssistantRoutes(s, { appleSetupAssistants: services.appleAde.assistants }),
+    (s) =>
+      registerBootstrapRoutes(s, {
+        appleBootstrap: services.appleBootstrap,
+        maxUploadBytes: config.appleBootstrapPackageMaxBytes,
+      }),
+    (s) => registerEulaRoutes(s, { eula: services.eula, maxUploadBytes: config.eulaMaxUploadBytes }),
     (s) =>
       registerProfileRoutes(s, {
         profiles: services.profiles,
         hosts: services.hostStore,
         maxUploadBytes: config.profileMaxUploadBytes,
       }),
+    (s) =>
+      registerDiskEncryptionRoutes(s, { diskEncryption: services.diskEncryption, hosts: services.hostStore }),
   ]);
   return { server, services };
 }

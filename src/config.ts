@@ -76,6 +76,29 @@ export const configSchema = z
     userTokenRequestsPerAddress: z.coerce.number().int().min(0).default(20),
     /** Length of that window, in seconds. */
     userTokenAddressWindowSeconds: z.coerce.number().int().min(1).max(86400).default(600),
+    /**
+     * Fleet Desktop device endpoints (`/device/{token}/...`): failed requests (bad or expired token,
+     * refused action) accepted per client address in each window; past it the address gets 429 until
+     * the window ends, valid token or not (Fleet bans after 1000 failures a minute; 0 = off).
+     */
+    deviceFailuresPerAddress: z.coerce.number().int().min(0).default(1000),
+    /** Length of that window (and so the longest ban), in seconds. */
+    deviceFailureWindowSeconds: z.coerce.number().int().min(1).max(86400).default(60),
+    /**
+     * End-user authentication (SAML before ADE enrollment): requests per client address to
+     * `POST /mdm/sso` and its callback in each window (Fleet: 10 a minute; 0 = no limit).
+     */
+    mdmSsoRequestsPerAddress: z.coerce.number().int().min(0).default(10),
+    /** Length of that window, in seconds. */
+    mdmSsoAddressWindowSeconds: z.coerce.number().int().min(1).max(86400).default(60),
+    /** How long an end user has from `POST /mdm/sso` to the IdP's answer (Fleet: 5 minutes). */
+    mdmSsoSessionValiditySeconds: z.coerce.number().int().min(30).max(86400).default(300),
+    /** Largest EULA (PDF) accepted by `POST /setup_experience/eula`. */
+    eulaMaxUploadBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(10 * 1024 * 1024),
     /** How long an invite link stays usable (Fleet: 5 days). */
     inviteValidityDays: z.coerce.number().int().min(1).max(365).default(5),
     /** How long a password reset link stays usable (Fleet: 24 hours). */
@@ -139,6 +162,31 @@ export const configSchema = z
     appleCommandMaxDeliveries: z.coerce.number().int().min(1).max(1000).default(5),
     /** Apple: acknowledged command results (and their queue rows) are deleted after this many days. */
     appleCommandRetentionDays: z.coerce.number().min(0).default(30),
+    /** Apple ADE: base URL of Apple's DEP API; a token's nano_dep_names.config_base_url overrides it. */
+    appleDepBaseUrl: z.url().default('https://mdmenrollment.apple.com'),
+    /** Apple ADE: seconds between runs of the DEP syncer (Fleet's mdm.apple_dep_sync_periodicity, 1 min). */
+    appleDepSyncPeriodicitySeconds: z.coerce.number().int().min(1).max(86400).default(60),
+    /**
+     * Apple ADE: an ADE device still held in Setup Assistant this long after it enrolled is released
+     * (DeviceConfigured) even though profiles or its bootstrap package are still pending. Fleet's
+     * release job gives up after its third retry, about 15 minutes (30 s + 5 min + 10 min).
+     */
+    appleSetupReleaseTimeoutSeconds: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(7 * 86400)
+      .default(900),
+    /** Apple ADE: seconds between runs of the job that releases settled ADE devices. */
+    appleSetupReleaseIntervalSeconds: z.coerce.number().int().min(1).max(3600).default(30),
+    /** Apple ADE: Apple's software lookup service, for the newest OS a device must update to before enrolling. */
+    appleGdmfUrl: z.url().default('https://gdmf.apple.com/v2/pmv'),
+    /** Apple ADE: largest bootstrap package accepted, in bytes (Fleet's installer limit: 3 GiB). */
+    appleBootstrapPackageMaxBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(3 * 1024 * 1024 * 1024),
     /** Windows: largest SOAP or SyncML body accepted from a device. */
     windowsMaxBodyBytes: z.coerce
       .number()
@@ -179,6 +227,27 @@ export const configSchema = z
     profileVerifyGraceSeconds: z.coerce.number().int().min(0).default(60),
     /** Profiles: hosts asked for a ProfileList per manager tick. */
     profileVerifyHostsPerTick: z.coerce.number().int().min(1).default(2000),
+    /** osquery: a host's detail queries (vitals, MDM checks) are sent again after this many seconds (Fleet: 1 h). */
+    osqueryDetailUpdateIntervalSeconds: z.coerce.number().int().min(1).default(3600),
+    /** osquery: a host's dynamic label queries are sent again after this many seconds (Fleet: 1 h). */
+    osqueryLabelUpdateIntervalSeconds: z.coerce.number().int().min(1).default(3600),
+    /** osquery: up to this share of an interval is added per host, so hosts do not all refresh at once (Fleet: 10). */
+    osqueryMaxJitterPercent: z.coerce.number().int().min(0).max(100).default(10),
+    /** osquery: length of the node keys handed out at enrollment (Fleet: 24). */
+    osqueryNodeKeySize: z.coerce.number().int().min(16).max(255).default(24),
+    /** osquery: what identifies a host at enrollment: `provided` (what osquery sends), `instance`, `uuid` or `hostname`. */
+    osqueryHostIdentifier: z.enum(['provided', 'instance', 'uuid', 'hostname']).default('provided'),
+    /**
+     * osquery: largest request body accepted on /api/osquery/*. Flotilla collects no software
+     * inventory, so the largest answers are MDM checks (profile lists, a Windows read-back, a
+     * FileVault key: tens of KB); 5 MB leaves room for result logs while bounding what one agent
+     * can make the server parse.
+     */
+    osqueryMaxBodyBytes: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(5 * 1024 * 1024),
   })
   .strict();
 

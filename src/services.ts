@@ -1,7 +1,9 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { OrbitService } from './agents/orbit/service.js';
+import { createOrbit } from './agents/orbit/index.js';
+import { createDevice, createDeviceTokens } from './agents/device/index.js';
 import { createDiskEncryption } from './diskencryption/index.js';
+import { createOsqueryAgent } from './agents/osquery/index.js';
 import { createWindowsServices } from './windows/service.js';
 import { ActivityService } from './admin/activityService.js';
 import { ActivityStore } from './admin/activityStore.js';
@@ -39,9 +41,14 @@ import { AppleScepService } from './apple/scep/service.js';
 import { ScepStore } from './apple/scep/store.js';
 import { AppleEnrollmentService } from './apple/enrollment/service.js';
 import { createAppleMdm } from './apple/checkin/index.js';
+import { createAppleDep } from './apple/dep/index.js';
+import { createAdeHostPort, createAppleAde } from './apple/ade/index.js';
+import { createAppleBootstrap } from './apple/bootstrap/index.js';
+import { withMacosSetup } from './mdm/hostDetail.js';
 import { DeclarativeManagementService } from './apple/ddm/service.js';
 import { RateLimitService, rateLimitPolicies } from './ratelimit/service.js';
 import { RateLimitStore } from './ratelimit/store.js';
+import { createEndUserSso } from './sso/index.js';
 
 /**
  * Every service, wired to its stores and clients. Routes and cron jobs get their services from
@@ -114,6 +121,8 @@ export function createServices(config: Config, database: Database, serverKey: st
     onCertificateAssociated: (der, deviceId) => appleScep.associateEnrollment(der, deviceId),
     declarativeManagement: (req) => declarativeManagement.handle(req),
     activities,
+    // ADE: a device assigned in ABM is installed from ADE; its pending host takes the device's UDID.
+    depEnrollment: createAdeHostPort(db),
   });
   // Apple configuration profiles and declarations: store, manager, results, DDM endpoints.
   const appleProfiles = createAppleProfiles({
@@ -124,8 +133,31 @@ export function createServices(config: Config, database: Database, serverKey: st
     appleQueue: appleMdm.appleQueue,
     applePush: applePushParts.push,
   });
+  // Apple bootstrap packages: admin API, download, InstallEnterpriseApplication results.
+  const appleBootstrap = createAppleBootstrap({
+    db,
+    logger,
+    teamStore,
+    activities,
+    appConfig,
+    appleMdmEvents: appleMdm.appleMdmEvents,
+    appleQueue: appleMdm.appleQueue,
+    hostEvents,
+    maxUploadBytes: config.appleBootstrapPackageMaxBytes,
+  });
   // Windows configuration profiles: store, manager, results (a listener on the SyncML session).
   const windowsProfiles = createWindowsProfiles({ config, db, logger, windows });
+  // Disk encryption: FileVault / BitLocker enforcement, key escrow and verification.
+  const { diskEncryption } = createDiskEncryption({
+    db,
+    logger,
+    appConfig,
+    teamStore,
+    activities,
+    appleScep,
+    assets,
+    appleProfileManager: appleProfiles.manager,
+  });
   // The MDM core over each platform's adapter: commands (run, list, results), host actions
   // (refetch, lock, unlock, wipe), configuration profiles, and the MDM part of host detail.
   const mdm = createMdm({
@@ -144,12 +176,84 @@ export function createServices(config: Config, database: Database, serverKey: st
     activities,
     hosts: hostStore,
     hostEvents,
+    diskEncryption,
   });
-  const hosts = new HostService(db, hostStore, labelStore, teamStore, activities, hostEvents, mdm.hostDetail);
-  // Disk encryption: FileVault / BitLocker enforcement, key escrow and verification.
-  const { diskEncryption } = createDiskEncryption();
+  const hosts = new HostService(
+    db,
+    hostStore,
+    labelStore,
+    teamStore,
+    activities,
+    hostEvents,
+    withMacosSetup(mdm.hostDetail, appleBootstrap),
+  );
+  // osquery: enrollment, config, detail queries (vitals, MDM checks), dynamic labels. Profile
+  // checks feed the same verifiers as the MDM protocols' own (ProfileList, SyncML Get).
+  const { osquery } = createOsqueryAgent({
+    config,
+    db,
+    logger,
+    hostStore,
+    teamStore,
+    enrollSecrets,
+    appConfig,
+    hostEvents,
+    diskEncryption,
+    appleProfileVerifier: appleProfiles.results,
+    windowsProfileVerifier: windowsProfiles.results,
+  });
+  // Apple ADE: ABM server tokens, the DEP syncer cron and the pending hosts it creates.
+  const appleDep = createAppleDep({ config, db, box, assets, appConfig, hostStore, hostEvents, logger });
   // fleetd (orbit): enrollment, config notifications, device tokens, BitLocker key escrow.
-  const orbit = new OrbitService(hostStore, enrollSecrets, appConfig);
+  const deviceTokens = createDeviceTokens(db);
+  const { orbit, orbitStore } = createOrbit({
+    db,
+    hostStore,
+    enrollSecrets,
+    appConfig,
+    activities,
+    hostEvents,
+    diskEncryption,
+    deviceTokens,
+    dep: appleDep,
+    logger,
+  });
+  // Fleet Desktop's device endpoints (authenticated by the device token orbit registers).
+  const { device } = createDevice({
+    deviceTokens,
+    hostStore,
+    hostDetail: hosts,
+    mdm: orbitStore,
+    appConfig,
+    enrollment: appleEnrollment,
+    dep: appleDep,
+    logger,
+  });
+  // Apple ADE enrollment and setup experience: the automatic enroll endpoint, the hold in Setup
+  // Assistant and its release (DeviceConfigured), custom setup assistants.
+  const appleAde = createAppleAde({
+    config,
+    db,
+    logger,
+    teamStore,
+    appConfig,
+    activities,
+    enrollmentProfiles: appleEnrollment,
+    dep: appleDep,
+    appleMdmEvents: appleMdm.appleMdmEvents,
+    appleQueue: appleMdm.appleQueue,
+    applePush: applePushParts.push,
+    bootstrap: appleBootstrap,
+    hostEvents,
+  });
+  // End-user authentication (SAML before ADE enrollment) and the EULA.
+  const endUserSso = createEndUserSso({
+    config,
+    db,
+    appConfig,
+    automaticEnrollmentToken: () => appleDep.automaticEnrollmentToken(),
+    logger,
+  });
   const cronStore = new CronStore(db);
   const cron = new CronScheduler(cronStore, config.instanceId ?? `${hostname()}:${process.pid}`, logger);
   const services = {
@@ -190,12 +294,20 @@ export function createServices(config: Config, database: Database, serverKey: st
     windows,
     windowsCommands: windows.commands,
     orbit,
+    osquery,
+    deviceTokens,
+    device,
     diskEncryption,
     apnsCertificates: applePushParts.certificates,
     applePush: applePushParts.push,
     apnsClient: applePushParts.client,
     commands: mdm.commands,
     hostActions: mdm.hostActions,
+    appleDep,
+    appleAde,
+    appleBootstrap,
+    endUserAuth: endUserSso.endUserAuth,
+    eula: endUserSso.eula,
     /** Starts the cron jobs (unless this process stays out of cron work). */
     startBackground: async () => {
       if (config.cronEnabled) cron.start();

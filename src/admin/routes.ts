@@ -14,14 +14,14 @@ import { registerUserRoutes } from './userRoutes.js';
  * config), each route module given only the services it calls.
  */
 export function registerAdminBasicsRoutes(scope: FastifyInstance, services: Services) {
-  const { users, invites, passwords, rateLimits, teams, enrollSecrets } = services;
-  const { labels, labelStore, hosts, activities, appConfig } = services;
+  const { users, invites, passwords, rateLimits, teams, enrollSecrets, diskEncryption } = services;
+  const { labels, labelStore, hosts, activities, appConfig, endUserAuth } = services;
   registerUserRoutes(scope, { users });
   registerInviteRoutes(scope, { invites, rateLimits });
   registerPasswordRoutes(scope, { passwords, rateLimits });
-  registerTeamRoutes(scope, { teams, enrollSecrets });
+  registerTeamRoutes(scope, { teams, enrollSecrets, diskEncryption, endUserAuth });
   registerLabelRoutes(scope, { labels, labelStore, hosts });
   registerHostRoutes(scope, { hosts, labels });
   registerActivityRoutes(scope, { activities, hosts });
-  registerAppConfigRoutes(scope, { appConfig, activities });
+  registerAppConfigRoutes(scope, { appConfig, activities, diskEncryption });
 }

@@ -15,7 +15,7 @@ const patchQuery = adminQuery({
 /** Global settings: `GET /config` and `PATCH /config` (with `?dry_run=true`, `?overwrite=true`). */
 export function registerAppConfigRoutes(
   scope: FastifyInstance,
-  services: Pick<Services, 'appConfig' | 'activities'>,
+  services: Pick<Services, 'appConfig' | 'activities' | 'diskEncryption'>,
 ) {
   scope.get('/config', async (req) => {
     const viewer = authorize(req, 'app_config', 'read', null);
@@ -41,6 +41,13 @@ export function registerAppConfigRoutes(
       if (win !== before.mdm.windows_enabled_and_configured) {
         await services.activities.record(viewer, win ? 'enabled_windows_mdm' : 'disabled_windows_mdm', {});
       }
+      // Disk encryption for hosts in no team: the FileVault profile and activity follow the change.
+      await services.diskEncryption.settingChanged(
+        viewer,
+        null,
+        before.mdm.enable_disk_encryption,
+        after.mdm.enable_disk_encryption,
+      );
     }
     return services.appConfig.answer(after);
   });

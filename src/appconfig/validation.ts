@@ -60,6 +60,40 @@ function endUserAuthEmpty(e: AppConfig['mdm']['end_user_authentication']): boole
   return !e.entity_id && !e.issuer_uri && !e.metadata && !e.metadata_url && !e.idp_name;
 }
 
+type SsoProvider = AppConfig['mdm']['end_user_authentication'];
+
+/**
+ * Fleet's `validateSSOProviderSettings`: metadata or a metadata URL (not both), an entity id of at
+ * least 5 characters and an IdP name; a value left empty is fine when the stored one is set.
+ */
+function ssoProviderProblems(incoming: SsoProvider, existing: SsoProvider): ErrorDetail[] {
+  const out: ErrorDetail[] = [];
+  if (!incoming.metadata && !incoming.metadata_url && !existing.metadata && !existing.metadata_url) {
+    out.push({ name: 'metadata', reason: 'either metadata or metadata_url must be defined' });
+  }
+  if (incoming.metadata && incoming.metadata_url) {
+    out.push({ name: 'metadata', reason: 'both metadata and metadata_url are defined, only one is allowed' });
+  }
+  if (!incoming.entity_id) {
+    if (!existing.entity_id) out.push({ name: 'entity_id', reason: 'required' });
+  } else if ([...incoming.entity_id].length < 5) {
+    out.push({ name: 'entity_id', reason: 'must be 5 or more characters' });
+  }
+  if (!incoming.idp_name && !existing.idp_name) out.push({ name: 'idp_name', reason: 'required' });
+  if (incoming.metadata_url) {
+    let u: URL | undefined;
+    try {
+      u = new URL(incoming.metadata_url);
+    } catch {
+      out.push({ name: 'metadata_url', reason: `parse "${incoming.metadata_url}": invalid URI for request` });
+    }
+    if (u && u.protocol !== 'https:' && u.protocol !== 'http:') {
+      out.push({ name: 'metadata_url', reason: 'must be either https or http' });
+    }
+  }
+  return out;
+}
+
 function duplicates<T>(items: T[] | null, key: (t: T) => string): T | undefined {
   const seen = new Set<string>();
   for (const item of items ?? []) {
@@ -129,6 +163,13 @@ export function configProblems(before: AppConfig, after: AppConfig, patch: Confi
   }
   const windowsUpdates = windowsUpdatesProblem(mdm.windows_updates);
   if (windowsUpdates) add('windows_updates', windowsUpdates);
+
+  // The end-user authentication IdP is checked only when it changes (as Fleet does).
+  const idp = mdm.end_user_authentication;
+  const oldIdp = before.mdm.end_user_authentication;
+  if ((Object.keys(idp) as (keyof typeof idp)[]).some((k) => idp[k] !== oldIdp[k])) {
+    for (const p of ssoProviderProblems(idp, oldIdp)) add(p.name, p.reason);
+  }
 
   const eua = mdm.macos_setup.enable_end_user_authentication;
   if (

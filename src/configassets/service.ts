@@ -11,6 +11,8 @@ export const AssetName = {
   apnsKey: 'apns_key',
   windowsWstepCert: 'wstep_cert',
   windowsWstepKey: 'wstep_key',
+  abmCert: 'abm_cert',
+  abmKey: 'abm_key',
 } as const;
 export type AssetName = (typeof AssetName)[keyof typeof AssetName];
 

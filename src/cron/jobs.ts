@@ -4,7 +4,12 @@ import type { CronStore } from './store.js';
 
 /** What the jobs call: each job is a thin call into one of these, never logic of its own. */
 export interface CronJobServices {
-  config: { apnsRepushIntervalSeconds: number; cronTestJobIntervalSeconds: number };
+  config: {
+    apnsRepushIntervalSeconds: number;
+    cronTestJobIntervalSeconds: number;
+    appleDepSyncPeriodicitySeconds: number;
+    appleSetupReleaseIntervalSeconds: number;
+  };
   cronStore: Pick<CronStore, 'deleteRunsBefore'>;
   rateLimits: { deleteExpired(): Promise<unknown> };
   applePush: { repushPending(): Promise<unknown> };
@@ -12,6 +17,10 @@ export interface CronJobServices {
   profileManagerJobs: { name: string; run(): Promise<unknown> }[];
   appleQueue: { deleteOldResults(): Promise<unknown> };
   appleScep: { deleteExpiredChallenges(): Promise<unknown> };
+  appleDep: { sync: { runCron(): Promise<unknown> } };
+  appleAde: { setup: { releaseDevices(): Promise<unknown> } };
+  appleBootstrap: { cleanupOrphans(): Promise<unknown> };
+  diskEncryption: { verifyKeys(): Promise<unknown> };
 }
 
 /**
@@ -67,6 +76,37 @@ export function registerCronJobs(cron: CronScheduler, services: CronJobServices)
     name: 'apple_scep_challenge_cleanup',
     intervalSeconds: 3600,
     run: async () => void (await services.appleScep.deleteExpiredChallenges()),
+  });
+
+  // Disk encryption: FileVault profiles in line with each team's setting, then every escrowed
+  // FileVault key not yet checked is decrypted with the Apple MDM CA key and marked 1 or 0.
+  cron.register({
+    name: 'verify_disk_encryption_keys',
+    intervalSeconds: 3600,
+    run: async () => void (await services.diskEncryption.verifyKeys()),
+  });
+
+  // Apple ADE (Fleet's DEP syncer): every ABM token's devices become pending hosts and get their
+  // team's ADE profile; cooled-down assignments are retried.
+  cron.register({
+    name: 'apple_mdm_dep_profile_assigner',
+    intervalSeconds: config.appleDepSyncPeriodicitySeconds,
+    run: async () => void (await services.appleDep.sync.runCron()),
+  });
+
+  // Apple ADE setup experience: DeviceConfigured for held devices whose profiles, bootstrap package
+  // and AccountConfiguration have settled, or that waited past the setup timeout.
+  cron.register({
+    name: 'apple_mdm_dep_release_devices',
+    intervalSeconds: config.appleSetupReleaseIntervalSeconds,
+    run: async () => void (await services.appleAde.setup.releaseDevices()),
+  });
+
+  // Bootstrap packages: chunks of uploads that never finished.
+  cron.register({
+    name: 'apple_mdm_bootstrap_package_cleanup',
+    intervalSeconds: 3600,
+    run: async () => void (await services.appleBootstrap.cleanupOrphans()),
   });
 
   // Test-only: a job that does nothing but record its run, so tests can count runs per tick.

@@ -28,6 +28,20 @@ export function fromDbTime(value: string | Date | null | undefined): Date | null
   return new Date(value.replace(' ', 'T') + (value.endsWith('Z') ? '' : 'Z'));
 }
 
+/**
+ * `time` (a stored time string) minus `seconds` (an SQL expression, e.g. a per-row interval), as a
+ * stored time string: for comparisons whose window differs from row to row.
+ */
+export function minusSeconds(
+  dialect: DialectName,
+  time: string,
+  seconds: RawBuilder<unknown>,
+): RawBuilder<string> {
+  return dialect === 'mysql'
+    ? sql<string>`DATE_SUB(CAST(${time} AS DATETIME(3)), INTERVAL (${seconds}) SECOND)`
+    : sql<string>`strftime('%Y-%m-%d %H:%M:%f', ${time}, '-' || (${seconds}) || ' seconds')`;
+}
+
 /** RFC 3339 as Fleet's JSON shows times. */
 export function toApiTime(value: string | Date | null | undefined): string | null {
   const d = fromDbTime(value);

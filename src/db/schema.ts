@@ -5,7 +5,11 @@ import type { WindowsTables } from '../windows/tables.js';
 import type { WindowsProfileTables } from '../windows/profiles/tables.js';
 import type { AppleMdmTables } from '../apple/tables.js';
 import type { AppleScepTables } from '../apple/scep/tables.js';
+import type { AppleDepTables } from '../apple/dep/tables.js';
+import type { AppleAdeTables } from '../apple/ade/tables.js';
+import type { AppleBootstrapTables } from '../apple/bootstrap/tables.js';
 import type { MdmTables } from '../mdm/tables.js';
+import type { SsoTables } from '../sso/tables.js';
 
 /**
  * Table types. Times are UTC strings (see dialect.ts); booleans come back as 0/1 numbers.
@@ -74,6 +78,10 @@ export interface HostsTable {
   logger_tls_period: Generated<number>;
   seen_time: string | null;
   refetch_critical_queries_until: string | null;
+  /** Migration 0016: the rest of the vitals osquery reports. */
+  cpu_subtype: Generated<string>;
+  gigs_total_disk_space: number | null;
+  last_restarted_at: string | null;
 }
 
 /** Fleet Desktop device token of a host (migration 0015): SHA-256 hex, never the token itself. */
@@ -105,6 +113,24 @@ export interface HostDiskEncryptionKeysTable {
   decryptable: Bool | null;
   client_error: Generated<string>;
   reset_requested: Generated<Bool>;
+  created_at: string;
+  updated_at: string;
+}
+
+/** End users known from the identity provider (migration 0020); uuid = the enrollment_reference. */
+export interface MdmIdpAccountsTable {
+  uuid: string;
+  username: string;
+  fullname: Generated<string>;
+  email: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Which host enrolled as which identity-provider user (migration 0020). */
+export interface HostMdmIdpAccountsTable {
+  host_uuid: string;
+  account_uuid: string;
   created_at: string;
   updated_at: string;
 }
@@ -261,6 +287,8 @@ export interface FoundationTables {
   host_emails: HostEmailsTable;
   host_disk_encryption_keys: HostDiskEncryptionKeysTable;
   host_disk_encryption_keys_archive: HostDiskEncryptionKeysArchiveTable;
+  mdm_idp_accounts: MdmIdpAccountsTable;
+  host_mdm_idp_accounts: HostMdmIdpAccountsTable;
 }
 
 // Domain table sets are joined here as they are added (e.g. `& AppleTables`).
@@ -271,4 +299,8 @@ export type DB = FoundationTables &
   MdmProfileTables &
   AppleProfileTables &
   AppleScepTables &
+  AppleDepTables &
+  AppleAdeTables &
+  AppleBootstrapTables &
+  SsoTables &
   WindowsProfileTables;

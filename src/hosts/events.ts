@@ -5,6 +5,9 @@ export interface DeletedHost {
   id: number;
   uuid: string;
   platform: string;
+  /** Serial and model (ADE restores a deleted host that ABM still assigns to this server). */
+  hardware_serial?: string;
+  hardware_model?: string;
 }
 
 /**

@@ -22,8 +22,31 @@ export function hostJson(h: HostRow) {
     last_enrolled_at: toApiTime(h.last_enrolled_at),
     detail_updated_at: toApiTime(h.detail_updated_at),
     label_updated_at: toApiTime(h.label_updated_at),
-    // When the host was last seen: the time the `status` windows start from (see hostSeenAt).
+    // When the host was last seen: the agent's last request, else the time the `status` windows
+    // start from (see hostSeenAt).
     seen_time: toApiTime(new Date(hostSeenAt(h))),
+    // Fleet sends the zero time for a host that never reported its uptime.
+    last_restarted_at: toApiTime(h.last_restarted_at) ?? '0001-01-01T00:00:00Z',
+    // Vitals osquery reports (detail queries), with Fleet's names and units (uptime in nanoseconds).
+    osquery_version: h.osquery_version,
+    build: h.build,
+    platform_like: h.platform_like,
+    code_name: h.code_name,
+    uptime: h.uptime,
+    memory: h.memory,
+    cpu_type: h.cpu_type,
+    cpu_subtype: h.cpu_subtype,
+    cpu_brand: h.cpu_brand,
+    cpu_physical_cores: h.cpu_physical_cores,
+    cpu_logical_cores: h.cpu_logical_cores,
+    hardware_vendor: h.hardware_vendor,
+    hardware_version: h.hardware_version,
+    public_ip: h.public_ip,
+    primary_ip: h.primary_ip,
+    primary_mac: h.primary_mac,
+    distributed_interval: h.distributed_interval,
+    config_tls_refresh: h.config_tls_refresh,
+    logger_tls_period: h.logger_tls_period,
     refetch_requested: h.refetch_requested,
     // Same windows as the `status` list filter (see hostStatusAt).
     status: hostStatusAt(h),
@@ -32,16 +55,17 @@ export function hostJson(h: HostRow) {
     // Fleet shows 0 for a host that has not reported its disks.
     gigs_disk_space_available: h.gigs_disk_space_available ?? 0,
     percent_disk_space_available: h.percent_disk_space_available ?? 0,
-    mdm: hostListMdmJson(h.mdm),
+    gigs_total_disk_space: h.gigs_total_disk_space ?? 0,
+    mdm: hostListMdmJson(h.mdm, h.encryption_key_available),
   };
 }
 
 /** The `mdm` object of a host in lists (`GET /hosts`): what Fleet's list query joins in. */
-export function hostListMdmJson(m: HostMdmRow | undefined) {
+export function hostListMdmJson(m: HostMdmRow | undefined, encryptionKeyAvailable = false) {
   return {
-    encryption_key_available: false,
+    encryption_key_available: encryptionKeyAvailable,
     enrollment_status: enrollmentStatusText(m),
-    dep_profile_error: false,
+    dep_profile_error: m?.dep_profile_error ?? false,
     server_url: m?.server_url || null,
     name: m?.mdm_name || null,
     connected_to_fleet: Boolean(m?.enrolled && !m.is_server),

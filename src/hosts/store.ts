@@ -6,8 +6,18 @@ import {
   type SqlBool,
   type Transaction,
 } from 'kysely';
-import { dbNow, fromDbTime, toDbTime, upsert } from '../db/dialect.js';
+import {
+  dbNow,
+  dialectOf,
+  fromDbTime,
+  minusSeconds,
+  toDbTime,
+  upsert,
+  type DialectName,
+} from '../db/dialect.js';
+import { ReusableQuery } from '../db/reusableQuery.js';
 import type { DB } from '../db/schema.js';
+import { diskEncryptionStatusFilter } from '../diskencryption/statusSql.js';
 import { builtinLabels, builtinMatches } from '../labels/builtin.js';
 import type { DeletedHost } from './events.js';
 
@@ -33,6 +43,35 @@ export interface HostRow {
   gigs_disk_space_available: number | null;
   percent_disk_space_available: number | null;
   disk_encryption_enabled: boolean | null;
+  /** A decryptable disk-encryption key is escrowed (Fleet's list `mdm.encryption_key_available`). */
+  encryption_key_available?: boolean;
+  /** Vitals osquery reports, with Fleet's names ('' / 0 until reported); uptime in nanoseconds. */
+  osquery_version: string;
+  build: string;
+  platform_like: string;
+  code_name: string;
+  cpu_type: string;
+  cpu_subtype: string;
+  cpu_brand: string;
+  cpu_physical_cores: number;
+  cpu_logical_cores: number;
+  hardware_vendor: string;
+  hardware_version: string;
+  memory: number;
+  uptime: number;
+  primary_ip: string;
+  primary_mac: string;
+  public_ip: string;
+  orbit_version: string;
+  gigs_total_disk_space: number | null;
+  last_restarted_at: string | null;
+  /** The agent's check-in intervals (seconds) as it reported them; 0 = not reported. */
+  distributed_interval: number;
+  config_tls_refresh: number;
+  logger_tls_period: number;
+  /** Last request from the host's agent; null for hosts without one (MDM-only hosts). */
+  seen_time: string | null;
+  refetch_critical_queries_until: string | null;
   /** The host's host_mdm row, if it has one. */
   mdm: HostMdmRow | undefined;
 }
@@ -47,6 +86,8 @@ export interface HostMdmRow {
   fleet_enroll_ref: string;
   is_personal_enrollment: boolean;
   mdm_id: number | null;
+  /** Fleet's `dep_profile_error`: the live ADE assignment last answered FAILED. */
+  dep_profile_error?: boolean;
 }
 
 export interface NewHost {
@@ -102,28 +143,45 @@ export const bootstrapPackageStatuses = ['installed', 'pending', 'failed'] as co
 export type BootstrapPackageStatus = (typeof bootstrapPackageStatuses)[number];
 
 /**
- * When a host counts as online: seen within this window. Flotilla keeps no per-host
- * distributed_interval / config_tls_refresh, so the interval is the hour in which a host refreshes
- * its details, plus Fleet's 60 s buffer against flapping.
+ * When a host without an agent (MDM-only) counts as online: seen within this window, the hour in
+ * which a host refreshes its details plus Fleet's 60 s buffer against flapping.
  */
 export const hostOnlineWindowMs = (60 * 60 + 60) * 1000;
+/** Fleet's buffer added to an agent's check-in interval before its host counts as offline. */
+export const onlineIntervalBufferSeconds = 60;
 /** Fleet: a host created in the last 24 hours is new; one not seen for 30 days is missing. */
 export const hostNewWindowMs = 24 * 60 * 60 * 1000;
 export const hostMissingAfterMs = 30 * 24 * 60 * 60 * 1000;
 
-/** When a host was last seen: its last detail update, or its creation when it never reported. */
-export function hostSeenAt(h: Pick<HostRow, 'detail_updated_at' | 'created_at'>): number {
+type SeenFields = Pick<
+  HostRow,
+  'detail_updated_at' | 'created_at' | 'seen_time' | 'distributed_interval' | 'config_tls_refresh'
+>;
+
+/**
+ * When a host was last seen: its agent's last request (seen_time) when it has an agent; otherwise
+ * its last detail update, or its creation when it never reported.
+ */
+export function hostSeenAt(h: Pick<SeenFields, 'detail_updated_at' | 'created_at' | 'seen_time'>): number {
+  const agentSeen = fromDbTime(h.seen_time)?.getTime();
+  if (agentSeen !== undefined) return agentSeen;
   const seen = fromDbTime(h.detail_updated_at)?.getTime() ?? 0;
   const created = fromDbTime(h.created_at)?.getTime() ?? 0;
   return Math.max(seen, created);
 }
 
+/**
+ * How long after it was last seen a host still counts as online: for a host with an agent, Fleet's
+ * LEAST(distributed_interval, config_tls_refresh) + 60 s; otherwise `hostOnlineWindowMs`.
+ */
+export function hostOnlineWindow(h: SeenFields): number {
+  if (h.seen_time === null || h.seen_time === undefined) return hostOnlineWindowMs;
+  return (Math.min(h.distributed_interval, h.config_tls_refresh) + onlineIntervalBufferSeconds) * 1000;
+}
+
 /** Fleet's host `status` at `now`: online or offline (missing hosts are offline too). */
-export function hostStatusAt(
-  h: Pick<HostRow, 'detail_updated_at' | 'created_at'>,
-  now = Date.now(),
-): 'online' | 'offline' {
-  return hostSeenAt(h) + hostOnlineWindowMs > now ? 'online' : 'offline';
+export function hostStatusAt(h: SeenFields, now = Date.now()): 'online' | 'offline' {
+  return hostSeenAt(h) + hostOnlineWindow(h) > now ? 'online' : 'offline';
 }
 
 export interface HostFilter {
@@ -194,6 +252,30 @@ const hostColumns = [
   'hosts.gigs_disk_space_available',
   'hosts.percent_disk_space_available',
   'hosts.disk_encryption_enabled',
+  'hosts.osquery_version',
+  'hosts.build',
+  'hosts.platform_like',
+  'hosts.code_name',
+  'hosts.cpu_type',
+  'hosts.cpu_subtype',
+  'hosts.cpu_brand',
+  'hosts.cpu_physical_cores',
+  'hosts.cpu_logical_cores',
+  'hosts.hardware_vendor',
+  'hosts.hardware_version',
+  'hosts.memory',
+  'hosts.uptime',
+  'hosts.primary_ip',
+  'hosts.primary_mac',
+  'hosts.public_ip',
+  'hosts.orbit_version',
+  'hosts.gigs_total_disk_space',
+  'hosts.last_restarted_at',
+  'hosts.distributed_interval',
+  'hosts.config_tls_refresh',
+  'hosts.logger_tls_period',
+  'hosts.seen_time',
+  'hosts.refetch_critical_queries_until',
   'host_mdm.host_id as mdm_host_id',
   'host_mdm.enrolled as mdm_enrolled',
   'host_mdm.server_url as mdm_server_url',
@@ -204,6 +286,16 @@ const hostColumns = [
   'host_mdm.is_personal_enrollment as mdm_is_personal_enrollment',
   'host_mdm.mdm_id as mdm_mdm_id',
 ] as const;
+
+/** Whether the host has a decryptable escrowed disk-encryption key (one primary-key lookup). */
+const encryptionKeyAvailable = sql<number>`(CASE WHEN EXISTS (SELECT 1 FROM host_disk_encryption_keys k
+  WHERE k.host_id = hosts.id AND k.decryptable = 1) THEN 1 ELSE 0 END)`.as('encryption_key_available');
+
+/** Fleet's `mdm.dep_profile_error`: the host's live ADE profile assignment failed (a key lookup). */
+const depProfileError = sql<number>`(CASE WHEN EXISTS (SELECT 1 FROM host_dep_assignments d
+  WHERE d.host_id = hosts.id AND d.deleted_at IS NULL AND d.assign_profile_response = 'FAILED') THEN 1 ELSE 0 END)`.as(
+  'dep_profile_error',
+);
 
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
@@ -218,6 +310,7 @@ function toHostMdm(r: any): HostMdmRow {
     fleet_enroll_ref: r.fleet_enroll_ref,
     is_personal_enrollment: Boolean(r.is_personal_enrollment),
     mdm_id: num(r.mdm_id),
+    dep_profile_error: Boolean(Number(r.dep_profile_error ?? 0)),
   };
 }
 
@@ -240,10 +333,19 @@ function toHost(r: any): HostRow {
     refetch_requested: Boolean(r.refetch_requested),
     gigs_disk_space_available: num(r.gigs_disk_space_available),
     percent_disk_space_available: num(r.percent_disk_space_available),
+    gigs_total_disk_space: num(r.gigs_total_disk_space),
+    memory: Number(r.memory ?? 0),
+    uptime: Number(r.uptime ?? 0),
+    cpu_physical_cores: Number(r.cpu_physical_cores ?? 0),
+    cpu_logical_cores: Number(r.cpu_logical_cores ?? 0),
+    distributed_interval: Number(r.distributed_interval ?? 0),
+    config_tls_refresh: Number(r.config_tls_refresh ?? 0),
+    logger_tls_period: Number(r.logger_tls_period ?? 0),
     disk_encryption_enabled:
       r.disk_encryption_enabled === null || r.disk_encryption_enabled === undefined
         ? null
         : Boolean(r.disk_encryption_enabled),
+    encryption_key_available: Boolean(Number(r.encryption_key_available ?? 0)),
     mdm:
       mdm_host_id === null || mdm_host_id === undefined
         ? undefined
@@ -257,6 +359,7 @@ function toHost(r: any): HostRow {
             fleet_enroll_ref: mdm_fleet_enroll_ref,
             is_personal_enrollment: mdm_is_personal_enrollment,
             mdm_id: mdm_mdm_id,
+            dep_profile_error: r.dep_profile_error,
           }),
   };
 }
@@ -270,7 +373,9 @@ export class HostStore {
       .selectFrom('hosts')
       .leftJoin('teams', 'teams.id', 'hosts.team_id')
       .leftJoin('host_mdm', 'host_mdm.host_id', 'hosts.id')
-      .select(hostColumns);
+      .select(hostColumns)
+      .select(encryptionKeyAvailable)
+      .select(depProfileError);
   }
 
   async getById(id: number, db: AnyDb = this.db): Promise<HostRow | undefined> {
@@ -300,10 +405,18 @@ export class HostStore {
     return r ? toHost(r) : undefined;
   }
 
+  /** orbit's hot path (every config poll): the statement is compiled once (see ReusableQuery). */
+  private byOrbitNodeKey?: ReusableQuery<[string], Record<string, unknown>>;
+
   async findByOrbitNodeKey(key: string): Promise<HostRow | undefined> {
     if (!key) return undefined;
-    const r = await this.select().where('hosts.orbit_node_key', '=', key).executeTakeFirst();
-    return r ? toHost(r) : undefined;
+    this.byOrbitNodeKey ??= new ReusableQuery(
+      this.db,
+      (k: string) => this.select().where('hosts.orbit_node_key', '=', k),
+      1,
+    );
+    const res = await this.byOrbitNodeKey.execute(key);
+    return res.rows[0] ? toHost(res.rows[0]) : undefined;
   }
 
   /** Fleet's `/hosts/identifier/:identifier`: uuid, serial, osquery host id, hostname or node key. */
@@ -469,10 +582,17 @@ export class HostStore {
       installed_from_dep: boolean;
       is_personal_enrollment: boolean;
       mdm_name: string;
+      /** What osquery reports besides (Windows Server; Fleet's IdP enrollment reference); kept when absent. */
+      is_server?: boolean;
+      fleet_enroll_ref?: string;
     },
   ): Promise<void> {
     // Like Fleet, a host reporting an MDM server URL points at that MDM solution; none without one.
     const mdmId = m.server_url ? await this.mdmSolutionId(m.mdm_name, m.server_url) : null;
+    const optional = {
+      ...(m.is_server !== undefined ? { is_server: m.is_server ? 1 : 0 } : {}),
+      ...(m.fleet_enroll_ref !== undefined ? { fleet_enroll_ref: m.fleet_enroll_ref } : {}),
+    };
     await upsert(
       this.db,
       'host_mdm',
@@ -484,9 +604,18 @@ export class HostStore {
         is_personal_enrollment: m.is_personal_enrollment ? 1 : 0,
         mdm_name: m.mdm_name,
         mdm_id: mdmId,
+        ...optional,
       },
       ['host_id'],
-      ['enrolled', 'server_url', 'installed_from_dep', 'is_personal_enrollment', 'mdm_name', 'mdm_id'],
+      [
+        'enrolled',
+        'server_url',
+        'installed_from_dep',
+        'is_personal_enrollment',
+        'mdm_name',
+        'mdm_id',
+        ...Object.keys(optional),
+      ],
     );
   }
 
@@ -494,6 +623,12 @@ export class HostStore {
     const r = await this.db
       .selectFrom('host_mdm')
       .selectAll()
+      .select(
+        sql<number>`(CASE WHEN EXISTS (SELECT 1 FROM host_dep_assignments d WHERE d.host_id = host_mdm.host_id
+          AND d.deleted_at IS NULL AND d.assign_profile_response = 'FAILED') THEN 1 ELSE 0 END)`.as(
+          'dep_profile_error',
+        ),
+      )
       .where('host_id', '=', hostId)
       .executeTakeFirst();
     return r ? toHostMdm(r) : undefined;
@@ -551,25 +686,8 @@ export class HostStore {
   }
 
   /** The id of the MDM solution with this name and server URL, created on first sight. */
-  private async mdmSolutionId(name: string, serverUrl: string, db: AnyDb = this.db): Promise<number> {
-    const find = () =>
-      db
-        .selectFrom('mdm_solutions')
-        .select('id')
-        .where('name', '=', name)
-        .where('server_url', '=', serverUrl)
-        .executeTakeFirst();
-    const found = await find();
-    if (found) return found.id;
-    const now = dbNow();
-    await upsert(
-      db,
-      'mdm_solutions',
-      { name, server_url: serverUrl, created_at: now, updated_at: now },
-      ['name', 'server_url'],
-      [],
-    );
-    return (await find())!.id;
+  private mdmSolutionId(name: string, serverUrl: string, db: AnyDb = this.db): Promise<number> {
+    return mdmSolutionIdIn(db, name, serverUrl);
   }
 
   /** Disk space and encryption as the host reports them (Fleet's host_disks); null = unknown. */
@@ -642,7 +760,7 @@ export class HostStore {
         sql<SqlBool>`(hosts.uuid IN (${appleDeviceChannels}) OR hosts.uuid IN (${windowsEnrollments}))`,
       );
     }
-    if (f.status) q = q.where(statusCondition(f.status, f.now ?? new Date()));
+    if (f.status) q = q.where(statusCondition(f.status, f.now ?? new Date(), dialectOf(this.db)));
     if (f.lowDiskSpace !== undefined) {
       q = q.where('hosts.gigs_disk_space_available', '<', f.lowDiskSpace);
     }
@@ -658,10 +776,27 @@ export class HostStore {
         sql<SqlBool>`(${appleMdmOn} AND hosts.uuid IN (${hostsInAggregate(appleStatusRows, f.macosSettings)}))`,
       );
     }
-    // Disk encryption (FileVault / BitLocker) and bootstrap packages are not built yet: nothing
-    // records their per-host state, so no host is in any of their statuses.
-    if (f.osSettingsDiskEncryption || f.macosSettingsDiskEncryption || f.bootstrapPackage) {
-      q = q.where(sql<SqlBool>`1 = 0`);
+    // Disk encryption: hosts by FileVault status (and BitLocker status for os_settings), in SQL.
+    for (const [status, includeWindows] of [
+      [f.osSettingsDiskEncryption, true],
+      [f.macosSettingsDiskEncryption, false],
+    ] as const) {
+      if (!status) continue;
+      const now = f.now ?? new Date();
+      q = q.where(diskEncryptionStatusFilter({ dialect: dialectOf(this.db), status, includeWindows, now }));
+    }
+    // Bootstrap package (Fleet's rule): Macs installed from ADE, by the device's answer to their
+    // InstallEnterpriseApplication; no command or no answer yet is pending (as the summary counts).
+    if (f.bootstrapPackage) {
+      const b = f.bootstrapPackage;
+      const statusCond =
+        b === 'pending' ? sql`(hb.status IS NULL OR hb.status = 'pending')` : sql`hb.status = ${b}`;
+      q = q.where(
+        sql<SqlBool>`EXISTS (SELECT 1 FROM host_mdm hbm
+          LEFT JOIN host_mdm_apple_bootstrap_packages hb ON hb.host_uuid = hosts.uuid
+          WHERE hbm.host_id = hosts.id AND hbm.installed_from_dep = 1 AND ${statusCond})
+          AND hosts.platform = 'darwin'`,
+      );
     }
     const settingsFilter =
       f.osSettings ||
@@ -714,7 +849,7 @@ export class HostStore {
     if (ids.length === 0) return [];
     const rows = await trx
       .selectFrom('hosts')
-      .select(['id', 'uuid', 'platform'])
+      .select(['id', 'uuid', 'platform', 'hardware_serial', 'hardware_model'])
       .where('id', 'in', ids)
       .execute();
     if (rows.length === 0) return [];
@@ -792,17 +927,23 @@ export class HostStore {
 const mdmPlatforms = ['darwin', 'windows', 'ios', 'ipados'];
 
 /**
- * Fleet's host status buckets at `now`. Last seen is the later of detail_updated_at and
- * created_at (see `hostSeenAt`); the same windows as `hostStatusAt`.
+ * Fleet's host status buckets at `now`, with the same last-seen time and online windows as
+ * `hostSeenAt` / `hostStatusAt`: an agent's seen_time and interval when the host has an agent,
+ * otherwise the later of detail_updated_at and created_at and the fixed window.
  */
-function statusCondition(status: HostStatusFilter, now: Date): Expression<SqlBool> {
+function statusCondition(status: HostStatusFilter, now: Date, dialect: DialectName): Expression<SqlBool> {
   const at = (offsetMs: number) => toDbTime(new Date(now.getTime() - offsetMs));
-  const seen = sql`(CASE WHEN hosts.detail_updated_at > hosts.created_at THEN hosts.detail_updated_at ELSE hosts.created_at END)`;
+  const seen = sql`(CASE WHEN hosts.seen_time IS NOT NULL THEN hosts.seen_time
+    WHEN hosts.detail_updated_at > hosts.created_at THEN hosts.detail_updated_at ELSE hosts.created_at END)`;
+  const agentWindow = sql`(CASE WHEN hosts.distributed_interval < hosts.config_tls_refresh
+    THEN hosts.distributed_interval ELSE hosts.config_tls_refresh END) + ${onlineIntervalBufferSeconds}`;
+  const onlineSince = sql`(CASE WHEN hosts.seen_time IS NOT NULL
+    THEN ${minusSeconds(dialect, toDbTime(now), agentWindow)} ELSE ${at(hostOnlineWindowMs)} END)`;
   switch (status) {
     case 'online':
-      return sql<SqlBool>`${seen} > ${at(hostOnlineWindowMs)}`;
+      return sql<SqlBool>`${seen} > ${onlineSince}`;
     case 'offline':
-      return sql<SqlBool>`${seen} <= ${at(hostOnlineWindowMs)}`;
+      return sql<SqlBool>`${seen} <= ${onlineSince}`;
     case 'new':
       return sql<SqlBool>`hosts.created_at >= ${at(hostNewWindowMs)}`;
     case 'missing':
@@ -902,6 +1043,28 @@ function enrollmentCondition(
 }
 
 /** Fleet's `mdm.enrollment_status` text for a host_mdm row (null for servers and hosts without one). */
+/** The id of the mdm_solutions row (name, server URL), created on first sight (race-safe upsert). */
+export async function mdmSolutionIdIn(db: AnyDb, name: string, serverUrl: string): Promise<number> {
+  const find = () =>
+    db
+      .selectFrom('mdm_solutions')
+      .select('id')
+      .where('name', '=', name)
+      .where('server_url', '=', serverUrl)
+      .executeTakeFirst();
+  const found = await find();
+  if (found) return found.id;
+  const now = dbNow();
+  await upsert(
+    db,
+    'mdm_solutions',
+    { name, server_url: serverUrl, created_at: now, updated_at: now },
+    ['name', 'server_url'],
+    [],
+  );
+  return (await find())!.id;
+}
+
 export function enrollmentStatusText(m: HostMdmRow | undefined): string | null {
   if (!m || m.is_server) return null;
   if (m.enrolled && !m.installed_from_dep && m.is_personal_enrollment) return 'On (personal)';

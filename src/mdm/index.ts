@@ -6,7 +6,7 @@ import { HostActionStore } from './commands/hostActionStore.js';
 import { HostActionService, type HostLookup } from './commands/hostActions.js';
 import { CommandService } from './commands/service.js';
 import { CommandStore } from './commands/store.js';
-import { MdmHostDetailProvider } from './hostDetail.js';
+import { MdmHostDetailProvider, type DiskEncryptionHostDetailSource } from './hostDetail.js';
 import type { Platform } from './platform.js';
 import { ProfileService } from './profiles/service.js';
 import { ProfileScopeStore } from './profiles/store.js';
@@ -22,13 +22,15 @@ export function createMdm(deps: {
   activities: ActivityService;
   hosts: HostLookup;
   hostEvents: HostEvents;
+  /** The disk-encryption fields of host detail (FileVault / BitLocker status, key availability). */
+  diskEncryption?: DiskEncryptionHostDetailSource;
 }) {
   const { db, platforms } = deps;
   const actionStore = new HostActionStore(db);
   const commands = new CommandService(new CommandStore(db), platforms, deps.activities);
   const hostActions = new HostActionService(actionStore, deps.hosts, platforms, deps.activities);
   const profiles = new ProfileService(new ProfileScopeStore(db), platforms, deps.activities);
-  const hostDetail = new MdmHostDetailProvider(profiles, hostActions, platforms);
+  const hostDetail = new MdmHostDetailProvider(profiles, hostActions, platforms, deps.diskEncryption);
 
   // One listener per platform, so one platform's failure does not keep the others from reacting.
   for (const p of platforms) {

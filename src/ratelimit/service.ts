@@ -23,7 +23,13 @@ export interface RateLimitPolicy {
   windowSeconds: number;
 }
 
-export type RateLimitPolicyName = 'loginAddress' | 'loginAccount' | 'enrollAddress' | 'userTokenAddress';
+export type RateLimitPolicyName =
+  | 'loginAddress'
+  | 'loginAccount'
+  | 'enrollAddress'
+  | 'userTokenAddress'
+  | 'deviceFailuresAddress'
+  | 'mdmSsoAddress';
 
 export type RateLimitPolicies = Record<RateLimitPolicyName, RateLimitPolicy>;
 
@@ -48,6 +54,19 @@ export function rateLimitPolicies(config: Config): RateLimitPolicies {
       scope: 'user_token_address',
       max: config.userTokenRequestsPerAddress,
       windowSeconds: config.userTokenAddressWindowSeconds,
+    },
+    // Failed Fleet Desktop device requests per address (a bad token is the usual failure): counted
+    // only when a request fails, checked with `peek` before the token is looked at.
+    deviceFailuresAddress: {
+      scope: 'device_failures_address',
+      max: config.deviceFailuresPerAddress,
+      windowSeconds: config.deviceFailureWindowSeconds,
+    },
+    // End-user SSO (POST /mdm/sso and its callback) per client address.
+    mdmSsoAddress: {
+      scope: 'mdm_sso_address',
+      max: config.mdmSsoRequestsPerAddress,
+      windowSeconds: config.mdmSsoAddressWindowSeconds,
     },
   };
 }
@@ -109,6 +128,30 @@ export class RateLimitService {
       limited: count > policy.max,
       count,
       retryAfterSeconds: Math.max(1, Math.ceil((windowEnd - now) / 1000)),
+      keyHash,
+      windowStart,
+    };
+  }
+
+  /**
+   * Whether `key` has used up the window's allowance (the policy's maximum already counted), without
+   * counting a hit: for limits that count only failures but refuse every request once the allowance
+   * is gone. Undefined when the policy is off or the key still has room.
+   */
+  async peek(name: RateLimitPolicyName, key: string): Promise<RateLimitHit | undefined> {
+    const policy = this.policies[name];
+    if (policy.max <= 0) return undefined;
+    const now = this.now();
+    const windowMs = policy.windowSeconds * 1000;
+    const windowStart = Math.floor(now / windowMs) * windowMs;
+    const keyHash = createHash('sha256').update(`${policy.scope}\n${key}`, 'utf8').digest('hex');
+    const count = await this.store.count(keyHash, windowStart);
+    if (count < policy.max) return undefined;
+    return {
+      policy: name,
+      limited: true,
+      count,
+      retryAfterSeconds: Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000)),
       keyHash,
       windowStart,
     };

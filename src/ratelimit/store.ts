@@ -61,6 +61,17 @@ export class RateLimitStore {
     }
   }
 
+  /** The window's counter as it stands (0 when there is none); counts nothing. */
+  async count(keyHash: string, windowStart: number): Promise<number> {
+    const row = await this.db
+      .selectFrom('rate_limits')
+      .select('hits')
+      .where('key_hash', '=', keyHash)
+      .where('window_start', '=', windowStart)
+      .executeTakeFirst();
+    return row ? Number(row.hits) : 0;
+  }
+
   /** Takes one hit back (a request that turned out not to count); never below zero. */
   async release(keyHash: string, windowStart: number): Promise<void> {
     await this.db

@@ -99,7 +99,7 @@ function authorizeTeamUsers(req: FastifyRequest, teamId: number) {
 /** Teams (also served as /fleets), their enroll secrets and users; global enroll secrets. */
 export function registerTeamRoutes(
   scope: FastifyInstance,
-  services: Pick<Services, 'teams' | 'enrollSecrets'>,
+  services: Pick<Services, 'teams' | 'enrollSecrets' | 'diskEncryption' | 'endUserAuth'>,
 ) {
   const teams = services.teams;
 
@@ -165,11 +165,18 @@ export function registerTeamRoutes(
       const b = patchTeamBody.parse(req.body);
       const viewer = authorize(req, 'team', 'write', id);
       const { name, description, ...settings } = b;
+      // Disk encryption: the PIN rule is checked first; the FileVault profile follows the change.
+      const before = b.mdm ? await teams.require(id) : undefined;
+      if (before && b.mdm) services.diskEncryption.checkTeamPatch(before, b.mdm);
+      // End-user authentication needs an identity provider first (Fleet's 422).
+      if (b.mdm?.macos_setup?.enable_end_user_authentication === true)
+        await services.endUserAuth.assertIdpConfigured();
       const team = await teams.update(viewer, id, {
         name,
         description,
         settings: Object.keys(settings).length ? settings : undefined,
       });
+      if (before) await services.diskEncryption.teamPatched(viewer, before, team);
       return { team: await teamBody(req, team, { withUsers: true }) };
     });
 

@@ -9,6 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import type { FakeSmtpServer } from '../../src/clients/smtp/fakeServer.js';
 import type { SimulatedAppleDevice } from '../../src/apple/sim/device.js';
+import { AbmTokenStore } from '../../src/apple/dep/tokenStore.js';
+import { FakeIdp } from '../../src/clients/saml/fakeIdp.js';
 import { api, setupAdmin } from '../helpers/api.js';
 import { installPushCertificate, makePushCertificate } from '../helpers/apns.js';
 import { enrolledDevice, testTopic } from '../helpers/appleDevice.js';
@@ -347,6 +349,58 @@ export class ServerSeeds {
       await this.ensureApns();
       const key = await this.srv.app.services.assets.getOne('apns_key', { fresh: true });
       vars.apns_cert_pem = makePushCertificate({ topic: testTopic, keyPem: key!.toString('utf8') }).certPem;
+    },
+
+    /**
+     * An ABM token stored as an upload stores it (sealed credentials; Apple is not asked), with
+     * `team_id` as its default macOS team when that was seeded.
+     */
+    abm_token: async (vars) => {
+      const { database, box } = this.srv.app.services;
+      const store = new AbmTokenStore(database.db);
+      const id = await store.insert({
+        organization_name: `ABM ${vars.uniq}`,
+        apple_id: `abm-${vars.uniq}@example.com`,
+        renew_at: '2030-01-01 00:00:00.000',
+        token: box.seal(JSON.stringify({ consumer_key: `CK_${vars.uniq}`, consumer_secret: 'x' })),
+      });
+      if (vars.team_id !== undefined) {
+        await store.setDefaultTeams(id, { macos: Number(vars.team_id), ios: null, ipados: null });
+      }
+      vars.abm_token_id = id;
+    },
+
+    /** No EULA stored (the EULA is one per server). */
+    no_eula: async () => {
+      await this.srv.app.services.database.db.deleteFrom('eulas').execute();
+    },
+    /** A EULA uploaded through the API (replacing any stored one); its token in `eula_token`. */
+    eula: async (vars) => {
+      await this.srv.app.services.database.db.deleteFrom('eulas').execute();
+      const form = new FormData();
+      form.append('eula', new Blob([new TextEncoder().encode('%PDF-1.4\n%%EOF\n')]), 'eula.pdf');
+      const res = await fetch(`${this.srv.url}${v1}/setup_experience/eula`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${await this.adminToken()}` },
+        body: form,
+      });
+      must({ status: res.status, text: await res.text(), body: undefined }, 'eula');
+      const meta = must(await this.call('GET', `${v1}/setup_experience/eula/metadata`), 'eula metadata');
+      vars.eula_token = (meta as { token: string }).token;
+    },
+    /** End-user authentication's IdP configured (metadata of an IdP that is never reached). */
+    mdm_sso_idp: async () => {
+      const idp = new FakeIdp({ baseUrl: 'https://idp.example.com', entityId: 'https://idp.example.com' });
+      const eua = {
+        entity_id: 'https://flotilla.example.com/mdm-sso',
+        idp_name: 'Example IdP',
+        metadata: idp.metadataXml(),
+        metadata_url: '',
+      };
+      must(
+        await this.call('PATCH', `${v1}/config`, { mdm: { end_user_authentication: eua } }),
+        'mdm_sso_idp',
+      );
     },
   };
 }

@@ -249,6 +249,57 @@ describeEachDialect('orbit config', (server) => {
     expect((await config(mac.key)).notifications).toEqual({ needs_mdm_migration: true });
   });
 
+  it('ADE: a Mac ABM assigns to this server is asked to renew its enrollment profile, and to migrate once our profile is assigned', async () => {
+    const mac = await enrollOrbit();
+    await db().updateTable('hosts').set({ os_version: 'macOS 15.1' }).where('id', '=', mac.hostId).execute();
+    const setMdm2 = (enrolled: boolean, name: string) =>
+      s().hostStore.upsertHostMdm(mac.hostId, {
+        enrolled,
+        server_url: name === 'Fleet' ? srv.url : 'https://acme.jamfcloud.com/',
+        installed_from_dep: false,
+        is_personal_enrollment: false,
+        mdm_name: name,
+      });
+    await setMdm({ enabled_and_configured: true });
+    await setMdm2(false, '');
+    // Not assigned in ABM: nothing to renew.
+    expect((await config(mac.key)).notifications).toEqual({});
+    const now = new Date().toISOString().replace('T', ' ').replace('Z', '');
+    await db()
+      .insertInto('host_dep_assignments')
+      .values({
+        host_id: mac.hostId,
+        added_at: now,
+        assign_profile_response: 'FAILED',
+        response_updated_at: now,
+      })
+      .execute();
+    expect((await config(mac.key)).notifications).toEqual({ renew_enrollment_profile: true });
+
+    // Enrolled in another MDM: DEP migration needs migration enabled and our ADE profile assigned.
+    await setMdm2(true, 'Jamf');
+    await setMdm({
+      enabled_and_configured: true,
+      macos_migration: { enable: true, mode: 'forced', webhook_url: '' },
+    });
+    expect((await config(mac.key)).notifications).toEqual({});
+    await db()
+      .updateTable('host_dep_assignments')
+      .set({ assign_profile_response: 'SUCCESS' })
+      .where('host_id', '=', mac.hostId)
+      .execute();
+    expect((await config(mac.key)).notifications).toEqual({ needs_mdm_migration: true });
+
+    // ABM no longer assigns it (soft-deleted): neither notification.
+    await db()
+      .updateTable('host_dep_assignments')
+      .set({ deleted_at: now })
+      .where('host_id', '=', mac.hostId)
+      .execute();
+    await setMdm2(false, '');
+    expect((await config(mac.key)).notifications).toEqual({});
+  });
+
   it('a Mac connected to Flotilla’s MDM is not asked to migrate; disk encryption adds its notifications, read with the client capabilities', async () => {
     const device = await enrolledDevice(srv, { osVersion: '15.1' });
     const mac = await enrollOrbit({ hardware_uuid: device.udid, hardware_serial: device.serial });

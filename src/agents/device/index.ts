@@ -9,6 +9,7 @@ import {
   type HostDetailSource,
   type ManualProfileSource,
 } from './service.js';
+import type { DepAssignments } from '../orbit/eligibility.js';
 import { DeviceAuthStore } from './store.js';
 import { DeviceTokenService } from './tokens.js';
 import { MigrationWebhookPoster } from './webhook.js';
@@ -28,6 +29,7 @@ export function createDevice(deps: {
   mdm: DeviceMdmFacts;
   appConfig: AppConfigService;
   enrollment: ManualProfileSource;
+  dep: DepAssignments;
   logger?: Logger;
 }) {
   const device = new DeviceService(
@@ -38,6 +40,7 @@ export function createDevice(deps: {
     deps.appConfig,
     deps.enrollment,
     new MigrationWebhookPoster(),
+    deps.dep,
     deps.logger,
   );
   return { device };

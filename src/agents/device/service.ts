@@ -7,7 +7,8 @@ import type { HostRow, HostStore } from '../../hosts/store.js';
 import {
   isEligibleForDepMigration,
   isEligibleForManualMigration,
-  isDepAssignedToFleet,
+  needsEnrollmentProfileRenewal,
+  type DepAssignments,
 } from '../orbit/eligibility.js';
 import {
   AgentAuthError,
@@ -54,6 +55,7 @@ export class DeviceService {
     private readonly appConfig: Pick<AppConfigService, 'get'>,
     private readonly enrollment: ManualProfileSource,
     private readonly webhook: Pick<MigrationWebhookPoster, 'post'>,
+    private readonly dep: DepAssignments,
     private readonly logger?: Logger,
   ) {}
 
@@ -72,7 +74,7 @@ export class DeviceService {
   async hostJson(host: HostRow) {
     const [detail, app] = await Promise.all([this.hostDetail.detail(host), this.appConfig.get()]);
     return {
-      host: { ...detail, dep_assigned_to_fleet: isDepAssignedToFleet(host) },
+      host: { ...detail, dep_assigned_to_fleet: (await this.dep.depState(host.id)).assigned },
       self_service: false,
       org_logo_url: app.org_info.org_logo_url,
       org_logo_url_light_background: app.org_info.org_logo_url_light_background,
@@ -88,13 +90,17 @@ export class DeviceService {
 
   /**
    * `GET /device/{token}/desktop`: what Fleet Desktop shows. No policies or self-service software
-   * exist yet, so those read 0 and false. `renew_enrollment_profile` needs ADE and is never set.
+   * exist yet, so those read 0 and false. `renew_enrollment_profile`: a Mac ABM assigns to this
+   * server that is not MDM-enrolled (Fleet Desktop then offers the ADE enrollment prompt).
    */
   async desktopSummary(host: HostRow) {
     const app = await this.appConfig.get();
     const notifications: { needs_mdm_migration?: boolean; renew_enrollment_profile?: boolean } = {};
-    if (app.mdm.enabled_and_configured && app.mdm.macos_migration.enable) {
-      if (await this.migrationEligible(host)) notifications.needs_mdm_migration = true;
+    if (app.mdm.enabled_and_configured && host.platform === 'darwin') {
+      const dep = await this.dep.depState(host.id);
+      if (needsEnrollmentProfileRenewal(host, host.mdm, dep)) notifications.renew_enrollment_profile = true;
+      if (app.mdm.macos_migration.enable && (await this.migrationEligible(host)))
+        notifications.needs_mdm_migration = true;
     }
     const o = app.org_info;
     const alternativeHost = app.fleet_desktop.alternative_browser_host;
@@ -117,9 +123,13 @@ export class DeviceService {
     };
   }
 
-  private migrationEligible(host: HostRow): Promise<boolean> | boolean {
-    if (isEligibleForDepMigration(host, host.mdm)) return true;
-    return isEligibleForManualMigration(host, host.mdm, () => this.mdm.connectedToFleetMdm(host));
+  private async migrationEligible(host: HostRow): Promise<boolean> {
+    const dep = await this.dep.depState(host.id);
+    const connected = () => this.mdm.connectedToFleetMdm(host);
+    return (
+      (await isEligibleForDepMigration(host, host.mdm, dep, connected)) ||
+      (await isEligibleForManualMigration(host, host.mdm, dep, connected))
+    );
   }
 
   /** `POST /device/{token}/refetch`: the host reports fresh vitals on its next check-in. */

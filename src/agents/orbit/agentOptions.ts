@@ -1,3 +1,4 @@
+import { linuxPlatforms } from '../../hosts/platforms.js';
 /**
  * The part of orbit's config that comes from agent options (the team's, else the global ones):
  * the script timeout, osquery's command-line flags, the TUF update channels and the extensions
@@ -27,31 +28,7 @@ export interface AgentOptionsPart {
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
-/** Platforms osquery reports for Linux distributions (Fleet's list of Linux host platforms). */
-const linuxPlatforms = new Set([
-  'linux',
-  'ubuntu',
-  'debian',
-  'rhel',
-  'centos',
-  'sles',
-  'kali',
-  'gentoo',
-  'amzn',
-  'pop',
-  'arch',
-  'linuxmint',
-  'void',
-  'nixos',
-  'endeavouros',
-  'manjaro',
-  'opensuse-leap',
-  'opensuse-tumbleweed',
-  'tuxedo',
-  'neon',
-  'archarm',
-  'fedora',
-]);
+const linuxPlatformSet = new Set(linuxPlatforms);
 
 /**
  * The extension platform name a host matches, from its osquery platform and CPU type (Fleet's
@@ -62,7 +39,7 @@ const linuxPlatforms = new Set([
 export function extensionPlatformOf(platform: string, cpuType: string): string {
   const x64 = cpuType === 'x86_64' || cpuType === 'amd64';
   const arm = cpuType === 'aarch64' || cpuType === 'arm64' || cpuType === 'ARM';
-  if (linuxPlatforms.has(platform)) {
+  if (linuxPlatformSet.has(platform)) {
     if (x64) return 'linux';
     if (cpuType === 'aarch64' || cpuType === 'arm64') return 'linux-arm64';
   }

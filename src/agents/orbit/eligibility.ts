@@ -17,18 +17,29 @@ export function isOsqueryEnrolled(host: Pick<HostRow, 'osquery_host_id'>): boole
 }
 
 /**
- * ADE (DEP) does not exist in Flotilla yet: no host is ever assigned to this server in Apple
- * Business Manager (there is no host_dep_assignments table), and none has an ADE profile assigned.
- * So DEP migration, `renew_enrollment_profile` and the setup experience never apply; this is the
- * one place to change when ADE lands.
+ * The host's ADE state as the DEP sync recorded it: `assigned` = ABM assigns it to this server
+ * (a live host_dep_assignments row), `profileAssigned` = Apple accepted our ADE profile for it.
  */
-export function isDepAssignedToFleet(_host: Host): boolean {
-  return false;
+export interface DepState {
+  assigned: boolean;
+  profileAssigned: boolean;
 }
 
-/** Whether the host has an ADE profile assigned with Apple ("SUCCESS"): never without ADE. */
-function hasAdeProfileAssigned(_mdm: HostMdmRow): boolean {
-  return false;
+/** Reads a host's DepState (the ADE area implements it). */
+export interface DepAssignments {
+  depState(hostId: number): Promise<DepState>;
+}
+
+/**
+ * `renew_enrollment_profile`: a Mac ABM assigns to this server that osquery sees but that is not
+ * MDM-enrolled; orbit then runs `profiles renew -type enrollment` to bring up the ADE prompt.
+ */
+export function needsEnrollmentProfileRenewal(
+  host: Host,
+  mdm: HostMdmRow | undefined,
+  dep: DepState,
+): boolean {
+  return host.platform === 'darwin' && isOsqueryEnrolled(host) && !mdm?.enrolled && dep.assigned;
 }
 
 /**
@@ -55,17 +66,27 @@ export function isMacOsVersionOkForManualMigration(osVersion: string): boolean {
 export async function isEligibleForManualMigration(
   host: Host,
   mdm: HostMdmRow | undefined,
+  dep: DepState,
   connectedToFleet: () => Promise<boolean>,
 ): Promise<boolean> {
   if (!isMacOsVersionOkForManualMigration(host.os_version)) return false;
-  if (!isOsqueryEnrolled(host) || isDepAssignedToFleet(host)) return false;
-  if (!mdm || mdm.installed_from_dep || hasAdeProfileAssigned(mdm) || !mdm.enrolled) return false;
+  if (!isOsqueryEnrolled(host) || dep.assigned) return false;
+  if (!mdm || mdm.installed_from_dep || dep.profileAssigned || !mdm.enrolled) return false;
   return mdm.mdm_name !== fleetMdmName || !(await connectedToFleet());
 }
 
-/** ADE migration (a DEP-assigned Mac still in another MDM): never, until ADE exists. */
-export function isEligibleForDepMigration(host: Host, mdm: HostMdmRow | undefined): boolean {
-  return Boolean(mdm) && isDepAssignedToFleet(host) && hasAdeProfileAssigned(mdm!);
+/**
+ * ADE migration: a Mac ABM assigns to this server, with our ADE profile accepted by Apple, still
+ * enrolled in another MDM (or not connected to ours).
+ */
+export async function isEligibleForDepMigration(
+  host: Host,
+  mdm: HostMdmRow | undefined,
+  dep: DepState,
+  connectedToFleet: () => Promise<boolean>,
+): Promise<boolean> {
+  if (!isOsqueryEnrolled(host) || !dep.assigned || !dep.profileAssigned || !mdm?.enrolled) return false;
+  return mdm.mdm_name !== fleetMdmName || !(await connectedToFleet());
 }
 
 /** A Windows host orbit should enroll in Flotilla's MDM: not a server and not MDM-enrolled. */

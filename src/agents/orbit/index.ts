@@ -7,6 +7,7 @@ import type { DiskEncryptionForAgents } from '../../diskencryption/forAgents.js'
 import type { HostEvents } from '../../hosts/events.js';
 import type { HostStore } from '../../hosts/store.js';
 import type { EnrollSecretService } from '../../teams/enrollSecretService.js';
+import type { DepAssignments } from './eligibility.js';
 import { OrbitService, type DeviceTokenRegistrar } from './service.js';
 import { OrbitStore } from './store.js';
 
@@ -20,6 +21,7 @@ export function createOrbit(deps: {
   hostEvents: HostEvents;
   diskEncryption: DiskEncryptionForAgents;
   deviceTokens: DeviceTokenRegistrar;
+  dep: DepAssignments;
   logger?: Logger;
 }) {
   const orbitStore = new OrbitStore(deps.db);
@@ -32,6 +34,7 @@ export function createOrbit(deps: {
     deps.hostEvents,
     deps.diskEncryption,
     deps.deviceTokens,
+    deps.dep,
     deps.logger,
   );
   return { orbit, orbitStore };

@@ -12,6 +12,8 @@ import { agentOptionsPart, type OrbitExtension, type OrbitUpdateChannels } from 
 import {
   isEligibleForDepMigration,
   isEligibleForManualMigration,
+  needsEnrollmentProfileRenewal,
+  type DepAssignments,
   isEligibleForWindowsEnrollment,
   isEligibleForWindowsMigration,
   isEligibleForWindowsUnenrollment,
@@ -142,6 +144,7 @@ export class OrbitService {
     private readonly hostEvents: Pick<HostEvents, 'emitHostsTransferred'>,
     private readonly diskEncryption: DiskEncryptionForAgents,
     private readonly deviceTokens: DeviceTokenRegistrar,
+    private readonly dep: DepAssignments,
     private readonly logger?: Logger,
   ) {}
 
@@ -238,10 +241,11 @@ export class OrbitService {
   }
 
   /**
-   * macOS: `needs_mdm_migration` for a Mac a user may move from another MDM (Apple MDM on,
-   * migration enabled, manually enrolled elsewhere). `renew_enrollment_profile` (a DEP-assigned Mac
-   * not yet enrolled) and `run_setup_experience` (a Mac still in Setup Assistant after ADE) need
-   * ADE, which Flotilla does not have yet, so they are never sent.
+   * macOS: `renew_enrollment_profile` for a Mac ABM assigns to us that is not MDM-enrolled, and
+   * `needs_mdm_migration` for a Mac a user may move from another MDM (ADE-assigned or enrolled by
+   * hand elsewhere). `run_setup_experience` is never sent: Flotilla does not advertise the
+   * `setup_experience` capability, and for such clients the server releases the device itself
+   * (the `apple_mdm_dep_release_devices` job), as Fleet does.
    */
   private async macNotifications(
     host: HostRow,
@@ -249,11 +253,15 @@ export class OrbitService {
     connectedToFleet: () => Promise<boolean>,
   ): Promise<OrbitNotifications> {
     if (!app.mdm.enabled_and_configured || !isOsqueryEnrolled(host) || host.platform !== 'darwin') return {};
-    if (!app.mdm.macos_migration.enable) return {};
+    const dep = await this.dep.depState(host.id);
+    const out: OrbitNotifications = {};
+    if (needsEnrollmentProfileRenewal(host, host.mdm, dep)) out.renew_enrollment_profile = true;
+    if (!app.mdm.macos_migration.enable) return out;
     const eligible =
-      isEligibleForDepMigration(host, host.mdm) ||
-      (await isEligibleForManualMigration(host, host.mdm, connectedToFleet));
-    return eligible ? { needs_mdm_migration: true } : {};
+      (await isEligibleForDepMigration(host, host.mdm, dep, connectedToFleet)) ||
+      (await isEligibleForManualMigration(host, host.mdm, dep, connectedToFleet));
+    if (eligible) out.needs_mdm_migration = true;
+    return out;
   }
 
   /**

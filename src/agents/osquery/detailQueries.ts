@@ -1,3 +1,4 @@
+import { linuxPlatforms } from '../../hosts/platforms.js';
 /**
  * The detail queries Flotilla sends osquery (Fleet's names, SQL and discovery queries, from
  * server/service/osquery_utils/queries.go): host vitals, the agent's intervals, and the MDM checks.
@@ -5,28 +6,7 @@
  * `fleet_detail_query_<name>`; its discovery query decides on the host whether it runs at all.
  */
 
-/** Fleet's fleet.HostLinuxOSs: the `platform` values of Linux hosts. */
-export const linuxPlatforms = [
-  'linux',
-  'ubuntu',
-  'debian',
-  'rhel',
-  'centos',
-  'sles',
-  'kali',
-  'gentoo',
-  'amzn',
-  'pop',
-  'arch',
-  'linuxmint',
-  'void',
-  'nixos',
-  'endeavouros',
-  'manjaro',
-  'opensuse-leap',
-  'opensuse-tumbleweed',
-  'tuxedo',
-] as const;
+export { linuxPlatforms };
 
 export const detailQueryPrefix = 'fleet_detail_query_';
 

@@ -1,7 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
-import { dbNow, insertIgnore, upsert } from '../../db/dialect.js';
+import { insertIgnore, upsert } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
 import { builtinLabels, builtinMatches } from '../../labels/builtin.js';
+import { mdmSolutionIdIn } from '../../hosts/store.js';
 
 type AnyDb = Kysely<DB> | Transaction<DB>;
 
@@ -174,25 +175,8 @@ export class DepAssignmentStore {
   }
 
   /** The id of an MDM solution row (name, server URL), created on first sight. */
-  async mdmSolutionId(name: string, serverUrl: string, db: AnyDb): Promise<number> {
-    const find = () =>
-      db
-        .selectFrom('mdm_solutions')
-        .select('id')
-        .where('name', '=', name)
-        .where('server_url', '=', serverUrl)
-        .executeTakeFirst();
-    const found = await find();
-    if (found) return found.id;
-    const now = dbNow();
-    await upsert(
-      db,
-      'mdm_solutions',
-      { name, server_url: serverUrl, created_at: now, updated_at: now },
-      ['name', 'server_url'],
-      [],
-    );
-    return (await find())!.id;
+  mdmSolutionId(name: string, serverUrl: string, db: AnyDb): Promise<number> {
+    return mdmSolutionIdIn(db, name, serverUrl);
   }
 
   /**
@@ -338,6 +322,17 @@ export class DepAssignmentStore {
   }
 
   /** Whether a host (by id or serial) is DEP-assigned to this server: a live assignment row. */
+  /** Whether ABM assigns the host to this server, and whether Apple took our ADE profile for it. */
+  async depState(hostId: number): Promise<{ assigned: boolean; profileAssigned: boolean }> {
+    const row = await this.db
+      .selectFrom('host_dep_assignments')
+      .select('assign_profile_response')
+      .where('host_id', '=', hostId)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return { assigned: row !== undefined, profileAssigned: row?.assign_profile_response === 'SUCCESS' };
+  }
+
   async isDepAssigned(by: { hostId: number } | { serial: string }): Promise<boolean> {
     let q = this.db
       .selectFrom('host_dep_assignments as d')

@@ -73,6 +73,7 @@ export function createAppleDep(deps: AppleDepDeps) {
     profiles,
     /** For the ADE enrollment slice: is this host (id or serial) assigned to this server in ABM? */
     isDepAssigned: (by: { hostId: number } | { serial: string }) => assignmentStore.isDepAssigned(by),
+    depState: (hostId: number) => assignmentStore.depState(hostId),
     /** For the ADE enrollment slice: the token of `/api/mdm/apple/enroll?token=` in ADE profiles. */
     automaticEnrollmentToken: () => profiles.automaticEnrollmentToken(),
     /** Points a token's DEP calls at another base URL (NanoDEP's config_base_url), null = default. */

@@ -64,7 +64,7 @@ export class AppleProfiles implements PlatformProfiles {
   readonly teamProfilesForHost = {
     hostsLabel: 'macOS, iOS and iPadOS',
     list: async (teamId: number): Promise<ProfileJson[]> => {
-      const rows = await this.store.appleProfilesOfTeam(teamId);
+      const rows = (await this.store.appleProfilesOfTeam(teamId)).filter(isCustom);
       const labels = await this.store.labelsFor(rows.map((r) => r.profile_uuid));
       return rows.map((r) => appleJson(r, labels));
     },
@@ -133,7 +133,8 @@ export class AppleProfiles implements PlatformProfiles {
   }
 
   async list(teamId: number): Promise<ProfileJson[]> {
-    const apple = await this.store.appleProfilesOfTeam(teamId);
+    // Fleet lists custom profiles only: the ones it installs itself (FileVault, ...) are hidden.
+    const apple = (await this.store.appleProfilesOfTeam(teamId)).filter(isCustom);
     const decl = await this.store.declarationsOfTeam(teamId);
     const labels = await this.store.labelsFor([
       ...apple.map((p) => p.profile_uuid),
@@ -172,6 +173,11 @@ export class AppleProfiles implements PlatformProfiles {
   }
 
   async delete(trx: Transaction<DB>, uuid: string, now: string): Promise<void> {
+    if (uuid.startsWith('a')) {
+      const p = await this.store.getAppleProfile(uuid, trx);
+      if (p && !isCustom(p))
+        throw badRequest("profiles managed by Fleet can't be deleted using this endpoint.");
+    }
     if (uuid.startsWith('a')) await this.store.deleteAppleProfile(uuid, now, trx);
     else await this.store.deleteDeclaration(uuid, now, trx);
   }
@@ -200,7 +206,8 @@ export class AppleProfiles implements PlatformProfiles {
     now: string,
   ): Promise<{ pending: string[]; edited: string[] }> {
     const wanted = items.map((i) => ({ p: (i.parsed as AppleUpload).apple, labels: i.labels }));
-    const existingApple = await this.store.appleProfilesOfTeam(teamId, trx);
+    // A batch replaces the team's custom profiles; the ones Fleet installs itself stay.
+    const existingApple = (await this.store.appleProfilesOfTeam(teamId, trx)).filter(isCustom);
     const existingDecl = await this.store.declarationsOfTeam(teamId, trx);
     const oldLabels = await this.store.labelsFor(
       [...existingApple.map((e) => e.profile_uuid), ...existingDecl.map((e) => e.declaration_uuid)],
@@ -317,6 +324,14 @@ export class AppleProfiles implements PlatformProfiles {
     return { name: p.name, hosts: await this.statuses.resetForResendByStatus(profileUuid, status, dbNow()) };
   }
 }
+
+/** Profiles Fleet installs itself (FileVault, fleetd configuration, root CA) are not custom. */
+const fleetManagedIdentifiers = new Set([
+  'com.fleetdm.fleet.mdm.filevault',
+  'com.fleetdm.fleetd.config',
+  'com.fleetdm.caroot',
+]);
+const isCustom = (p: Pick<AppleProfileRow, 'identifier'>) => !fleetManagedIdentifiers.has(p.identifier);
 
 /** The definition row of a newly uploaded Apple profile. */
 export function newAppleProfileRow(

@@ -116,17 +116,11 @@ export class ProfileResultHandler {
     }
   }
 
-  /**
-   * Agentless verification: installed identifiers (and PayloadUUIDs) from the device's answer
-   * against the host's install rows. Present → verified; missing (or an older version) for a row
-   * acknowledged before the list was asked, beyond the grace period → re-sent, or failed when
-   * retries are exhausted.
-   */
+  /** Agentless verification: the device's ProfileList answer to a check we asked for. */
   private async profileListResult(r: CommandResult): Promise<void> {
     if (r.status !== 'Acknowledged') return;
     const check = await this.statuses.checkFor(r.hostUuid, r.commandUuid);
     if (!check) return; // not a verification we asked for
-    const now = dbNow();
     const installed = new Map<string, string>();
     const list = Array.isArray(r.result.ProfileList)
       ? (r.result.ProfileList as Record<string, unknown>[])
@@ -135,9 +129,25 @@ export class ProfileResultHandler {
       if (typeof p.PayloadIdentifier === 'string')
         installed.set(p.PayloadIdentifier, String(p.PayloadUUID ?? ''));
     }
-    const requestedAt = fromDbTime(check.requested_at)!.getTime();
-    const cutoff = requestedAt - this.opts.verifyGraceSeconds * 1000;
-    const rows = await this.statuses.installRowsForVerification(r.hostUuid);
+    await this.verifyInstalled(r.hostUuid, installed, fromDbTime(check.requested_at)!.getTime());
+    await this.statuses.markCheckAnswered(r.hostUuid, r.commandUuid, dbNow());
+  }
+
+  /**
+   * Compares what is installed on a host with its install rows; the ProfileList answer and the
+   * osquery `macos_profiles` check both end here. `installed` maps each installed identifier to
+   * its PayloadUUID ('' when the source does not report one: then presence is enough). Present →
+   * verified; missing (or an older version) for a row acknowledged more than the grace period
+   * before `observedAtMs` (when the list was taken) → re-sent, or failed once retries are exhausted.
+   */
+  async verifyInstalled(
+    hostUuid: string,
+    installed: ReadonlyMap<string, string>,
+    observedAtMs: number,
+  ): Promise<void> {
+    const now = dbNow();
+    const cutoff = observedAtMs - this.opts.verifyGraceSeconds * 1000;
+    const rows = await this.statuses.installRowsForVerification(hostUuid);
     for (const row of rows) {
       if (row.status !== 'verifying' && row.status !== 'verified' && row.status !== 'failed') continue;
       const seen = installed.get(row.profile_identifier);
@@ -146,7 +156,7 @@ export class ProfileResultHandler {
       if (sameVersion) {
         if (row.status !== 'verified') {
           await this.statuses.setProfileRowCas(
-            r.hostUuid,
+            hostUuid,
             row.profile_uuid,
             expect,
             { status: 'verified', detail: null },
@@ -163,9 +173,8 @@ export class ProfileResultHandler {
         retries < this.opts.maxRetries
           ? { status: null, retries: retries + 1, detail }
           : { status: 'failed', detail };
-      await this.statuses.setProfileRowCas(r.hostUuid, row.profile_uuid, expect, fields, now);
+      await this.statuses.setProfileRowCas(hostUuid, row.profile_uuid, expect, fields, now);
     }
-    await this.statuses.markCheckAnswered(r.hostUuid, r.commandUuid, now);
   }
 
   /** The device took the sync command: pending declarations wait for its status report. */

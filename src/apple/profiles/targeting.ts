@@ -18,6 +18,8 @@ export const appleProfileTables: EntityTables = {
   platforms: ['darwin', 'ios', 'ipados'],
   enrollmentJoin: appleEnrollmentJoin,
   statusKeyOrder: 'definition_host',
+  // As Fleet filters them: the FileVault profile is for Macs only, never iPhones or iPads.
+  pairFilter: sql`(h.platform = 'darwin' OR p.identifier <> 'com.fleetdm.fleet.mdm.filevault')`,
 };
 
 export const appleDeclarationTables: EntityTables = {

@@ -101,6 +101,24 @@ function collectPayloadTypes(payloads: unknown, into: string[]): void {
   }
 }
 
+/** FileVault options (FDEFileVaultOptions) that Fleet finds inside a `com.apple.MCX` payload. */
+const fileVaultOptionKeys = ['dontAllowFDEDisable', 'dontAllowFDEEnable', 'DestroyFVKeyOnStandby'];
+
+/** Does a top-level payload of type com.apple.MCX carry FileVault options (Fleet's check)? */
+function hasFileVaultOptions(payloads: unknown): boolean {
+  if (!Array.isArray(payloads)) return false;
+  return payloads.some(
+    (p) => isDict(p) && p.PayloadType === 'com.apple.MCX' && fileVaultOptionKeys.some((k) => k in p),
+  );
+}
+
+/** Payload types Fleet screens that it does not manage itself (no longer supported by macOS). */
+const unsupportedPayloadTypes = new Set(['com.apple.security.FDERecoveryRedirect']);
+
+/** Fleet's message for FileVault settings in a custom profile, as its upload endpoints word it. */
+export const fileVaultSettingsMessage =
+  "Couldn't add. The configuration profile can't include FileVault settings. To control these settings use disk encryption endpoint.";
+
 export function parseAppleProfile(bytes: Buffer): ParsedAppleProfile {
   const content = unwrapSigned(bytes);
   let root: unknown;
@@ -126,13 +144,15 @@ export function parseAppleProfile(bytes: Buffer): ParsedAppleProfile {
   if (reservedNames.has(name)) throw profileError(`payload display name ${name} is not allowed`);
   const types: string[] = [];
   collectPayloadTypes(root.PayloadContent, types);
+  if (hasFileVaultOptions(root.PayloadContent)) throw profileError(fileVaultSettingsMessage);
   for (const t of types) {
     const what = reservedPayloadTypes.get(t);
-    if (what === 'FileVault') {
-      throw profileError(
-        "Couldn't add. The configuration profile can't include FileVault settings. To control these settings use disk encryption endpoint.",
-      );
-    }
+    if (what === 'FileVault') throw profileError(fileVaultSettingsMessage);
+  }
+  const unsupported = types.filter((t) => unsupportedPayloadTypes.has(t));
+  if (unsupported.length) throw profileError(`unsupported PayloadType(s): ${unsupported.join(', ')}`);
+  for (const t of types) {
+    const what = reservedPayloadTypes.get(t);
     if (what) {
       throw profileError(
         `Couldn't add. The configuration profile can't include ${what} settings (unsupported PayloadType ${t}).`,

@@ -88,9 +88,12 @@ async function byHostChunks<T>(
 
 /** Does the definition apply to the host? The label predicate only for labeled definitions. */
 function targeting(t: EntityTables, scope: ReconcileScope): RawBuilder<unknown> {
-  if (!scope.labeled) return appliesToHost(t);
-  if (scope.labeled.length === 0) return sql`1 = 1`;
-  return sql`(${sql.ref(`p.${t.defKey}`)} NOT IN (${sql.join(scope.labeled)}) OR ${appliesToHost(t)})`;
+  const labels = !scope.labeled
+    ? appliesToHost(t)
+    : scope.labeled.length === 0
+      ? sql`1 = 1`
+      : sql`(${sql.ref(`p.${t.defKey}`)} NOT IN (${sql.join(scope.labeled)}) OR ${appliesToHost(t)})`;
+  return t.pairFilter ? sql`(${t.pairFilter} AND ${labels})` : labels;
 }
 
 const platformFilter = (t: EntityTables) => sql`h.platform IN (${sql.join(t.platforms)})`;

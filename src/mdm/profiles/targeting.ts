@@ -30,6 +30,11 @@ export interface EntityTables {
   commandColumns?: boolean;
   /** Primary key order of the host status table: (definition, host) or (host, definition, the default). */
   statusKeyOrder?: 'definition_host' | 'host_definition';
+  /**
+   * A further condition every desired (host `h`, definition `p`) pair must meet, e.g. a profile
+   * meant for one of the entity's platforms only.
+   */
+  pairFilter?: RawBuilder<unknown>;
 }
 
 /**

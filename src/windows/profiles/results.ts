@@ -9,6 +9,12 @@ import { profileItems } from './validate.js';
 const removedCodes = new Set(['404', '405', '500']);
 const ok = (code: string) => code.startsWith('2');
 
+/** What a host read back for one LocURI: the SyncML status code and, for 2xx, the value. */
+export interface ReadBack {
+  code: string;
+  data?: string;
+}
+
 export interface WindowsProfileResultOptions {
   /** Re-sends after the first attempt before a profile is marked failed (Fleet: 1). */
   maxRetries: number;
@@ -107,31 +113,50 @@ export class WindowsProfileResults {
     await this.store.setRowCas(row, { status: 'failed', detail }, dbNow());
   }
 
-  /**
-   * Compares what the device read back with what each verifying/verified profile sets. A profile
-   * whose LocURIs were not all part of this Get (it became verifying later) waits for the next one.
-   */
+  /** The answer to a read-back Get we queued: settles the check, then compares the values. */
   private async settleVerification(
     hostUuid: string,
     commandUuid: string,
     rawCommand: string,
     a: CommandAnswers,
   ) {
-    const now = dbNow();
-    await this.store.markCheckAnswered(hostUuid, commandUuid, now);
+    await this.store.markCheckAnswered(hostUuid, commandUuid, dbNow());
     const targets = commandTargets(rawCommand);
-    const read = new Map<string, { code: string; data?: string }>();
+    const read = new Map<string, ReadBack>();
     for (const s of a.statuses) {
       const uri = targets.get(s.cmdRef)?.locUris[0];
       if (uri) read.set(uri, { code: s.code, data: a.results.get(s.cmdRef)?.[0]?.data });
     }
+    await this.verifyReadBack(hostUuid, read);
+  }
+
+  /**
+   * The LocURIs a read-back of the host covers: every item, outside ./User, of its verifying and
+   * verified profiles (current versions only), once each.
+   */
+  async readBackLocUris(hostUuid: string): Promise<string[]> {
+    const uris = new Set<string>();
+    for (const row of await this.store.rowsToVerify(hostUuid)) {
+      if (row.checksum !== row.def_checksum) continue;
+      for (const it of profileItems(row.syncml)) if (!it.locUri.startsWith('./User/')) uris.add(it.locUri);
+    }
+    return [...uris];
+  }
+
+  /**
+   * Compares what the host read back (status and value per LocURI) with what each verifying /
+   * verified profile sets; the SyncML Get answer and osquery's `mdm_bridge` check both end here. A
+   * profile whose LocURIs were not all read (it became verifying later) waits for the next read.
+   */
+  async verifyReadBack(hostUuid: string, read: ReadonlyMap<string, ReadBack>): Promise<void> {
+    const now = dbNow();
     for (const row of await this.store.rowsToVerify(hostUuid)) {
       if (row.checksum !== row.def_checksum) continue;
       const items = profileItems(row.syncml).filter((it) => !it.locUri.startsWith('./User/'));
       if (items.length === 0 || items.some((it) => !read.has(it.locUri))) continue;
       const problems: string[] = [];
       for (const it of items) {
-        const got = read.get(it.locUri) as { code: string; data?: string };
+        const got = read.get(it.locUri) as ReadBack;
         if (!ok(got.code)) {
           // Windows may answer 404 for an ADMX-backed policy it applied; Fleet accepts that.
           if (got.code === '404' && isAdmxValue(it.data ?? '')) continue;
