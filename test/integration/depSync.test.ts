@@ -360,6 +360,41 @@ describeEachDialect(
       expect(await hostsBySerial(d.serial_number)).toHaveLength(1);
     });
 
+    it('resyncs one token on an admin request: its cursor is cleared and the next run fetches everything', async () => {
+      const acct = await connectAccount(server(), admin, fake, {});
+      const other = await connectAccount(server(), admin, fake, {});
+      fake.addDevices(acct.credentials.consumer_key, [mac()]);
+      expect((await sync(acct.tokenId)).ok).toBe(true);
+      expect((await sync(other.tokenId)).ok).toBe(true);
+      const cursors = () =>
+        db()
+          .selectFrom('nano_dep_names')
+          .select(['name', 'syncer_cursor'])
+          .where('name', 'in', [acct.orgName, other.orgName])
+          .orderBy('name')
+          .execute();
+      const before = await cursors();
+      expect(before.every((c) => Boolean(c.syncer_cursor))).toBe(true);
+
+      const missing = await api(server(), 'POST', `${v1}/abm_tokens/999999/resync`, { token: admin });
+      expect(missing.status).toBe(404);
+      expect(await cursors()).toEqual(before);
+
+      const res = await api(server(), 'POST', `${v1}/abm_tokens/${acct.tokenId}/resync`, { token: admin });
+      expect([res.status, res.body]).toEqual([202, {}]);
+      const after = await cursors();
+      expect(after.find((c) => c.name === acct.orgName)!.syncer_cursor).toBeNull();
+      expect(after.find((c) => c.name === other.orgName)).toEqual(
+        before.find((c) => c.name === other.orgName),
+      );
+      const mark = fake.requests.length;
+      expect((await sync(acct.tokenId)).ok).toBe(true);
+      const fetches = fake.requests
+        .slice(mark)
+        .filter((q) => q.orgName === acct.orgName && q.path === '/server/devices');
+      expect(fetches.some((q) => !(q.body as { cursor?: string } | undefined)?.cursor)).toBe(true);
+    });
+
     it('leaves the cursor where it was when a page is malformed; a stuck cursor restarts the fetch', async () => {
       const acct = await connectAccount(server(), admin, fake, {});
       const ck = acct.credentials.consumer_key;

@@ -84,6 +84,14 @@ export async function registerAppleDepRoutes(scope: FastifyInstance, services: {
         return reply.code(204).send();
       });
 
+      // Flotilla's own (Fleet has no endpoint): forget the token's sync cursor, so the next run of
+      // the DEP sync fetches every device again. 404 for an unknown token; 202: the sync does it.
+      s.post(`${base}/:id/resync`, async (req, reply) => {
+        authorize(req, 'mdm_apple_setup', 'write');
+        await services.appleDep.sync.requestTokenResync(idParam(req));
+        return reply.code(202).send({});
+      });
+
       s.patch(`${base}/:id/renew`, async (req) => {
         authorize(req, 'mdm_apple_setup', 'write');
         const id = idParam(req);

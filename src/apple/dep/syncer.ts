@@ -5,6 +5,7 @@ import { DepError, type DepClient } from '../../clients/dep/client.js';
 import type { DepAssignResponse, DepDevice } from '../../clients/dep/types.js';
 import type { SecretBox } from '../../crypto/secretbox.js';
 import { dbNow, fromDbTime, toDbTime } from '../../db/dialect.js';
+import { notFound } from '../../http/errors.js';
 import type { DB } from '../../db/schema.js';
 import type { HostStore } from '../../hosts/store.js';
 import { isPendingPlaceholder, type DepAssignmentStore, type SerialHost } from './assignmentStore.js';
@@ -173,6 +174,13 @@ export class DepSyncService {
    * Admin resync (Fleet has no endpoint for it; NanoDEP's way is clearing the cursor): the next run
    * fetches every device again and re-checks every assignment.
    */
+  /** An admin's resync of one token: 404 when it does not exist. */
+  async requestTokenResync(tokenId: number): Promise<void> {
+    const row = await this.deps.tokens.getById(tokenId);
+    if (!row) throw notFound('ABMToken');
+    await this.deps.tokens.clearCursors(row.organization_name);
+  }
+
   async requestFullResync(tokenId?: number): Promise<void> {
     if (tokenId === undefined) return this.deps.tokens.clearCursors();
     const row = await this.deps.tokens.getById(tokenId);
