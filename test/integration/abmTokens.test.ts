@@ -154,9 +154,7 @@ describeEachDialect(
       const before = await snapshot(server());
       const creds = fake.addAccount('Acme Foreign');
       const foreign = makeServerToken(otherCertificate(), serverTokenPlaintext(creds));
-      const vector = readFileSync(
-        new URL('../../../shared/reference/vectors/dep/abm_server_token_test1.p7m', import.meta.url),
-      );
+      const vector = readFileSync(new URL('../vectors/dep/abm_server_token_test1.p7m', import.meta.url));
       for (const file of [foreign, vector, Buffer.from('not a token at all'), Buffer.alloc(100 * 1024, 65)]) {
         const res = await sendToken(server(), admin, 'POST', `${v1}/abm_tokens`, file);
         expect(res.status).toBe(400);

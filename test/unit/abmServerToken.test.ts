@@ -19,7 +19,7 @@ import type { DepDevice } from '../../src/clients/dep/types.js';
 import { toDbTime } from '../../src/db/dialect.js';
 import { makeServerToken, otherCertificate, serverTokenPlaintext } from '../helpers/dep.js';
 
-const vectors = new URL('../../../shared/reference/vectors/dep/', import.meta.url);
+const vectors = new URL('../vectors/dep/', import.meta.url);
 const vector = (name: string) => readFileSync(new URL(name, vectors));
 
 describe('ABM server token (.p7m)', () => {
