@@ -2,7 +2,8 @@ import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } 
 import { dbNow, dialectOf, forUpdate, type DialectName } from '../db/dialect.js';
 import type { DB, HostDiskEncryptionKeysTable } from '../db/schema.js';
 import { fileVaultProfileIdentifier } from './fileVaultProfile.js';
-import { bitLockerStatusRows, fileVaultStatusRows, type DiskEncryptionStatus } from './statusSql.js';
+import type { DiskEncryptionStatus } from '../hosts/store.js';
+import { bitLockerStatusRows, fileVaultStatusRows } from './statusSql.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
 

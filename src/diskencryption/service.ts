@@ -17,7 +17,8 @@ import type { BitLockerKeys } from './bitlocker.js';
 import { fileVaultProfileDefinition } from './fileVaultProfile.js';
 import type { DiskEncryptionForAgents } from './forAgents.js';
 import { emptyCounts, type DiskEncryptionStore, type HostStatusRow } from './keyStore.js';
-import { graceStartAt, type DiskEncryptionStatus } from './statusSql.js';
+import type { DiskEncryptionStatus } from '../hosts/store.js';
+import { graceStartAt } from './statusSql.js';
 
 /** Fleet's messages for the BitLocker PIN rule. */
 export const cantDisableWithPinMessage =

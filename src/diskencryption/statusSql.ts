@@ -1,3 +1,4 @@
+import type { DiskEncryptionStatus } from '../hosts/store.js';
 import { sql, type RawBuilder } from 'kysely';
 import { toDbTime, type DialectName } from '../db/dialect.js';
 import { fileVaultProfileIdentifier } from './fileVaultProfile.js';
@@ -7,17 +8,6 @@ import { fileVaultProfileIdentifier } from './fileVaultProfile.js';
  * host-list filters. Each builder yields rows `(host_id, status, detail)` for one platform, over
  * `hosts h`; callers add their own conditions on `h` through `where`.
  */
-
-/** Fleet's disk-encryption statuses. */
-export const diskEncryptionStatuses = [
-  'verified',
-  'verifying',
-  'action_required',
-  'enforcing',
-  'failed',
-  'removing_enforcement',
-] as const;
-export type DiskEncryptionStatus = (typeof diskEncryptionStatuses)[number];
 
 /** How long after a BitLocker key arrives an unencrypted disk still counts as "verifying". */
 export const bitLockerGraceMs = 60 * 60 * 1000;

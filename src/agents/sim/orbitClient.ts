@@ -1,3 +1,4 @@
+import type { OrbitNotifications } from '../orbit/service.js';
 import { AgentHttpError, jsonBody, type AgentResponse, type AgentTransport } from './transport.js';
 
 /** What fleetd tells the server it can do (`X-Fleet-Capabilities`). */
@@ -21,21 +22,8 @@ export interface OrbitEnrollRequest {
   hardware_model: string;
 }
 
-/** Fleet's OrbitConfigNotifications: every field is omitted when false or empty. */
-export interface OrbitNotifications {
-  renew_enrollment_profile?: boolean;
-  rotate_disk_encryption_key?: boolean;
-  needs_mdm_migration?: boolean;
-  needs_programmatic_windows_mdm_enrollment?: boolean;
-  windows_mdm_discovery_endpoint?: string;
-  needs_programmatic_windows_mdm_unenrollment?: boolean;
-  pending_script_execution_ids?: string[];
-  pending_software_installer_ids?: string[];
-  enforce_bitlocker_encryption?: boolean;
-  enable_bitlocker_pin_protector_config?: boolean;
-  run_setup_experience?: boolean;
-  run_disk_encryption_escrow?: boolean;
-}
+/** Fleet's OrbitConfigNotifications (the wire type the server's orbit module sends). */
+export type { OrbitNotifications };
 
 export interface OrbitConfig {
   script_execution_timeout?: number;
