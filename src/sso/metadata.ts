@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLValidator } from 'fast-xml-parser';
+import { nodesOf, samlXmlParser, type XmlNode } from './xml.js';
 
 /** SAML 2.0 HTTP-Redirect binding: the only one Fleet sends its AuthnRequest with. */
 export const redirectBinding = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
@@ -19,24 +20,9 @@ export interface IdpMetadata {
 /** The IdP settings are unusable (bad metadata, unreachable URL): Fleet answers 400. */
 export class IdpMetadataError extends Error {}
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  removeNSPrefix: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  processEntities: true,
-  htmlEntities: false,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-});
-
-type Node = Record<string, unknown>;
-
-const list = (v: unknown): Node[] =>
-  (Array.isArray(v) ? v : v === undefined ? [] : [v]).filter(
-    (x): x is Node => typeof x === 'object' && x !== null,
-  );
+const parser = samlXmlParser;
+type Node = XmlNode;
+const list = nodesOf;
 
 const text = (v: unknown): string => {
   if (typeof v === 'string') return v;

@@ -1,5 +1,5 @@
 import { SAML, ValidateInResponseTo, type CacheProvider } from '@node-saml/node-saml';
-import { XMLParser } from 'fast-xml-parser';
+import { listOf, nodesOf, samlXmlParser, type XmlNode } from './xml.js';
 import type { IdpMetadata } from './metadata.js';
 
 /**
@@ -95,22 +95,10 @@ export async function authnRequestUrl(
   return saml.getAuthorizeUrlAsync('', undefined, {});
 }
 
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  removeNSPrefix: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  processEntities: true,
-  htmlEntities: false,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-});
-
-type Node = Record<string, unknown>;
-
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
-const nodes = (v: unknown): Node[] => list(v).filter((x): x is Node => typeof x === 'object' && x !== null);
+const parser = samlXmlParser;
+type Node = XmlNode;
+const list = listOf;
+const nodes = nodesOf;
 const text = (v: unknown): string => {
   if (typeof v === 'string') return v;
   if (typeof v === 'object' && v !== null) {
