@@ -495,31 +495,8 @@ export class HostStore {
     });
   }
 
-  private async writeBuiltinMemberships(
-    trx: Transaction<DB>,
-    hostId: number,
-    platform: string,
-  ): Promise<void> {
-    const labels = await trx
-      .selectFrom('labels')
-      .select(['id', 'name'])
-      .where('label_type', '=', 1)
-      .execute();
-    const now = dbNow();
-    const rows = labels.flatMap((l) => {
-      const def = builtinLabels.find((b) => b.name === l.name);
-      if (!def) return [];
-      return [
-        {
-          host_id: hostId,
-          label_id: l.id,
-          is_member: builtinMatches(def, platform) ? 1 : 0,
-          created_at: now,
-          updated_at: now,
-        },
-      ];
-    });
-    await upsert(trx, 'label_membership', rows, ['host_id', 'label_id'], ['is_member', 'updated_at']);
+  private writeBuiltinMemberships(trx: Transaction<DB>, hostId: number, platform: string): Promise<void> {
+    return writeBuiltinMemberships(trx, hostId, platform);
   }
 
   async updateVitals(id: number, vitals: HostVitals): Promise<void> {
@@ -1043,6 +1020,26 @@ function enrollmentCondition(
 }
 
 /** Fleet's `mdm.enrollment_status` text for a host_mdm row (null for servers and hosts without one). */
+/**
+ * A host's built-in label memberships, which follow from its platform alone (every process that
+ * creates or re-platforms a host writes them the same way).
+ */
+export async function writeBuiltinMemberships(
+  trx: Transaction<DB>,
+  hostId: number,
+  platform: string,
+  now = dbNow(),
+): Promise<void> {
+  const labels = await trx.selectFrom('labels').select(['id', 'name']).where('label_type', '=', 1).execute();
+  const rows = labels.flatMap((l) => {
+    const def = builtinLabels.find((b) => b.name === l.name);
+    if (!def) return [];
+    const isMember = builtinMatches(def, platform) ? 1 : 0;
+    return [{ host_id: hostId, label_id: l.id, is_member: isMember, created_at: now, updated_at: now }];
+  });
+  await upsert(trx, 'label_membership', rows, ['host_id', 'label_id'], ['is_member', 'updated_at']);
+}
+
 /** The id of the mdm_solutions row (name, server URL), created on first sight (race-safe upsert). */
 export async function mdmSolutionIdIn(db: AnyDb, name: string, serverUrl: string): Promise<number> {
   const find = () =>

@@ -1,7 +1,7 @@
 import { beforeAll, expect, it } from 'vitest';
 import { isBitLockerRecoveryPassword } from '../../src/agents/sim/recoveryKeys.js';
-import { api, setupAdmin } from '../helpers/api.js';
-import { pcWithFleetd, requestRefetch, teamWithSecret } from '../helpers/fleetd.js';
+import { api } from '../helpers/api.js';
+import { pcWithFleetd, requestRefetch, teamWithSecret, agentServer } from '../helpers/fleetd.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
 
 describeEachDialect('simulated fleetd on a PC: BitLocker enforcement and key escrow', (server) => {
@@ -10,13 +10,7 @@ describeEachDialect('simulated fleetd on a PC: BitLocker enforcement and key esc
 
   beforeAll(async () => {
     srv = server();
-    admin = await setupAdmin(srv);
-    const s = srv.app.services;
-    await s.appConfig.patch({
-      server_settings: { server_url: srv.url },
-      mdm: { windows_enabled_and_configured: true },
-    });
-    s.windows.invalidateEnabled();
+    admin = await agentServer(srv, 'windows');
   });
 
   async function summary(teamId: number) {

@@ -2,8 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fileVaultProfileIdentifier } from '../../src/agents/sim/fileVaultProfile.js';
 import { createCertificateAuthority } from '../../src/crypto/certificateAuthority.js';
-import { api, setupAdmin } from '../helpers/api.js';
-import { installPushCertificate, startFakeApns } from '../helpers/apns.js';
+import { api } from '../helpers/api.js';
+import { startFakeApns } from '../helpers/apns.js';
 import {
   convergeMac,
   macWithFleetd,
@@ -11,6 +11,7 @@ import {
   runCronJob,
   teamWithSecret,
   teamOf,
+  agentServer,
 } from '../helpers/fleetd.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
 
@@ -29,9 +30,7 @@ describeEachDialect(
 
     beforeAll(async () => {
       srv = server();
-      admin = await setupAdmin(srv);
-      await srv.app.services.appConfig.patch({ server_settings: { server_url: srv.url } });
-      await installPushCertificate(srv.app.services);
+      admin = await agentServer(srv, 'apple');
     });
 
     async function summary(teamId: number) {

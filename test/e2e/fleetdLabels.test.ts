@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { api, setupAdmin } from '../helpers/api.js';
-import { installPushCertificate, startFakeApns } from '../helpers/apns.js';
-import { convergeMac, macWithFleetd, refetchAndCheckIn, teamWithSecret, teamOf } from '../helpers/fleetd.js';
+import { api } from '../helpers/api.js';
+import { startFakeApns } from '../helpers/apns.js';
+import {
+  convergeMac,
+  macWithFleetd,
+  refetchAndCheckIn,
+  teamWithSecret,
+  teamOf,
+  agentServer,
+} from '../helpers/fleetd.js';
 import { appleHostRows, mobileconfig, uploadProfile } from '../helpers/profiles.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
 
@@ -18,9 +25,7 @@ describeEachDialect(
 
     beforeAll(async () => {
       srv = server();
-      admin = await setupAdmin(srv);
-      await srv.app.services.appConfig.patch({ server_settings: { server_url: srv.url } });
-      await installPushCertificate(srv.app.services);
+      admin = await agentServer(srv, 'apple');
     });
 
     it('a label query answered with rows queues the include-any profile at once; answered with none, removes it', async () => {

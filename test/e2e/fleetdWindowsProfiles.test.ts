@@ -1,6 +1,5 @@
 import { beforeAll, expect, it } from 'vitest';
-import { setupAdmin } from '../helpers/api.js';
-import { pcWithFleetd, requestRefetch, teamWithSecret } from '../helpers/fleetd.js';
+import { pcWithFleetd, requestRefetch, teamWithSecret, agentServer } from '../helpers/fleetd.js';
 import { uploadProfile } from '../helpers/profiles.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
 
@@ -13,13 +12,7 @@ describeEachDialect('simulated fleetd on a PC: Windows profiles verified through
 
   beforeAll(async () => {
     srv = server();
-    admin = await setupAdmin(srv);
-    const s = srv.app.services;
-    await s.appConfig.patch({
-      server_settings: { server_url: srv.url },
-      mdm: { windows_enabled_and_configured: true },
-    });
-    s.windows.invalidateEnabled();
+    admin = await agentServer(srv, 'windows');
   });
 
   async function rowFor(uuid: string) {

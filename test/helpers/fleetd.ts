@@ -5,9 +5,30 @@ import {
 } from '../../src/agents/sim/fleetd.js';
 import { SimulatedAppleDevice } from '../../src/apple/sim/device.js';
 import { SimulatedWindowsDevice } from '../../src/windows/sim/device.js';
-import { api } from './api.js';
+import { api, setupAdmin } from './api.js';
+import { installPushCertificate } from './apns.js';
 import { createTeam } from './adminFixtures.js';
 import type { TestServer } from './testServer.js';
+
+/**
+ * Readies a test server for agents and returns an admin token: its own URL as server URL, and
+ * Windows MDM on (`windows`) or an APNs certificate installed so Apple MDM is on (`apple`).
+ */
+export async function agentServer(srv: TestServer, mdm: 'windows' | 'apple'): Promise<string> {
+  const admin = await setupAdmin(srv);
+  const s = srv.app.services;
+  if (mdm === 'windows') {
+    await s.appConfig.patch({
+      server_settings: { server_url: srv.url },
+      mdm: { windows_enabled_and_configured: true },
+    });
+    s.windows.invalidateEnabled();
+  } else {
+    await s.appConfig.patch({ server_settings: { server_url: srv.url } });
+    await installPushCertificate(s);
+  }
+  return admin;
+}
 
 /** A team with its own enroll secret (so each test's hosts and summaries are its own). */
 export async function teamWithSecret(

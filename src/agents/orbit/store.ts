@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { dbNow, isUniqueViolation, toDbTime, upsert } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
-import { builtinLabels, builtinMatches } from '../../labels/builtin.js';
+import { writeBuiltinMemberships } from '../../hosts/store.js';
 
 /** What orbit sends about the device when it enrolls. */
 export interface OrbitHostInfo {
@@ -163,7 +163,8 @@ export class OrbitStore {
       })
       .executeTakeFirstOrThrow();
     const id = Number(res.insertId);
-    await this.writeBuiltinMemberships(trx, id, info.platform, now);
+    // The built-in labels follow from the platform, as for every host Flotilla creates.
+    await writeBuiltinMemberships(trx, id, info.platform, now);
     return {
       id,
       created: true,
@@ -173,33 +174,6 @@ export class OrbitStore {
       computerName: info.computerName,
       hardwareModel: info.hardwareModel,
     };
-  }
-
-  /**
-   * The built-in label memberships of a new host, which follow from its platform (the same rule
-   * HostStore applies to the hosts it creates).
-   */
-  private async writeBuiltinMemberships(trx: Transaction<DB>, hostId: number, platform: string, now: string) {
-    const labels = await trx
-      .selectFrom('labels')
-      .select(['id', 'name'])
-      .where('label_type', '=', 1)
-      .execute();
-    const rows = labels.flatMap((l) => {
-      const def = builtinLabels.find((b) => b.name === l.name);
-      return def
-        ? [
-            {
-              host_id: hostId,
-              label_id: l.id,
-              is_member: builtinMatches(def, platform) ? 1 : 0,
-              created_at: now,
-              updated_at: now,
-            },
-          ]
-        : [];
-    });
-    await upsert(trx, 'label_membership', rows, ['host_id', 'label_id'], ['is_member', 'updated_at']);
   }
 
   /**
