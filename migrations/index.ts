@@ -19,6 +19,7 @@ import * as m0019 from './0019_apple_dep.js';
 import * as m0020 from './0020_idp_accounts.js';
 import * as m0021 from './0021_apple_setup_experience.js';
 import * as m0022 from './0022_sso_eula.js';
+import * as m0023 from './0023_android.js';
 
 /** Every migration, in order. Names never change once released; new ones go at the end. */
 export const migrations: Record<string, Migration> = {
@@ -42,4 +43,5 @@ export const migrations: Record<string, Migration> = {
   '0020_idp_accounts': m0020,
   '0021_apple_setup_experience': m0021,
   '0022_sso_eula': m0022,
+  '0023_android': m0023,
 };

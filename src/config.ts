@@ -187,6 +187,26 @@ export const configSchema = z
       .int()
       .min(1024)
       .default(3 * 1024 * 1024 * 1024),
+    /** Android: base URL of Google's Android Management API (a local stand-in in tests). */
+    androidApiUrl: z.url().default('https://androidmanagement.googleapis.com/'),
+    /** Android: base URL of Google Cloud Pub/Sub's REST API (topic, IAM binding, push subscription). */
+    androidPubsubApiUrl: z.url().default('https://pubsub.googleapis.com/'),
+    /**
+     * Android: a Google Cloud service-account JSON file (with `project_id`) to call Google with. It
+     * can also be uploaded through the admin API; either way it is stored encrypted.
+     */
+    androidServiceAccountFile: z.string().optional(),
+    /**
+     * Android: when set, the Pub/Sub push endpoint also requires the Google-signed OIDC token push
+     * subscriptions attach, with this audience (the subscription is created to attach it).
+     */
+    androidPushAudience: z.string().optional(),
+    /** Android: the service account that signs those OIDC tokens (its `email` claim); default the bound one's. */
+    androidPushServiceAccountEmail: z.string().optional(),
+    /** Android: where Google publishes the public keys that sign OIDC tokens (PEM certificates JSON). */
+    androidOidcCertsUrl: z.url().default('https://www.googleapis.com/oauth2/v1/certs'),
+    /** Android: lifetime of an enrollment token (Fleet: about an hour). */
+    androidEnrollmentTokenTtlSeconds: z.coerce.number().int().min(60).max(90 * 86400).default(3600),
     /** Windows: largest SOAP or SyncML body accepted from a device. */
     windowsMaxBodyBytes: z.coerce
       .number()

@@ -49,6 +49,7 @@ import { DeclarativeManagementService } from './apple/ddm/service.js';
 import { RateLimitService, rateLimitPolicies } from './ratelimit/service.js';
 import { RateLimitStore } from './ratelimit/store.js';
 import { createEndUserSso } from './sso/index.js';
+import { createAndroid } from './android/index.js';
 
 /**
  * Every service, wired to its stores and clients. Routes and cron jobs get their services from
@@ -157,6 +158,19 @@ export function createServices(config: Config, database: Database, serverKey: st
     appleScep,
     assets,
     appleProfileManager: appleProfiles.manager,
+  });
+  // Android through Google's Android Management API: binding, enrollment, Pub/Sub, policies.
+  const android = createAndroid({
+    config,
+    db,
+    logger,
+    assets,
+    appConfig,
+    activities,
+    hostStore,
+    hostEvents,
+    teamStore,
+    enrollSecrets,
   });
   // The MDM core over each platform's adapter: commands (run, list, results), host actions
   // (refetch, lock, unlock, wipe), configuration profiles, and the MDM part of host detail.
@@ -306,6 +320,7 @@ export function createServices(config: Config, database: Database, serverKey: st
     appleDep,
     appleAde,
     appleBootstrap,
+    android,
     endUserAuth: endUserSso.endUserAuth,
     eula: endUserSso.eula,
     /** Starts the cron jobs (unless this process stays out of cron work). */

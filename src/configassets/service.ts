@@ -13,6 +13,10 @@ export const AssetName = {
   windowsWstepKey: 'wstep_key',
   abmCert: 'abm_cert',
   abmKey: 'abm_key',
+  /** The token Google's Pub/Sub push URL carries (`?token=`). */
+  androidPubsubToken: 'android_pubsub_token',
+  /** The Google Cloud service-account JSON Flotilla calls AMAPI and Pub/Sub with. */
+  androidServiceAccount: 'android_service_account',
 } as const;
 export type AssetName = (typeof AssetName)[keyof typeof AssetName];
 

@@ -10,6 +10,7 @@ import type { AppleAdeTables } from '../apple/ade/tables.js';
 import type { AppleBootstrapTables } from '../apple/bootstrap/tables.js';
 import type { MdmTables } from '../mdm/tables.js';
 import type { SsoTables } from '../sso/tables.js';
+import type { AndroidTables } from '../android/tables.js';
 
 /**
  * Table types. Times are UTC strings (see dialect.ts); booleans come back as 0/1 numbers.
@@ -303,4 +304,5 @@ export type DB = FoundationTables &
   AppleAdeTables &
   AppleBootstrapTables &
   SsoTables &
+  AndroidTables &
   WindowsProfileTables;

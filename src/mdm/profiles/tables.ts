@@ -9,6 +9,7 @@ export interface ProfileLabelsTable {
   id: Generated<number>;
   apple_profile_uuid: string | null;
   windows_profile_uuid: string | null;
+  android_profile_uuid: string | null;
   label_name: string;
   label_id: number | null;
   exclude: Bool;
