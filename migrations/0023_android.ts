@@ -9,7 +9,9 @@ import { columnTypes, dialectOf } from '../src/db/dialect.js';
  *   the callback URL carries (Fleet keeps the token itself; we keep only its hash).
  * - `android_devices`: a host's AMAPI device: `device_id` is the last segment of the device name,
  *   `enterprise_specific_id` the stable per-enterprise identity (also `hosts.uuid`), and the policy
- *   the device last reported it applied. `is_personal` (a Flotilla column) keeps its ownership.
+ *   the device last reported it applied. `is_personal` (a Flotilla column) keeps its ownership,
+ *   `software_checksum` (Flotilla's) the MD5 of the app list last written, so an unchanged list
+ *   costs no queries.
  * - `mdm_android_configuration_profiles`: uploaded AMAPI Policy fragments (`g` + UUID).
  * - `host_mdm_android_profiles`: each host's state of each profile.
  * - `android_policy_requests`: every policies.patch / devices.patch we sent, for bookkeeping and
@@ -50,6 +52,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('applied_policy_id', 'varchar(100)')
     .addColumn('applied_policy_version', 'bigint')
     .addColumn('last_status_report_time', t.datetime)
+    .addColumn('software_checksum', 'varchar(32)', (c) => c.notNull().defaultTo(''))
     .addColumn('created_at', t.datetime, (c) => c.notNull())
     .addColumn('updated_at', t.datetime, (c) => c.notNull())
     .execute();

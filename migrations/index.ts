@@ -20,6 +20,9 @@ import * as m0020 from './0020_idp_accounts.js';
 import * as m0021 from './0021_apple_setup_experience.js';
 import * as m0022 from './0022_sso_eula.js';
 import * as m0023 from './0023_android.js';
+import * as m0024 from './0024_android_software.js';
+import * as m0025 from './0025_apple_scep_renewal.js';
+import * as m0026 from './0026_certificate_lifecycle.js';
 
 /** Every migration, in order. Names never change once released; new ones go at the end. */
 export const migrations: Record<string, Migration> = {
@@ -44,4 +47,7 @@ export const migrations: Record<string, Migration> = {
   '0021_apple_setup_experience': m0021,
   '0022_sso_eula': m0022,
   '0023_android': m0023,
+  '0024_android_software': m0024,
+  '0025_apple_scep_renewal': m0025,
+  '0026_certificate_lifecycle': m0026,
 };

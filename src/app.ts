@@ -27,6 +27,12 @@ import { registerWindowsRoutes } from './windows/routes.js';
 import { redactEulaPath, registerEndUserSsoRoutes, registerEulaRoutes } from './sso/routes.js';
 import { parseDeviceInfoParam } from './apple/ade/machineInfo.js';
 import { createServices, type Services } from './services.js';
+import { redactAndroidPath, registerAndroidEnterpriseRoutes } from './android/enterprise/routes.js';
+import {
+  registerAndroidEnrollmentTokenRoute,
+  registerAndroidEnrollPage,
+} from './android/enrollment/routes.js';
+import { registerAndroidPubsubRoutes } from './android/pubsub/routes.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -69,7 +75,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     req.log.info(
       {
         method: req.method,
-        url: redactEulaPath(redactDevicePath(req.url.split('?')[0])),
+        url: redactAndroidPath(redactEulaPath(redactDevicePath(req.url.split('?')[0]))),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
       },
@@ -90,6 +96,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
   });
   await registerDeviceRoutes(server, { device: services.device, rateLimits });
   await registerWindowsRoutes(server, { windows: services.windows, appConfig, config });
+  // Google Pub/Sub's push of Android device notifications (authenticated by its token).
+  await registerAndroidPubsubRoutes(server, { androidPubsub: services.android.pubsub.service });
   // End-user authentication before ADE enrollment: the /mdm/sso pages and the SAML endpoints.
   await registerEndUserSsoRoutes(server, {
     endUserAuth: services.endUserAuth,
@@ -107,6 +115,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     },
   });
   await registerSetupRoutes(server, { sessions: services.sessions });
+  // Android end users' enrollment page (no login; the enroll secret is the credential).
+  await registerAndroidEnrollPage(server, { enrollment: services.android.enrollment, rateLimits });
   await registerAppleScepRoutes(server, { appleScep: services.appleScep });
   const { appleEnrollment, enrollSecrets } = services;
   await registerAppleEnrollRoutes(server, {
@@ -144,6 +154,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
       }),
     (s) =>
       registerDiskEncryptionRoutes(s, { diskEncryption: services.diskEncryption, hosts: services.hostStore }),
+    (s) => registerAndroidEnterpriseRoutes(s, services.android),
+    (s) => registerAndroidEnrollmentTokenRoute(s, { enrollment: services.android.enrollment, rateLimits }),
   ]);
   return { server, services };
 }

@@ -134,6 +134,26 @@ export const configSchema = z
      * many days (0 = never; check-out, a wipe, or a bound certificate still allow it).
      */
     appleReenrollAfterSilentDays: z.coerce.number().int().min(0).max(3650).default(30),
+    /**
+     * Apple: identity certificates expiring within this many days are renewed by the hourly
+     * `renew_scep_certificates` job (Fleet: 180; identities are valid 365 days).
+     */
+    appleScepRenewalWindowDays: z.coerce.number().int().min(1).max(330).default(180),
+    /** Apple: most identity certificates asked to renew per run of that job (Fleet: 100). */
+    appleScepRenewalBatchSize: z.coerce.number().int().min(1).max(10000).default(100),
+    /** Apple: first wait before a failed identity renewal is tried again; doubles per failure, at most 7 days. */
+    appleScepRenewalRetryMinutes: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 60)
+      .default(60),
+    /**
+     * Apple: enrollment profile (XML, signed, or base64 of either) that renews devices migrated from
+     * another MDM, with that MDM's identifiers, ServerURL and Topic (Fleet's
+     * FLEET_SILENT_MIGRATION_ENROLLMENT_PROFILE). Without it such devices are reported, not renewed.
+     */
+    appleMigrationEnrollmentProfileFile: z.string().optional(),
     /** Apple: APNs base URL: production, sandbox, or any URL (tests point it at a local stand-in). */
     apnsBaseUrl: z.string().default('production'),
     /** Apple: trust CAs (PEM file) for a custom APNs base URL, e.g. a local stand-in. */
@@ -206,7 +226,12 @@ export const configSchema = z
     /** Android: where Google publishes the public keys that sign OIDC tokens (PEM certificates JSON). */
     androidOidcCertsUrl: z.url().default('https://www.googleapis.com/oauth2/v1/certs'),
     /** Android: lifetime of an enrollment token (Fleet: about an hour). */
-    androidEnrollmentTokenTtlSeconds: z.coerce.number().int().min(60).max(90 * 86400).default(3600),
+    androidEnrollmentTokenTtlSeconds: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(90 * 86400)
+      .default(3600),
     /** Windows: largest SOAP or SyncML body accepted from a device. */
     windowsMaxBodyBytes: z.coerce
       .number()
@@ -219,6 +244,29 @@ export const configSchema = z
     windowsDigestNonceTtlSeconds: z.coerce.number().int().min(30).default(300),
     /** Windows: accept on-premise user name (Flotilla user e-mail) and password enrollment. */
     windowsOnPremiseEnrollment: bool.default(false),
+    /**
+     * Windows: days before its MDM certificate expires that a device starts renewing it (My/WSTEP/Renew
+     * RenewPeriod). An issued certificate has about 185 days left, so at most 180 (more would renew again
+     * right after each renewal).
+     */
+    windowsCertRenewPeriodDays: z.coerce.number().int().min(1).max(180).default(60),
+    /** Windows: days a device waits before retrying a failed certificate renewal (RetryInterval). */
+    windowsCertRenewRetryIntervalDays: z.coerce.number().int().min(1).max(1000).default(4),
+    /**
+     * Certificates: days before expiry at which the daily check records a warning (activity and log
+     * line), once per threshold and certificate; comma-separated.
+     */
+    certificateExpiryWarningDays: z
+      .string()
+      .default('30,14,1')
+      .transform((v, ctx) => {
+        const days = v.split(',').map((s) => Number(s.trim()));
+        if (days.some((d) => !Number.isInteger(d) || d < 1 || d > 3650)) {
+          ctx.addIssue({ code: 'custom', message: 'must be whole days between 1 and 3650, comma-separated' });
+          return z.NEVER;
+        }
+        return [...new Set(days)].sort((a, b) => b - a);
+      }),
     /** Windows profiles: re-sends after the first attempt (install error or read-back mismatch) before failed. */
     windowsProfileMaxRetries: z.coerce.number().int().min(0).default(1),
     /** Windows profiles: a read-back mismatch this many seconds after the install was acknowledged is ignored. */

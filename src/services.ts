@@ -41,6 +41,7 @@ import { AppleScepService } from './apple/scep/service.js';
 import { ScepStore } from './apple/scep/store.js';
 import { AppleEnrollmentService } from './apple/enrollment/service.js';
 import { createAppleMdm } from './apple/checkin/index.js';
+import { createAppleScepRenewal } from './apple/renewal/index.js';
 import { createAppleDep } from './apple/dep/index.js';
 import { createAdeHostPort, createAppleAde } from './apple/ade/index.js';
 import { createAppleBootstrap } from './apple/bootstrap/index.js';
@@ -50,6 +51,7 @@ import { RateLimitService, rateLimitPolicies } from './ratelimit/service.js';
 import { RateLimitStore } from './ratelimit/store.js';
 import { createEndUserSso } from './sso/index.js';
 import { createAndroid } from './android/index.js';
+import { createCertificates } from './certs/index.js';
 
 /**
  * Every service, wired to its stores and clients. Routes and cron jobs get their services from
@@ -118,6 +120,7 @@ export function createServices(config: Config, database: Database, serverKey: st
     hostStore,
     hostEvents,
     identityCa: () => appleScep.caCertificate(),
+    importedCas: () => appleScep.importedCaCertificates(),
     serverUrl: () => appConfig.serverUrl(),
     onCertificateAssociated: (der, deviceId) => appleScep.associateEnrollment(der, deviceId),
     declarativeManagement: (req) => declarativeManagement.handle(req),
@@ -186,6 +189,7 @@ export function createServices(config: Config, database: Database, serverKey: st
         profiles: appleProfiles.profiles,
       }),
       createWindowsPlatform({ db, windows, profiles: windowsProfiles.profiles }),
+      android.platform,
     ],
     activities,
     hosts: hostStore,
@@ -218,6 +222,17 @@ export function createServices(config: Config, database: Database, serverKey: st
   });
   // Apple ADE: ABM server tokens, the DEP syncer cron and the pending hosts it creates.
   const appleDep = createAppleDep({ config, db, box, assets, appConfig, hostStore, hostEvents, logger });
+  // Expiry monitoring: every certificate the server depends on (list, GET /config, daily warnings).
+  const certificates = createCertificates({
+    db,
+    logger,
+    config,
+    assets,
+    activities,
+    apns: applePushParts.certificates,
+    abmTokens: appleDep.tokens,
+  });
+  appConfig.addReadFacts(() => certificates.configFacts());
   // fleetd (orbit): enrollment, config notifications, device tokens, BitLocker key escrow.
   const deviceTokens = createDeviceTokens(db);
   const { orbit, orbitStore } = createOrbit({
@@ -259,6 +274,19 @@ export function createServices(config: Config, database: Database, serverKey: st
     applePush: applePushParts.push,
     bootstrap: appleBootstrap,
     hostEvents,
+  });
+  // Apple SCEP identity renewal (the renew_scep_certificates cron).
+  const appleScepRenewal = createAppleScepRenewal({
+    config,
+    db,
+    logger,
+    hostStore,
+    activities,
+    appleScep,
+    pushCertificates: applePushParts.certificates,
+    appConfig,
+    appleQueue: appleMdm.appleQueue,
+    applePush: applePushParts.push,
   });
   // End-user authentication (SAML before ADE enrollment) and the EULA.
   const endUserSso = createEndUserSso({
@@ -318,8 +346,10 @@ export function createServices(config: Config, database: Database, serverKey: st
     commands: mdm.commands,
     hostActions: mdm.hostActions,
     appleDep,
+    certificates,
     appleAde,
     appleBootstrap,
+    appleScepRenewal,
     android,
     endUserAuth: endUserSso.endUserAuth,
     eula: endUserSso.eula,

@@ -69,6 +69,8 @@ export async function startBenchServer(opts: StartBenchServerOptions): Promise<B
     const timer = setTimeout(() => reject(new Error(`bench server did not start:\n${output}`)), 30_000);
     child.stdout!.on('data', (c: Buffer) => {
       output += c.toString();
+      // BENCH_SERVER_LOG=1 passes the server's log through (errors under load, say).
+      if (process.env.BENCH_SERVER_LOG === '1') process.stderr.write(c);
       const m = /listening on (http:\/\/\S+)/.exec(output);
       if (m) {
         clearTimeout(timer);

@@ -25,6 +25,8 @@ export interface AndroidDevicesTable {
   applied_policy_id: string | null;
   applied_policy_version: number | string | null;
   last_status_report_time: string | null;
+  /** MD5 hex of the app list last written to the software inventory ('' = none yet). */
+  software_checksum: Generated<string>;
   created_at: string;
   updated_at: string;
 }

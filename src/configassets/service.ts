@@ -17,6 +17,10 @@ export const AssetName = {
   androidPubsubToken: 'android_pubsub_token',
   /** The Google Cloud service-account JSON Flotilla calls AMAPI and Pub/Sub with. */
   androidServiceAccount: 'android_service_account',
+  /** PEM bundle of SCEP CAs imported from a previous MDM: trusted for device identities, never used to issue. */
+  appleImportedCaCerts: 'apple_imported_ca_certs',
+  /** Their private keys when the operator supplied them (kept sealed, for a later re-issue). */
+  appleImportedCaKeys: 'apple_imported_ca_keys',
 } as const;
 export type AssetName = (typeof AssetName)[keyof typeof AssetName];
 

@@ -20,7 +20,10 @@ export interface CronJobServices {
   appleDep: { sync: { runCron(): Promise<unknown> } };
   appleAde: { setup: { releaseDevices(): Promise<unknown> } };
   appleBootstrap: { cleanupOrphans(): Promise<unknown> };
+  appleScepRenewal: { service: { run(): Promise<unknown> } };
   diskEncryption: { verifyKeys(): Promise<unknown> };
+  certificates: { warnExpiring(): Promise<unknown> };
+  android: { pubsub: { pruneMessages(): Promise<unknown> } };
 }
 
 /**
@@ -107,6 +110,29 @@ export function registerCronJobs(cron: CronScheduler, services: CronJobServices)
     name: 'apple_mdm_bootstrap_package_cleanup',
     intervalSeconds: 3600,
     run: async () => void (await services.appleBootstrap.cleanupOrphans()),
+  });
+
+  // Apple: identity certificates expiring within the renewal window get an enrollment profile that
+  // renews them (Fleet's renew_scep_certificates); failed renewals are retried with back-off.
+  cron.register({
+    name: 'renew_scep_certificates',
+    intervalSeconds: 3600,
+    run: async () => void (await services.appleScepRenewal.service.run()),
+  });
+
+  // Android: handled Pub/Sub message IDs older than Pub/Sub's retention (24 h) can never come back.
+  cron.register({
+    name: 'android_pubsub_messages_cleanup',
+    intervalSeconds: 3600,
+    run: async () => void (await services.android.pubsub.pruneMessages()),
+  });
+
+  // Certificates: a warning activity and log line when the APNs certificate, an ABM token, a
+  // built-in CA or a device certificate is 30, 14 or 1 days from expiry (once per threshold).
+  cron.register({
+    name: 'certificate_expiry_warnings',
+    intervalSeconds: 86_400,
+    run: async () => void (await services.certificates.warnExpiring()),
   });
 
   // Test-only: a job that does nothing but record its run, so tests can count runs per tick.

@@ -11,6 +11,9 @@ import type { AppleBootstrapTables } from '../apple/bootstrap/tables.js';
 import type { MdmTables } from '../mdm/tables.js';
 import type { SsoTables } from '../sso/tables.js';
 import type { AndroidTables } from '../android/tables.js';
+import type { SoftwareTables } from '../hosts/softwareTables.js';
+import type { CertificateTables } from '../certs/tables.js';
+import type { ImportTables } from '../migrate/tables.js';
 
 /**
  * Table types. Times are UTC strings (see dialect.ts); booleans come back as 0/1 numbers.
@@ -305,4 +308,7 @@ export type DB = FoundationTables &
   AppleBootstrapTables &
   SsoTables &
   AndroidTables &
+  SoftwareTables &
+  CertificateTables &
+  ImportTables &
   WindowsProfileTables;

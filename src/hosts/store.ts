@@ -745,7 +745,8 @@ export class HostStore {
     if (f.osSettings) {
       q = q.where(
         sql<SqlBool>`((${appleMdmOn} AND hosts.uuid IN (${hostsInAggregate(appleStatusRows, f.osSettings)}))
-          OR (${windowsMdmOn} AND hosts.uuid IN (${hostsInAggregate(windowsStatusRows, f.osSettings)})))`,
+          OR (${windowsMdmOn} AND hosts.uuid IN (${hostsInAggregate(windowsStatusRows, f.osSettings)}))
+          OR (${androidMdmOn} AND hosts.uuid IN (${hostsInAggregate(androidStatusRows, f.osSettings)})))`,
       );
     }
     if (f.macosSettings) {
@@ -934,7 +935,8 @@ function profileStatusCondition(uuid: string, status: OsSettingsStatus): Express
   return sql<SqlBool>`hosts.uuid IN (
     SELECT host_uuid FROM host_mdm_apple_profiles WHERE profile_uuid = ${uuid} AND COALESCE(status, 'pending') = ${status}
     UNION SELECT host_uuid FROM host_mdm_apple_declarations WHERE declaration_uuid = ${uuid} AND COALESCE(status, 'pending') = ${status}
-    UNION SELECT host_uuid FROM host_mdm_windows_profiles WHERE profile_uuid = ${uuid} AND COALESCE(status, 'pending') = ${status})`;
+    UNION SELECT host_uuid FROM host_mdm_windows_profiles WHERE profile_uuid = ${uuid} AND COALESCE(status, 'pending') = ${status}
+    UNION SELECT host_uuid FROM host_mdm_android_profiles WHERE profile_uuid = ${uuid} AND COALESCE(status, 'pending') = ${status})`;
 }
 
 /** UUIDs of hosts with an enabled Apple device channel (device or BYOD enrollment). */
@@ -954,6 +956,11 @@ const windowsMdmOn = sql`(hosts.platform = 'windows'
   AND hosts.id IN (SELECT host_id FROM host_mdm WHERE enrolled = 1 AND is_server = 0)
   AND hosts.uuid IN (${windowsEnrollments}))`;
 
+/** Android hosts with MDM on: host_mdm says enrolled and the AMAPI device is known. */
+const androidMdmOn = sql`(hosts.platform = 'android'
+  AND hosts.id IN (SELECT host_id FROM host_mdm WHERE enrolled = 1)
+  AND hosts.id IN (SELECT host_id FROM android_devices))`;
+
 /**
  * The status rows of a host's OS settings, as Fleet aggregates them: every Apple profile row,
  * install rows of declarations; every Windows profile row.
@@ -961,6 +968,9 @@ const windowsMdmOn = sql`(hosts.platform = 'windows'
 const appleStatusRows = sql`SELECT host_uuid, status, operation_type FROM host_mdm_apple_profiles
   UNION ALL SELECT host_uuid, status, operation_type FROM host_mdm_apple_declarations WHERE operation_type = 'install'`;
 const windowsStatusRows = sql`SELECT host_uuid, status, operation_type FROM host_mdm_windows_profiles`;
+/** Android: install rows (a removal is settled by the next policy the device applies). */
+const androidStatusRows = sql`SELECT host_uuid, status, operation_type FROM host_mdm_android_profiles
+  WHERE operation_type = 'install'`;
 
 /**
  * UUIDs of hosts whose aggregate OS-settings status is `status` (Fleet's precedence): failed if any

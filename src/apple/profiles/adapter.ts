@@ -15,6 +15,7 @@ import type {
   StatusCounts,
 } from '../../mdm/platform.js';
 import { sameLabels, type LabelRef } from '../../mdm/profiles/labelRows.js';
+import { jsonProfileKind } from '../../mdm/profiles/jsonProfileKind.js';
 import { hostProfilesJson, withLabelsJson } from '../../mdm/profiles/profileJson.js';
 import type { HostStatusStore } from './hostStatusStore.js';
 import type { ProfileManager } from './manager.js';
@@ -78,12 +79,18 @@ export class AppleProfiles implements PlatformProfiles {
     this.manager = { job: 'mdm_apple_profile_manager', tick: () => profileManager.tick() };
   }
 
-  /** Its extensions; an .xml file or one without extension when it holds a plist, JSON or DER. */
+  /**
+   * Its extensions; an .xml file or one without extension when it holds a plist, JSON or DER.
+   * JSON only when it is shaped like a declaration (or not JSON at all, to say so): Android's
+   * policy fragments are JSON too.
+   */
   claims(ext: string | undefined, bytes: Buffer): boolean {
-    if (ext === 'mobileconfig' || ext === 'json') return true;
+    if (ext === 'mobileconfig') return true;
+    if (ext === 'json') return jsonProfileKind(bytes) !== 'android';
     if (ext === 'xml') return bytes.includes('<plist');
     const head = bytes.subarray(0, 512).toString('utf8').trimStart();
-    return bytes[0] === 0x30 || head.startsWith('{') || bytes.includes('<plist');
+    if (bytes[0] === 0x30 || bytes.includes('<plist')) return true;
+    return head.startsWith('{') && jsonProfileKind(bytes) !== 'android';
   }
 
   async parse(filename: string, bytes: Buffer, opts: ParseOptions): Promise<AppleUpload> {

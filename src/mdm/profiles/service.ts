@@ -108,7 +108,8 @@ export class ProfileService {
   private adapterForUpload(filename: string | undefined, bytes: Buffer): PlatformProfiles {
     if (bytes.length === 0) throw invalid("Couldn't add. The file is empty.", 'profile');
     const ext = extensionOf(filename);
-    const known = this.adapters.flatMap((a) => a.fileExtensions);
+    // Two platforms may share an extension (Apple's declarations and Android's policies are .json).
+    const known = [...new Set(this.adapters.flatMap((a) => a.fileExtensions))];
     if (filename && ext && filename.includes('.') && !known.includes(ext)) {
       const listed = known.map((e) => `.${e}`);
       throw badRequest(

@@ -5,6 +5,7 @@ import type { DB } from '../../db/schema.js';
 import { badRequest } from '../../http/errors.js';
 import type { LabelRef } from '../../mdm/profiles/labelRows.js';
 import { sameLabels } from '../../mdm/profiles/labelRows.js';
+import { looksLikeJson } from '../../mdm/profiles/jsonProfileKind.js';
 import { hostProfilesJson, withLabelsJson } from '../../mdm/profiles/profileJson.js';
 import type {
   HostProfileJson,
@@ -54,9 +55,13 @@ export class WindowsProfiles implements PlatformProfiles {
     this.manager = { job: 'mdm_windows_profile_manager', tick };
   }
 
-  /** Any file that is not a plist (asked after Apple, which claims plists, JSON and signed profiles). */
-  claims(_ext: string | undefined, bytes: Buffer): boolean {
-    return !bytes.includes('<plist');
+  /**
+   * An .xml file that is not a plist (Apple's); without an .xml extension, any file that is
+   * neither a plist nor JSON (JSON is Apple's declarations or Android's policies).
+   */
+  claims(ext: string | undefined, bytes: Buffer): boolean {
+    if (bytes.includes('<plist')) return false;
+    return ext === 'xml' || (ext !== 'json' && !looksLikeJson(bytes));
   }
 
   async parse(filename: string, bytes: Buffer, opts: ParseOptions): Promise<WindowsUpload> {
