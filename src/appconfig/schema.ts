@@ -341,6 +341,7 @@ export const configPatch = z
     yara_rules: clearable(z.array(z.object({ name: z.string(), contents: z.string() }).strict())),
     // Read-only server facts from the GET answer.
     license: z.unknown().optional(),
+    certificates: z.unknown().optional(),
     logging: z.unknown().optional(),
     update_interval: z.unknown().optional(),
     vulnerabilities: z.unknown().optional(),

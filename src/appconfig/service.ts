@@ -95,9 +95,17 @@ export class AppConfigService {
     return serverFacts({ debug: this.runtime.debugLogging ?? false });
   }
 
+  /** Read-only facts other areas add to `GET /config` (certificate expiry), computed per read. */
+  private readonly readFacts: (() => Promise<Json>)[] = [];
+
+  addReadFacts(fn: () => Promise<Json>): void {
+    this.readFacts.push(fn);
+  }
+
   /** `GET /config` for this reader: secrets masked, SMTP/SSO/agent options only for admins. */
   async document(reader: Principal): Promise<Json> {
-    return readAnswer(await this.get(), audienceOf(reader), this.facts());
+    const extra = Object.assign({}, ...(await Promise.all(this.readFacts.map((f) => f()))));
+    return readAnswer(await this.get(), audienceOf(reader), { ...this.facts(), ...extra });
   }
 
   /** The answer to a `PATCH /config` that produced `cfg`. */
@@ -141,6 +149,7 @@ export class AppConfigService {
   private writablePart(input: ConfigPatch, before: AppConfig): ConfigPatch {
     const p = structuredClone(input);
     delete p.license;
+    delete p.certificates;
     delete p.logging;
     delete p.update_interval;
     delete p.vulnerabilities;

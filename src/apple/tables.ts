@@ -90,7 +90,23 @@ export interface NanoCertAuthAssociationsTable {
   id: string;
   sha256: string;
   cert_not_valid_after: string | null;
+  /** The InstallProfile that asks the device to renew this identity (Fleet's column). */
   renew_command_uuid: string | null;
+  /** SCEP renewal of this identity: `requested`, `command_sent`, `renewed`, `failed` (null: none). */
+  renew_state: string | null;
+  /** Which profile the renewal sends: `enrollment`, `user_enrollment` or `migration`. */
+  renew_kind: string | null;
+  /** Renewals of this identity that failed so far (sets the back-off). */
+  renew_attempts: Generated<number>;
+  renew_sent_at: string | null;
+  /** A failed renewal is tried again from this time. */
+  renew_retry_at: string | null;
+  /** Why the last renewal failed, shown to admins (never a secret). */
+  renew_error: string | null;
+  /** The identity that replaced this one. */
+  renewed_by_sha256: string | null;
+  /** The device holds this identity through the previous vendor's enrollment profile. */
+  from_migration: Generated<Bool>;
   created_at: string;
   updated_at: string;
 }

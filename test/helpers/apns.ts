@@ -2,14 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inject } from 'vitest';
 import { FakeApnsServer } from '../../src/clients/apns/fakeServer.js';
 import { issuePushCertificate, type IssuedPem } from '../../src/clients/apns/testCertificates.js';
 import { createCertificateAuthority } from '../../src/crypto/certificateAuthority.js';
 import type { Config } from '../../src/config.js';
 import type { Services } from '../../src/services.js';
 
-/** Plays Apple's push CA in tests: it signs push certificates and the APNs stand-in trusts it. */
-export const testPushCa = createCertificateAuthority('Test Apple Push CA');
+/**
+ * Plays Apple's push CA in tests: it signs push certificates and the APNs stand-in trusts it. The
+ * run's global setup makes it once for every test file.
+ */
+export const testPushCa =
+  inject('flotillaSharedCrypto')?.pushCa ?? createCertificateAuthority('Test Apple Push CA');
 
 export function newPushTopic(): string {
   return `com.apple.mgmt.External.${randomUUID()}`;

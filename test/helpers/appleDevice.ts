@@ -1,12 +1,15 @@
 import { createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { inject } from 'vitest';
 import { issueCertificate } from '../../src/crypto/issue.js';
 import { encodeName } from '../../src/crypto/name.js';
 import { SimulatedAppleDevice, type SimulatedAppleDeviceOptions } from '../../src/apple/sim/device.js';
 import type { TestServer } from './testServer.js';
 
-// One RSA key shared by the quick test devices (each still gets its own certificate).
+// One RSA key shared by the quick test devices (each still gets its own certificate); the run's
+// global setup makes it once for every test file.
 let sharedKey: { publicKeyPem: string; keyPem: string } | undefined;
 function testKey() {
+  sharedKey ??= inject('flotillaSharedCrypto')?.deviceKey;
   if (!sharedKey) {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     sharedKey = {

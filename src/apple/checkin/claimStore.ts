@@ -5,7 +5,15 @@ import type { DB } from '../../db/schema.js';
 /** What an Authenticate's claim is judged on: the certificate's record and the UDID's state. */
 export interface ClaimFacts {
   /** Our record of the certificate (absent when we never issued it). */
-  certificate?: { serial: number; revoked: boolean; boundDeviceId: string | null };
+  certificate?: {
+    serial: number;
+    revoked: boolean;
+    boundDeviceId: string | null;
+    /** The identity-renewal command whose shared SCEP challenge issued it. */
+    renewCommandUuid: string | null;
+  };
+  /** Identity-renewal commands sent to this UDID and not yet completed. */
+  pendingRenewCommands: string[];
   /** Device-channel ids this certificate is already associated with. */
   associatedIds: string[];
   /** The UDID's device-channel enrollment, when the device is known. */
@@ -32,10 +40,10 @@ export class EnrollmentClaimStore {
   constructor(private readonly db: Kysely<DB>) {}
 
   async facts(deviceId: string, certSha256: string): Promise<ClaimFacts> {
-    const [certificate, associations, device, enrollment] = await Promise.all([
+    const [certificate, associations, device, enrollment, renewals] = await Promise.all([
       this.db
         .selectFrom('scep_certificates')
-        .select(['serial', 'revoked', 'bound_device_id'])
+        .select(['serial', 'revoked', 'bound_device_id', 'renew_command_uuid'])
         .where('sha256', '=', certSha256)
         .executeTakeFirst(),
       this.db
@@ -49,13 +57,21 @@ export class EnrollmentClaimStore {
         .select(['enabled', 'enrolled_from_migration', 'last_seen_at'])
         .where('id', '=', deviceId)
         .executeTakeFirst(),
+      this.db
+        .selectFrom('nano_cert_auth_associations')
+        .select('renew_command_uuid')
+        .where('id', '=', deviceId)
+        .where('renew_command_uuid', 'is not', null)
+        .execute(),
     ]);
     return {
       certificate: certificate && {
         serial: Number(certificate.serial),
         revoked: Boolean(Number(certificate.revoked)),
         boundDeviceId: certificate.bound_device_id,
+        renewCommandUuid: certificate.renew_command_uuid,
       },
+      pendingRenewCommands: renewals.map((r) => r.renew_command_uuid!),
       associatedIds: associations.map((a) => a.id),
       deviceKnown: device !== undefined,
       enrollment: enrollment && {

@@ -72,6 +72,8 @@ export class CoreCheckinService implements CheckinAndCommandService {
     if (!device) return 'first';
     const enrollment = await this.store.getEnrollment(deviceId);
     if (enrollment?.enrolled_from_migration) return 'migration';
+    // Issued through the challenge of the renewal command this device was sent.
+    if (r.notes.claimGround === 'renewal') return 'renewal';
     const freshIdentity = r.cert?.x509.subject.split('\n').includes(`OU=${freshEnrollmentOu}`) ?? false;
     // A renewal identity (no fresh-enrollment OU) issued for this device, or one the server asked for.
     if (!freshIdentity && (r.notes.claimGround === 'bound' || (await this.store.renewalInProgress(deviceId))))
@@ -112,6 +114,11 @@ export class CoreCheckinService implements CheckinAndCommandService {
       if (!(await this.store.getDevice(e.deviceId, trx)))
         throw new MdmRequestError('TokenUpdate before Authenticate');
       if (isDeviceChannel(e)) {
+        // An imported enrollment becomes ours at its first real TokenUpdate (not a new enrollment).
+        if ((await this.store.getEnrollment(e.id, trx))?.enrolled_from_migration) {
+          await this.store.clearMigrationFlag(trx, e.deviceId);
+          r.notes.importedEnrollment = true;
+        }
         await this.store.storeDeviceTokenUpdate(trx, e.deviceId, raw, m.unlockToken);
       } else {
         await this.store.upsertUser(trx, {

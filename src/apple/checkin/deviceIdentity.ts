@@ -11,6 +11,9 @@ const CACHE_LIMIT = 20_000;
 /** The CA that issues device identities (our SCEP CA), as the verifier needs it. */
 export type IdentityCaProvider = () => Promise<{ x509: X509Certificate; certDer: Buffer }>;
 
+/** CAs of a previous MDM whose device identities are still accepted (see `flotilla import`). */
+export type ImportedCaProvider = () => Promise<X509Certificate[]>;
+
 /** Decodes a forwarded client certificate: URL-escaped PEM, plain PEM, or RFC 9440 `:base64 DER:`. */
 export function decodeForwardedCertificate(value: string): Buffer {
   let v = value.trim();
@@ -36,9 +39,13 @@ export function decodeForwardedCertificate(value: string): Buffer {
 export class DeviceIdentityVerifier {
   private readonly verified = new Map<string, DeviceCertificate>();
   private caFingerprint = '';
-  private caSubject: Buffer = Buffer.alloc(0);
+  /** Issuers whose certificates are accepted: our CA first, then imported ones. */
+  private issuers: { subject: Buffer; key: KeyObject }[] = [];
 
-  constructor(private readonly ca: IdentityCaProvider) {}
+  constructor(
+    private readonly ca: IdentityCaProvider,
+    private readonly importedCas: ImportedCaProvider = async () => [],
+  ) {}
 
   async identify(
     body: Buffer,
@@ -64,10 +71,15 @@ export class DeviceIdentityVerifier {
 
   private async checkIssuedByCa(der: Buffer): Promise<DeviceCertificate> {
     const ca = await this.ca();
-    if (ca.x509.fingerprint256 !== this.caFingerprint) {
+    const imported = await this.importedCas();
+    const fingerprint = [ca.x509, ...imported].map((c) => c.fingerprint256).join(',');
+    if (fingerprint !== this.caFingerprint) {
       this.verified.clear();
-      this.caFingerprint = ca.x509.fingerprint256;
-      this.caSubject = certificateParts(ca.certDer).subject;
+      this.caFingerprint = fingerprint;
+      this.issuers = [
+        { subject: certificateParts(ca.certDer).subject, key: ca.x509.publicKey },
+        ...imported.map((c) => ({ subject: certificateParts(c.raw).subject, key: c.publicKey })),
+      ];
     }
     const sha256 = createHash('sha256').update(der).digest('hex');
     const now = Date.now();
@@ -84,7 +96,7 @@ export class DeviceIdentityVerifier {
     } catch {
       throw new MdmRequestError('device certificate does not parse');
     }
-    if (!facts.issuer.equals(this.caSubject) || !signedBy(facts, ca.x509.publicKey)) {
+    if (!this.issuers.some((i) => facts.issuer.equals(i.subject) && signedBy(facts, i.key))) {
       throw new MdmRequestError('device certificate was not issued by the SCEP CA');
     }
     if (facts.notBefore.getTime() > now + 5 * 60_000 || facts.notAfter.getTime() < now) {

@@ -11,6 +11,8 @@ export type ClaimGround =
   | 'checked_out'
   /** The certificate was issued for this UDID (renewal, or a challenge bound to it). */
   | 'bound'
+  /** The certificate came from the shared challenge of a renewal command sent to this UDID. */
+  | 'renewal'
   /** The enrollment was imported from another server and expects a new identity once. */
   | 'migration'
   /** The device acknowledged an EraseDevice: it was wiped and enrolls afresh. */
@@ -59,19 +61,20 @@ export class EnrollmentClaims {
     if (facts.associatedIds.some((id) => id !== deviceId))
       return refuse('certificate belongs to another enrollment');
     if (facts.associatedIds.includes(deviceId)) return { allowed: true, ground: 'associated' };
-    const ground = await this.takeoverGround(deviceId, facts, cert.boundDeviceId, now);
+    const ground = await this.takeoverGround(deviceId, facts, cert, now);
     return ground ? { allowed: true, ground } : refuse('UDID is enrolled with another identity');
   }
 
   private async takeoverGround(
     deviceId: string,
     facts: ClaimFacts,
-    boundDeviceId: string | null,
+    cert: NonNullable<ClaimFacts['certificate']>,
     now: number,
   ): Promise<ClaimGround | undefined> {
     if (!facts.deviceKnown) return 'first';
     if (!facts.enrollment?.enabled) return 'checked_out';
-    if (boundDeviceId === deviceId) return 'bound';
+    if (cert.boundDeviceId === deviceId) return 'bound';
+    if (cert.renewCommandUuid && facts.pendingRenewCommands.includes(cert.renewCommandUuid)) return 'renewal';
     if (facts.enrollment.fromMigration) return 'migration';
     const silentMs = this.settings.reenrollAfterSilentDays * 86_400_000;
     const lastSeen = fromDbTime(facts.enrollment.lastSeenAt)?.getTime() ?? now;

@@ -7,13 +7,14 @@ import type { HostEvents } from '../../hosts/events.js';
 import type { HostStore } from '../../hosts/store.js';
 import { AppleCommandQueue } from '../commands/queue.js';
 import { CommandQueueStore } from '../commands/store.js';
+import { createScepRenewalCheckinHooks } from '../renewal/index.js';
 import { AppleMdmEvents, type DeclarativeManagementHandler } from '../events.js';
 import { CertAuthService } from './certAuth.js';
 import { withHooks } from './chain.js';
 import { EnrollmentClaimStore } from './claimStore.js';
 import { EnrollmentConflicts } from './conflicts.js';
 import { CoreCheckinService } from './core.js';
-import { DeviceIdentityVerifier, type IdentityCaProvider } from './deviceIdentity.js';
+import { DeviceIdentityVerifier, type IdentityCaProvider, type ImportedCaProvider } from './deviceIdentity.js';
 import { EnrollmentClaims } from './enrollmentClaims.js';
 import { AppleCheckinHandler } from './handler.js';
 import { HostMdmStateStore } from './hostMdmStore.js';
@@ -28,6 +29,8 @@ export interface AppleMdmDeps {
   hostEvents: HostEvents;
   /** Our SCEP CA (device identities must be issued by it). */
   identityCa: IdentityCaProvider;
+  /** SCEP CAs imported from a previous MDM: their device identities are accepted too. */
+  importedCas?: ImportedCaProvider;
   /** The server's public URL as configured now. */
   serverUrl: () => Promise<string>;
   /** The audit log (mdm_enrolled / mdm_unenrolled activities). */
@@ -78,11 +81,19 @@ export function createAppleMdm(deps: AppleMdmDeps) {
   const claims = new EnrollmentClaims(claimStore, {
     reenrollAfterSilentDays: config.appleReenrollAfterSilentDays,
   });
-  const chain = new CertAuthService(enrollmentStore, claims, withHooks(core, [lifecycle], logger), {
+  // A SCEP identity renewal completes when the device authenticates with its new identity.
+  const renewal = createScepRenewalCheckinHooks({
+    db,
+    hostStore: deps.hostStore,
+    activities: deps.activities,
+    logger,
+    queueStore,
+  });
+  const chain = new CertAuthService(enrollmentStore, claims, withHooks(core, [lifecycle, renewal], logger), {
     onAssociate: deps.onCertificateAssociated,
     onConflict: conflicts.record,
   });
-  const identity = new DeviceIdentityVerifier(deps.identityCa);
+  const identity = new DeviceIdentityVerifier(deps.identityCa, deps.importedCas);
   const handler = new AppleCheckinHandler(identity, chain);
 
   // Deleting a host removes its enrollment state and revokes its certificates; the device must

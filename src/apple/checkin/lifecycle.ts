@@ -74,14 +74,32 @@ export class FleetLifecycleHooks implements CheckinHooks {
 
   async tokenUpdate(r: MdmRequest, _m: TokenUpdateMessage): Promise<void> {
     const e = r.enrollment;
-    // A SCEP identity renewal re-runs Authenticate + TokenUpdate; it is not a new enrollment.
-    await this.enrollments.clearRenewal(e.deviceId);
+    if (r.notes.importedEnrollment) return this.adoptImported(r);
+    // A SCEP identity renewal re-runs Authenticate + TokenUpdate without resetting the tally, so
+    // it never turns MDM on again (its completion is recorded at Authenticate, src/apple/renewal).
     const turnOn =
       r.notes.tokenUpdateTally === 1 &&
       r.notes.enrollmentEnabled === true &&
       (e.type === enrollmentTypes.device || e.type === enrollmentTypes.userEnrollmentDevice);
     if (!turnOn) return;
     await this.turnOn(r);
+  }
+
+  /**
+   * The first TokenUpdate of a device imported from another MDM: its host (made by the import) now
+   * reports to this server. None of a new enrollment's side effects (activity, events, host reset).
+   */
+  private async adoptImported(r: MdmRequest): Promise<void> {
+    const host = await this.hosts.findByUuid(r.enrollment.deviceId);
+    if (!host) return;
+    const current = await this.hosts.getHostMdm(host.id);
+    await this.hosts.upsertHostMdm(host.id, {
+      enrolled: true,
+      server_url: await this.mdmServerUrl(),
+      installed_from_dep: Boolean(current?.installed_from_dep),
+      is_personal_enrollment: Boolean(current?.is_personal_enrollment),
+      mdm_name: mdmName,
+    });
   }
 
   /** MDM on: create or match the host (by UDID, then serial), host_mdm enrolled, last_enrolled_at. */

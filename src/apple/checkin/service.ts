@@ -40,6 +40,8 @@ export interface MdmRequest {
     claimGround?: ClaimGround;
     authenticateKind?: AuthenticateKind;
     tokenUpdateTally?: number;
+    /** This TokenUpdate is the first on an enrollment imported from another MDM (`flotilla import`). */
+    importedEnrollment?: boolean;
     enrollmentEnabled?: boolean;
     /** The request type of the command a report answers (looked up by CommandUUID). */
     reportedRequestType?: string;

@@ -362,13 +362,4 @@ export class EnrollmentStore {
       .where('sha256', '=', sha256)
       .execute();
   }
-
-  async clearRenewal(id: string): Promise<void> {
-    await this.db
-      .updateTable('nano_cert_auth_associations')
-      .set({ renew_command_uuid: null, updated_at: dbNow() })
-      .where('id', '=', id)
-      .where('renew_command_uuid', 'is not', null)
-      .execute();
-  }
 }

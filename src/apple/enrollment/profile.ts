@@ -17,6 +17,9 @@ export const EnrollmentIds = {
 /** All 13 AccessRights bits. */
 export const allAccessRights = 8191;
 
+/** Personal (BYOD) device enrollments are given neither lock (4) nor erase (8). */
+export const personalAccessRights = allAccessRights & ~(4 | 8);
+
 export interface EnrollmentProfileInput {
   /** Public server URL without a trailing slash. */
   serverUrl: string;
@@ -28,6 +31,21 @@ export interface EnrollmentProfileInput {
   renewal?: boolean;
   /** The end user's IdP account (ADE with end-user authentication): `?enroll_reference=` on ServerURL. */
   enrollReference?: string;
+  /** A personal (BYOD) device enrollment: `byod=1` on ServerURL and no lock or erase rights. */
+  personal?: boolean;
+  /**
+   * Account-driven User Enrollment: the user's Managed Apple Account. The MDM payload then has
+   * `EnrollmentMode` BYOD and `AssignedManagedAppleID`, no AccessRights, and user scope.
+   */
+  managedAppleId?: string;
+}
+
+/** ServerURL: the MDM path and the query parameters the check-in reads (`enroll_reference`, `byod`). */
+function mdmServerUrl(base: string, input: EnrollmentProfileInput): string {
+  const query: string[] = [];
+  if (input.enrollReference) query.push(`enroll_reference=${encodeURIComponent(input.enrollReference)}`);
+  if (input.personal) query.push('byod=1');
+  return `${base}/mdm/apple/mdm${query.length ? `?${query.join('&')}` : ''}`;
 }
 
 export function enrollmentProfileObject(input: EnrollmentProfileInput): Record<string, unknown> {
@@ -55,7 +73,9 @@ export function enrollmentProfileObject(input: EnrollmentProfileInput): Record<s
         PayloadVersion: 1,
       },
       {
-        AccessRights: allAccessRights,
+        ...(input.managedAppleId
+          ? { AssignedManagedAppleID: input.managedAppleId, EnrollmentMode: 'BYOD' }
+          : { AccessRights: input.personal ? personalAccessRights : allAccessRights }),
         CheckOutWhenRemoved: true,
         IdentityCertificateUUID: EnrollmentIds.scepUuid,
         PayloadDescription: 'Enrolls with the MDM server',
@@ -65,7 +85,7 @@ export function enrollmentProfileObject(input: EnrollmentProfileInput): Record<s
         PayloadUUID: EnrollmentIds.mdmUuid,
         PayloadVersion: 1,
         ServerCapabilities: ['com.apple.mdm.per-user-connections', 'com.apple.mdm.bootstraptoken'],
-        ServerURL: `${base}/mdm/apple/mdm${input.enrollReference ? `?enroll_reference=${encodeURIComponent(input.enrollReference)}` : ''}`,
+        ServerURL: mdmServerUrl(base, input),
         SignMessage: true,
         Topic: input.topic,
       },
@@ -73,7 +93,7 @@ export function enrollmentProfileObject(input: EnrollmentProfileInput): Record<s
     PayloadDisplayName: `${org} enrollment`,
     PayloadIdentifier: EnrollmentIds.profileIdentifier,
     PayloadOrganization: org,
-    PayloadScope: 'System',
+    PayloadScope: input.managedAppleId ? 'User' : 'System',
     PayloadType: 'Configuration',
     PayloadUUID: EnrollmentIds.profileUuid,
     PayloadVersion: 1,

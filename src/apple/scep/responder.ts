@@ -21,7 +21,7 @@ export interface ScepPolicy {
   /** For RenewalReq: is the signer certificate one we issued and still valid, and whose is it? */
   renewalSigner(
     certDer: Buffer,
-  ): Promise<{ state: 'ok' | 'expired' | 'unknown'; boundDeviceId?: string | null }>;
+  ): Promise<{ state: 'ok' | 'expired' | 'unknown' | 'replaced'; boundDeviceId?: string | null }>;
   /** Signs the CSR under the grant; undefined when a one-time challenge was used up meanwhile. */
   issue(csr: ParsedCsr, grant: ScepGrant): Promise<Buffer | undefined>;
 }
@@ -32,6 +32,8 @@ export interface ScepGrant {
   challengeSha256?: string;
   /** The UDID the issued certificate is bound to, when the server knows it. */
   boundDeviceId?: string | null;
+  /** The identity-renewal command whose shared challenge was used (recorded on the certificate). */
+  renewCommandUuid?: string | null;
 }
 
 export interface PkiOperationResult {
@@ -90,6 +92,8 @@ export async function respondToPkiOperation(
   if (renewal) {
     const signer = await policy.renewalSigner(msg.signerCertDer);
     if (signer.state === 'expired') return fail('badTime', 'renewal signer certificate has expired');
+    if (signer.state === 'replaced')
+      return fail('badCertId', 'renewal signer certificate has already been replaced by a newer one');
     if (signer.state !== 'ok')
       return fail('badCertId', 'renewal signer certificate was not issued by this CA');
     grant = { boundDeviceId: signer.boundDeviceId ?? null };

@@ -52,6 +52,7 @@ function sameSecret(a: string, b: string): boolean {
  */
 export class AppleScepService {
   private ca?: { pemKey: string; value: AppleScepCa };
+  private importedCas?: { pem: string; value: X509Certificate[]; readAt: number };
 
   constructor(
     private readonly assets: ConfigAssetService,
@@ -60,6 +61,25 @@ export class AppleScepService {
     private readonly challengeTtlSeconds: number,
     private readonly logger: Logger,
   ) {}
+
+  /**
+   * CAs imported from a previous MDM (`flotilla import`): device identities they issued still
+   * authenticate. Re-read from the database at most once a minute, so an import run by the CLI
+   * while the server runs is picked up without a restart; parsed only when the bundle changes.
+   */
+  async importedCaCertificates(): Promise<X509Certificate[]> {
+    const now = Date.now();
+    if (this.importedCas && now - this.importedCas.readAt < 60_000) return this.importedCas.value;
+    const pem = (await this.assets.getOne(AssetName.appleImportedCaCerts, { fresh: true }))?.toString() ?? '';
+    const value =
+      this.importedCas?.pem === pem
+        ? this.importedCas.value
+        : (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+            (p) => new X509Certificate(p),
+          );
+    this.importedCas = { pem, value, readAt: now };
+    return value;
+  }
 
   /** The CA certificate and key (parsed once; re-read if the assets change). */
   async caCertificate(): Promise<AppleScepCa> {
@@ -87,15 +107,23 @@ export class AppleScepService {
   /**
    * A fresh one-time challenge for a SCEP payload: stored as a hash, valid for `ttlSeconds`, used up
    * by the first certificate issued through it. With `deviceId` the certificate is bound to that
-   * UDID and may take over its enrollment (re-enrollment and renewal profiles, ADE).
+   * UDID and may take over its enrollment (re-enrollment and renewal profiles, ADE). With
+   * `renewCommandUuid` it is the shared challenge of an identity-renewal command: every device that
+   * command went to uses it, so it lasts until it expires, and its certificates name the command.
    */
-  async issueChallenge(opts: { purpose: string; deviceId?: string; ttlSeconds?: number }): Promise<string> {
+  async issueChallenge(opts: {
+    purpose: string;
+    deviceId?: string;
+    ttlSeconds?: number;
+    renewCommandUuid?: string;
+  }): Promise<string> {
     const challenge = randomBytes(24).toString('base64url');
     await this.store.insertChallenge({
       challengeSha256: sha256Hex(challenge),
       deviceId: opts.deviceId ?? null,
       purpose: opts.purpose,
       expiresAt: dbNow((opts.ttlSeconds ?? this.challengeTtlSeconds) * 1000),
+      renewCommandUuid: opts.renewCommandUuid ?? null,
     });
     return challenge;
   }
@@ -110,7 +138,11 @@ export class AppleScepService {
     // Looked up by hash: the index compares hashes, so timing says nothing about the challenge.
     const hash = sha256Hex(challenge);
     const row = await this.store.liveChallenge(hash);
-    return row ? { challengeSha256: hash, boundDeviceId: row.device_id } : undefined;
+    if (!row) return undefined;
+    // A renewal command's challenge is shared by its devices: not consumed, its command recorded.
+    if (row.renew_command_uuid)
+      return { boundDeviceId: row.device_id, renewCommandUuid: row.renew_command_uuid };
+    return { challengeSha256: hash, boundDeviceId: row.device_id };
   }
 
   deleteExpiredChallenges(): Promise<number> {
@@ -180,19 +212,24 @@ export class AppleScepService {
           sha256: createHash('sha256').update(cert.certDer).digest('hex'),
         };
       },
-      { boundDeviceId: grant.boundDeviceId ?? null, consumeChallengeSha256: grant.challengeSha256 },
+      {
+        boundDeviceId: grant.boundDeviceId ?? null,
+        consumeChallengeSha256: grant.challengeSha256,
+        renewCommandUuid: grant.renewCommandUuid ?? null,
+      },
     );
     return issued!;
   }
 
   /**
-   * A renewal must be signed by a certificate this CA issued, that is recorded, not revoked and not
-   * expired; the new certificate is bound to the device the old one authenticated.
+   * A renewal must be signed by a certificate this CA issued, that is recorded, not revoked, not
+   * expired and not already replaced by a newer identity of its device; the new certificate is
+   * bound to the device the old one authenticated.
    */
   private async renewalSignerState(
     certDer: Buffer,
     ca: AppleScepCa,
-  ): Promise<{ state: 'ok' | 'expired' | 'unknown'; boundDeviceId?: string | null }> {
+  ): Promise<{ state: 'ok' | 'expired' | 'unknown' | 'replaced'; boundDeviceId?: string | null }> {
     let cert: X509Certificate;
     try {
       cert = new X509Certificate(certDer);
@@ -205,6 +242,7 @@ export class AppleScepService {
     const now = Date.now();
     if (new Date(cert.validTo).getTime() < now || new Date(cert.validFrom).getTime() > now)
       return { state: 'expired' };
+    if (await this.store.isReplaced(row.sha256)) return { state: 'replaced' };
     return { state: 'ok', boundDeviceId: row.enrollment_id ?? row.bound_device_id };
   }
 

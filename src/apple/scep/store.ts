@@ -20,6 +20,8 @@ export class ChallengeUsedError extends Error {
 export interface ScepChallengeRow {
   device_id: string | null;
   purpose: string;
+  /** Set for an identity-renewal command's shared challenge (not used up by one certificate). */
+  renew_command_uuid: string | null;
 }
 
 /**
@@ -41,7 +43,12 @@ export class ScepStore {
       certificatePem: string;
       sha256: string;
     },
-    opts: { boundDeviceId?: string | null; consumeChallengeSha256?: string } = {},
+    opts: {
+      boundDeviceId?: string | null;
+      consumeChallengeSha256?: string;
+      /** The identity-renewal command whose shared challenge allowed this certificate. */
+      renewCommandUuid?: string | null;
+    } = {},
   ): Promise<number> {
     return this.db.transaction().execute(async (trx) => {
       const now = dbNow();
@@ -69,6 +76,7 @@ export class ScepStore {
           revoked: 0,
           enrollment_id: null,
           bound_device_id: opts.boundDeviceId ?? null,
+          renew_command_uuid: opts.renewCommandUuid ?? null,
           created_at: now,
           updated_at: now,
         })
@@ -109,6 +117,7 @@ export class ScepStore {
     deviceId: string | null;
     purpose: string;
     expiresAt: string;
+    renewCommandUuid?: string | null;
   }): Promise<void> {
     await this.db
       .insertInto('scep_challenges')
@@ -116,6 +125,7 @@ export class ScepStore {
         challenge_sha256: row.challengeSha256,
         device_id: row.deviceId,
         purpose: row.purpose,
+        renew_command_uuid: row.renewCommandUuid ?? null,
         expires_at: row.expiresAt,
         created_at: dbNow(),
       })
@@ -126,10 +136,36 @@ export class ScepStore {
   async liveChallenge(challengeSha256: string): Promise<ScepChallengeRow | undefined> {
     return this.db
       .selectFrom('scep_challenges')
-      .select(['device_id', 'purpose'])
+      .select(['device_id', 'purpose', 'renew_command_uuid'])
       .where('challenge_sha256', '=', challengeSha256)
       .where('expires_at', '>', dbNow())
       .executeTakeFirst();
+  }
+
+  /**
+   * True when the certificate (by hash) no longer is its device's identity: a renewal replaced it,
+   * or the device has authenticated with a newer certificate since.
+   */
+  async isReplaced(sha256: string): Promise<boolean> {
+    const r = await this.db
+      .selectFrom('nano_cert_auth_associations as a')
+      .select('a.id')
+      .where('a.sha256', '=', sha256)
+      .where((eb) =>
+        eb.or([
+          eb('a.renewed_by_sha256', 'is not', null),
+          eb.exists(
+            eb
+              .selectFrom('nano_cert_auth_associations as b')
+              .select('b.id')
+              .whereRef('b.id', '=', 'a.id')
+              .whereRef('b.sha256', '<>', 'a.sha256')
+              .whereRef('b.created_at', '>', 'a.created_at'),
+          ),
+        ]),
+      )
+      .executeTakeFirst();
+    return r !== undefined;
   }
 
   async deleteExpiredChallenges(): Promise<number> {

@@ -26,6 +26,11 @@ export interface ScepCertificatesTable {
    * take over that device's enrollment.
    */
   bound_device_id: string | null;
+  /**
+   * The identity-renewal command whose shared challenge this certificate was issued through: the
+   * certificate may take over the enrollment of a device that command was sent to.
+   */
+  renew_command_uuid: Generated<string | null>;
   created_at: string;
   updated_at: string;
 }
@@ -37,6 +42,11 @@ export interface ScepChallengesTable {
   device_id: string | null;
   /** What handed it out: `enrollment_profile`, `reenrollment`, ... (for the log and audits). */
   purpose: string;
+  /**
+   * Set for the challenge of an identity-renewal command: shared by the devices that command went
+   * to, so it is not used up by the first certificate (it expires instead).
+   */
+  renew_command_uuid: Generated<string | null>;
   expires_at: string;
   created_at: string;
 }

@@ -2,7 +2,7 @@ import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:c
 import { cmsSign, cmsVerifyAttached } from '../../crypto/cms.js';
 import { selfSignedCertificate } from '../../crypto/issue.js';
 import { buildPlist } from '../commands/build.js';
-import { EnrollmentIds } from '../enrollment/profile.js';
+import { allAccessRights, EnrollmentIds } from '../enrollment/profile.js';
 import { parsePlist, parsePlistDict, type PlistValue } from '../plist/parse.js';
 import { scepEnroll } from '../scep/client.js';
 
@@ -29,6 +29,11 @@ export interface SimulatedAppleDeviceOptions {
   identity?: { certPem: string; keyPem: string };
   /** The APNs topic when no enrollment profile was read. */
   topic?: string;
+  /**
+   * An account-driven User Enrollment (BYOD): the device identifies itself by EnrollmentID (the
+   * `udid` value) and its enrollment profile names this Managed Apple Account.
+   */
+  userEnrollment?: { managedAppleId: string };
   fetchImpl?: typeof fetch;
 }
 
@@ -41,7 +46,21 @@ export interface EnrollmentProfileInfo {
   topic: string;
   /** The profile's top-level PayloadIdentifier: removing it turns MDM off (the device checks out). */
   identifier?: string;
+  /** What a replacement profile must keep (reference 1.6); absent keys were absent in the profile. */
+  profileUuid?: string;
+  scepIdentifier?: string;
+  scepUuid?: string;
+  mdmIdentifier?: string;
+  mdmUuid?: string;
+  identityCertificateUuid?: string;
+  accessRights?: number;
+  serverCapabilities?: string[];
+  enrollmentMode?: string;
+  managedAppleId?: string;
 }
+
+/** How a device renews its identity when a new enrollment profile arrives. */
+export type ScepRenewalMode = 'challenge' | 'renewalReq';
 
 export interface ReceivedCommand {
   commandUuid: string;
@@ -97,6 +116,7 @@ export function readEnrollmentProfile(bytes: Buffer): EnrollmentProfileInfo {
     for (const [k, v] of rdn) subject[String(k)] = String(v);
   }
   const serverUrl = String(mdm.ServerURL);
+  const opt = (v: PlistValue | undefined) => (v === undefined ? undefined : String(v));
   return {
     scepUrl: String(sc.URL),
     challenge: String(sc.Challenge ?? ''),
@@ -104,8 +124,62 @@ export function readEnrollmentProfile(bytes: Buffer): EnrollmentProfileInfo {
     serverUrl,
     checkInUrl: String(mdm.CheckInURL ?? serverUrl),
     topic: String(mdm.Topic),
-    identifier: profile.PayloadIdentifier === undefined ? undefined : String(profile.PayloadIdentifier),
+    identifier: opt(profile.PayloadIdentifier),
+    profileUuid: opt(profile.PayloadUUID),
+    scepIdentifier: opt(scep.PayloadIdentifier),
+    scepUuid: opt(scep.PayloadUUID),
+    mdmIdentifier: opt(mdm.PayloadIdentifier),
+    mdmUuid: opt(mdm.PayloadUUID),
+    identityCertificateUuid: opt(mdm.IdentityCertificateUUID),
+    accessRights: typeof mdm.AccessRights === 'number' ? mdm.AccessRights : undefined,
+    serverCapabilities: Array.isArray(mdm.ServerCapabilities) ? mdm.ServerCapabilities.map(String) : [],
+    enrollmentMode: opt(mdm.EnrollmentMode),
+    managedAppleId: opt(mdm.AssignedManagedAppleID),
   };
+}
+
+/** Whether a profile (possibly CMS-signed) carries an MDM payload, i.e. is an enrollment profile. */
+export function isEnrollmentProfile(bytes: Buffer): boolean {
+  try {
+    const xml = bytes[0] === 0x30 ? cmsVerifyAttached(bytes).content : bytes;
+    const payloads = parsePlistDict(xml).PayloadContent;
+    return Array.isArray(payloads) && payloads.some((p) => (p as Dict)?.PayloadType === 'com.apple.mdm');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why a device refuses `next` as the replacement of the installed enrollment profile `current`
+ * (reference 1.6), or undefined when it accepts it: one MDM payload per device, identifiers and
+ * UUIDs kept, ServerURL / CheckInURL / Topic unchanged, no AccessRights added, per-user connections
+ * and the user-enrollment keys unchanged.
+ */
+export function enrollmentReplacementProblem(
+  current: EnrollmentProfileInfo,
+  next: EnrollmentProfileInfo,
+): string | undefined {
+  if (next.identifier !== current.identifier)
+    return 'A profile with an MDM payload is already installed; only one is allowed.';
+  for (const k of [
+    'profileUuid',
+    'scepIdentifier',
+    'scepUuid',
+    'mdmIdentifier',
+    'mdmUuid',
+    'identityCertificateUuid',
+  ] as const) {
+    if (next[k] !== current[k]) return `The replacement profile changes ${k}.`;
+  }
+  for (const k of ['serverUrl', 'checkInUrl', 'topic', 'enrollmentMode', 'managedAppleId'] as const) {
+    if (next[k] !== current[k]) return `The MDM payload's ${k} cannot change.`;
+  }
+  if ((next.accessRights ?? 0) & ~(current.accessRights ?? 0))
+    return 'The replacement profile adds AccessRights.';
+  const perUser = (i: EnrollmentProfileInfo) =>
+    (i.serverCapabilities ?? []).includes('com.apple.mdm.per-user-connections');
+  if (perUser(next) !== perUser(current)) return 'Per-user connections cannot be added or removed.';
+  return undefined;
 }
 
 export class SimulatedAppleDevice {
@@ -143,6 +217,11 @@ export class SimulatedAppleDevice {
   accountConfiguration?: { fullName: string; userName: string; locked: boolean };
   /** Packages installed with InstallEnterpriseApplication: URL, size, SHA-256 (hex). */
   readonly installedPackages: { url: string; size: number; sha256: string }[] = [];
+  /** How a new enrollment profile renews the identity: its SCEP challenge, or a RenewalReq. */
+  scepRenewalMode: ScepRenewalMode = 'challenge';
+  /** Identities this device replaced through an enrollment profile sent as InstallProfile. */
+  readonly replacedIdentities: { certPem: string; keyPem: string }[] = [];
+  readonly userEnrollment?: { managedAppleId: string };
   private machineInfoSigner?: { certPem: string; keyPem: string };
 
   constructor(opts: SimulatedAppleDeviceOptions) {
@@ -158,6 +237,7 @@ export class SimulatedAppleDevice {
       `Simulated ${this.platform === 'macos' ? 'Mac' : this.platform === 'ios' ? 'iPhone' : 'iPad'}`;
     this.osVersion = opts.osVersion ?? (this.platform === 'macos' ? '14.4.1' : '17.4');
     this.identity = opts.identity;
+    this.userEnrollment = opts.userEnrollment;
     this.topic = opts.topic ?? 'com.apple.mgmt.External.00000000-0000-0000-0000-000000000000';
     this.serverUrl = `${opts.serverUrl.replace(/\/$/, '')}/mdm/apple/mdm`;
     this.checkInUrl = this.serverUrl;
@@ -214,7 +294,88 @@ export class SimulatedAppleDevice {
   }
 
   private enrollmentKeys(): Dict {
-    return { UDID: this.udid };
+    return this.userEnrollment ? { EnrollmentID: this.udid } : { UDID: this.udid };
+  }
+
+  /**
+   * The enrollment profile installed now: the one read, or (for a device given its identity
+   * directly) the server's standard profile at the URL and topic it was created with.
+   */
+  installedEnrollment(): EnrollmentProfileInfo {
+    if (this.profileInfo) return this.profileInfo;
+    const ue = this.userEnrollment;
+    return {
+      scepUrl: '',
+      challenge: '',
+      subject: {},
+      serverUrl: this.serverUrl,
+      checkInUrl: this.checkInUrl,
+      topic: this.topic,
+      identifier: EnrollmentIds.profileIdentifier,
+      profileUuid: EnrollmentIds.profileUuid,
+      scepIdentifier: EnrollmentIds.scepIdentifier,
+      scepUuid: EnrollmentIds.scepUuid,
+      mdmIdentifier: EnrollmentIds.mdmIdentifier,
+      mdmUuid: EnrollmentIds.mdmUuid,
+      identityCertificateUuid: EnrollmentIds.scepUuid,
+      accessRights: ue ? undefined : allAccessRights,
+      serverCapabilities: ['com.apple.mdm.per-user-connections', 'com.apple.mdm.bootstraptoken'],
+      enrollmentMode: ue ? 'BYOD' : undefined,
+      managedAppleId: ue?.managedAppleId,
+    };
+  }
+
+  /**
+   * An enrollment profile sent as InstallProfile replaces the installed one as a device does it:
+   * refused unless it keeps what reference 1.6 requires; then SCEP with the new profile's URL and
+   * challenge (or a RenewalReq signed by the current identity), Authenticate and TokenUpdate with
+   * the new identity, and only then the acknowledgement (sent with the new identity). Any failure
+   * leaves the old identity in place and answers Error.
+   */
+  private async installEnrollmentProfile(cmd: ReceivedCommand, payload: Buffer): Promise<Dict> {
+    const fail = (code: number, text: string): Dict => ({
+      CommandUUID: cmd.commandUuid,
+      Status: 'Error',
+      ErrorChain: [
+        {
+          ErrorCode: code,
+          ErrorDomain: 'MCInstallationErrorDomain',
+          LocalizedDescription: text,
+          USEnglishDescription: text,
+        },
+      ],
+    });
+    let next: EnrollmentProfileInfo;
+    try {
+      next = readEnrollmentProfile(payload);
+    } catch (err) {
+      return fail(4001, `The profile could not be read: ${(err as Error).message}`);
+    }
+    const problem = enrollmentReplacementProblem(this.installedEnrollment(), next);
+    if (problem) return fail(4022, problem);
+    const previous = this.identity;
+    const subject = { ...next.subject };
+    const cn = subject.CN ?? 'Fleet Identity';
+    delete subject.CN;
+    try {
+      const got = await scepEnroll({
+        url: next.scepUrl,
+        challenge: next.challenge,
+        subjectCN: cn,
+        subject,
+        ...(this.scepRenewalMode === 'renewalReq' && previous ? { renew: previous } : {}),
+        fetchImpl: this.fetchImpl,
+      });
+      this.identity = { certPem: got.certPem, keyPem: got.keyPem };
+      await this.authenticate();
+      await this.tokenUpdate();
+    } catch (err) {
+      this.identity = previous;
+      return fail(4003, `The enrollment could not be renewed: ${(err as Error).message}`);
+    }
+    if (previous) this.replacedIdentities.push(previous);
+    this.profileInfo = next;
+    return { CommandUUID: cmd.commandUuid, Status: 'Acknowledged' };
   }
 
   async authenticate(): Promise<void> {
@@ -222,7 +383,8 @@ export class SimulatedAppleDevice {
       MessageType: 'Authenticate',
       Topic: this.topic,
       ...this.enrollmentKeys(),
-      SerialNumber: this.serial,
+      // A User Enrollment keeps the hardware serial from the server.
+      ...(this.userEnrollment ? {} : { SerialNumber: this.serial }),
       ProductName: this.productName,
       OSVersion: this.osVersion,
       BuildVersion: '23E224',
@@ -379,6 +541,15 @@ export class SimulatedAppleDevice {
   async respond(cmd: ReceivedCommand): Promise<Dict> {
     if (cmd.requestType === 'InstallEnterpriseApplication' && !this.forcedAnswers.has(cmd.requestType)) {
       return this.installEnterpriseApplication(cmd);
+    }
+    const payload = cmd.command.Payload;
+    if (
+      cmd.requestType === 'InstallProfile' &&
+      !this.forcedAnswers.has(cmd.requestType) &&
+      Buffer.isBuffer(payload) &&
+      isEnrollmentProfile(payload)
+    ) {
+      return this.installEnrollmentProfile(cmd, payload);
     }
     return this.answer(cmd);
   }
