@@ -4,6 +4,7 @@ import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrator.js';
 import { startServer } from './server.js';
 import { version } from './version.js';
+import { certsCommand } from './certs/cli.js';
 
 const usage = `flotilla ${version}
 
@@ -12,6 +13,7 @@ Usage: flotilla <command> [options]
 Commands:
   serve [--auto-migrate]   start the server (settings from FLOTILLA_* env vars or FLOTILLA_CONFIG)
   migrate                  apply pending database migrations
+  certs [--json]           list the certificates the server depends on, with days left (exit 1 if any expired)
   version                  print the version
 `;
 
@@ -63,6 +65,12 @@ async function main(argv: string[]) {
   const config = loadConfig();
   if (command === 'serve') return serve(config, args);
   if (command === 'migrate') return migrate(config);
+  if (command === 'certs') {
+    const code = await certsCommand(config, args, process.stdout);
+    // Let the table out before exiting (the services keep timers that would hold the process).
+    await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+    process.exit(code);
+  }
   process.stderr.write(`unknown command: ${command}\n\n${usage}`);
   process.exit(2);
 }

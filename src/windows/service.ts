@@ -9,6 +9,8 @@ import type { HostStore } from '../hosts/store.js';
 import { BatchWriter } from '../db/batchWriter.js';
 import { WindowsCommandService } from './commands.js';
 import { fleetMdmName, WindowsEnrollmentAuthorizer, WindowsMdmLifecycle } from './lifecycle.js';
+import { WindowsCertificateRenewal } from './mde2/renewal.js';
+import { WstepRenewalStore } from './mde2/renewalStore.js';
 import { WindowsEnrollmentService, windowsPaths } from './mde2/service.js';
 import { WindowsMdmStore } from './store.js';
 import { ManagementSessionService } from './syncml/session.js';
@@ -52,6 +54,23 @@ export function createWindowsServices(deps: {
     logger: log,
     name: 'windows_last_seen',
   });
+  const wstepCa = async () => {
+    const a = await deps.assets.get([AssetName.windowsWstepCert, AssetName.windowsWstepKey]);
+    const cert = a[AssetName.windowsWstepCert];
+    const key = a[AssetName.windowsWstepKey];
+    if (!cert || !key) throw new Error('the Windows WSTEP CA is missing; run prepare or restart the server');
+    return { certPem: cert.toString(), keyPem: key.toString() };
+  };
+  // MS-MDE2 certificate renewal: what the device is told, and the Renew request's handler.
+  const renewalSchedule = {
+    periodDays: deps.config.windowsCertRenewPeriodDays,
+    retryIntervalDays: deps.config.windowsCertRenewRetryIntervalDays,
+  };
+  const renewal = new WindowsCertificateRenewal(
+    new WstepRenewalStore(deps.database.db),
+    { ca: wstepCa, schedule: renewalSchedule },
+    log,
+  );
   const enrollment = new WindowsEnrollmentService(
     store,
     authorizer,
@@ -59,14 +78,9 @@ export function createWindowsServices(deps: {
     {
       serverUrl,
       pollIntervalMinutes: deps.config.windowsPollIntervalMinutes,
-      ca: async () => {
-        const a = await deps.assets.get([AssetName.windowsWstepCert, AssetName.windowsWstepKey]);
-        const cert = a[AssetName.windowsWstepCert];
-        const key = a[AssetName.windowsWstepKey];
-        if (!cert || !key)
-          throw new Error('the Windows WSTEP CA is missing; run prepare or restart the server');
-        return { certPem: cert.toString(), keyPem: key.toString() };
-      },
+      ca: wstepCa,
+      renewalSchedule,
+      renewal,
     },
     log,
   );

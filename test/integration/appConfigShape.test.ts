@@ -34,6 +34,8 @@ const fleetKeys = {
     'logging',
     'update_interval',
     'vulnerabilities',
+    // Flotilla's own read-only fact: certificate expiry (Fleet's UI reads it from /apns, /abm_tokens).
+    'certificates',
   ),
   org_info: sorted(
     'org_name',

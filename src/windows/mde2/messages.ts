@@ -23,14 +23,17 @@ export function discoverResponse(relatesTo: string, urls: { policy: string; enro
 
 const nil = (name: string) => `<${name} xsi:nil="true"/>`;
 
-/** MS-XCEP GetPoliciesResponse: one policy, RSA 2048+, SHA-256, one-year validity. */
-export function getPoliciesResponse(relatesTo: string): string {
+/**
+ * MS-XCEP GetPoliciesResponse: one policy, RSA 2048+, SHA-256, one-year validity, and the renewal
+ * period the provisioning document also tells the device (Fleet advertises 180 days).
+ */
+export function getPoliciesResponse(relatesTo: string, renewalPeriodSeconds = 15_552_000): string {
   const body =
     `<GetPoliciesResponse xmlns="${NS.policy}"><response>` +
     `<policyID></policyID>${nil('policyFriendlyName')}${nil('nextUpdateHours')}${nil('policiesNotChanged')}` +
     `<policies><policy><policyOIDReference>0</policyOIDReference>${nil('cAs')}<attributes>` +
     `<commonName>FleetDMAttributes</commonName><policySchema>3</policySchema>` +
-    `<certificateValidity><validityPeriodSeconds>31536000</validityPeriodSeconds><renewalPeriodSeconds>15552000</renewalPeriodSeconds></certificateValidity>` +
+    `<certificateValidity><validityPeriodSeconds>31536000</validityPeriodSeconds><renewalPeriodSeconds>${renewalPeriodSeconds}</renewalPeriodSeconds></certificateValidity>` +
     `<permission><enroll>true</enroll><autoEnroll>false</autoEnroll></permission>` +
     `<privateKeyAttributes><minimalKeyLength>2048</minimalKeyLength>${nil('keySpec')}${nil('keyUsageProperty')}${nil('permissions')}${nil('algorithmOIDReference')}` +
     `<cryptoProviders><provider>Microsoft Platform Crypto Provider</provider><provider>Microsoft Software Key Storage Provider</provider></cryptoProviders>` +

@@ -1,21 +1,19 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { X509Certificate } from 'node:crypto';
+import { randomUUID, X509Certificate } from 'node:crypto';
 import type { Logger } from 'pino';
-import { issueFromSpki, issuingCa } from '../../crypto/issue.js';
-import { encodeName } from '../../crypto/name.js';
-import { OID } from '../../crypto/oids.js';
 import { child, childrenNamed, errorDetail, textAt } from '../xml.js';
 import type { WindowsEnrollment, WindowsMdmStore } from '../store.js';
 import { credentialsHash } from '../syncml/digest.js';
 import { readEnrollmentCredential, type EnrollmentCredential } from './auth.js';
 import { CsrError, decodeBase64Lenient, parseWindowsCsr } from './csr.js';
 import { discoverResponse, getPoliciesResponse, requestSecurityTokenResponse } from './messages.js';
-import { buildProvisioningDoc, windowsProviderId } from './provisioning.js';
+import { issueDeviceCertificate, thumbprint } from './issuance.js';
+import { buildProvisioningDoc, defaultRenewalSchedule, type RenewalSchedule } from './provisioning.js';
 import {
   Action,
   deviceEnrollmentTokenType,
   issueRequestType,
   NS,
+  renewRequestType,
   parseSoapRequest,
   SoapFault,
   TokenValueType,
@@ -56,6 +54,10 @@ export interface EnrollmentServiceOptions {
   serverUrl: () => Promise<string>;
   ca: () => Promise<WindowsCa>;
   pollIntervalMinutes: number;
+  /** When the device renews its certificate (provisioning document and enrollment policy). */
+  renewalSchedule?: RenewalSchedule;
+  /** Answers RequestSecurityToken with the Renew request type (see renewal.ts). */
+  renewal?: { renew(req: SoapRequest): Promise<string> };
 }
 
 export const windowsPaths = {
@@ -65,19 +67,7 @@ export const windowsPaths = {
   management: '/api/mdm/microsoft/management',
 } as const;
 
-/** Validity of issued device certificates, and how far NotBefore is back-dated (Fleet's values). */
-const certificateValidityDays = 365;
-const certificateBackdateDays = 180;
-const extensionsWeSet = new Set<string>([
-  OID.basicConstraints,
-  OID.keyUsage,
-  OID.extKeyUsage,
-  OID.subjectKeyIdentifier,
-  OID.authorityKeyIdentifier,
-]);
-
 const supportedRequestVersions = new Set(['4.0', '5.0', '6.0', '7.0']);
-const thumbprint = (der: Buffer) => createHash('sha1').update(der).digest('hex').toUpperCase();
 
 /** MS-MDE2 discovery, MS-XCEP policy and MS-WSTEP enrollment, as pure string-in, string-out calls. */
 export class WindowsEnrollmentService {
@@ -123,12 +113,17 @@ export class WindowsEnrollmentService {
     const req = parseSoapRequest(xml);
     this.expectAction(req, Action.getPolicies, 'GetPolicies', [NS.policy]);
     await this.authorizer.authorize(readEnrollmentCredential(req.header));
-    return getPoliciesResponse(req.messageId);
+    return getPoliciesResponse(req.messageId, this.renewalSchedule.periodDays * 86_400);
   }
 
   async enroll(xml: string): Promise<string> {
     const req = parseSoapRequest(xml);
     this.expectAction(req, Action.rst, 'RequestSecurityToken', [NS.wst]);
+    // A renewal carries no header token: the certificate that signs its request authenticates it.
+    if (textAt(req.body, 'RequestType') === renewRequestType) {
+      if (!this.opts.renewal) throw new SoapFault('s:messageformat', 'certificate renewal is not offered');
+      return this.opts.renewal.renew(req);
+    }
     const identity = await this.authorizer.authorize(readEnrollmentCredential(req.header));
 
     const rst = req.body;
@@ -189,24 +184,7 @@ export class WindowsEnrollmentService {
         host_uuid: identity.hostUuid,
         credentials_hash: credentialsHash(deviceId, password),
       },
-      // The serial comes from the wstep_serials sequence. As Fleet does: NotBefore back-dated by
-      // the 180-day renewal period, NotAfter 365 days after it; the CSR's own extensions (Windows
-      // asks for its DeviceID one) are copied through.
-      (serial) => {
-        const issued = issueFromSpki({
-          spki: csr.spkiDer,
-          subjectDer: encodeName({ OU: windowsProviderId, CN: hwDevId }),
-          days: certificateValidityDays,
-          now: new Date(Date.now() - certificateBackdateDays * 86_400_000),
-          ca: issuingCa(ca),
-          usage: 'client',
-          serialHex: serial.toString(16),
-          extraExtensions: csr.requestedExtensions
-            .filter((x) => !extensionsWeSet.has(x.oid))
-            .map((x) => x.der),
-        });
-        return { ...issued, name: hwDevId, thumbprint: thumbprint(issued.certDer) };
-      },
+      (serial) => issueDeviceCertificate({ csr, hwDevId, serial, ca }),
     );
     const issued = saved.certificate;
     const doc = buildProvisioningDoc({
@@ -219,6 +197,7 @@ export class WindowsEnrollmentService {
       deviceId,
       password,
       pollIntervalMinutes: this.opts.pollIntervalMinutes,
+      renewal: this.renewalSchedule,
     });
     this.log.info(
       { enrollmentId: saved.id, reused: saved.reused, hostUuid: identity.hostUuid },
@@ -232,6 +211,10 @@ export class WindowsEnrollmentService {
       managementUrl,
     });
     return requestSecurityTokenResponse(req.messageId, doc);
+  }
+
+  private get renewalSchedule(): RenewalSchedule {
+    return this.opts.renewalSchedule ?? defaultRenewalSchedule;
   }
 
   private caDer(pem: string): Buffer {

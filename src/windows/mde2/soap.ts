@@ -48,6 +48,8 @@ export const base64EncodingType = `${NS.wsse}#base64binary`;
 export const deviceEnrollmentTokenType =
   'http://schemas.microsoft.com/5.0.0.0/ConfigurationManager/Enrollment/DeviceEnrollmentToken';
 export const issueRequestType = `${NS.wst}/Issue`;
+/** MS-MDE2 3.5: the request type of a certificate renewal (manual or ROBO). */
+export const renewRequestType = `${NS.wst}/Renew`;
 
 /** MS-MDE2 §2.2.10 fault subcodes. */
 export type FaultCode =

@@ -15,6 +15,7 @@ import {
   deviceEnrollmentTokenType,
   issueRequestType,
   NS,
+  renewRequestType,
   TokenValueType,
 } from '../mde2/soap.js';
 import { child, childrenNamed, escapeXml, parseXml, textAt, type XmlNode } from '../xml.js';
@@ -66,6 +67,10 @@ export class SimulatedWindowsDevice {
   password?: string;
   providerId?: string;
   pollIntervalMinutes?: number;
+  /** The My/WSTEP/Renew schedule the provisioning document set (days). */
+  renewal?: { robo: boolean; periodDays: number; retryIntervalDays: number };
+  /** The enrollment service URL from discovery; renewals go there too. */
+  enrollmentServiceUrl?: string;
   private nonce?: Buffer;
   private sessionCounter = 0;
   readonly tree = new Map<string, TreeValue>();
@@ -148,6 +153,7 @@ export class SimulatedWindowsDevice {
     const policyUrl = textAt(result, 'EnrollmentPolicyServiceUrl');
     const enrollUrl = textAt(result, 'EnrollmentServiceUrl');
     if (!policyUrl || !enrollUrl) throw new Error('discovery returned no service URLs');
+    this.enrollmentServiceUrl = enrollUrl;
     const token = this.programmaticToken();
     await this.soap(this.local(policyUrl), Action.getPolicies, getPoliciesBody(), securityHeader(token));
     const rstr = await this.soap(this.local(enrollUrl), Action.rst, this.rstBody(), securityHeader(token));
@@ -165,38 +171,115 @@ export class SimulatedWindowsDevice {
     return this.opts.serverUrl + u.pathname + u.search;
   }
 
-  private async soap(url: string, action: string, body: string, security = ''): Promise<XmlNode> {
-    const xml =
+  private soapXml(url: string, action: string, body: string, security = ''): string {
+    return (
       `<s:Envelope xmlns:s="${NS.soap}" xmlns:a="${NS.addressing}" xmlns:u="${NS.wsu}" xmlns:wsse="${NS.wsse}" xmlns:wst="${NS.wst}" xmlns:ac="${NS.ac}">` +
       `<s:Header><a:Action s:mustUnderstand="1">${action}</a:Action><a:MessageID>urn:uuid:${randomUUID()}</a:MessageID>` +
       `<a:ReplyTo><a:Address>http://www.w3.org/2005/08/addressing/anonymous</a:Address></a:ReplyTo>` +
-      `<a:To s:mustUnderstand="1">${escapeXml(url)}</a:To>${security}</s:Header><s:Body>${body}</s:Body></s:Envelope>`;
-    const res = await this.post(url, soapType, xml);
-    const env = parseXml(res.text);
+      `<a:To s:mustUnderstand="1">${escapeXml(url)}</a:To>${security}</s:Header><s:Body>${body}</s:Body></s:Envelope>`
+    );
+  }
+
+  /** The single body element of a SOAP answer; a fault becomes an Error with its subcode and reason. */
+  private soapAnswer(text: string, status: number): XmlNode {
+    const env = parseXml(text);
     const b = child(env, 'Body');
     const fault = child(b, 'fault');
     if (fault)
       throw new Error(
         `SOAP fault ${textAt(fault, 'code', 'subcode', 'value')}: ${textAt(fault, 'reason', 'text')}`,
       );
-    if (!b || !b.children[0]) throw new Error(`empty SOAP answer (${res.status})`);
+    if (!b || !b.children[0]) throw new Error(`empty SOAP answer (${status})`);
     return b.children[0];
   }
 
-  /** A PKCS#10 request as Windows makes it: CN `{GUID}!{DeviceID}`, SHA-256, RSA. */
-  csrBase64(): string {
+  private async soap(url: string, action: string, body: string, security = ''): Promise<XmlNode> {
+    const res = await this.post(url, soapType, this.soapXml(url, action, body, security));
+    return this.soapAnswer(res.text, res.status);
+  }
+
+  /** A new key and a PKCS#10 request as Windows makes them: CN `{GUID}!{DeviceID}`, SHA-256, RSA. */
+  private newKeyAndCsr(): { keyPem: string; csrDer: Buffer } {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: this.opts.keyBits ?? 2048 });
-    this.privateKeyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
-    const key = forge.pki.privateKeyFromPem(this.privateKeyPem);
+    const keyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+    const key = forge.pki.privateKeyFromPem(keyPem);
     const csr = forge.pki.createCertificationRequest();
     csr.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
     csr.setSubject([
       { name: 'commonName', value: `${randomUUID().toUpperCase().slice(0, 30)}!${this.deviceId}` },
     ]);
     csr.sign(key, forge.md.sha256.create());
-    return forge.util.encode64(forge.asn1.toDer(forge.pki.certificationRequestToAsn1(csr)).getBytes());
+    const csrDer = Buffer.from(
+      forge.asn1.toDer(forge.pki.certificationRequestToAsn1(csr)).getBytes(),
+      'binary',
+    );
+    return { keyPem, csrDer };
+  }
+
+  /** The enrollment CSR (base64); its key becomes this PC's key. */
+  csrBase64(): string {
+    const { keyPem, csrDer } = this.newKeyAndCsr();
+    this.privateKeyPem = keyPem;
+    return csrDer.toString('base64');
   }
   privateKeyPem?: string;
+
+  /**
+   * MS-MDE2 renewal request (what Windows sends when RenewPeriod is reached): a new key and CSR,
+   * the CSR wrapped in a CMS SignedData signed by the current certificate and key (or `signer`,
+   * for tests), RequestType Renew, no header token. Returns the SOAP XML and the new key.
+   */
+  renewalRequest(signer?: { certPem: string; keyPem: string }): { xml: string; keyPem: string } {
+    if (!this.enrollmentServiceUrl) throw new Error('not enrolled');
+    const by = signer ?? {
+      certPem: this.certificate?.toString() ?? '',
+      keyPem: this.privateKeyPem ?? '',
+    };
+    if (!by.certPem || !by.keyPem) throw new Error('no certificate to renew');
+    const { keyPem, csrDer } = this.newKeyAndCsr();
+    const cert = forge.pki.certificateFromPem(by.certPem);
+    const p7 = forge.pkcs7.createSignedData();
+    p7.content = forge.util.createBuffer(csrDer.toString('binary'));
+    p7.addCertificate(cert);
+    p7.addSigner({
+      key: forge.pki.privateKeyFromPem(by.keyPem),
+      certificate: cert,
+      digestAlgorithm: forge.pki.oids.sha256,
+      authenticatedAttributes: [
+        { type: forge.pki.oids.contentType, value: forge.pki.oids.data },
+        { type: forge.pki.oids.messageDigest },
+        { type: forge.pki.oids.signingTime, value: new Date() as unknown as string },
+      ],
+    });
+    p7.sign();
+    const pkcs7 = Buffer.from(forge.asn1.toDer(p7.toAsn1()).getBytes(), 'binary').toString('base64');
+    const body =
+      `<wst:RequestSecurityToken><wst:TokenType>${deviceEnrollmentTokenType}</wst:TokenType><wst:RequestType>${renewRequestType}</wst:RequestType>` +
+      `<wsse:BinarySecurityToken ValueType="${TokenValueType.pkcs7}" EncodingType="${base64EncodingType}">${pkcs7}</wsse:BinarySecurityToken>` +
+      `<ac:AdditionalContext xmlns="${NS.ac}">` +
+      `<ac:ContextItem Name="DeviceType"><ac:Value>CIMClient_Windows</ac:Value></ac:ContextItem>` +
+      `<ac:ContextItem Name="ApplicationVersion"><ac:Value>10.0.22631.2861</ac:Value></ac:ContextItem>` +
+      `</ac:AdditionalContext></wst:RequestSecurityToken>`;
+    return { xml: this.soapXml(this.enrollmentServiceUrl, Action.rst, body), keyPem };
+  }
+
+  /**
+   * Renews the MDM client certificate through the enrollment service and switches to the new
+   * certificate and key; the management account (digest secret, address) stays as it was.
+   */
+  async renew(): Promise<X509Certificate> {
+    const { xml, keyPem } = this.renewalRequest();
+    const res = await this.post(this.local(this.enrollmentServiceUrl as string), soapType, xml);
+    const rstr = this.soapAnswer(res.text, res.status);
+    const bst = child(
+      child(child(rstr, 'RequestSecurityTokenResponse'), 'RequestedSecurityToken'),
+      'BinarySecurityToken',
+    );
+    if (!bst) throw new Error('renewal returned no provisioning document');
+    this.applyCertificateStore(parseXml(Buffer.from(bst.text.trim(), 'base64').toString('utf8')));
+    this.privateKeyPem = keyPem;
+    return this.certificate as X509Certificate;
+  }
 
   private rstBody(): string {
     const ctx: [string, string][] = [
@@ -233,19 +316,7 @@ export class SimulatedWindowsDevice {
       childrenNamed(n, 'characteristic').filter((c) => c.attrs.type === type);
     const parms = (n: XmlNode) =>
       Object.fromEntries(childrenNamed(n, 'parm').map((p) => [p.attrs.name, p.attrs.value ?? '']));
-    const store = find(doc, 'CertificateStore')[0];
-    const root =
-      find(find(find(store, 'Root')[0], 'System')[0], '')[0] ??
-      childrenNamed(find(find(store, 'Root')[0], 'System')[0], 'characteristic')[0];
-    this.caCertificate = new X509Certificate(Buffer.from(parms(root).EncodedCertificate, 'base64'));
-    const my = find(store, 'My')[0];
-    const mine = childrenNamed(my, 'characteristic').find(
-      (c) => c.attrs.type === 'User' || c.attrs.type === 'System',
-    ) as XmlNode;
-    const certNode = childrenNamed(mine, 'characteristic').find(
-      (c) => c.attrs.type !== 'PrivateKeyContainer',
-    ) as XmlNode;
-    this.certificate = new X509Certificate(Buffer.from(parms(certNode).EncodedCertificate, 'base64'));
+    this.applyCertificateStore(doc);
     const app = find(doc, 'APPLICATION')[0];
     const appParms = parms(app);
     this.managementUrl = appParms.ADDR;
@@ -258,6 +329,35 @@ export class SimulatedWindowsDevice {
     this.password = appsrv.AAUTHSECRET;
     const poll = find(find(find(find(doc, 'DMClient')[0], 'Provider')[0], this.providerId)[0], 'Poll')[0];
     this.pollIntervalMinutes = Number(parms(poll).IntervalForFirstSetOfRetries);
+  }
+
+  /** CertificateStore: a CA in Root/System, this PC's certificate in My, the WSTEP renewal schedule. */
+  private applyCertificateStore(doc: XmlNode): void {
+    const find = (n: XmlNode | undefined, type: string) =>
+      childrenNamed(n, 'characteristic').filter((c) => c.attrs.type === type);
+    const parms = (n: XmlNode | undefined) =>
+      Object.fromEntries(childrenNamed(n, 'parm').map((p) => [p.attrs.name, p.attrs.value ?? '']));
+    const store = find(doc, 'CertificateStore')[0];
+    if (!store) throw new Error('provisioning document has no CertificateStore');
+    const rootSystem = find(find(store, 'Root')[0], 'System')[0];
+    const root = childrenNamed(rootSystem, 'characteristic')[0];
+    if (root) this.caCertificate = new X509Certificate(Buffer.from(parms(root).EncodedCertificate, 'base64'));
+    const my = find(store, 'My')[0];
+    const mine = childrenNamed(my, 'characteristic').find(
+      (c) => c.attrs.type === 'User' || c.attrs.type === 'System',
+    );
+    const certNode = childrenNamed(mine, 'characteristic').find(
+      (c) => c.attrs.type !== 'PrivateKeyContainer',
+    );
+    if (!certNode) throw new Error('provisioning document has no client certificate');
+    this.certificate = new X509Certificate(Buffer.from(parms(certNode).EncodedCertificate, 'base64'));
+    const renew = parms(find(find(my, 'WSTEP')[0], 'Renew')[0]);
+    if (renew.RenewPeriod)
+      this.renewal = {
+        robo: renew.ROBOSupport === 'true',
+        periodDays: Number(renew.RenewPeriod),
+        retryIntervalDays: Number(renew.RetryInterval),
+      };
   }
 
   private cred() {
