@@ -20,6 +20,16 @@ import type { AndroidDeviceStore, AndroidHostRow } from './store.js';
 
 export type DeviceNotificationType = 'ENROLLMENT' | 'STATUS_REPORT';
 
+/**
+ * `apply` met a status report that (re)enrolls the host (unknown or unenrolled) without the
+ * enrollment facts: the caller prepares again with them and runs the transaction again.
+ */
+export class NeedsEnrollmentFacts extends Error {
+  constructor() {
+    super('the status report enrolls the host: prepare it with its enrollment facts');
+  }
+}
+
 /** A device notification read and checked outside the transaction (Google's data, our lookups). */
 export type PreparedDevice =
   | {
@@ -33,10 +43,13 @@ export type PreparedDevice =
       kind: DeviceNotificationType;
       device: AmapiDevice;
       facts: DeviceFacts;
-      /** The enrollment token's secret's team; undefined when the secret is unknown. */
-      team: { teamId: number | null } | undefined;
       idpUuid: string;
-      serverUrl: string;
+      /**
+       * What (re)enrolling the host needs: the secret's team (undefined when the secret is unknown)
+       * and the server URL. Read only for ENROLLMENT or when `apply` asks (NeedsEnrollmentFacts):
+       * a status report of an enrolled host, nearly every message, does without both queries.
+       */
+      enrollment?: { team: { teamId: number | null } | undefined; serverUrl: string };
     };
 
 /** What applying a notification did, and what to tell others once it has committed. */
@@ -74,7 +87,11 @@ export class AndroidDeviceService {
     },
   ) {}
 
-  async prepare(kind: DeviceNotificationType, device: AmapiDevice): Promise<PreparedDevice> {
+  async prepare(
+    kind: DeviceNotificationType,
+    device: AmapiDevice,
+    opts: { enrollmentFacts?: boolean } = {},
+  ): Promise<PreparedDevice> {
     if (isDeleted(device)) {
       const ids = parseDeviceName(device.name);
       if (!ids) throw new UnusableDevice('the device name is not enterprises/{id}/devices/{id}');
@@ -95,10 +112,16 @@ export class AndroidDeviceService {
       kind,
       device,
       facts,
-      // Read before the transaction: on SQLite its one connection belongs to the transaction.
-      team: await this.deps.secrets.teamForSecret(token.enrollSecret),
       idpUuid: token.idpUuid,
-      serverUrl: await this.deps.serverUrl(),
+      // Read before the transaction: on SQLite its one connection belongs to the transaction.
+      ...(kind === 'ENROLLMENT' || opts.enrollmentFacts
+        ? {
+            enrollment: {
+              team: await this.deps.secrets.teamForSecret(token.enrollSecret),
+              serverUrl: await this.deps.serverUrl(),
+            },
+          }
+        : {}),
     };
   }
 
@@ -113,7 +136,9 @@ export class AndroidDeviceService {
     if (!enrolling && host && this.isStale(host, f)) {
       return { outcome: 'stale', hostId: host.id, afterCommit: async () => {} };
     }
-    const team = p.team;
+    const needsFacts = enrolling || !host?.enrolled;
+    if (needsFacts && !p.enrollment) throw new NeedsEnrollmentFacts();
+    const team = p.enrollment?.team;
     if (enrolling && !team) {
       // Never guess a team: an unknown (or rotated) secret must not put the device anywhere.
       throw new UnusableDevice('the enrollment token names an unknown enroll secret');
@@ -126,7 +151,8 @@ export class AndroidDeviceService {
     } else {
       hostId = await store.createHost(trx, f, teamId);
     }
-    if (enrolling || !host?.enrolled) await store.setEnrolled(trx, hostId, p.serverUrl, f.isPersonal);
+    if (needsFacts && p.enrollment)
+      await store.setEnrolled(trx, hostId, p.enrollment.serverUrl, f.isPersonal);
     // Like Fleet, an empty or absent list of application reports leaves the inventory as it was;
     // a list equal to the last one written (most reports) costs nothing.
     const appsChecksum = f.apps?.length ? appListChecksum(androidAppsSource, f.apps) : undefined;

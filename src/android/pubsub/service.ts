@@ -4,7 +4,12 @@ import type { AmapiDevice, AmapiOperation } from '../../clients/amapi/types.js';
 import { badRequest, HttpError, unauthenticated } from '../../http/errors.js';
 import type { AndroidCommandService, SettleOutcome } from '../commands/service.js';
 import { parseDeviceName, UnusableDevice } from '../devices/deviceFields.js';
-import type { AndroidDeviceService, AppliedDevice } from '../devices/service.js';
+import {
+  NeedsEnrollmentFacts,
+  type AndroidDeviceService,
+  type AppliedDevice,
+  type PreparedDevice,
+} from '../devices/service.js';
 import type { PushCredentials } from './credentials.js';
 import type { PushOidcVerifier } from './oidc.js';
 import {
@@ -150,11 +155,18 @@ export class AndroidPubsubService {
       if (!ids) throw new UnusableDevice('the device name is not enterprises/{id}/devices/{id}');
       if (ids.enterpriseId !== enterpriseId)
         throw new UnusableDevice('the device belongs to another enterprise');
-      const prepared = await this.deps.devices.prepare(type, device);
-      applied = await this.deps.store.transaction(async (trx) => {
-        if (!(await this.deps.store.recordMessage(trx, msg.messageId))) return undefined;
-        return this.deps.devices.apply(trx, prepared);
-      });
+      const run = async (prepared: PreparedDevice) =>
+        this.deps.store.transaction(async (trx) => {
+          if (!(await this.deps.store.recordMessage(trx, msg.messageId))) return undefined;
+          return this.deps.devices.apply(trx, prepared);
+        });
+      try {
+        applied = await run(await this.deps.devices.prepare(type, device));
+      } catch (err) {
+        // A status report that turns out to enroll its host: again, with the enrollment facts.
+        if (!(err instanceof NeedsEnrollmentFacts)) throw err;
+        applied = await run(await this.deps.devices.prepare(type, device, { enrollmentFacts: true }));
+      }
     } catch (err) {
       if (!(err instanceof UnusableDevice)) throw err;
       log.warn({ ...ctx, reason: err.message }, 'android pubsub: message dropped');
