@@ -17,6 +17,8 @@ export async function retryOnLockConflict<T>(fn: () => Promise<T>, attempts = 3)
       return await fn();
     } catch (err) {
       if (attempt >= attempts || !isLockConflict(err)) throw err;
+      // A short random pause, so the transactions that met do not meet again at once.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
     }
   }
 }

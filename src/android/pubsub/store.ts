@@ -7,9 +7,13 @@ import { retryOnLockConflict } from '../../db/lockRetry.js';
 export class AndroidPubsubStore {
   constructor(private readonly db: Kysely<DB>) {}
 
-  /** One message's transaction, run again if it lost a deadlock (new devices share new software rows). */
+  /**
+   * One message's transaction, run again if it lost a deadlock: new devices enrolling at once meet
+   * on the gap locks of the host lookup (which keep one device from becoming two hosts) and on new
+   * software rows.
+   */
   transaction<T>(fn: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
-    return retryOnLockConflict(() => this.db.transaction().execute(fn));
+    return retryOnLockConflict(() => this.db.transaction().execute(fn), 5);
   }
 
   /**
