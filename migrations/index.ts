@@ -23,6 +23,7 @@ import * as m0023 from './0023_android.js';
 import * as m0024 from './0024_android_software.js';
 import * as m0025 from './0025_apple_scep_renewal.js';
 import * as m0026 from './0026_certificate_lifecycle.js';
+import * as m0027 from './0027_import_runs.js';
 
 /** Every migration, in order. Names never change once released; new ones go at the end. */
 export const migrations: Record<string, Migration> = {
@@ -50,4 +51,5 @@ export const migrations: Record<string, Migration> = {
   '0024_android_software': m0024,
   '0025_apple_scep_renewal': m0025,
   '0026_certificate_lifecycle': m0026,
+  '0027_import_runs': m0027,
 };

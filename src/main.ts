@@ -5,6 +5,7 @@ import { migrateToLatest } from './db/migrator.js';
 import { startServer } from './server.js';
 import { version } from './version.js';
 import { certsCommand } from './certs/cli.js';
+import { importCommand } from './migrate/cli.js';
 
 const usage = `flotilla ${version}
 
@@ -14,6 +15,7 @@ Commands:
   serve [--auto-migrate]   start the server (settings from FLOTILLA_* env vars or FLOTILLA_CONFIG)
   migrate                  apply pending database migrations
   certs [--json]           list the certificates the server depends on, with days left (exit 1 if any expired)
+  import nanomdm|fleet     move Apple devices from NanoMDM or Fleet (flotilla import for details)
   version                  print the version
 `;
 
@@ -68,6 +70,11 @@ async function main(argv: string[]) {
   if (command === 'certs') {
     const code = await certsCommand(config, args, process.stdout);
     // Let the table out before exiting (the services keep timers that would hold the process).
+    await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+    process.exit(code);
+  }
+  if (command === 'import') {
+    const code = await importCommand(config, args, process.stdout, process.stderr);
     await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
     process.exit(code);
   }

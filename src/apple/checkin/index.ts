@@ -14,7 +14,11 @@ import { withHooks } from './chain.js';
 import { EnrollmentClaimStore } from './claimStore.js';
 import { EnrollmentConflicts } from './conflicts.js';
 import { CoreCheckinService } from './core.js';
-import { DeviceIdentityVerifier, type IdentityCaProvider, type ImportedCaProvider } from './deviceIdentity.js';
+import {
+  DeviceIdentityVerifier,
+  type IdentityCaProvider,
+  type ImportedCaProvider,
+} from './deviceIdentity.js';
 import { EnrollmentClaims } from './enrollmentClaims.js';
 import { AppleCheckinHandler } from './handler.js';
 import { HostMdmStateStore } from './hostMdmStore.js';

@@ -1,0 +1,162 @@
+import { groupDeviceSets, hostFromAuthenticate } from './deviceSets.js';
+import { ImportError } from './errors.js';
+import { decryptFleetAsset } from './fleetAssets.js';
+import type {
+  ImportedDevice,
+  ImportedDeviceSet,
+  ImportedHost,
+  ImportedServerAssets,
+  ImportSource,
+  NotCarried,
+} from './model.js';
+import { nanoSchema, readNanoBatch } from './nanoRows.js';
+import type { SourceDb } from './sourceDb.js';
+
+/** Fleet tables the import leaves behind, counted for the report when the source has them. */
+const leftBehind: { table: string; what: string }[] = [
+  { table: 'nano_commands', what: 'MDM commands and results (command history)' },
+  { table: 'labels', what: 'labels (re-create them, or apply your GitOps files)' },
+  { table: 'mdm_apple_configuration_profiles', what: 'Apple configuration profiles (re-upload them)' },
+  { table: 'mdm_apple_declarations', what: 'Apple declarations (re-upload them)' },
+  {
+    table: 'mdm_windows_configuration_profiles',
+    what: 'Windows profiles (Windows devices are not imported)',
+  },
+  { table: 'software_titles', what: 'software titles and installers' },
+  { table: 'policies', what: 'policies' },
+  { table: 'scripts', what: 'scripts' },
+  { table: 'queries', what: 'queries' },
+  { table: 'host_disk_encryption_keys', what: 'escrowed disk encryption keys' },
+  { table: 'abm_tokens', what: 'ABM tokens (upload a new token for this server)' },
+];
+
+/**
+ * A Fleet MySQL database: NanoMDM's tables with the `nano_` prefix, Fleet's hosts, host_mdm and
+ * teams, and `mdm_config_assets` (SCEP CA, APNs certificate) decrypted with the server private key.
+ */
+export class FleetSource implements ImportSource {
+  readonly kind = 'fleet' as const;
+  readonly key: string;
+  private tables = new Map<string, Set<string>>();
+
+  constructor(
+    private readonly src: SourceDb,
+    private readonly privateKey: string,
+  ) {
+    this.key = `fleet:${src.name}`;
+  }
+
+  async checkSchema(): Promise<void> {
+    this.tables = await this.src.requireSchema('Fleet', {
+      ...nanoSchema('nano_'),
+      nano_cert_auth_associations: ['id', 'sha256', 'cert_not_valid_after'],
+      hosts: [
+        'id',
+        'uuid',
+        'hardware_serial',
+        'platform',
+        'team_id',
+        'hostname',
+        'computer_name',
+        'hardware_model',
+        'os_version',
+      ],
+      host_mdm: ['host_id', 'enrolled', 'installed_from_dep', 'is_personal_enrollment'],
+      teams: ['id', 'name'],
+      mdm_config_assets: ['name', 'value', 'deletion_uuid'],
+    });
+  }
+
+  private async asset(name: string): Promise<string | undefined> {
+    const rows = await this.src.query<{ value: Buffer | string }>(
+      "SELECT value FROM mdm_config_assets WHERE name = ? AND deletion_uuid = ''",
+      [name],
+    );
+    if (!rows[0]) return undefined;
+    const v = rows[0].value;
+    return decryptFleetAsset(name, Buffer.isBuffer(v) ? v : Buffer.from(v), this.privateKey).toString('utf8');
+  }
+
+  async serverAssets(): Promise<ImportedServerAssets> {
+    const [caCert, caKey, apnsCert, apnsKey] = [
+      await this.asset('ca_cert'),
+      await this.asset('ca_key'),
+      await this.asset('apns_cert'),
+      await this.asset('apns_key'),
+    ];
+    if (!caCert)
+      throw new ImportError(
+        'the Fleet database has no SCEP CA (mdm_config_assets ca_cert): MDM was never set up',
+      );
+    if (!!apnsCert !== !!apnsKey)
+      throw new ImportError('the Fleet database has an APNs certificate without its key');
+    return {
+      apns: apnsCert && apnsKey ? { certPem: apnsCert, keyPem: apnsKey } : undefined,
+      scepCas: [{ certPem: caCert, keyPem: caKey }],
+    };
+  }
+
+  async teamNames(): Promise<string[]> {
+    const rows = await this.src.query<{ name: string }>('SELECT name FROM teams ORDER BY id');
+    return rows.map((r) => r.name);
+  }
+
+  countDevices(): Promise<number> {
+    return this.src.count('nano_devices');
+  }
+
+  async devicesAfter(cursor: string, limit: number): Promise<ImportedDeviceSet[]> {
+    const b = await readNanoBatch(this.src, 'nano_', cursor, limit, { associationExpiry: true });
+    const hosts = new Map<string, Record<string, unknown>>();
+    if (b.devices.length) {
+      const ids = b.devices.map((d) => d.id);
+      const rows = await this.src.query(
+        `SELECT h.uuid, h.hardware_serial, h.platform, h.hostname, h.computer_name, h.hardware_model, h.os_version,
+                t.name AS team_name, m.installed_from_dep, m.is_personal_enrollment
+           FROM hosts h LEFT JOIN teams t ON t.id = h.team_id LEFT JOIN host_mdm m ON m.host_id = h.id
+          WHERE h.uuid IN (${ids.map(() => '?').join(',')}) ORDER BY h.id`,
+        ids,
+      );
+      for (const r of rows) if (!hosts.has(String(r.uuid))) hosts.set(String(r.uuid), r);
+    }
+    const host = (d: ImportedDevice, personal: boolean): ImportedHost => {
+      const r = hosts.get(d.id);
+      if (!r) return hostFromAuthenticate(d, personal);
+      return {
+        hardwareSerial: String(r.hardware_serial ?? ''),
+        platform: String(r.platform ?? ''),
+        hostname: String(r.hostname ?? ''),
+        computerName: String(r.computer_name ?? ''),
+        hardwareModel: String(r.hardware_model ?? ''),
+        osVersion: String(r.os_version ?? ''),
+        teamName: r.team_name === null || r.team_name === undefined ? null : String(r.team_name),
+        installedFromDep: Boolean(Number(r.installed_from_dep ?? 0)),
+        personal: Boolean(Number(r.is_personal_enrollment ?? 0)) || personal,
+      };
+    };
+    return groupDeviceSets(b.devices, b.users, b.enrollments, b.associations, host);
+  }
+
+  async notCarried(): Promise<NotCarried[]> {
+    const out: NotCarried[] = [];
+    for (const t of leftBehind) {
+      if (!this.tables.has(t.table)) continue;
+      const count = await this.src.count(t.table);
+      if (count) out.push({ what: t.what, count, why: 'not imported' });
+    }
+    const [others] = await this.src.query<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM hosts WHERE platform NOT IN ('darwin','ios','ipados')",
+    );
+    if (Number(others?.n))
+      out.push({
+        what: 'non-Apple hosts (Windows, Linux, Android)',
+        count: Number(others.n),
+        why: 'they re-enroll with Flotilla',
+      });
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.src.close();
+  }
+}
