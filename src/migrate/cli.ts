@@ -18,7 +18,8 @@ export const importUsage = `Usage:
   flotilla import fleet   --from mysql://user:pass@host:3306/fleet --fleet-private-key KEY [options]
 
 Moves Apple devices from NanoMDM or Fleet without any action on the devices: same UDIDs, identity
-certificates (their CA becomes trusted), push certificate and tokens. Idempotent and resumable.
+certificates (their CA becomes trusted), push certificate and tokens; from Fleet also teams, labels
+and configuration profiles with each host's profile status. Idempotent and resumable.
 
 Options:
   --dry-run          read everything, print what would change, write nothing

@@ -38,6 +38,9 @@ export function hostFromAuthenticate(d: ImportedDevice, personal: boolean): Impo
     teamName: null,
     installedFromDep: false,
     personal,
+    labels: [],
+    profiles: [],
+    declarations: [],
   };
 }
 

@@ -1,7 +1,14 @@
 import { groupDeviceSets, hostFromAuthenticate } from './deviceSets.js';
 import { ImportError } from './errors.js';
 import { decryptFleetAsset } from './fleetAssets.js';
+import {
+  fleetDefinitionSchema,
+  fleetOptionalSchema,
+  readFleetDefinitions,
+  readFleetHostExtras,
+} from './fleetDefinitions.js';
 import type {
+  ImportedDefinitions,
   ImportedDevice,
   ImportedDeviceSet,
   ImportedHost,
@@ -15,13 +22,6 @@ import type { SourceDb } from './sourceDb.js';
 /** Fleet tables the import leaves behind, counted for the report when the source has them. */
 const leftBehind: { table: string; what: string }[] = [
   { table: 'nano_commands', what: 'MDM commands and results (command history)' },
-  { table: 'labels', what: 'labels (re-create them, or apply your GitOps files)' },
-  { table: 'mdm_apple_configuration_profiles', what: 'Apple configuration profiles (re-upload them)' },
-  { table: 'mdm_apple_declarations', what: 'Apple declarations (re-upload them)' },
-  {
-    table: 'mdm_windows_configuration_profiles',
-    what: 'Windows profiles (Windows devices are not imported)',
-  },
   { table: 'software_titles', what: 'software titles and installers' },
   { table: 'policies', what: 'policies' },
   { table: 'scripts', what: 'scripts' },
@@ -60,11 +60,21 @@ export class FleetSource implements ImportSource {
         'computer_name',
         'hardware_model',
         'os_version',
+        'label_updated_at',
       ],
       host_mdm: ['host_id', 'enrolled', 'installed_from_dep', 'is_personal_enrollment'],
       teams: ['id', 'name'],
       mdm_config_assets: ['name', 'value', 'deletion_uuid'],
+      ...fleetDefinitionSchema,
     });
+    const optional = Object.fromEntries(
+      Object.entries(fleetOptionalSchema).filter(([table]) => this.tables.has(table)),
+    );
+    if (Object.keys(optional).length) await this.src.requireSchema('Fleet', optional);
+  }
+
+  definitions(): Promise<ImportedDefinitions> {
+    return readFleetDefinitions(this.src, this.tables);
   }
 
   private async asset(name: string): Promise<string | undefined> {
@@ -111,7 +121,7 @@ export class FleetSource implements ImportSource {
     if (b.devices.length) {
       const ids = b.devices.map((d) => d.id);
       const rows = await this.src.query(
-        `SELECT h.uuid, h.hardware_serial, h.platform, h.hostname, h.computer_name, h.hardware_model, h.os_version,
+        `SELECT h.id, h.uuid, h.label_updated_at, h.hardware_serial, h.platform, h.hostname, h.computer_name, h.hardware_model, h.os_version,
                 t.name AS team_name, m.installed_from_dep, m.is_personal_enrollment
            FROM hosts h LEFT JOIN teams t ON t.id = h.team_id LEFT JOIN host_mdm m ON m.host_id = h.id
           WHERE h.uuid IN (${ids.map(() => '?').join(',')}) ORDER BY h.id`,
@@ -119,9 +129,19 @@ export class FleetSource implements ImportSource {
       );
       for (const r of rows) if (!hosts.has(String(r.uuid))) hosts.set(String(r.uuid), r);
     }
+    const extras = await readFleetHostExtras(
+      this.src,
+      this.tables,
+      [...hosts.values()].map((r) => ({
+        id: Number(r.id),
+        uuid: String(r.uuid),
+        labelUpdatedAt: r.label_updated_at === null ? null : String(r.label_updated_at),
+      })),
+    );
     const host = (d: ImportedDevice, personal: boolean): ImportedHost => {
       const r = hosts.get(d.id);
       if (!r) return hostFromAuthenticate(d, personal);
+      const x = extras.get(d.id)!;
       return {
         hardwareSerial: String(r.hardware_serial ?? ''),
         platform: String(r.platform ?? ''),
@@ -132,6 +152,9 @@ export class FleetSource implements ImportSource {
         teamName: r.team_name === null || r.team_name === undefined ? null : String(r.team_name),
         installedFromDep: Boolean(Number(r.installed_from_dep ?? 0)),
         personal: Boolean(Number(r.is_personal_enrollment ?? 0)) || personal,
+        labels: x.labels,
+        profiles: x.profiles,
+        declarations: x.declarations,
       };
     };
     return groupDeviceSets(b.devices, b.users, b.enrollments, b.associations, host);
@@ -144,6 +167,17 @@ export class FleetSource implements ImportSource {
       const count = await this.src.count(t.table);
       if (count) out.push({ what: t.what, count, why: 'not imported' });
     }
+    const [orphans] = await this.src.query<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM host_mdm_apple_profiles hp
+         LEFT JOIN mdm_apple_configuration_profiles p ON p.profile_uuid = hp.profile_uuid
+        WHERE p.profile_uuid IS NULL`,
+    );
+    if (Number(orphans?.n))
+      out.push({
+        what: 'host statuses of Apple profiles deleted in Fleet',
+        count: Number(orphans.n),
+        why: 'removals still in flight in Fleet are not sent again',
+      });
     const [others] = await this.src.query<{ n: number }>(
       "SELECT COUNT(*) AS n FROM hosts WHERE platform NOT IN ('darwin','ios','ipados')",
     );

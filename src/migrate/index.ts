@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { ConfigAssetService } from '../configassets/service.js';
 import type { DB } from '../db/schema.js';
+import { DefinitionStore } from './definitionStore.js';
 import { ImportService } from './service.js';
 import { ImportStore } from './store.js';
 
@@ -12,6 +13,7 @@ export function createImporter(deps: {
 }) {
   return new ImportService(
     new ImportStore(deps.db),
+    new DefinitionStore(deps.db),
     deps.assets,
     async () => `${(await deps.serverUrl()).replace(/\/$/, '')}/mdm/apple/mdm`,
   );

@@ -60,6 +60,95 @@ export interface ImportedHost {
   teamName: string | null;
   installedFromDep: boolean;
   personal: boolean;
+  /** The host's standing in the source's own (not built-in) labels: evaluated member or not. */
+  labels: { name: string; isMember: boolean }[];
+  /** The source's per-host Apple profile and declaration status rows, by the source's uuids. */
+  profiles: ImportedHostProfile[];
+  declarations: ImportedHostDeclaration[];
+}
+
+/** A per-host Apple profile status row of the source (Fleet's host_mdm_apple_profiles). */
+export interface ImportedHostProfile {
+  profileUuid: string;
+  identifier: string;
+  name: string;
+  status: string | null;
+  operationType: string;
+  detail: string | null;
+  commandUuid: string;
+  /** Hex MD5 the row was queued with (compared with the definition's to tell an edited profile). */
+  checksum: string;
+  retries: number;
+  scope: string;
+}
+
+/** A per-host declaration status row of the source (Fleet's host_mdm_apple_declarations). */
+export interface ImportedHostDeclaration {
+  declarationUuid: string;
+  identifier: string;
+  name: string;
+  status: string | null;
+  operationType: string;
+  detail: string | null;
+  /** Hex of the token the row was queued with. */
+  token: string;
+  scope: string;
+}
+
+/** A label of the source that is not one of the built-in labels every server has. */
+export interface ImportedLabel {
+  name: string;
+  description: string;
+  query: string;
+  platform: string;
+  /** 0 = dynamic (osquery query), 1 = manual (host list), 2 = host vitals (not imported). */
+  membershipType: number;
+  createdAt: string;
+}
+
+/** A label reference of a profile: its name, whether the label still existed, and the mode. */
+export interface ImportedLabelRef {
+  labelName: string;
+  broken: boolean;
+  exclude: boolean;
+  requireAll: boolean;
+}
+
+interface ImportedDefinition {
+  /** The source's uuid (kept when it has our prefix for its kind). */
+  uuid: string;
+  /** The source team's name (null: no team). */
+  teamName: string | null;
+  name: string;
+  createdAt: string;
+  uploadedAt: string;
+  labels: ImportedLabelRef[];
+}
+
+export interface ImportedAppleProfile extends ImportedDefinition {
+  mobileconfig: Buffer;
+  /** Hex MD5 the source keeps (its host rows carry the same when up to date). */
+  sourceChecksum: string;
+}
+
+export interface ImportedWindowsProfile extends ImportedDefinition {
+  syncml: string;
+}
+
+export interface ImportedDeclaration extends ImportedDefinition {
+  rawJson: string;
+  /** Hex of the source's token (its host rows carry the same when up to date). */
+  sourceToken: string;
+}
+
+/** Labels and profiles of the source, with their label scoping. */
+export interface ImportedDefinitions {
+  labels: ImportedLabel[];
+  /** Names of the source's built-in labels (matched to ours by name). */
+  builtinLabelNames: string[];
+  appleProfiles: ImportedAppleProfile[];
+  windowsProfiles: ImportedWindowsProfile[];
+  declarations: ImportedDeclaration[];
 }
 
 export interface ImportedDeviceSet {
@@ -95,6 +184,8 @@ export interface ImportSource {
   /** Throws ImportError when a secret cannot be read (e.g. a wrong private key). */
   serverAssets(): Promise<ImportedServerAssets>;
   teamNames(): Promise<string[]>;
+  /** Labels and profiles (none for sources that have no such thing). */
+  definitions(): Promise<ImportedDefinitions>;
   countDevices(): Promise<number>;
   devicesAfter(cursor: string, limit: number): Promise<ImportedDeviceSet[]>;
   notCarried(): Promise<NotCarried[]>;

@@ -1,6 +1,12 @@
 import { groupDeviceSets, hostFromAuthenticate } from './deviceSets.js';
 import { ImportError } from './errors.js';
-import type { ImportedDeviceSet, ImportedServerAssets, ImportSource, NotCarried } from './model.js';
+import type {
+  ImportedDefinitions,
+  ImportedDeviceSet,
+  ImportedServerAssets,
+  ImportSource,
+  NotCarried,
+} from './model.js';
 import { nanoSchema, readNanoBatch } from './nanoRows.js';
 import type { SourceDb } from './sourceDb.js';
 
@@ -50,6 +56,11 @@ export class NanoMdmSource implements ImportSource {
 
   async teamNames(): Promise<string[]> {
     return [];
+  }
+
+  /** NanoMDM has no labels or profiles. */
+  async definitions(): Promise<ImportedDefinitions> {
+    return { labels: [], builtinLabelNames: [], appleProfiles: [], windowsProfiles: [], declarations: [] };
   }
 
   countDevices(): Promise<number> {

@@ -1,12 +1,30 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { AssetName, type ConfigAssetService } from '../configassets/service.js';
+import { dbNow } from '../db/dialect.js';
 import { ImportError } from './errors.js';
 import type { ImportedServerAssets, ImportSource, NotCarried } from './model.js';
+import type { DefinitionStore } from './definitionStore.js';
+import { planCounts, planDefinitions, type DefinitionPlan } from './definitions.js';
 import { addCounts, emptyCounts, type ImportCounts, type ImportStore } from './store.js';
 
 export interface ImportOptions {
   dryRun: boolean;
   batchSize: number;
+  /**
+   * Test hook standing for a crash: throw after this many batches were committed (the run stays
+   * unfinished with its saved position, as after a crash). Not a CLI option.
+   */
+  failAfterBatches?: number;
+}
+
+/** Labels and profile definitions written (or, in a dry run, that would be written). */
+export interface DefinitionCounts {
+  labels: number;
+  appleProfiles: number;
+  windowsProfiles: number;
+  declarations: number;
+  /** Labels and definitions this server already had (left unchanged). */
+  alreadyPresent: number;
 }
 
 export type AssetOutcome = 'imported' | 'unchanged' | 'not in source';
@@ -19,6 +37,7 @@ export interface ImportReport {
   /** Written (or, in a dry run, that would be written). */
   counts: ImportCounts;
   teamsCreated: number;
+  definitions: DefinitionCounts;
   apns: AssetOutcome;
   /** Imported SCEP CAs newly trusted for device identities. */
   scepCasTrusted: number;
@@ -63,6 +82,7 @@ function checkPair(what: string, certPem: string, keyPem: string | undefined): X
 export class ImportService {
   constructor(
     private readonly store: ImportStore,
+    private readonly definitionStore: DefinitionStore,
     private readonly assets: ConfigAssetService,
     /** This server's check-in URL (host_mdm.server_url of imported hosts). */
     private readonly mdmServerUrl: () => Promise<string>,
@@ -73,31 +93,47 @@ export class ImportService {
     const incoming = await source.serverAssets();
     const plan = await this.planAssets(incoming);
     const teamNames = await source.teamNames();
+    const definitions = await source.definitions();
     const total = await source.countDevices();
     const notCarried = await source.notCarried();
+    const have = {
+      labels: await this.definitionStore.labels(),
+      ...(await this.definitionStore.definitions()),
+    };
     const report: ImportReport = {
       source: source.key,
       dryRun: opts.dryRun,
       counts: emptyCounts(),
       teamsCreated: 0,
+      definitions: { labels: 0, appleProfiles: 0, windowsProfiles: 0, declarations: 0, alreadyPresent: 0 },
       apns: plan.apns,
       scepCasTrusted: plan.newCas.length,
       notCarried,
     };
     if (opts.dryRun) {
-      report.teamsCreated = teamNames.length - (await this.store.knownTeams(teamNames)).size;
-      report.counts = await this.wouldWrite(source, total, opts.batchSize, progress);
+      const known = await this.store.knownTeams(teamNames);
+      const defPlan = planDefinitions(definitions, have, known);
+      report.teamsCreated = teamNames.length - known.size;
+      report.definitions = planCounts(defPlan);
+      report.notCarried = [...notCarried, ...defPlan.notCarried];
+      report.counts = await this.wouldWrite(source, total, opts.batchSize, defPlan, progress);
       return report;
     }
     await this.writeAssets(incoming, plan);
     const teams = await this.store.ensureTeams(teamNames);
     report.teamsCreated = teams.created;
+    const defPlan = planDefinitions(definitions, have, teams.ids);
+    report.definitions = planCounts(defPlan);
+    report.notCarried = [...notCarried, ...defPlan.notCarried];
+    const allLabelIds = await this.definitionStore.write(defPlan.writes, dbNow());
+    const labelIds = new Map([...allLabelIds].filter(([name]) => defPlan.labelNames.has(name)));
     const run = await this.store.startRun(source.key, source.kind);
     if (run.cursor) report.resumedAfter = run.cursor;
     let cursor = run.cursor;
     let counts = run.counts;
     let done = run.counts.devices + run.counts.alreadyPresent;
     const url = await this.mdmServerUrl();
+    let batches = 0;
     for (;;) {
       const sets = await source.devicesAfter(cursor, opts.batchSize);
       if (sets.length === 0) break;
@@ -107,10 +143,15 @@ export class ImportService {
         cursor,
         teams: teams.ids,
         mdmServerUrl: url,
+        labelIds,
+        profiles: defPlan.profiles,
+        declarations: defPlan.declarations,
       });
       counts = addCounts(counts, wrote);
       done += sets.length;
       progress(Math.min(done, total), total);
+      if (++batches === opts.failAfterBatches)
+        throw new Error(`import stopped after ${batches} batches (failAfterBatches)`);
     }
     await this.store.finishRun(source.key);
     report.counts = counts;
@@ -122,6 +163,7 @@ export class ImportService {
     source: ImportSource,
     total: number,
     batchSize: number,
+    defPlan: DefinitionPlan,
     progress: Progress,
   ): Promise<ImportCounts> {
     const counts = emptyCounts();
@@ -143,6 +185,12 @@ export class ImportService {
         counts.enrollments += s.enrollments.length;
         counts.certificates += s.associations.length;
         if (s.host && !hosts.has(s.device.id)) counts.hosts++;
+        if (s.host) {
+          counts.labelMemberships += s.host.labels.filter((l) => defPlan.labelNames.has(l.name)).length;
+          counts.profileStatuses +=
+            s.host.profiles.filter((p) => defPlan.profiles.has(p.profileUuid)).length +
+            s.host.declarations.filter((d) => defPlan.declarations.has(d.declarationUuid)).length;
+        }
       }
       done += sets.length;
       progress(Math.min(done, total), total);

@@ -3,7 +3,17 @@ import { dbNow, insertIgnore, upsert } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
 import { mdmSolutionIdIn, writeBuiltinMemberships } from '../hosts/store.js';
 import { defaultTeamConfig } from '../teams/teamJson.js';
-import type { ImportedDeviceSet } from './model.js';
+import type { MappedDefinition } from './definitions.js';
+import type { ImportedDeviceSet, ImportedHost } from './model.js';
+
+/** Where a batch's per-host rows point: our label ids and definitions by the source's names and uuids. */
+export interface BatchTargets {
+  teams: Map<string, number>;
+  mdmServerUrl: string;
+  labelIds: Map<string, number>;
+  profiles: Map<string, MappedDefinition>;
+  declarations: Map<string, MappedDefinition>;
+}
 
 /** What a batch (or a whole import) wrote. */
 export interface ImportCounts {
@@ -12,12 +22,25 @@ export interface ImportCounts {
   users: number;
   certificates: number;
   hosts: number;
+  /** Imported hosts' memberships in the source's own labels (member or known non-member). */
+  labelMemberships: number;
+  /** Imported hosts' Apple profile and declaration status rows. */
+  profileStatuses: number;
   /** Devices the target already knew: left as they are (a re-run, or the device moved already). */
   alreadyPresent: number;
 }
 
 export function emptyCounts(): ImportCounts {
-  return { devices: 0, enrollments: 0, users: 0, certificates: 0, hosts: 0, alreadyPresent: 0 };
+  return {
+    devices: 0,
+    enrollments: 0,
+    users: 0,
+    certificates: 0,
+    hosts: 0,
+    labelMemberships: 0,
+    profileStatuses: 0,
+    alreadyPresent: 0,
+  };
 }
 
 export function addCounts(a: ImportCounts, b: ImportCounts): ImportCounts {
@@ -131,7 +154,7 @@ export class ImportStore {
   /** Writes one batch of devices and moves the run's cursor past it, in one transaction. */
   async writeBatch(
     sets: ImportedDeviceSet[],
-    ctx: { source: string; cursor: string; teams: Map<string, number>; mdmServerUrl: string },
+    ctx: BatchTargets & { source: string; cursor: string },
   ): Promise<ImportCounts> {
     return this.db.transaction().execute(async (trx) => {
       const counts = emptyCounts();
@@ -252,7 +275,7 @@ export class ImportStore {
   private async writeHost(
     trx: Transaction<DB>,
     set: ImportedDeviceSet,
-    ctx: { teams: Map<string, number>; mdmServerUrl: string },
+    ctx: BatchTargets,
     counts: ImportCounts,
   ): Promise<void> {
     const h = set.host!;
@@ -297,6 +320,92 @@ export class ImportStore {
       },
       ['host_id'],
       [],
+    );
+    await this.writeHostRows(trx, hostId, uuid, h, ctx, counts);
+  }
+
+  /**
+   * The host's label memberships and profile status rows as the source had them, so the profile
+   * manager does not send again what the device already has (same definition, same checksum or
+   * token). A row the source had queued but not yet answered ('pending') is marked to be sent
+   * again (status NULL): its command is not carried over. Rows already here are kept.
+   */
+  private async writeHostRows(
+    trx: Transaction<DB>,
+    hostId: number,
+    uuid: string,
+    h: ImportedHost,
+    ctx: BatchTargets,
+    counts: ImportCounts,
+  ): Promise<void> {
+    const now = dbNow();
+    counts.labelMemberships += await insertIgnore(
+      trx,
+      'label_membership',
+      h.labels.flatMap((l) => {
+        const id = ctx.labelIds.get(l.name);
+        return id === undefined
+          ? []
+          : [
+              {
+                host_id: hostId,
+                label_id: id,
+                is_member: l.isMember ? 1 : 0,
+                created_at: now,
+                updated_at: now,
+              },
+            ];
+      }),
+    );
+    const queued = (status: string | null) => (status === 'pending' ? null : status);
+    counts.profileStatuses += await insertIgnore(
+      trx,
+      'host_mdm_apple_profiles',
+      h.profiles.flatMap((p) => {
+        const def = ctx.profiles.get(p.profileUuid);
+        if (!def) return [];
+        return [
+          {
+            host_uuid: uuid,
+            profile_uuid: def.uuid,
+            profile_identifier: p.identifier,
+            profile_name: p.name,
+            status: queued(p.status),
+            operation_type: p.operationType,
+            detail: p.detail,
+            command_uuid: queued(p.status) === null ? '' : p.commandUuid,
+            checksum: p.checksum === def.sourceContent ? def.content : p.checksum,
+            retries: p.retries,
+            scope: p.scope,
+            created_at: now,
+            updated_at: now,
+          },
+        ];
+      }),
+    );
+    counts.profileStatuses += await insertIgnore(
+      trx,
+      'host_mdm_apple_declarations',
+      h.declarations.flatMap((d) => {
+        const def = ctx.declarations.get(d.declarationUuid);
+        if (!def) return [];
+        const token = d.token.toUpperCase();
+        return [
+          {
+            host_uuid: uuid,
+            declaration_uuid: def.uuid,
+            declaration_identifier: d.identifier,
+            declaration_name: d.name,
+            status: queued(d.status),
+            operation_type: d.operationType,
+            detail: d.detail,
+            token: token === def.sourceContent ? def.content : token,
+            scope: d.scope,
+            created_at: now,
+            updated_at: now,
+          },
+        ];
+      }),
     );
   }
 }

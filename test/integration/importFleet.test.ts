@@ -1,46 +1,21 @@
-import { createCipheriv, createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SimulatedAppleDevice } from '../../src/apple/sim/device.js';
 import { createCertificateAuthority } from '../../src/crypto/certificateAuthority.js';
 import { createImporter, FleetSource, SourceDb } from '../../src/migrate/index.js';
 import { issueDeviceIdentity } from '../helpers/appleDevice.js';
-import { createSourceDatabase } from '../helpers/importSource.js';
+import {
+  createSourceDatabase,
+  fleetDefs,
+  fleetEncrypt,
+  fleetKey,
+  fleetTablesSql,
+  seedFleetDefinitions,
+  seedFleetHost,
+} from '../helpers/importSource.js';
 import { describeEachDialect } from '../helpers/testServer.js';
 
 const topic = 'com.apple.mgmt.External.5f0c9a1b-2c3d-4e5f-9a0b-1c2d3e4f5a6b';
-const fleetKey = 'fleet-server-private-key-0123456789abcdef';
-
-/** Fleet's sealing of mdm_config_assets: the bytes nonce ‖ AES-256-GCM ciphertext ‖ tag, key = first 32 bytes. */
-function fleetEncrypt(plain: string): Buffer {
-  const nonce = randomBytes(12);
-  const c = createCipheriv('aes-256-gcm', Buffer.from(fleetKey).subarray(0, 32), nonce);
-  const ct = Buffer.concat([c.update(plain), c.final()]);
-  return Buffer.concat([nonce, ct, c.getAuthTag()]);
-}
-
-/** The Fleet tables the import reads, with Fleet's column names (fleet-data-model.md). */
-const fleetTables = `
-CREATE TABLE teams (id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255) NOT NULL UNIQUE);
-CREATE TABLE hosts (id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, uuid VARCHAR(255) NOT NULL DEFAULT '', hardware_serial VARCHAR(255) NOT NULL DEFAULT '',
-  platform VARCHAR(255) NOT NULL DEFAULT '', team_id INT UNSIGNED NULL, hostname VARCHAR(255) NOT NULL DEFAULT '', computer_name VARCHAR(255) NOT NULL DEFAULT '',
-  hardware_model VARCHAR(255) NOT NULL DEFAULT '', os_version VARCHAR(255) NOT NULL DEFAULT '');
-CREATE TABLE host_mdm (host_id INT UNSIGNED PRIMARY KEY, enrolled TINYINT(1) NOT NULL DEFAULT 0, server_url VARCHAR(255) NOT NULL DEFAULT '',
-  installed_from_dep TINYINT(1) NOT NULL DEFAULT 0, is_personal_enrollment TINYINT(1) NOT NULL DEFAULT 0);
-CREATE TABLE mdm_config_assets (id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255) NOT NULL, value LONGBLOB NOT NULL,
-  md5_checksum BINARY(16) NOT NULL, created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, deleted_at TIMESTAMP NULL, deletion_uuid VARCHAR(127) NOT NULL DEFAULT '');
-CREATE TABLE nano_devices (id VARCHAR(255) PRIMARY KEY, identity_cert TEXT NULL, serial_number VARCHAR(127) NULL, unlock_token MEDIUMBLOB NULL,
-  unlock_token_at TIMESTAMP NULL, authenticate TEXT NOT NULL, authenticate_at TIMESTAMP NOT NULL, token_update TEXT NULL, token_update_at TIMESTAMP NULL,
-  bootstrap_token_b64 TEXT NULL, bootstrap_token_at TIMESTAMP NULL, platform VARCHAR(255) NOT NULL DEFAULT '', created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
-CREATE TABLE nano_users (id VARCHAR(255) NOT NULL, device_id VARCHAR(255) NOT NULL, user_short_name VARCHAR(255) NULL, user_long_name VARCHAR(255) NULL,
-  token_update TEXT NULL, token_update_at TIMESTAMP NULL, PRIMARY KEY (id, device_id));
-CREATE TABLE nano_enrollments (id VARCHAR(255) PRIMARY KEY, device_id VARCHAR(255) NOT NULL, user_id VARCHAR(255) NULL, type VARCHAR(31) NOT NULL,
-  topic VARCHAR(255) NOT NULL, push_magic VARCHAR(127) NOT NULL, token_hex VARCHAR(255) NOT NULL, enabled TINYINT(1) NOT NULL DEFAULT 1,
-  token_update_tally INT NOT NULL DEFAULT 1, last_seen_at TIMESTAMP NOT NULL, enrolled_from_migration TINYINT(1) NOT NULL DEFAULT 0,
-  created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
-CREATE TABLE nano_cert_auth_associations (id VARCHAR(255) NOT NULL, sha256 CHAR(64) NOT NULL, cert_not_valid_after TIMESTAMP NULL, PRIMARY KEY (id, sha256));
-CREATE TABLE nano_commands (command_uuid VARCHAR(127) PRIMARY KEY);
-CREATE TABLE policies (id INT UNSIGNED AUTO_INCREMENT PRIMARY KEY, name VARCHAR(255));
-`;
 
 describeEachDialect('flotilla import fleet', (server) => {
   let source: Awaited<ReturnType<typeof createSourceDatabase>>;
@@ -59,10 +34,10 @@ describeEachDialect('flotilla import fleet', (server) => {
   beforeAll(async () => {
     source = await createSourceDatabase('fleet_src');
     const c = source.conn;
-    await c.query(fleetTables);
+    await c.query(fleetTablesSql);
     const identity = await issueDeviceIdentity(server(), { CN: 'fleet device' }, fleetCa);
     device = new SimulatedAppleDevice({ serverUrl: server().url, topic, identity, serial: 'C02FLEET001' });
-    const x = new X509Certificate(identity.certPem);
+    expect(new X509Certificate(identity.certPem).issuer).toContain('Fleet SCEP CA');
     for (const [name, v] of [
       ['ca_cert', fleetCa.certPem],
       ['ca_key', fleetCa.keyPem],
@@ -73,41 +48,61 @@ describeEachDialect('flotilla import fleet', (server) => {
         'INSERT INTO mdm_config_assets (name, value, md5_checksum) VALUES (?, ?, UNHEX(MD5(?)))',
         [name, fleetEncrypt(v), v],
       );
-    await c.query("INSERT INTO teams (name) VALUES ('Workstations')");
-    await c.query(
-      "INSERT INTO hosts (uuid, hardware_serial, platform, team_id, hostname, computer_name, hardware_model, os_version) VALUES (?, ?, 'darwin', 1, 'mac-1', 'Mac 1', 'Mac15,3', 'macOS 14.4.1')",
-      [device.udid, device.serial],
-    );
-    await c.query(
-      "INSERT INTO host_mdm (host_id, enrolled, server_url) VALUES (1, 1, 'https://fleet.example.com/mdm/apple/mdm')",
-    );
-    await c.query(
-      'INSERT INTO nano_devices (id, identity_cert, serial_number, authenticate, authenticate_at, platform) VALUES (?, ?, ?, \'<?xml version="1.0"?><plist version="1.0"><dict/></plist>\', NOW(), \'darwin\')',
-      [device.udid, identity.certPem, device.serial],
-    );
-    await c.query(
-      "INSERT INTO nano_enrollments (id, device_id, type, topic, push_magic, token_hex, last_seen_at) VALUES (?, ?, 'Device', ?, ?, ?, NOW())",
-      [device.udid, device.udid, topic, device.pushMagic, device.pushTokenHex],
-    );
-    await c.query(
-      'INSERT INTO nano_cert_auth_associations (id, sha256, cert_not_valid_after) VALUES (?, ?, ?)',
-      [
-        device.udid,
-        createHash('sha256').update(x.raw).digest('hex'),
-        new Date(x.validTo).toISOString().slice(0, 19).replace('T', ' '),
-      ],
-    );
+    await seedFleetDefinitions(c);
+    await seedFleetHost(c, {
+      hostId: 1,
+      udid: device.udid,
+      serial: device.serial,
+      certPem: identity.certPem,
+      topic,
+      pushMagic: device.pushMagic,
+      pushTokenHex: device.pushTokenHex,
+    });
     await c.query("INSERT INTO policies (name) VALUES ('Firewall on'), ('Gatekeeper on')");
   });
   afterAll(async () => {
     await source?.drop();
   });
 
+  /** What the import writes besides devices: labels, profiles, their label rows, host rows. */
+  async function definitionsSnapshot() {
+    const db = server().testDb.database.db;
+    return {
+      labels: await db.selectFrom('labels').select(['name', 'label_type']).orderBy('name').execute(),
+      apple: await db
+        .selectFrom('mdm_apple_configuration_profiles')
+        .select('profile_uuid')
+        .orderBy('profile_uuid')
+        .execute(),
+      windows: await db
+        .selectFrom('mdm_windows_configuration_profiles')
+        .select('profile_uuid')
+        .orderBy('profile_uuid')
+        .execute(),
+      declarations: await db
+        .selectFrom('mdm_apple_declarations')
+        .select('declaration_uuid')
+        .orderBy('declaration_uuid')
+        .execute(),
+      labelRows: await db
+        .selectFrom('mdm_configuration_profile_labels')
+        .select(['label_name'])
+        .orderBy('label_name')
+        .execute(),
+      hostRows: await db
+        .selectFrom('host_mdm_apple_profiles')
+        .select(['host_uuid', 'profile_uuid'])
+        .orderBy('profile_uuid')
+        .execute(),
+    };
+  }
+
   it('refuses a wrong Fleet private key and writes nothing', async () => {
     const db = server().testDb.database.db;
     const before = [
       await db.selectFrom('nano_devices').select('id').execute(),
       await db.selectFrom('mdm_config_assets').select(['name', 'deletion_uuid']).orderBy('id').execute(),
+      await definitionsSnapshot(),
     ];
     const src = new FleetSource(await SourceDb.open(source.url), 'not-the-key-not-the-key-not-the-key-0000');
     try {
@@ -120,11 +115,32 @@ describeEachDialect('flotilla import fleet', (server) => {
     expect([
       await db.selectFrom('nano_devices').select('id').execute(),
       await db.selectFrom('mdm_config_assets').select(['name', 'deletion_uuid']).orderBy('id').execute(),
+      await definitionsSnapshot(),
     ]).toEqual(before);
   });
 
-  it('imports hosts, teams, push certificate and CA; the device checks in with its Fleet identity', async () => {
+  it('dry run: counts labels, profiles and host rows that would come over, writes nothing', async () => {
+    const before = await definitionsSnapshot();
+    const src = new FleetSource(await SourceDb.open(source.url), fleetKey);
+    try {
+      const r = await importer().run(src, { dryRun: true, batchSize: 10 });
+      expect(r.definitions).toEqual({
+        labels: 3,
+        appleProfiles: 1,
+        windowsProfiles: 1,
+        declarations: 1,
+        alreadyPresent: 0,
+      });
+      expect(r.counts).toMatchObject({ devices: 1, hosts: 1, labelMemberships: 3, profileStatuses: 2 });
+    } finally {
+      await src.close();
+    }
+    expect(await definitionsSnapshot()).toEqual(before);
+  });
+
+  it('imports hosts, teams, labels, profiles and host statuses; the device checks in and gets nothing sent again', async () => {
     const srv = server();
+    const db = srv.testDb.database.db;
     const src = new FleetSource(await SourceDb.open(source.url), fleetKey);
     try {
       const r = await importer().run(src, { dryRun: false, batchSize: 10 });
@@ -134,11 +150,23 @@ describeEachDialect('flotilla import fleet', (server) => {
         users: 0,
         certificates: 1,
         hosts: 1,
+        labelMemberships: 3,
+        profileStatuses: 2,
         alreadyPresent: 0,
       });
       expect(r.teamsCreated).toBe(1);
+      expect(r.definitions).toEqual({
+        labels: 3,
+        appleProfiles: 1,
+        windowsProfiles: 1,
+        declarations: 1,
+        alreadyPresent: 0,
+      });
       expect(r.apns).toBe('imported');
-      expect(r.notCarried).toEqual([{ what: 'policies', count: 2, why: 'not imported' }]);
+      expect(r.notCarried).toEqual([
+        { what: 'policies', count: 2, why: 'not imported' },
+        { what: 'Apple profiles Fleet manages itself', count: 1, why: 'Flotilla installs its own' },
+      ]);
     } finally {
       await src.close();
     }
@@ -148,13 +176,154 @@ describeEachDialect('flotilla import fleet', (server) => {
       computer_name: 'Mac 1',
       os_version: 'macOS 14.4.1',
     });
-    const team = await srv.testDb.database.db
+    const team = await db
       .selectFrom('teams')
       .select('id')
       .where('name', '=', 'Workstations')
       .executeTakeFirstOrThrow();
     expect(host?.team_id).toBe(Number(team.id));
     expect((await srv.app.services.assets.getOne('apns_cert'))?.toString()).toBe(apns.certPem);
-    expect(await device.connect()).toEqual([]);
+
+    // Labels: Fleet's own come over with their definitions; the built-in one is ours already.
+    const labels = await db
+      .selectFrom('labels')
+      .select(['id', 'name', 'query', 'label_type', 'label_membership_type'])
+      .where('name', 'in', ['Executives', 'Has Chrome', 'Low disk', 'macOS'])
+      .orderBy('name')
+      .execute();
+    expect(
+      labels.map((l) => [l.name, Number(l.label_type), Number(l.label_membership_type), l.query]),
+    ).toEqual([
+      ['Executives', 0, 1, ''],
+      ['Has Chrome', 0, 0, "SELECT 1 FROM apps WHERE bundle_identifier = 'com.google.Chrome';"],
+      ['Low disk', 0, 0, 'SELECT 1 FROM disk_info WHERE free < 10;'],
+      ['macOS', 1, 0, "SELECT 1 FROM os_version WHERE platform = 'darwin';"],
+    ]);
+    const id = new Map(labels.map((l) => [l.name, Number(l.id)]));
+    const members = await db
+      .selectFrom('label_membership')
+      .select(['label_id', 'is_member'])
+      .where('host_id', '=', host!.id)
+      .where('label_id', 'in', [...id.values()])
+      .orderBy('label_id')
+      .execute();
+    expect(members.map((m) => [Number(m.label_id), Number(m.is_member)])).toEqual(
+      [
+        [id.get('Executives'), 1],
+        [id.get('Has Chrome'), 0],
+        [id.get('Low disk'), 1],
+        [id.get('macOS'), 1],
+      ].sort((a, b) => a[0]! - b[0]!),
+    );
+
+    // Profiles keep Fleet's uuids and their label scoping; Fleet's own fleetd profile stays behind.
+    const apple = await db.selectFrom('mdm_apple_configuration_profiles').selectAll().execute();
+    expect(apple.map((p) => [p.profile_uuid, Number(p.team_id), p.identifier, p.name])).toEqual([
+      [fleetDefs.dockUuid, Number(team.id), 'com.example.dock', 'Dock'],
+    ]);
+    expect(Buffer.from(apple[0].mobileconfig).toString()).toBe(fleetDefs.dock);
+    const windows = await db.selectFrom('mdm_windows_configuration_profiles').selectAll().execute();
+    expect(windows.map((p) => [p.profile_uuid, Number(p.team_id), p.name, p.syncml])).toEqual([
+      [fleetDefs.cameraUuid, Number(team.id), 'Camera off', fleetDefs.camera],
+    ]);
+    const decls = await db.selectFrom('mdm_apple_declarations').selectAll().execute();
+    expect(decls.map((d) => [d.declaration_uuid, d.identifier, d.name, d.raw_json])).toEqual([
+      [fleetDefs.passcodeUuid, 'com.example.passcode', 'Passcode', fleetDefs.passcode],
+    ]);
+    const scoping = await db
+      .selectFrom('mdm_configuration_profile_labels')
+      .select([
+        'apple_profile_uuid',
+        'windows_profile_uuid',
+        'label_name',
+        'label_id',
+        'exclude',
+        'require_all',
+      ])
+      .orderBy('label_name')
+      .execute();
+    expect(
+      scoping.map((s) => [
+        s.apple_profile_uuid,
+        s.windows_profile_uuid,
+        s.label_name,
+        Number(s.label_id),
+        Number(s.exclude),
+      ]),
+    ).toEqual([
+      [fleetDefs.dockUuid, null, 'Executives', id.get('Executives'), 0],
+      [null, fleetDefs.cameraUuid, 'Has Chrome', id.get('Has Chrome'), 1],
+    ]);
+    const declScoping = await db
+      .selectFrom('mdm_declaration_labels')
+      .select(['apple_declaration_uuid', 'label_id'])
+      .execute();
+    expect(declScoping.map((s) => [s.apple_declaration_uuid, Number(s.label_id)])).toEqual([
+      [fleetDefs.passcodeUuid, id.get('Low disk')],
+    ]);
+
+    // The host's statuses come over as Fleet had them, so the profile manager sends nothing again.
+    const hostRowsOf = () =>
+      db
+        .selectFrom('host_mdm_apple_profiles')
+        .select(['profile_uuid', 'status', 'operation_type', 'command_uuid', 'checksum'])
+        .where('host_uuid', '=', device.udid)
+        .where('profile_uuid', '=', fleetDefs.dockUuid)
+        .execute();
+    const declRowsOf = () =>
+      db
+        .selectFrom('host_mdm_apple_declarations')
+        .select(['declaration_uuid', 'status', 'operation_type', 'token'])
+        .where('host_uuid', '=', device.udid)
+        .execute();
+    expect(await hostRowsOf()).toEqual([
+      {
+        profile_uuid: fleetDefs.dockUuid,
+        status: 'verified',
+        operation_type: 'install',
+        command_uuid: 'cmd-dock-1',
+        checksum: apple[0].checksum,
+      },
+    ]);
+    expect(await declRowsOf()).toEqual([
+      {
+        declaration_uuid: fleetDefs.passcodeUuid,
+        status: 'verified',
+        operation_type: 'install',
+        token: decls[0].token,
+      },
+    ]);
+    await srv.app.services.profileManager.tick();
+    expect((await hostRowsOf())[0]).toMatchObject({ status: 'verified', command_uuid: 'cmd-dock-1' });
+    expect((await declRowsOf())[0]).toMatchObject({ status: 'verified', token: decls[0].token });
+
+    // The device checks in with its Fleet identity; nothing it has is installed again.
+    const handled = await device.connect();
+    expect(device.profiles.has('com.example.dock')).toBe(false);
+    expect(handled.map((h) => h.requestType)).not.toContain('DeclarativeManagement');
+    expect((await hostRowsOf())[0]).toMatchObject({ status: 'verified', command_uuid: 'cmd-dock-1' });
+
+    // A second run changes nothing.
+    const before = await definitionsSnapshot();
+    const again = new FleetSource(await SourceDb.open(source.url), fleetKey);
+    try {
+      const r2 = await importer().run(again, { dryRun: false, batchSize: 10 });
+      expect(r2.definitions).toEqual({
+        labels: 0,
+        appleProfiles: 0,
+        windowsProfiles: 0,
+        declarations: 0,
+        alreadyPresent: 6,
+      });
+      expect(r2.counts).toMatchObject({
+        devices: 0,
+        labelMemberships: 0,
+        profileStatuses: 0,
+        alreadyPresent: 1,
+      });
+    } finally {
+      await again.close();
+    }
+    expect(await definitionsSnapshot()).toEqual(before);
   });
 });

@@ -151,6 +151,8 @@ describeEachDialect('flotilla import nanomdm', (server) => {
         users: 0,
         certificates: 1,
         hosts: 1,
+        labelMemberships: 0,
+        profileStatuses: 0,
         alreadyPresent: 0,
       });
       expect(r.apns).toBe('imported');
@@ -181,6 +183,8 @@ describeEachDialect('flotilla import nanomdm', (server) => {
         users: 0,
         certificates: 1,
         hosts: 1,
+        labelMemberships: 0,
+        profileStatuses: 0,
         alreadyPresent: 0,
       });
     } finally {
@@ -238,6 +242,8 @@ describeEachDialect('flotilla import nanomdm', (server) => {
         users: 0,
         certificates: 0,
         hosts: 0,
+        labelMemberships: 0,
+        profileStatuses: 0,
         alreadyPresent: 1,
       });
       expect(r2.apns).toBe('unchanged');
