@@ -120,7 +120,7 @@ export function createServices(config: Config, database: Database, serverKey: st
     hostStore,
     hostEvents,
     identityCa: () => appleScep.caCertificate(),
-    importedCas: () => appleScep.importedCaCertificates(),
+    importedCas: () => appleScep.trustedOtherCaCertificates(),
     serverUrl: () => appConfig.serverUrl(),
     onCertificateAssociated: (der, deviceId) => appleScep.associateEnrollment(der, deviceId),
     declarativeManagement: (req) => declarativeManagement.handle(req),

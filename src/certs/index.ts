@@ -5,6 +5,8 @@ import { AssetName, type ConfigAssetService } from '../configassets/service.js';
 import type { DB } from '../db/schema.js';
 import { CertificateExpiryService, type CertificateSources } from './service.js';
 import { CertificateExpiryStore } from './store.js';
+import { DiskEncryptionStore } from '../diskencryption/keyStore.js';
+import { CaRotationService, previousCaPems, rotatedCaActivity } from './rotation.js';
 
 /**
  * Builds expiry monitoring over the areas that own the certificates: the APNs certificate and
@@ -24,10 +26,20 @@ export function createCertificates(deps: {
     apns: () => deps.apns.status(),
     abmTokens: () => deps.abmTokens.list(),
     builtinCas: async () => {
-      const a = await deps.assets.get([AssetName.appleScepCaCert, AssetName.windowsWstepCert]);
+      const a = await deps.assets.get(
+        [
+          AssetName.appleScepCaCert,
+          AssetName.windowsWstepCert,
+          AssetName.applePreviousCaCerts,
+          AssetName.windowsPreviousCaCerts,
+        ],
+        { maxAgeMs: 60_000 },
+      );
       return {
         appleScep: a[AssetName.appleScepCaCert]?.toString(),
         windowsWstep: a[AssetName.windowsWstepCert]?.toString(),
+        appleScepPrevious: previousCaPems(a[AssetName.applePreviousCaCerts]?.toString()),
+        windowsWstepPrevious: previousCaPems(a[AssetName.windowsPreviousCaCerts]?.toString()),
       };
     },
   };
@@ -40,5 +52,22 @@ export function createCertificates(deps: {
   );
 }
 
+/** Builds the rotation of the built-in CAs (`flotilla certs rotate-ca`). */
+export function createCaRotation(deps: {
+  db: Kysely<DB>;
+  logger: Logger;
+  assets: ConfigAssetService;
+  activities: ActivityService;
+}): CaRotationService {
+  const keys = new DiskEncryptionStore(deps.db);
+  return new CaRotationService({
+    assets: deps.assets,
+    recordActivity: (details, trx) => deps.activities.record(null, rotatedCaActivity, details, { trx }),
+    escrowedKeys: (platform) => keys.countEscrowed(platform),
+    logger: deps.logger.child({ area: 'certificates' }),
+  });
+}
+
 export type { CertificateStatus } from './service.js';
+export { CaRotationError, CaRotationService, type CaPlatform, type CaRotationSummary } from './rotation.js';
 export { CertificateExpiryService } from './service.js';

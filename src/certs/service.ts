@@ -10,7 +10,11 @@ const dayMs = 86_400_000;
 
 /** One certificate (or token) the server depends on, or a summary of one platform's device certificates. */
 export interface CertificateStatus {
-  /** Stable key: `apns`, `abm_token:<id>`, `apple_scep_ca`, `windows_wstep_ca`, `<platform>_device_certificates`. */
+  /**
+   * Stable key: `apns`, `abm_token:<id>`, `apple_scep_ca`, `windows_wstep_ca`,
+   * `apple_scep_ca_previous:<sha256 prefix>` / `windows_wstep_ca_previous:<…>` (retired by a
+   * rotation), `<platform>_device_certificates`.
+   */
   certificate: string;
   /** What it is, for people. */
   description: string;
@@ -28,8 +32,13 @@ export interface CertificateSources {
   apns(): Promise<{ common_name: string; renew_date: string } | null>;
   /** ABM server tokens (Fleet's `abm_token` objects). */
   abmTokens(): Promise<{ id: number; org_name: string; renew_date: string | null }[]>;
-  /** PEM of the built-in CAs (absent before the server first started). */
-  builtinCas(): Promise<{ appleScep?: string; windowsWstep?: string }>;
+  /** PEM of the built-in CAs (absent before the server first started), and those retired by rotations. */
+  builtinCas(): Promise<{
+    appleScep?: string;
+    windowsWstep?: string;
+    appleScepPrevious?: string[];
+    windowsWstepPrevious?: string[];
+  }>;
 }
 
 export interface CertificateAlerts {
@@ -105,9 +114,11 @@ export class CertificateExpiryService {
       });
     }
     const cas = await this.sources.builtinCas();
-    const ca = (key: string, description: string, pem: string | undefined) => {
+    const ca = (key: string, description: string, pem: string | undefined, retired = false) => {
       if (!pem) return;
       const x = new X509Certificate(pem);
+      // A retired CA is keyed by its fingerprint: its warnings stay its own across rotations.
+      if (retired) key = `${key}_previous:${x.fingerprint256.replace(/:/g, '').slice(0, 16).toLowerCase()}`;
       const notAfter = new Date(x.validTo);
       out.push({
         certificate: key,
@@ -119,6 +130,11 @@ export class CertificateExpiryService {
     };
     ca('apple_scep_ca', 'Apple MDM (SCEP) certificate authority', cas.appleScep);
     ca('windows_wstep_ca', 'Windows MDM (WSTEP) certificate authority', cas.windowsWstep);
+    const retiredNote = ', retired by a rotation (still trusted)';
+    for (const pem of cas.appleScepPrevious ?? [])
+      ca('apple_scep_ca', `Apple MDM (SCEP) certificate authority${retiredNote}`, pem, true);
+    for (const pem of cas.windowsWstepPrevious ?? [])
+      ca('windows_wstep_ca', `Windows MDM (WSTEP) certificate authority${retiredNote}`, pem, true);
     const [apple, windows] = await this.deviceSummaries(now, opts.cachedDevices ?? false);
     const devices = (key: string, description: string, s: DeviceCertificateSummary) => {
       const notAfter = fromDbTime(s.earliest);

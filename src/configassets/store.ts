@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import { dbNow } from '../db/dialect.js';
+import type { Kysely, Transaction } from 'kysely';
+import { dbNow, forUpdate } from '../db/dialect.js';
 import type { DB } from '../db/schema.js';
 
 /**
@@ -54,6 +54,41 @@ export class ConfigAssetStore {
         await retireLive(trx, name, now);
         await insertLive(trx, name, values[name], checksums[name], now);
       }
+    });
+  }
+
+  /**
+   * Like `replaceSealed`, but only when the live rows of `expected` still carry those checksums
+   * (null: no live row), read under lock; `alongside` runs in the same transaction. False, with
+   * nothing written, when one differs.
+   */
+  async replaceSealedIf(
+    expected: Record<string, string | null>,
+    values: Record<string, Buffer>,
+    checksums: Record<string, string>,
+    alongside?: (trx: Transaction<DB>) => Promise<unknown>,
+  ): Promise<boolean> {
+    const now = dbNow();
+    return this.db.transaction().execute(async (trx) => {
+      const names = Object.keys(expected);
+      const rows = names.length
+        ? await forUpdate(
+            trx,
+            trx
+              .selectFrom('mdm_config_assets')
+              .select(['name', 'md5_checksum'])
+              .where('name', 'in', names)
+              .where('deletion_uuid', '=', ''),
+          ).execute()
+        : [];
+      const live = new Map(rows.map((r) => [r.name, r.md5_checksum]));
+      if (names.some((n) => (live.get(n) ?? null) !== expected[n])) return false;
+      for (const name of Object.keys(values)) {
+        await retireLive(trx, name, now);
+        await insertLive(trx, name, values[name], checksums[name], now);
+      }
+      await alongside?.(trx);
+      return true;
     });
   }
 

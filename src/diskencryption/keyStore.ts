@@ -281,6 +281,18 @@ export class DiskEncryptionStore {
     })}`.execute(this.db);
     return res.rows[0] ? normalize(res.rows[0]) : undefined;
   }
+
+  /** How many keys are escrowed (a stored blob) for Windows hosts, or for Apple hosts. */
+  async countEscrowed(platform: 'windows' | 'apple'): Promise<number> {
+    const r = await this.db
+      .selectFrom('host_disk_encryption_keys as k')
+      .innerJoin('hosts as h', 'h.id', 'k.host_id')
+      .where('k.base64_encrypted', '<>', '')
+      .where('h.platform', platform === 'windows' ? '=' : '<>', 'windows')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
 }
 
 function normalize(r: HostStatusRow): HostStatusRow {

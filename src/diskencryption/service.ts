@@ -8,6 +8,7 @@ import { appleMdmNotConfigured } from '../apple/push/certificates.js';
 import type { ProfileStore } from '../apple/profiles/store.js';
 import { CmsError } from '../crypto/cms.js';
 import { isReadableKeyText, maxEscrowBase64Length, openBase64Envelope } from '../crypto/escrowEnvelope.js';
+import { pairsForEnvelope } from './escrowRecipient.js';
 import { dbNow, isUniqueViolation, toApiTime } from '../db/dialect.js';
 import type { HostRow } from '../hosts/store.js';
 import { badRequest, invalid, notFound } from '../http/errors.js';
@@ -74,6 +75,8 @@ export interface DiskEncryptionDeps {
   profileManager: Pick<ProfileManager, 'markPending'>;
   /** The Apple MDM CA: embedded in the FileVault profile; its key opens the escrowed PRK. */
   appleCa: () => Promise<{ certDer: Buffer; key: KeyObject }>;
+  /** Apple MDM CAs retired by rotations, newest first: FileVault keys escrowed to them still open. */
+  retiredAppleCas?: () => Promise<{ certDer: Buffer; key: KeyObject }[]>;
   bitLocker: BitLockerKeys;
   appConfig: Pick<AppConfigService, 'get' | 'patch'>;
   teams: Pick<TeamStore, 'getById' | 'update' | 'list'>;
@@ -325,11 +328,11 @@ export class DiskEncryptionService implements DiskEncryptionForAgents {
     await this.syncFileVaultProfiles();
     const threshold = dbNow();
     const totals = { decryptable: 0, undecryptable: 0 };
-    let ca: { certDer: Buffer; key: KeyObject } | undefined;
+    let ca: { certDer: Buffer; key: KeyObject }[] | undefined;
     for (;;) {
       const rows = await this.deps.store.unverified(verifyBatch, threshold);
       if (rows.length === 0) break;
-      ca ??= await this.deps.appleCa();
+      ca ??= await this.appleCas();
       const ok: number[] = [];
       const bad: number[] = [];
       for (const r of rows)
@@ -343,15 +346,23 @@ export class DiskEncryptionService implements DiskEncryptionForAgents {
     return totals;
   }
 
-  /** The recovery key in a FileVault blob, or undefined when it cannot be opened with our CA key. */
-  private decryptFileVault(base64: string, ca: { certDer: Buffer; key: KeyObject }): string | undefined {
-    try {
-      const plain = openBase64Envelope(base64, { cert: ca.certDer, key: ca.key });
-      return isReadableKeyText(plain) ? plain.toString('utf8') : undefined;
-    } catch (err) {
-      if (err instanceof CmsError) return undefined;
-      throw err;
+  /** The current Apple MDM CA, then those retired by rotations (Macs may have escrowed to any). */
+  private async appleCas(): Promise<{ certDer: Buffer; key: KeyObject }[]> {
+    return [await this.deps.appleCa(), ...((await this.deps.retiredAppleCas?.()) ?? [])];
+  }
+
+  /** The recovery key in a FileVault blob, or undefined when none of our CA keys opens it. */
+  private decryptFileVault(base64: string, cas: { certDer: Buffer; key: KeyObject }[]): string | undefined {
+    const pairs = cas.map((ca) => ({ cert: ca.certDer, key: ca.key }));
+    for (const pair of pairsForEnvelope(base64, pairs)) {
+      try {
+        const plain = openBase64Envelope(base64, pair);
+        if (isReadableKeyText(plain)) return plain.toString('utf8');
+      } catch (err) {
+        if (!(err instanceof CmsError)) throw err;
+      }
     }
+    return undefined;
   }
 
   // ---- admin reads ----
@@ -371,7 +382,7 @@ export class DiskEncryptionService implements DiskEncryptionForAgents {
     const key =
       host.platform === 'windows'
         ? await this.deps.bitLocker.open(row.base64_encrypted)
-        : this.decryptFileVault(row.base64_encrypted, await this.deps.appleCa());
+        : this.decryptFileVault(row.base64_encrypted, await this.appleCas());
     if (key === undefined) {
       this.log.warn({ host_id: host.id }, 'escrowed disk encryption key marked decryptable does not open');
       return undefined;

@@ -55,7 +55,10 @@ export function createWindowsServices(deps: {
     name: 'windows_last_seen',
   });
   const wstepCa = async () => {
-    const a = await deps.assets.get([AssetName.windowsWstepCert, AssetName.windowsWstepKey]);
+    // Re-read at most once a minute, so a CA rotated by the CLI reaches a running server.
+    const a = await deps.assets.get([AssetName.windowsWstepCert, AssetName.windowsWstepKey], {
+      maxAgeMs: 60_000,
+    });
     const cert = a[AssetName.windowsWstepCert];
     const key = a[AssetName.windowsWstepKey];
     if (!cert || !key) throw new Error('the Windows WSTEP CA is missing; run prepare or restart the server');

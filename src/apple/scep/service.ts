@@ -4,6 +4,7 @@ import { AssetName, type ConfigAssetService } from '../../configassets/service.j
 import { certificateParts } from '../../crypto/x509.js';
 import { issueFromSpki, issuingCa } from '../../crypto/issue.js';
 import { nameValue } from '../../crypto/name.js';
+import { pemPairs } from '../../crypto/pemBundle.js';
 import { OID } from '../../crypto/oids.js';
 import { dbNow } from '../../db/dialect.js';
 import {
@@ -24,6 +25,12 @@ export const scepCapabilities = [
   'SCEPStandard',
   'Renewal',
 ];
+
+/**
+ * How often a running server re-reads the CA assets: `flotilla certs rotate-ca` runs in another
+ * process, and every server picks up its new CA (and the retired one's trust) within this.
+ */
+export const caRecheckMs = 60_000;
 
 /** Identity certificates are valid this long. */
 export const scepCertificateDays = 365;
@@ -53,6 +60,7 @@ function sameSecret(a: string, b: string): boolean {
 export class AppleScepService {
   private ca?: { pemKey: string; value: AppleScepCa };
   private importedCas?: { pem: string; value: X509Certificate[]; readAt: number };
+  private previous?: { pem: string; value: AppleScepCa[] };
 
   constructor(
     private readonly assets: ConfigAssetService,
@@ -81,9 +89,46 @@ export class AppleScepService {
     return value;
   }
 
-  /** The CA certificate and key (parsed once; re-read if the assets change). */
+  /**
+   * Our own CAs retired by a rotation, newest first: their device identities still authenticate
+   * and renew, and FileVault keys escrowed to them still open. Re-read like the current CA.
+   */
+  async previousCas(): Promise<AppleScepCa[]> {
+    const got = await this.assets.get([AssetName.applePreviousCaCerts, AssetName.applePreviousCaKeys], {
+      maxAgeMs: caRecheckMs,
+    });
+    const certs = got[AssetName.applePreviousCaCerts]?.toString() ?? '';
+    const keys = got[AssetName.applePreviousCaKeys]?.toString() ?? '';
+    if (this.previous?.pem !== certs + keys) {
+      const value = pemPairs(certs, keys).map(({ certPem, keyPem }) => {
+        const parsed = issuingCa({ certPem, keyPem });
+        return {
+          certPem,
+          keyPem,
+          x509: new X509Certificate(parsed.certDer),
+          certDer: parsed.certDer,
+          key: parsed.key,
+        };
+      });
+      this.previous = { pem: certs + keys, value };
+    }
+    return this.previous.value;
+  }
+
+  /** Every CA besides the current one whose device identities authenticate: retired, then imported. */
+  async trustedOtherCaCertificates(): Promise<X509Certificate[]> {
+    const [previous, imported] = await Promise.all([this.previousCas(), this.importedCaCertificates()]);
+    return [...previous.map((c) => c.x509), ...imported];
+  }
+
+  /**
+   * The CA certificate and key (parsed once; re-read if the assets change, and from the database
+   * at most every `caRecheckMs`, so a rotation by the CLI reaches a running server).
+   */
   async caCertificate(): Promise<AppleScepCa> {
-    const got = await this.assets.get([AssetName.appleScepCaCert, AssetName.appleScepCaKey]);
+    const got = await this.assets.get([AssetName.appleScepCaCert, AssetName.appleScepCaKey], {
+      maxAgeMs: caRecheckMs,
+    });
     const certPem = got.ca_cert?.toString();
     const keyPem = got.ca_key?.toString();
     if (!certPem || !keyPem)
@@ -233,7 +278,10 @@ export class AppleScepService {
     let cert: X509Certificate;
     try {
       cert = new X509Certificate(certDer);
-      if (!cert.checkIssued(ca.x509) || !cert.verify(ca.x509.publicKey)) return { state: 'unknown' };
+      // A device still holding an identity from a CA retired by a rotation renews like any other.
+      const issuers = [ca, ...(await this.previousCas())];
+      if (!issuers.some((i) => cert.checkIssued(i.x509) && cert.verify(i.x509.publicKey)))
+        return { state: 'unknown' };
     } catch {
       return { state: 'unknown' };
     }
