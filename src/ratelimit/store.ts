@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import { dialectOf, insertedValue } from '../db/dialect.js';
+import { retryOnLockConflict } from '../db/lockRetry.js';
 import type { DB } from '../db/schema.js';
 
 /** `rate_limits` (migration 0011): one fixed-window counter per (key hash, window start). */
@@ -14,8 +15,6 @@ export interface RateLimitsTable {
 interface RateLimitTables {
   rate_limits: RateLimitsTable;
 }
-
-const deadlockCodes = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'SQLITE_BUSY']);
 
 /** Counters for the rate limiter. Every process shares them through the database. */
 export class RateLimitStore {
@@ -33,32 +32,28 @@ export class RateLimitStore {
    * from any number of processes each see a distinct, exact count.
    */
   async hit(keyHash: string, windowStart: number, expiresAt: number): Promise<number> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.db.transaction().execute(async (trx) => {
-          const dialect = dialectOf(trx);
-          const hits = sql<number>`${sql.ref('hits')} + ${insertedValue(dialect, 'hits')}`;
-          const insert = trx
-            .insertInto('rate_limits')
-            .values({ key_hash: keyHash, window_start: windowStart, hits: 1, expires_at: expiresAt });
-          await (
-            dialect === 'mysql'
-              ? insert.onDuplicateKeyUpdate({ hits })
-              : insert.onConflict((oc) => oc.columns(['key_hash', 'window_start']).doUpdateSet({ hits }))
-          ).execute();
-          const row = await trx
-            .selectFrom('rate_limits')
-            .select('hits')
-            .where('key_hash', '=', keyHash)
-            .where('window_start', '=', windowStart)
-            .executeTakeFirstOrThrow();
-          return Number(row.hits);
-        });
-      } catch (err) {
-        // InnoDB may pick this transaction as a deadlock victim when many hit one new key at once.
-        if (attempt >= 3 || !deadlockCodes.has((err as { code?: string }).code ?? '')) throw err;
-      }
-    }
+    // InnoDB may pick this transaction as a deadlock victim when many hit one new key at once.
+    return retryOnLockConflict(() =>
+      this.db.transaction().execute(async (trx) => {
+        const dialect = dialectOf(trx);
+        const hits = sql<number>`${sql.ref('hits')} + ${insertedValue(dialect, 'hits')}`;
+        const insert = trx
+          .insertInto('rate_limits')
+          .values({ key_hash: keyHash, window_start: windowStart, hits: 1, expires_at: expiresAt });
+        await (
+          dialect === 'mysql'
+            ? insert.onDuplicateKeyUpdate({ hits })
+            : insert.onConflict((oc) => oc.columns(['key_hash', 'window_start']).doUpdateSet({ hits }))
+        ).execute();
+        const row = await trx
+          .selectFrom('rate_limits')
+          .select('hits')
+          .where('key_hash', '=', keyHash)
+          .where('window_start', '=', windowStart)
+          .executeTakeFirstOrThrow();
+        return Number(row.hits);
+      }),
+    );
   }
 
   /** The window's counter as it stands (0 when there is none); counts nothing. */

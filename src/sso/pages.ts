@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { escapeHtml, renderPage, type PageShell } from '../http/htmlPage.js';
 
 /*
  * The two small pages of end-user authentication that Fleet's web console serves (the console
@@ -13,49 +13,30 @@ export interface Page {
   csp: string;
 }
 
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
 /** A JSON value safe inside a <script> element. */
 const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c');
 
 /** Where the browser keeps the device's machine info between the two pages. */
 const deviceInfoKey = 'flotilla.mdm.deviceinfo';
 
-function page(title: string, body: string, script?: string): Page {
-  const nonce = randomBytes(16).toString('base64');
-  const html = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title>
-<style nonce="${nonce}">
-body{font-family:-apple-system,system-ui,sans-serif;margin:0;padding:3rem 1.5rem;color:#192147;background:#fff}
+/** The SSO pages' look and policy (the callback page posts back to this server). */
+const shell: PageShell = {
+  css: `body{font-family:-apple-system,system-ui,sans-serif;margin:0;padding:3rem 1.5rem;color:#192147;background:#fff}
 main{max-width:32rem;margin:0 auto}
 h1{font-size:1.4rem}
 a.button,button{display:inline-block;padding:.6rem 1.2rem;border-radius:6px;border:0;background:#6a67fe;color:#fff;font-size:1rem;text-decoration:none;cursor:pointer}
-.error{color:#d66c7b}
-</style>
-</head>
-<body>
-<main>
-${body}
-</main>
-${script ? `<script nonce="${nonce}">\n${script}\n</script>` : ''}
-</body>
-</html>
-`;
-  const csp = [
+.error{color:#d66c7b}`,
+  csp: [
     "default-src 'none'",
-    `script-src 'nonce-${nonce}'`,
-    `style-src 'nonce-${nonce}'`,
     "connect-src 'self'",
     "form-action 'self'",
     "frame-ancestors 'none'",
     "base-uri 'none'",
-  ].join('; ');
-  return { html, csp };
+  ],
+};
+
+function page(title: string, body: string, script?: string): Page {
+  return renderPage(shell, title, body, script);
 }
 
 /** `/mdm/sso`: asks the server for the IdP URL (`POST /api/v1/fleet/mdm/sso`) and goes there. */

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from '../db/schema.js';
 import type { ActionOutcome, CommandRowFilter } from '../mdm/platform.js';
+import { resultHostsByUuid, type ResultHost } from '../mdm/commands/resultHosts.js';
 
 /** SQL behind Windows' part of the admin commands API and host actions (reads the SyncML queue tables). */
 export class WindowsCommandAdminStore {
@@ -93,18 +94,7 @@ export class WindowsCommandAdminStore {
   }
 
   /** Name and team of hosts by UUID, for the rows of `GET /commands/results`. */
-  async hostsByUuid(uuids: string[]): Promise<Map<string, { hostname: string; team_id: number | null }>> {
-    if (uuids.length === 0) return new Map();
-    const rows = await this.db
-      .selectFrom('hosts')
-      .select(['uuid', 'hostname', 'team_id'])
-      .where('uuid', 'in', uuids)
-      .execute();
-    return new Map(
-      rows.map((r) => [
-        r.uuid,
-        { hostname: r.hostname, team_id: r.team_id === null ? null : Number(r.team_id) },
-      ]),
-    );
+  hostsByUuid(uuids: string[]): Promise<Map<string, ResultHost>> {
+    return resultHostsByUuid(this.db, uuids);
   }
 }

@@ -6,6 +6,7 @@ import { startAmapiStandIn } from '../../src/clients/amapi/fakeServer.js';
 import { ReconcileStore } from '../../src/mdm/profiles/reconcileStore.js';
 import { createTeam } from '../helpers/adminFixtures.js';
 import { androidTestConfig, bindEnterprise } from '../helpers/android.js';
+import { expectedStatusReportingSettings as statusReportingSettings } from '../helpers/androidPolicy.js';
 import { api, setupAdmin } from '../helpers/api.js';
 import { uploadProfile } from '../helpers/profiles.js';
 import { describeEachDialect } from '../helpers/testServer.js';
@@ -14,18 +15,6 @@ const standIn = await startAmapiStandIn();
 afterAll(() => standIn.close());
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
-const statusReportingSettings = {
-  applicationReportsEnabled: true,
-  commonCriteriaModeEnabled: true,
-  deviceSettingsEnabled: true,
-  displayInfoEnabled: true,
-  hardwareStatusEnabled: true,
-  memoryInfoEnabled: true,
-  networkInfoEnabled: true,
-  powerManagementEventsEnabled: true,
-  softwareInfoEnabled: true,
-  systemPropertiesEnabled: true,
-};
 const RETRIES_EXHAUSTED =
   "Couldn't apply profile. Google returned error. Please re-add profile to try again.";
 

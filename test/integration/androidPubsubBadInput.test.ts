@@ -129,6 +129,24 @@ for (const dialect of dialects) {
         encoded(vector('pubsub_push_enrollment.json'), bound.enterpriseId),
       );
 
+    /** Posts the sample `file` with its data replaced by `data`; it must be dropped (200) for `reason`. */
+    async function dropped(file: string, data: string, name: string, reason: string) {
+      await refused(
+        `?token=${token}`,
+        JSON.stringify(withData(vector(file), data)),
+        droppedBody(name, reason),
+        'android pubsub: message dropped',
+      );
+    }
+
+    /** As `dropped`, the data being the sample's moved to the bound enterprise and edited. */
+    const droppedEdited = (
+      file: string,
+      edit: (d: Record<string, any>) => void,
+      name: string,
+      reason: string,
+    ) => dropped(file, encoded(vector(file), bound.enterpriseId, edit), name, reason);
+
     it('a wrong token is refused with 401', async () => {
       await refused(
         `?token=${encodeURIComponent(`${token}x`)}`,
@@ -168,83 +186,68 @@ for (const dialect of dialects) {
     });
 
     it('malformed base64 in data is dropped with 200', async () => {
-      await refused(
-        `?token=${token}`,
-        JSON.stringify(withData(vector('pubsub_push_enrollment.json'), '%%%not-base64%%%')),
-        droppedBody('message.data', '"message.data" is not standard base64'),
-        'android pubsub: message dropped',
+      await dropped(
+        'pubsub_push_enrollment.json',
+        '%%%not-base64%%%',
+        'message.data',
+        '"message.data" is not standard base64',
       );
     });
 
     it('base64 of something other than JSON is dropped with 200', async () => {
-      await refused(
-        `?token=${token}`,
-        JSON.stringify(
-          withData(vector('pubsub_push_enrollment.json'), Buffer.from('not json').toString('base64')),
-        ),
-        droppedBody('message.data', '"message.data" is not base64 of JSON'),
-        'android pubsub: message dropped',
+      await dropped(
+        'pubsub_push_enrollment.json',
+        Buffer.from('not json').toString('base64'),
+        'message.data',
+        '"message.data" is not base64 of JSON',
       );
     });
 
     it('a JSON array in data is dropped with 200', async () => {
-      await refused(
-        `?token=${token}`,
-        JSON.stringify(
-          withData(vector('pubsub_push_enrollment.json'), Buffer.from('[1,2]').toString('base64')),
-        ),
-        droppedBody('message.data', '"message.data" is not a JSON object'),
-        'android pubsub: message dropped',
+      await dropped(
+        'pubsub_push_enrollment.json',
+        Buffer.from('[1,2]').toString('base64'),
+        'message.data',
+        '"message.data" is not a JSON object',
       );
     });
 
     it('a device without hardwareInfo is dropped with 200', async () => {
-      const data = encoded(
-        vector('pubsub_push_enrollment.json'),
-        bound.enterpriseId,
+      await droppedEdited(
+        'pubsub_push_enrollment.json',
         (dv) => delete dv.hardwareInfo,
-      );
-      await refused(
-        `?token=${token}`,
-        JSON.stringify(withData(vector('pubsub_push_enrollment.json'), data)),
-        droppedBody('device', 'the device has no hardwareInfo'),
-        'android pubsub: message dropped',
+        'device',
+        'the device has no hardwareInfo',
       );
     });
 
     it('a device without softwareInfo (status reporting off) is dropped with 200', async () => {
-      const data = encoded(
-        vector('pubsub_push_status_report.json'),
-        bound.enterpriseId,
+      await droppedEdited(
+        'pubsub_push_status_report.json',
         (dv) => delete dv.softwareInfo,
-      );
-      await refused(
-        `?token=${token}`,
-        JSON.stringify(withData(vector('pubsub_push_status_report.json'), data)),
-        droppedBody('device', 'the device has no softwareInfo (are statusReportingSettings on?)'),
-        'android pubsub: message dropped',
+        'device',
+        'the device has no softwareInfo (are statusReportingSettings on?)',
       );
     });
 
     it('a device of another enterprise (the sample as it is) is dropped with 200', async () => {
-      const push = vector('pubsub_push_enrollment.json');
-      await refused(
-        `?token=${token}`,
-        JSON.stringify(withData(push, push.message.data as string)),
-        droppedBody('device', 'the device belongs to another enterprise'),
-        'android pubsub: message dropped',
+      const file = 'pubsub_push_enrollment.json';
+      await dropped(
+        file,
+        vector(file).message.data as string,
+        'device',
+        'the device belongs to another enterprise',
       );
     });
 
     it('an enrollment naming an unknown enroll secret creates no host (200, dropped)', async () => {
-      const data = encoded(vector('pubsub_push_enrollment.json'), bound.enterpriseId, (dv) => {
-        dv.enrollmentTokenData = JSON.stringify({ EnrollSecret: 'no-such-secret', IdpUUID: '' });
-      });
-      await refused(
-        `?token=${token}`,
-        JSON.stringify(withData(vector('pubsub_push_enrollment.json'), data)),
-        droppedBody('device', 'the enrollment token names an unknown enroll secret'),
-        'android pubsub: message dropped',
+      await droppedEdited(
+        'pubsub_push_enrollment.json',
+        (dv) => {
+          dv.enrollmentTokenData = JSON.stringify({ EnrollSecret: 'no-such-secret', IdpUUID: '' });
+        },
+        'device',
+        'the enrollment token names an unknown enroll secret',
       );
     });
 

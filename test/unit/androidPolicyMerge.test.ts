@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hostPolicy, mergeProfiles, statusReportingSettings } from '../../src/android/profiles/merge.js';
+import { expectedStatusReportingSettings } from '../helpers/androidPolicy.js';
 
 const p = (uuid: string, name: string, policy: Record<string, unknown>) => ({ uuid, name, policy });
 
@@ -52,18 +53,7 @@ describe('Android policy merge', () => {
     const policy = hostPolicy(mergeProfiles([p('g-1', 'One', { cameraDisabled: true })]));
     expect(policy).toEqual({
       cameraDisabled: true,
-      statusReportingSettings: {
-        applicationReportsEnabled: true,
-        commonCriteriaModeEnabled: true,
-        deviceSettingsEnabled: true,
-        displayInfoEnabled: true,
-        hardwareStatusEnabled: true,
-        memoryInfoEnabled: true,
-        networkInfoEnabled: true,
-        powerManagementEventsEnabled: true,
-        softwareInfoEnabled: true,
-        systemPropertiesEnabled: true,
-      },
+      statusReportingSettings: expectedStatusReportingSettings,
     });
     expect(Object.keys(statusReportingSettings)).toHaveLength(10);
   });

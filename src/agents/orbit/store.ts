@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { dbNow, isUniqueViolation, toDbTime, upsert } from '../../db/dialect.js';
+import { retryOnLockConflict } from '../../db/lockRetry.js';
 import type { DB } from '../../db/schema.js';
 import { writeBuiltinMemberships } from '../../hosts/store.js';
 
@@ -27,9 +28,6 @@ export interface EnrolledHost {
   hardwareModel: string;
 }
 
-/** Lock errors after which the enrollment transaction is simply run again. */
-const retryableCodes = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'SQLITE_BUSY']);
-
 /** Apple platforms a serial-number match may land on (ADE placeholders and MDM-only hosts). */
 const serialMatchPlatforms = ['darwin', 'ios', 'ipados'];
 
@@ -56,19 +54,11 @@ export class OrbitStore {
     teamId: number | null,
     matchSerial: boolean,
   ): Promise<EnrolledHost> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.db
-          .transaction()
-          .execute((trx) => this.enrollIn(trx, info, nodeKey, teamId, matchSerial));
-      } catch (err) {
-        if (
-          attempt >= 3 ||
-          !(isUniqueViolation(err) || retryableCodes.has((err as { code?: string }).code ?? ''))
-        )
-          throw err;
-      }
-    }
+    return retryOnLockConflict(
+      () => this.db.transaction().execute((trx) => this.enrollIn(trx, info, nodeKey, teamId, matchSerial)),
+      3,
+      isUniqueViolation,
+    );
   }
 
   private async enrollIn(

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { dbNow } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
 import type { ActionOutcome, CommandRowFilter } from '../../mdm/platform.js';
+import { resultHostsByUuid, type ResultHost } from '../../mdm/commands/resultHosts.js';
 
 /** A row of `mdm_android_commands`. */
 export interface AndroidCommandRow {
@@ -139,19 +140,8 @@ export class AndroidCommandStore {
   }
 
   /** Name and team of hosts by UUID, for the rows of `GET /commands/results`. */
-  async hostsByUuid(uuids: string[]): Promise<Map<string, { hostname: string; team_id: number | null }>> {
-    if (uuids.length === 0) return new Map();
-    const rows = await this.db
-      .selectFrom('hosts')
-      .select(['uuid', 'hostname', 'team_id'])
-      .where('uuid', 'in', uuids)
-      .execute();
-    return new Map(
-      rows.map((r) => [
-        r.uuid,
-        { hostname: r.hostname, team_id: r.team_id === null ? null : Number(r.team_id) },
-      ]),
-    );
+  hostsByUuid(uuids: string[]): Promise<Map<string, ResultHost>> {
+    return resultHostsByUuid(this.db, uuids);
   }
 
   /** Deleted hosts take their command rows with them. */

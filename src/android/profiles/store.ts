@@ -7,12 +7,7 @@ import {
   upsertStatusRows,
   type StatusCounts,
 } from '../../mdm/profiles/hostStatusSql.js';
-import {
-  labelRefsByProfile,
-  replaceProfileLabelRows,
-  selectProfileLabelRows,
-  type LabelRef,
-} from '../../mdm/profiles/labelRows.js';
+import { DocumentProfileStore } from '../../mdm/profiles/documentStore.js';
 import { appliesToHost, sameTeam, type EntityTables } from '../../mdm/profiles/targeting.js';
 import type {
   AndroidPolicyRequestsTable,
@@ -103,8 +98,10 @@ export interface PolicyRequestWrite {
 }
 
 /** Every SQL statement of Android profiles: definitions, labels, per-host status, requests. */
-export class AndroidProfileStore {
-  constructor(readonly db: Kysely<DB>) {}
+export class AndroidProfileStore extends DocumentProfileStore<AndroidProfileRow> {
+  constructor(db: Kysely<DB>) {
+    super(db, 'mdm_android_configuration_profiles', 'android_profile_uuid');
+  }
 
   /** The bound enterprise's resource name (`enterprises/LC…`), or undefined when none is bound. */
   async enterpriseName(): Promise<string | undefined> {
@@ -115,69 +112,6 @@ export class AndroidProfileStore {
       .orderBy('id', 'desc')
       .executeTakeFirst();
     return row ? `enterprises/${row.enterprise_id}` : undefined;
-  }
-
-  // ---- definitions ----
-
-  async nameInUse(teamId: number, name: string, db: Db = this.db): Promise<boolean> {
-    const row = await db
-      .selectFrom('mdm_android_configuration_profiles')
-      .select('profile_uuid')
-      .where('team_id', '=', teamId)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    return row !== undefined;
-  }
-
-  async insert(row: AndroidProfileRow, db: Db = this.db): Promise<void> {
-    await db.insertInto('mdm_android_configuration_profiles').values(row).execute();
-  }
-
-  async update(uuid: string, fields: Partial<AndroidProfileRow>, db: Db = this.db): Promise<void> {
-    await db
-      .updateTable('mdm_android_configuration_profiles')
-      .set(fields)
-      .where('profile_uuid', '=', uuid)
-      .execute();
-  }
-
-  async get(uuid: string, db: Db = this.db): Promise<AndroidProfileRow | undefined> {
-    return db
-      .selectFrom('mdm_android_configuration_profiles')
-      .selectAll()
-      .where('profile_uuid', '=', uuid)
-      .executeTakeFirst();
-  }
-
-  async getMany(uuids: string[], db: Db = this.db): Promise<AndroidProfileRow[]> {
-    const out: AndroidProfileRow[] = [];
-    for (let i = 0; i < uuids.length; i += CHUNK) {
-      out.push(
-        ...(await db
-          .selectFrom('mdm_android_configuration_profiles')
-          .selectAll()
-          .where('profile_uuid', 'in', uuids.slice(i, i + CHUNK))
-          .execute()),
-      );
-    }
-    return out;
-  }
-
-  async ofTeam(teamId: number, db: Db = this.db): Promise<AndroidProfileRow[]> {
-    return db
-      .selectFrom('mdm_android_configuration_profiles')
-      .selectAll()
-      .where('team_id', '=', teamId)
-      .orderBy('name')
-      .execute();
-  }
-
-  async replaceLabels(uuid: string, labels: LabelRef[], now: string, db: Db = this.db): Promise<void> {
-    await replaceProfileLabelRows(db, 'android_profile_uuid', uuid, labels, now);
-  }
-
-  async labelsFor(uuids: string[], db: Db = this.db): Promise<Map<string, LabelRef[]>> {
-    return labelRefsByProfile(await selectProfileLabelRows(db, 'android_profile_uuid', uuids));
   }
 
   /**
@@ -196,11 +130,7 @@ export class AndroidProfileStore {
       .set({ operation_type: 'remove', status: null, detail: null, request_fail_count: 0, updated_at: now })
       .where('profile_uuid', '=', uuid)
       .execute();
-    await db
-      .deleteFrom('mdm_configuration_profile_labels')
-      .where('android_profile_uuid', '=', uuid)
-      .execute();
-    await db.deleteFrom('mdm_android_configuration_profiles').where('profile_uuid', '=', uuid).execute();
+    await this.deleteDefinitionRows(uuid, db);
   }
 
   // ---- marking pending (immediately, before the manager runs) ----

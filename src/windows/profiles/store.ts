@@ -10,12 +10,7 @@ import {
   upsertStatusRows,
   type StatusCounts,
 } from '../../mdm/profiles/hostStatusSql.js';
-import {
-  labelRefsByProfile,
-  replaceProfileLabelRows,
-  selectProfileLabelRows,
-  type LabelRef,
-} from '../../mdm/profiles/labelRows.js';
+import { DocumentProfileStore } from '../../mdm/profiles/documentStore.js';
 import type { HostWindowsProfilesTable, WindowsProfilesTable } from './tables.js';
 import {
   deleteUnsentInstallRows,
@@ -33,66 +28,9 @@ export type HostWindowsProfileWrite = Omit<HostWindowsProfileRow, 'ignore_error'
 export type { StatusCounts } from '../../mdm/profiles/hostStatusSql.js';
 
 /** Every SQL statement of Windows profiles: definitions, labels, per-host status, checks. */
-export class WindowsProfileStore {
-  constructor(readonly db: Kysely<DB>) {}
-
-  // ---- definitions ----
-
-  /** Is `name` taken in the team by a Windows profile? (The core asks every platform.) */
-  async nameInUse(teamId: number, name: string, db: Db = this.db): Promise<boolean> {
-    const row = await db
-      .selectFrom('mdm_windows_configuration_profiles')
-      .select('profile_uuid')
-      .where('team_id', '=', teamId)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    return row !== undefined;
-  }
-
-  async insert(row: WindowsProfileRow, db: Db = this.db): Promise<void> {
-    await db.insertInto('mdm_windows_configuration_profiles').values(row).execute();
-  }
-
-  async update(uuid: string, fields: Partial<WindowsProfileRow>, db: Db = this.db): Promise<void> {
-    await db
-      .updateTable('mdm_windows_configuration_profiles')
-      .set(fields)
-      .where('profile_uuid', '=', uuid)
-      .execute();
-  }
-
-  async get(uuid: string, db: Db = this.db): Promise<WindowsProfileRow | undefined> {
-    return db
-      .selectFrom('mdm_windows_configuration_profiles')
-      .selectAll()
-      .where('profile_uuid', '=', uuid)
-      .executeTakeFirst();
-  }
-
-  async getMany(uuids: string[], db: Db = this.db): Promise<WindowsProfileRow[]> {
-    if (uuids.length === 0) return [];
-    return db
-      .selectFrom('mdm_windows_configuration_profiles')
-      .selectAll()
-      .where('profile_uuid', 'in', uuids)
-      .execute();
-  }
-
-  async ofTeam(teamId: number, db: Db = this.db): Promise<WindowsProfileRow[]> {
-    return db
-      .selectFrom('mdm_windows_configuration_profiles')
-      .selectAll()
-      .where('team_id', '=', teamId)
-      .orderBy('name')
-      .execute();
-  }
-
-  async replaceLabels(uuid: string, labels: LabelRef[], now: string, db: Db = this.db): Promise<void> {
-    await replaceProfileLabelRows(db, 'windows_profile_uuid', uuid, labels, now);
-  }
-
-  async labelsFor(uuids: string[], db: Db = this.db): Promise<Map<string, LabelRef[]>> {
-    return labelRefsByProfile(await selectProfileLabelRows(db, 'windows_profile_uuid', uuids));
+export class WindowsProfileStore extends DocumentProfileStore<WindowsProfileRow> {
+  constructor(db: Kysely<DB>) {
+    super(db, 'mdm_windows_configuration_profiles', 'windows_profile_uuid');
   }
 
   /**
@@ -107,11 +45,7 @@ export class WindowsProfileStore {
       .where('command_uuid', 'in', installCommandsOf(db, 'host_mdm_windows_profiles', uuid))
       .execute();
     await markInstallRowsForRemoval(db, 'host_mdm_windows_profiles', uuid, now);
-    await db
-      .deleteFrom('mdm_configuration_profile_labels')
-      .where('windows_profile_uuid', '=', uuid)
-      .execute();
-    await db.deleteFrom('mdm_windows_configuration_profiles').where('profile_uuid', '=', uuid).execute();
+    await this.deleteDefinitionRows(uuid, db);
   }
 
   // ---- per-host status ----
