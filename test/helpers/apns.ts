@@ -31,11 +31,16 @@ export function makePushCertificate(
 /**
  * Makes the server's APNs certificate through the service, as an admin would: request a CSR (the
  * server creates and stores the key), have "Apple" sign it, upload it. Returns the certificate.
+ * With the run's global setup the key is one made for the whole run, stored as the server stores
+ * the key it creates (making an RSA key per test server is slow).
  */
 export async function installPushCertificate(
   services: Services,
   opts: { topic?: string } = {},
 ): Promise<IssuedPem & { topic: string }> {
+  const sharedKey = inject('flotillaSharedCrypto')?.apnsKeyPem;
+  if (sharedKey && !(await services.assets.getOne('apns_key', { fresh: true })))
+    await services.assets.set({ apns_key: sharedKey });
   await services.apnsCertificates.requestCsr({ organization: 'Test' });
   const keyPem = (await services.assets.getOne('apns_key', { fresh: true }))!.toString('utf8');
   const cert = makePushCertificate({ topic: opts.topic, keyPem });

@@ -4,26 +4,18 @@ import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
+import type { AssetName } from '../../src/configassets/service.js';
 import { openDatabase, type Database } from '../../src/db/database.js';
 import type { DialectName } from '../../src/db/dialect.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
+import { migrations } from '../../migrations/index.js';
 import { createLogger } from '../../src/logger.js';
+import { copySqliteTemplate, dialects, mysqlCloneSql, mysqlRootUrl, usableTemplates } from './dbTemplate.js';
 
-export const mysqlRootUrl = process.env.FLOTILLA_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
-
-/** The dialects under test: both, or the ones named in FLOTILLA_TEST_DIALECTS (e.g. `sqlite`). */
-export const dialects: DialectName[] = (() => {
-  const all: DialectName[] = ['sqlite', 'mysql'];
-  const raw = process.env.FLOTILLA_TEST_DIALECTS;
-  if (!raw) return all;
-  const wanted = raw.split(',').map((s) => s.trim());
-  const bad = wanted.filter((w) => !all.includes(w as DialectName));
-  if (bad.length) throw new Error(`FLOTILLA_TEST_DIALECTS: unknown dialect ${bad.join(', ')}`);
-  return all.filter((d) => wanted.includes(d));
-})();
+export { dialects, mysqlRootUrl };
 
 async function probeMysql(): Promise<boolean> {
   if (!dialects.includes('mysql')) return false;
@@ -55,13 +47,28 @@ export interface TestDatabase {
 /** A fresh, migrated database of the given dialect; `drop` removes it. */
 export async function createTestDatabase(dialect: DialectName): Promise<TestDatabase> {
   const dataDir = mkdtempSync(join(tmpdir(), 'flotilla-test-'));
+  // A copy of the run's migrated template when there is one (see dbTemplate.ts): it has every
+  // migration applied, so `migrateToLatest` would find nothing to do and is skipped.
+  const templates = await usableTemplates(Object.keys(migrations));
+  const cloned = dialect === 'mysql' ? !!templates?.mysql : !!templates?.sqlite;
   let url: string;
   let dropDb = async () => {};
   if (dialect === 'mysql') {
     const name = `flotilla_test_${randomBytes(6).toString('hex')}`;
-    const c = await createConnection({ uri: mysqlRootUrl });
-    await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-    await c.end();
+    const c = await createConnection({ uri: mysqlRootUrl, multipleStatements: true });
+    try {
+      await c.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+      if (templates?.mysql) {
+        try {
+          await c.query(mysqlCloneSql(templates.mysql, name));
+        } catch (err) {
+          await c.query(`DROP DATABASE IF EXISTS \`${name}\``);
+          throw err;
+        }
+      }
+    } finally {
+      await c.end();
+    }
     url = `${mysqlRootUrl}/${name}`;
     dropDb = async () => {
       const d = await createConnection({ uri: mysqlRootUrl });
@@ -70,9 +77,10 @@ export async function createTestDatabase(dialect: DialectName): Promise<TestData
     };
   } else {
     url = 'sqlite:test.db';
+    if (templates?.sqlite) copySqliteTemplate(templates.sqlite, join(dataDir, 'test.db'));
   }
   const database = openDatabase({ url, dataDir, poolSize: 10 });
-  await migrateToLatest(database.db);
+  if (!cloned) await migrateToLatest(database.db);
   return {
     database,
     dialect,
@@ -95,6 +103,25 @@ export interface TestServer {
   /** Every log line the server wrote (empty at the default `silent` level). */
   logLines?: Record<string, unknown>[];
   close(): Promise<void>;
+}
+
+/**
+ * What server start does with the Apple SCEP CA and the Windows WSTEP CA. Their RSA keys take most
+ * of a test server's start, so the run's global setup makes them once (with the same code) and each
+ * server stores that pair before `ensureBuiltinCertificateAuthorities` finds it there.
+ */
+async function ensureBuiltinCertificateAuthorities(app: App): Promise<void> {
+  const shared = inject('flotillaSharedCrypto')?.builtinAssets;
+  const { assets } = app.services;
+  if (shared) {
+    await assets.set(
+      Object.fromEntries(Object.entries(shared).map(([k, v]) => [k, Buffer.from(v, 'base64')])) as Partial<
+        Record<AssetName, Buffer>
+      >,
+    );
+  }
+  await assets.ensureBuiltinCertificateAuthorities();
+  assets.invalidate();
 }
 
 export const testServerKey = 'test-server-key-0123456789abcdef0123456789';
@@ -129,7 +156,7 @@ export async function startTestServer(
   });
   const logger = createLogger(config.logLevel, sink);
   const app = await buildApp({ config, database: testDb.database, serverKey: testServerKey, logger });
-  await app.services.assets.ensureBuiltinCertificateAuthorities();
+  await ensureBuiltinCertificateAuthorities(app);
   await app.server.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
