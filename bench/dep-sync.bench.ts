@@ -8,6 +8,7 @@ import { migrateToLatest } from '../src/db/migrator.js';
 import { createLogger } from '../src/logger.js';
 import { createServices } from '../src/services.js';
 import { createBenchDatabase, mysqlReachable } from './lib/database.js';
+import { ownPeakRssMb } from './lib/cpu.js';
 import { reportFigure } from './lib/load.js';
 
 /**
@@ -86,3 +87,5 @@ async function measure(dialect: DialectName): Promise<void> {
 if (await mysqlReachable()) await measure('mysql');
 else process.stderr.write('dep-sync: MySQL is unreachable; skipping the MySQL figures\n');
 await measure('sqlite');
+// The server runs in this process here, so its peak memory is ours.
+reportFigure('dep-sync.server_peak_rss', ownPeakRssMb(), 'MiB');

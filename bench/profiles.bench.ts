@@ -13,6 +13,7 @@ import { createAppleProfiles } from '../src/apple/profiles/index.js';
 import { parseAppleProfile } from '../src/apple/profiles/validate.js';
 import { createMdm } from '../src/mdm/index.js';
 import { createBenchDatabase, mysqlReachable } from './lib/database.js';
+import { ownPeakRssMb } from './lib/cpu.js';
 import { reportFigure } from './lib/load.js';
 
 /**
@@ -239,3 +240,5 @@ async function main(): Promise<void> {
 }
 
 await main();
+// The server runs in this process here, so its peak memory is ours.
+reportFigure('profiles.server_peak_rss', ownPeakRssMb(), 'MiB');

@@ -46,3 +46,18 @@ export function startCpuMeter(serverPid: number | undefined): () => CpuSpent {
     };
   };
 }
+
+/** Peak resident set size of a process in MiB (VmHWM from /proc), or undefined where there is none. */
+export function processPeakRssMb(pid: number | undefined): number | undefined {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Peak resident set size of this process in MiB (for benches that run the server in-process). */
+export function ownPeakRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}

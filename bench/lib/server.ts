@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Kysely } from 'kysely';
 import { openDatabase } from '../../src/db/database.js';
@@ -7,6 +7,8 @@ import type { DialectName } from '../../src/db/dialect.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import type { DB } from '../../src/db/schema.js';
 import { createBenchDatabase, type BenchDatabase } from './database.js';
+import { processPeakRssMb } from './cpu.js';
+import { reportFigure } from './load.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const benchServerKey = 'bench-server-key-0123456789abcdef0123456789';
@@ -27,6 +29,13 @@ export interface StartBenchServerOptions {
   seed?: (db: Kysely<DB>) => Promise<void>;
   /** Extra FLOTILLA_* environment for the server. */
   env?: Record<string, string>;
+  /** Prefix of the figures this server reports (default: the bench file's name). */
+  name?: string;
+}
+
+/** The running bench file's name without `.bench.ts`. */
+export function benchName(): string {
+  return basename(process.argv[1] ?? 'bench').replace(/\.bench\.ts$/, '');
 }
 
 /**
@@ -87,6 +96,9 @@ export async function startBenchServer(opts: StartBenchServerOptions): Promise<B
     });
   });
   const close = async () => {
+    // Every bench reports the server's peak memory, read just before it stops.
+    const peak = processPeakRssMb(child.pid);
+    if (peak !== undefined) reportFigure(`${opts.name ?? benchName()}.server_peak_rss`, peak, 'MiB');
     if (child.exitCode === null) {
       child.kill('SIGTERM');
       await exited;
