@@ -155,6 +155,8 @@ async function main(): Promise<void> {
       appleMdmEvents: services.appleMdmEvents,
       appleQueue: services.appleQueue,
       applePush: noPush,
+      variables: services.profileExpander,
+      signer: services.appleProfileSigner,
     });
     const parts = createMdm({
       db,

@@ -24,6 +24,11 @@ import * as m0024 from './0024_android_software.js';
 import * as m0025 from './0025_apple_scep_renewal.js';
 import * as m0026 from './0026_certificate_lifecycle.js';
 import * as m0027 from './0027_import_runs.js';
+import * as m0028 from './0028_fleet_variables.js';
+import * as m0029 from './0029_certificate_authorities.js';
+import * as m0030 from './0030_apple_device_facts.js';
+import * as m0031 from './0031_windows_push.js';
+import * as m0032 from './0032_windows_user_sign_in.js';
 
 /** Every migration, in order. Names never change once released; new ones go at the end. */
 export const migrations: Record<string, Migration> = {
@@ -52,4 +57,9 @@ export const migrations: Record<string, Migration> = {
   '0025_apple_scep_renewal': m0025,
   '0026_certificate_lifecycle': m0026,
   '0027_import_runs': m0027,
+  '0028_fleet_variables': m0028,
+  '0029_certificate_authorities': m0029,
+  '0030_apple_device_facts': m0030,
+  '0031_windows_push': m0031,
+  '0032_windows_user_sign_in': m0032,
 };

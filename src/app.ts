@@ -17,6 +17,7 @@ import type { Database } from './db/database.js';
 import { registerAdminApi } from './http/adminApi.js';
 import { registerCommandRoutes } from './mdm/commands/routes.js';
 import { registerProfileRoutes } from './mdm/profiles/routes.js';
+import { registerSecretVariableRoutes } from './mdm/variables/routes.js';
 import { registerDiskEncryptionRoutes } from './diskencryption/routes.js';
 import { installErrorHandler } from './http/errors.js';
 import { registerHealthRoutes } from './http/healthRoutes.js';
@@ -33,6 +34,8 @@ import {
   registerAndroidEnrollPage,
 } from './android/enrollment/routes.js';
 import { registerAndroidPubsubRoutes } from './android/pubsub/routes.js';
+import { registerCertificateAuthorityRoutes } from './certificateAuthorities/routes.js';
+import { redactScepProxyPath, registerScepProxyRoutes } from './scepProxy/routes.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -75,7 +78,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     req.log.info(
       {
         method: req.method,
-        url: redactAndroidPath(redactEulaPath(redactDevicePath(req.url.split('?')[0]))),
+        url: redactScepProxyPath(redactAndroidPath(redactEulaPath(redactDevicePath(req.url.split('?')[0])))),
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
       },
@@ -118,6 +121,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
   // Android end users' enrollment page (no login; the enroll secret is the credential).
   await registerAndroidEnrollPage(server, { enrollment: services.android.enrollment, rateLimits });
   await registerAppleScepRoutes(server, { appleScep: services.appleScep });
+  // The SCEP proxy devices fetch CA certificates through (custom SCEP and NDES).
+  await registerScepProxyRoutes(server, { scepProxy: services.certificateAuthorities.scepProxy });
   const { appleEnrollment, enrollSecrets } = services;
   await registerAppleEnrollRoutes(server, {
     appleEnrollment,
@@ -131,6 +136,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
     clientCertHeader: config.appleClientCertHeader?.toLowerCase(),
   });
   server.addHook('onClose', async () => services.flushAppleCheckin());
+  // Windows: buffered last-seen times and coalesced WNS pushes go out before the process stops.
+  server.addHook('onClose', async () => services.windows.flush());
   await registerAdminApi(server, services.auth, [
     (s) => registerSessionRoutes(s, { sessions: services.sessions, rateLimits }),
     (s) => registerAdminBasicsRoutes(s, services),
@@ -156,6 +163,11 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
       registerDiskEncryptionRoutes(s, { diskEncryption: services.diskEncryption, hosts: services.hostStore }),
     (s) => registerAndroidEnterpriseRoutes(s, services.android),
     (s) => registerAndroidEnrollmentTokenRoute(s, { enrollment: services.android.enrollment, rateLimits }),
+    (s) =>
+      registerCertificateAuthorityRoutes(s, {
+        certificateAuthorities: services.certificateAuthorities.service,
+      }),
+    (s) => registerSecretVariableRoutes(s, { secretVariables: services.secretVariables }),
   ]);
   return { server, services };
 }

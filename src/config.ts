@@ -130,6 +130,18 @@ export const configSchema = z
       .max(30 * 86400)
       .default(3600),
     /**
+     * SCEP proxy: how long the one-time challenge in a custom SCEP proxy URL stays usable (Fleet:
+     * 7 days, so a device that was offline when the profile came still gets its certificate).
+     */
+    scepProxyChallengeTtlSeconds: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(90 * 86400)
+      .default(7 * 86400),
+    /** SCEP proxy: timeout of each call to an upstream SCEP server or NDES admin page (Fleet: 30 s). */
+    scepProxyTimeoutSeconds: z.coerce.number().int().min(1).max(600).default(30),
+    /**
      * Apple: a new identity may take over an enrolled UDID once that enrollment has been silent this
      * many days (0 = never; check-out, a wipe, or a bound certificate still allow it).
      */
@@ -182,6 +194,20 @@ export const configSchema = z
     appleCommandMaxDeliveries: z.coerce.number().int().min(1).max(1000).default(5),
     /** Apple: acknowledged command results (and their queue rows) are deleted after this many days. */
     appleCommandRetentionDays: z.coerce.number().min(0).default(30),
+    /**
+     * Apple device facts: DeviceInformation and SecurityInfo answers older than this are asked for
+     * again by the refetch jobs (Fleet's iPhone/iPad refetch: 1 hour).
+     */
+    appleRefetchIntervalSeconds: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(30 * 86400)
+      .default(3600),
+    /** Apple device facts: how often `apple_mdm_iphone_ipad_refetcher` and `apple_mdm_macos_refetcher` run. */
+    appleRefetchJobIntervalSeconds: z.coerce.number().int().min(1).max(86400).default(3600),
+    /** Apple device facts: hosts per shared DeviceInformation / SecurityInfo command. */
+    appleRefetchBatchSize: z.coerce.number().int().min(1).max(100_000).default(1000),
     /** Apple ADE: base URL of Apple's DEP API; a token's nano_dep_names.config_base_url overrides it. */
     appleDepBaseUrl: z.url().default('https://mdmenrollment.apple.com'),
     /** Apple ADE: seconds between runs of the DEP syncer (Fleet's mdm.apple_dep_sync_periodicity, 1 min). */
@@ -252,6 +278,37 @@ export const configSchema = z
     windowsCertRenewPeriodDays: z.coerce.number().int().min(1).max(180).default(60),
     /** Windows: days a device waits before retrying a failed certificate renewal (RetryInterval). */
     windowsCertRenewRetryIntervalDays: z.coerce.number().int().min(1).max(1000).default(4),
+    /** Windows: header carrying the device's client certificate when a TLS terminator checks it (URL-escaped PEM). */
+    windowsClientCertHeader: z.string().optional(),
+    /** Windows push (WNS): the Store app's Package SID (`S-1-15-2-…`); push is off without it and the secret. */
+    windowsWnsPackageSid: z.string().optional(),
+    /** Windows push (WNS): the app's client secret from Partner Center. */
+    windowsWnsClientSecret: z.string().optional(),
+    /** Windows push (WNS): the app's Package Family Name, written to each PC's DMClient Push/PFN. */
+    windowsWnsPfn: z.string().optional(),
+    /** Windows push (WNS): OAuth token endpoint (a local stand-in in tests). */
+    windowsWnsTokenUrl: z.url().default('https://login.live.com/accesstoken.srf'),
+    /** Windows push (WNS): host suffixes a device's ChannelURI may point at (comma-separated); anything else is refused. */
+    windowsWnsAllowedHosts: z.string().min(1).default('notify.windows.com'),
+    /** Windows push (WNS), tests only: also accept plain-http ChannelURIs on the allowed hosts. */
+    windowsWnsAllowHttp: bool.default(false),
+    /** Windows push (WNS): pushes for commands queued within this many milliseconds go out together. */
+    windowsWnsCoalesceMs: z.coerce.number().int().min(0).max(60_000).default(1000),
+    /** Windows push (WNS): re-read a PC's ChannelURI when the last answer is older than this. */
+    windowsWnsChannelMaxAgeHours: z.coerce.number().int().min(1).max(720).default(24),
+    /** Windows push (WNS): how often the re-push cron (`windows_mdm_wns_pusher`) runs. */
+    windowsWnsRepushIntervalSeconds: z.coerce.number().int().min(1).default(60),
+    /** Windows push (WNS): first re-push delay for a PC with pending commands; doubles per try up to the max. */
+    windowsWnsRepushBackoffSeconds: z.coerce.number().int().min(1).default(60),
+    /** Windows push (WNS): longest delay between re-pushes of one PC. */
+    windowsWnsRepushMaxBackoffSeconds: z.coerce.number().int().min(1).default(3600),
+    /** Windows: fleetd MSI sent to PCs enrolled without fleetd (user-driven enrollment) on their first session. */
+    windowsFleetdInstallerUrl: z.url().optional(),
+    /** Windows: SHA-256 (hex) of that MSI; required with the URL. */
+    windowsFleetdInstallerSha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters')
+      .optional(),
     /**
      * Certificates: days before expiry at which the daily check records a warning (activity and log
      * line), once per threshold and certificate; comma-separated.
@@ -295,6 +352,8 @@ export const configSchema = z
     profileVerifyGraceSeconds: z.coerce.number().int().min(0).default(60),
     /** Profiles: hosts asked for a ProfileList per manager tick. */
     profileVerifyHostsPerTick: z.coerce.number().int().min(1).default(2000),
+    /** Profiles: an Apple profile uploaded already signed is re-signed by the server instead of sent as uploaded. */
+    appleProfileResignSignedUploads: bool.default(false),
     /** osquery: a host's detail queries (vitals, MDM checks) are sent again after this many seconds (Fleet: 1 h). */
     osqueryDetailUpdateIntervalSeconds: z.coerce.number().int().min(1).default(3600),
     /** osquery: a host's dynamic label queries are sent again after this many seconds (Fleet: 1 h). */

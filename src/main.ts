@@ -16,6 +16,7 @@ Commands:
   migrate                  apply pending database migrations
   certs [--json]           list the certificates the server depends on, with days left (exit 1 if any expired)
   import nanomdm|fleet     move Apple devices from NanoMDM or Fleet (flotilla import for details)
+  sim --server URL ...     simulated Macs and PCs against a running server, to size it (flotilla sim --help)
   version                  print the version
 `;
 
@@ -63,6 +64,14 @@ async function main(argv: string[]) {
   if (command === 'version' || command === '--version') {
     process.stdout.write(`${version}\n`);
     return;
+  }
+  // The load generator talks to a server over HTTP: it needs none of the server's settings.
+  if (command === 'sim') {
+    // Loaded only here: the simulators and the APNs stand-in have no place in a serving process.
+    const { runSimCli } = await import('./loadgen/cli.js');
+    const code = await runSimCli(args);
+    await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+    process.exit(code);
   }
   const config = loadConfig();
   if (command === 'serve') return serve(config, args);

@@ -29,8 +29,9 @@ import { TeamService } from './teams/service.js';
 import { TeamStore } from './teams/store.js';
 import type { Database } from './db/database.js';
 import { registerCronJobs } from './cron/jobs.js';
-import { createAppleProfiles } from './apple/profiles/index.js';
+import { createAppleProfileDelivery, createAppleProfiles } from './apple/profiles/index.js';
 import { createWindowsProfiles } from './windows/profiles/index.js';
+import { WindowsScepCertificateIdVariable } from './windows/profiles/scepVariable.js';
 import { createApplePush } from './apple/push/index.js';
 import { createApplePlatform } from './apple/platform.js';
 import { createWindowsPlatform } from './windows/platform.js';
@@ -46,12 +47,52 @@ import { createAppleDep } from './apple/dep/index.js';
 import { createAdeHostPort, createAppleAde } from './apple/ade/index.js';
 import { createAppleBootstrap } from './apple/bootstrap/index.js';
 import { withMacosSetup } from './mdm/hostDetail.js';
+import { createAppleFacts } from './apple/facts/index.js';
+import { withAppleSecurityInfo } from './apple/facts/hostDetail.js';
 import { DeclarativeManagementService } from './apple/ddm/service.js';
 import { RateLimitService, rateLimitPolicies } from './ratelimit/service.js';
 import { RateLimitStore } from './ratelimit/store.js';
 import { createEndUserSso } from './sso/index.js';
 import { createAndroid } from './android/index.js';
 import { createCertificates } from './certs/index.js';
+import { createCertificateAuthorities } from './certificateAuthorities/index.js';
+import { declarationToken } from './apple/profiles/validate.js';
+import {
+  HostIdentityStore,
+  HostIdentityVariables,
+  ProfileExpander,
+  ProfileVariableChecker,
+  ProfileVariableStore,
+  SecretDefinitionStore,
+  SecretVariableService,
+  SecretVariableStore,
+  type FleetVariableSource,
+  type VariableUploadRule,
+} from './mdm/variables/index.js';
+
+/**
+ * Which `$FLEET_VAR_*` each platform's uploads take, by `Platform.family`, with Fleet's wording and
+ * status: Apple refuses with 400 "… in configuration profiles.", Windows with 422 "… in Windows
+ * profiles."; Android profiles take neither variables nor secrets.
+ */
+const variableUploadRules: Record<string, VariableUploadRule> = {
+  apple: {
+    documents: 'configuration profiles',
+    status: 400,
+    unsupported: (name) => name === 'SCEP_WINDOWS_CERTIFICATE_ID',
+  },
+  windows: {
+    documents: 'Windows profiles',
+    status: 422,
+    unsupported: (name) => name === 'HOST_END_USER_EMAIL_IDP' || name.startsWith('DIGICERT_'),
+  },
+  android: {
+    documents: 'Android profiles',
+    status: 422,
+    refusal:
+      "Couldn't add. Fleet variables ($FLEET_VAR_*) and secret variables ($FLEET_SECRET_*) aren't supported in Android configuration profiles.",
+  },
+};
 
 /**
  * Every service, wired to its stores and clients. Routes and cron jobs get their services from
@@ -110,8 +151,41 @@ export function createServices(config: Config, database: Database, serverKey: st
     logger,
   );
   const appleEnrollment = new AppleEnrollmentService(appleScep, applePushParts.certificates, appConfig);
-  // Declarative Device Management: answers the DeclarativeManagement check-ins.
-  const declarativeManagement = new DeclarativeManagementService(db);
+  // Fleet variables and secrets: `$FLEET_VAR_*` filled per host by the variable sources,
+  // `$FLEET_SECRET_*` from secrets sealed at rest; the expander the profile managers deliver with.
+  const secretVariableStore = new SecretVariableStore(db, box);
+  const hostIdentityVariables = new HostIdentityVariables(new HostIdentityStore(db));
+  // Certificate authorities (NDES, custom SCEP), the SCEP proxy, and their certificate variables.
+  const certificateAuthorities = createCertificateAuthorities({
+    config,
+    db,
+    box,
+    activities,
+    serverUrl: () => appConfig.serverUrl(),
+    logger,
+  });
+  const variableSources: FleetVariableSource[] = [
+    hostIdentityVariables,
+    ...certificateAuthorities.variableSources,
+    new WindowsScepCertificateIdVariable(),
+  ];
+  const profileExpander = new ProfileExpander(variableSources, secretVariableStore);
+  const profileVariableChecks = new ProfileVariableChecker(
+    variableSources,
+    secretVariableStore,
+    new ProfileVariableStore(db),
+    variableUploadRules,
+  );
+  // Apple profile delivery: the signer (the SCEP CA, as Fleet signs) and the preparer the command
+  // queue fills and signs ProfileWithSecrets commands with at delivery.
+  const appleProfileDelivery = createAppleProfileDelivery({
+    config,
+    db,
+    signingIdentity: () => appleScep.caCertificate(),
+    secrets: profileExpander,
+  });
+  // Declarative Device Management: answers the DeclarativeManagement check-ins (secrets filled at delivery).
+  const declarativeManagement = new DeclarativeManagementService(db, profileExpander);
   // Apple check-in and command queue (device endpoint, queue, lifecycle events).
   const appleMdm = createAppleMdm({
     config,
@@ -127,6 +201,21 @@ export function createServices(config: Config, database: Database, serverKey: st
     activities,
     // ADE: a device assigned in ABM is installed from ADE; its pending host takes the device's UDID.
     depEnrollment: createAdeHostPort(db),
+    commandPreparers: appleProfileDelivery.commandPreparers,
+  });
+  // Apple device facts: DeviceInformation / SecurityInfo refetch jobs and SecurityInfo answers.
+  const appleFacts = createAppleFacts({
+    db,
+    logger,
+    appleMdmEvents: appleMdm.appleMdmEvents,
+    appleQueue: appleMdm.appleQueue,
+    applePush: applePushParts.push,
+    pushCertificates: applePushParts.certificates,
+    hostEvents,
+    options: {
+      staleAfterSeconds: config.appleRefetchIntervalSeconds,
+      batchSize: config.appleRefetchBatchSize,
+    },
   });
   // Apple configuration profiles and declarations: store, manager, results, DDM endpoints.
   const appleProfiles = createAppleProfiles({
@@ -136,6 +225,8 @@ export function createServices(config: Config, database: Database, serverKey: st
     appleMdmEvents: appleMdm.appleMdmEvents,
     appleQueue: appleMdm.appleQueue,
     applePush: applePushParts.push,
+    variables: profileExpander,
+    signer: appleProfileDelivery.signer,
   });
   // Apple bootstrap packages: admin API, download, InstallEnterpriseApplication results.
   const appleBootstrap = createAppleBootstrap({
@@ -150,7 +241,7 @@ export function createServices(config: Config, database: Database, serverKey: st
     maxUploadBytes: config.appleBootstrapPackageMaxBytes,
   });
   // Windows configuration profiles: store, manager, results (a listener on the SyncML session).
-  const windowsProfiles = createWindowsProfiles({ config, db, logger, windows });
+  const windowsProfiles = createWindowsProfiles({ config, db, logger, windows, variables: profileExpander });
   // Disk encryption: FileVault / BitLocker enforcement, key escrow and verification.
   const { diskEncryption } = createDiskEncryption({
     db,
@@ -195,7 +286,15 @@ export function createServices(config: Config, database: Database, serverKey: st
     hosts: hostStore,
     hostEvents,
     diskEncryption,
+    profileVariables: profileVariableChecks,
   });
+  // The secret API ($FLEET_SECRET_*): a changed value re-sends the profiles that use it.
+  const secretVariables = new SecretVariableService(
+    secretVariableStore,
+    new SecretDefinitionStore(db, declarationToken),
+    mdm.profiles,
+    activities,
+  );
   const hosts = new HostService(
     db,
     hostStore,
@@ -203,7 +302,7 @@ export function createServices(config: Config, database: Database, serverKey: st
     teamStore,
     activities,
     hostEvents,
-    withMacosSetup(mdm.hostDetail, appleBootstrap),
+    withMacosSetup(withAppleSecurityInfo(mdm.hostDetail, appleFacts), appleBootstrap),
   );
   // osquery: enrollment, config, detail queries (vitals, MDM checks), dynamic labels. Profile
   // checks feed the same verifiers as the MDM protocols' own (ProfileList, SyncML Get).
@@ -327,8 +426,12 @@ export function createServices(config: Config, database: Database, serverKey: st
     appleEnrollment,
     ...appleMdm,
     profiles: mdm.profiles,
+    profileExpander,
+    secretVariables,
+    certificateAuthorities,
     profileManagerJobs: mdm.profileManagerJobs,
     profileManager: appleProfiles.manager,
+    appleProfileSigner: appleProfileDelivery.signer,
     declarativeManagement,
     windowsProfileStore: windowsProfiles.store,
     windowsProfileManager: windowsProfiles.manager,
@@ -350,6 +453,7 @@ export function createServices(config: Config, database: Database, serverKey: st
     appleAde,
     appleBootstrap,
     appleScepRenewal,
+    appleFacts,
     android,
     endUserAuth: endUserSso.endUserAuth,
     eula: endUserSso.eula,

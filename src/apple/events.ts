@@ -23,6 +23,12 @@ export interface AppleCheckedOutEvent {
   enrollmentId: string;
 }
 
+/** A user channel (macOS user, `UDID:UserID`) sent its TokenUpdate. */
+export interface AppleUserChannelEvent {
+  hostUuid: string;
+  enrollmentId: string;
+}
+
 export interface DeclarativeManagementRequest {
   enrollmentId: string;
   hostUuid: string;
@@ -50,6 +56,7 @@ export class AppleMdmEvents {
   private readonly commandResultListeners: ((r: AppleCommandResultEvent) => Promise<void>)[] = [];
   private readonly enrolledListeners: ((e: AppleEnrolledEvent) => Promise<void>)[] = [];
   private readonly checkedOutListeners: ((e: AppleCheckedOutEvent) => Promise<void>)[] = [];
+  private readonly userChannelListeners: ((e: AppleUserChannelEvent) => Promise<void>)[] = [];
 
   constructor(private readonly logger?: Logger) {}
 
@@ -63,6 +70,10 @@ export class AppleMdmEvents {
 
   onCheckedOut(fn: (e: AppleCheckedOutEvent) => Promise<void>): void {
     this.checkedOutListeners.push(fn);
+  }
+
+  onUserChannel(fn: (e: AppleUserChannelEvent) => Promise<void>): void {
+    this.userChannelListeners.push(fn);
   }
 
   private async run<T>(event: string, listeners: ((x: T) => Promise<void>)[], value: T): Promise<void> {
@@ -85,5 +96,9 @@ export class AppleMdmEvents {
 
   emitCheckedOut(e: AppleCheckedOutEvent): Promise<void> {
     return this.run('checkedOut', this.checkedOutListeners, e);
+  }
+
+  emitUserChannel(e: AppleUserChannelEvent): Promise<void> {
+    return this.run('userChannel', this.userChannelListeners, e);
   }
 }

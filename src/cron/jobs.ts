@@ -6,21 +6,26 @@ import type { CronStore } from './store.js';
 export interface CronJobServices {
   config: {
     apnsRepushIntervalSeconds: number;
+    windowsWnsRepushIntervalSeconds: number;
     cronTestJobIntervalSeconds: number;
     appleDepSyncPeriodicitySeconds: number;
     appleSetupReleaseIntervalSeconds: number;
+    appleRefetchJobIntervalSeconds: number;
   };
   cronStore: Pick<CronStore, 'deleteRunsBefore'>;
   rateLimits: { deleteExpired(): Promise<unknown> };
   applePush: { repushPending(): Promise<unknown> };
+  windows: { push: { repushPending(): Promise<unknown> } };
   /** Each platform's profile manager loop (`mdm_apple_profile_manager`, `mdm_windows_profile_manager`). */
   profileManagerJobs: { name: string; run(): Promise<unknown> }[];
   appleQueue: { deleteOldResults(): Promise<unknown> };
   appleScep: { deleteExpiredChallenges(): Promise<unknown> };
+  certificateAuthorities: { scepProxy: { deleteExpiredChallenges(): Promise<unknown> } };
   appleDep: { sync: { runCron(): Promise<unknown> } };
   appleAde: { setup: { releaseDevices(): Promise<unknown> } };
   appleBootstrap: { cleanupOrphans(): Promise<unknown> };
   appleScepRenewal: { service: { run(): Promise<unknown> } };
+  appleFacts: { refetchIphonesAndIpads(): Promise<unknown>; refetchMacs(): Promise<unknown> };
   diskEncryption: { verifyKeys(): Promise<unknown> };
   certificates: { warnExpiring(): Promise<unknown> };
   android: { pubsub: { pruneMessages(): Promise<unknown> } };
@@ -60,6 +65,13 @@ export function registerCronJobs(cron: CronScheduler, services: CronJobServices)
     },
   });
 
+  // Windows: push (WNS) again to PCs whose commands are still queued, with back-off.
+  cron.register({
+    name: 'windows_mdm_wns_pusher',
+    intervalSeconds: config.windowsWnsRepushIntervalSeconds,
+    run: async () => void (await services.windows.push.repushPending()),
+  });
+
   // Profiles: each platform's manager reconciles its profiles (diff, enqueue) and verifies them.
   for (const job of services.profileManagerJobs) {
     cron.register({ name: job.name, intervalSeconds: 30, run: async () => void (await job.run()) });
@@ -79,6 +91,13 @@ export function registerCronJobs(cron: CronScheduler, services: CronJobServices)
     name: 'apple_scep_challenge_cleanup',
     intervalSeconds: 3600,
     run: async () => void (await services.appleScep.deleteExpiredChallenges()),
+  });
+
+  // SCEP proxy: one-time challenges of custom SCEP proxy URLs that expired unused.
+  cron.register({
+    name: 'scep_proxy_challenge_cleanup',
+    intervalSeconds: 3600,
+    run: async () => void (await services.certificateAuthorities.scepProxy.deleteExpiredChallenges()),
   });
 
   // Disk encryption: FileVault profiles in line with each team's setting, then every escrowed
@@ -118,6 +137,22 @@ export function registerCronJobs(cron: CronScheduler, services: CronJobServices)
     name: 'renew_scep_certificates',
     intervalSeconds: 3600,
     run: async () => void (await services.appleScepRenewal.service.run()),
+  });
+
+  // Apple device facts (Fleet's iPhone/iPad refetcher): DeviceInformation and SecurityInfo for
+  // iPhones and iPads whose facts are older than the refetch interval, one command per batch.
+  cron.register({
+    name: 'apple_mdm_iphone_ipad_refetcher',
+    intervalSeconds: config.appleRefetchJobIntervalSeconds,
+    run: async () => void (await services.appleFacts.refetchIphonesAndIpads()),
+  });
+
+  // Apple device facts for Macs (ours): SecurityInfo for every Mac, DeviceInformation for Macs
+  // without osquery, when older than the refetch interval.
+  cron.register({
+    name: 'apple_mdm_macos_refetcher',
+    intervalSeconds: config.appleRefetchJobIntervalSeconds,
+    run: async () => void (await services.appleFacts.refetchMacs()),
   });
 
   // Android: handled Pub/Sub message IDs older than Pub/Sub's retention (24 h) can never come back.

@@ -3,6 +3,7 @@ import type { AppleProfileTables } from '../apple/profiles/tables.js';
 import type { MdmProfileTables } from '../mdm/profiles/tables.js';
 import type { WindowsTables } from '../windows/tables.js';
 import type { WindowsProfileTables } from '../windows/profiles/tables.js';
+import type { WindowsPushTables } from '../windows/push/tables.js';
 import type { AppleMdmTables } from '../apple/tables.js';
 import type { AppleScepTables } from '../apple/scep/tables.js';
 import type { AppleDepTables } from '../apple/dep/tables.js';
@@ -14,6 +15,9 @@ import type { AndroidTables } from '../android/tables.js';
 import type { SoftwareTables } from '../hosts/softwareTables.js';
 import type { CertificateTables } from '../certs/tables.js';
 import type { ImportTables } from '../migrate/tables.js';
+import type { FleetVariableTables } from '../mdm/variables/tables.js';
+import type { AppleFactsTables } from '../apple/facts/tables.js';
+import type { CertificateAuthorityTables } from '../certificateAuthorities/tables.js';
 
 /**
  * Table types. Times are UTC strings (see dialect.ts); booleans come back as 0/1 numbers.
@@ -311,4 +315,8 @@ export type DB = FoundationTables &
   SoftwareTables &
   CertificateTables &
   ImportTables &
+  FleetVariableTables &
+  AppleFactsTables &
+  CertificateAuthorityTables &
+  WindowsPushTables &
   WindowsProfileTables;

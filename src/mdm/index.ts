@@ -10,6 +10,7 @@ import { MdmHostDetailProvider, type DiskEncryptionHostDetailSource } from './ho
 import type { Platform } from './platform.js';
 import { ProfileService } from './profiles/service.js';
 import { ProfileScopeStore } from './profiles/store.js';
+import type { ProfileVariableChecker } from './variables/uploadChecks.js';
 
 /**
  * The platform-neutral MDM core over the given platform adapters: the commands API and host
@@ -24,12 +25,19 @@ export function createMdm(deps: {
   hostEvents: HostEvents;
   /** The disk-encryption fields of host detail (FileVault / BitLocker status, key availability). */
   diskEncryption?: DiskEncryptionHostDetailSource;
+  /** Upload checks and records of `$FLEET_VAR_*` / `$FLEET_SECRET_*` (src/mdm/variables). */
+  profileVariables?: ProfileVariableChecker;
 }) {
   const { db, platforms } = deps;
   const actionStore = new HostActionStore(db);
   const commands = new CommandService(new CommandStore(db), platforms, deps.activities);
   const hostActions = new HostActionService(actionStore, deps.hosts, platforms, deps.activities);
-  const profiles = new ProfileService(new ProfileScopeStore(db), platforms, deps.activities);
+  const profiles = new ProfileService(
+    new ProfileScopeStore(db),
+    platforms,
+    deps.activities,
+    deps.profileVariables,
+  );
   const hostDetail = new MdmHostDetailProvider(profiles, hostActions, platforms, deps.diskEncryption);
 
   // One listener per platform, so one platform's failure does not keep the others from reacting.

@@ -3,6 +3,7 @@ import { badRequest, notFound } from '../http/errors.js';
 import { toApiTime } from '../db/dialect.js';
 import { parseXmlFragment, serializeNode, textAt, XmlError, type XmlNode } from './xml.js';
 import type { WindowsMdmStore } from './store.js';
+import type { WindowsPush } from './push/service.js';
 
 /** Verbs a server may send inside a SyncBody, and those allowed inside Atomic. */
 const sendable = new Set(['Add', 'Replace', 'Delete', 'Get', 'Exec', 'Atomic']);
@@ -91,9 +92,15 @@ export function commandUuidOfCmdRef(cmdRef: string): string {
   return dot < 0 ? cmdRef : cmdRef.slice(0, dot);
 }
 
-/** Queueing SyncML commands for Windows hosts and reading their results (admin commands API). */
+/**
+ * Queueing SyncML commands for Windows hosts and reading their results (admin commands API).
+ * Queued commands are pushed (WNS) so PCs fetch them at once rather than at their next poll.
+ */
 export class WindowsCommandService {
-  constructor(private readonly store: WindowsMdmStore) {}
+  constructor(
+    private readonly store: WindowsMdmStore,
+    private readonly push: WindowsPush = { push: () => {} },
+  ) {}
 
   /**
    * Queues one raw SyncML command (a fragment such as `<Exec>…</Exec>`) for the hosts' newest
@@ -111,6 +118,7 @@ export class WindowsCommandService {
       );
     }
     await this.store.enqueue([...enrollments.values()], prepared);
+    this.push.push([...enrollments.values()]);
     return {
       command_uuid: prepared.commandUuid,
       request_type: prepared.targetLocUri,
@@ -121,6 +129,7 @@ export class WindowsCommandService {
   /** Queues an already prepared command for enrollments (used by other Windows features). */
   async enqueuePrepared(enrollmentIds: number[], prepared: PreparedCommand): Promise<void> {
     await this.store.enqueue(enrollmentIds, prepared);
+    this.push.push(enrollmentIds);
   }
 
   /** Fleet's `GET /commands/results` rows for a Windows command (404 when there is no such command). */

@@ -12,6 +12,7 @@ import type {
 import type { WindowsCommandAdminStore } from './adminStore.js';
 import { prepareCommand } from './commands.js';
 import type { WindowsMdmStore } from './store.js';
+import type { WindowsPush } from './push/service.js';
 
 /**
  * RemoteWipe CSP methods Fleet offers. `doWipeProtected` (its default) keeps trying until the reset
@@ -60,6 +61,7 @@ export class WindowsHostActions implements PlatformHostActions {
     private readonly store: Pick<WindowsMdmStore, 'newestEnrollmentIdsForHosts' | 'enqueue'>,
     private readonly adminStore: Pick<WindowsCommandAdminStore, 'outcomes'>,
     private readonly enabled: () => Promise<boolean>,
+    private readonly push: WindowsPush = { push: () => {} },
   ) {}
 
   private async enrollmentOf(host: MdmHost): Promise<number> {
@@ -89,8 +91,8 @@ export class WindowsHostActions implements PlatformHostActions {
     return {
       ref: prepared.commandUuid,
       enqueue: (trx) => this.store.enqueue([enrollmentId], prepared, trx),
-      // PCs poll for their commands; there is nothing to wake.
-      wake: async () => {},
+      // A PC with a WNS channel is woken at once; the others fetch it at their next poll.
+      wake: async () => this.push.push([enrollmentId]),
     };
   }
 

@@ -10,7 +10,7 @@ import type { WindowsServices } from './service.js';
 /** Windows' adapter for the MDM core: SyncML commands on the Windows queue, fetched by polling PCs. */
 export function createWindowsPlatform(deps: {
   db: Kysely<DB>;
-  windows: Pick<WindowsServices, 'store' | 'commands' | 'enabled'>;
+  windows: Pick<WindowsServices, 'store' | 'commands' | 'enabled' | 'push'>;
   profiles: WindowsProfiles;
 }): Platform {
   const store = new WindowsCommandAdminStore(deps.db);
@@ -20,6 +20,11 @@ export function createWindowsPlatform(deps: {
     hostPlatforms: ['windows'],
     commands: new WindowsAdminCommands(deps.windows.commands, store),
     profiles: deps.profiles,
-    hostActions: new WindowsHostActions(deps.windows.store, store, () => deps.windows.enabled()),
+    hostActions: new WindowsHostActions(
+      deps.windows.store,
+      store,
+      () => deps.windows.enabled(),
+      deps.windows.push,
+    ),
   };
 }

@@ -14,9 +14,17 @@ function isSecretItem(item: XmlNode): boolean {
   return uris.some((u) => u !== undefined && secretLocUris.some((re) => re.test(u)));
 }
 
+/** The enroll secret on the fleetd MSI command line (`FLEET_SECRET="…"`, quotes possibly escaped). */
+const fleetSecretArgument = /(FLEET_SECRET=)("|&quot;)(.*?)\2/g;
+
 /** Replaces the Data of secret Items in place; returns whether anything was replaced. */
 function scrub(n: XmlNode): boolean {
   let changed = false;
+  if (n.name === 'Data' && n.text.includes('FLEET_SECRET=')) {
+    const redacted = n.text.replace(fleetSecretArgument, `$1$2${redactedValue}$2`);
+    changed = redacted !== n.text;
+    n.text = redacted;
+  }
   if (n.name === 'Item' && isSecretItem(n)) {
     for (const c of n.children) {
       if (c.name === 'Data' && c.text !== redactedValue) {

@@ -34,6 +34,8 @@ export async function registerWindowsRoutes(
   services: Pick<Services, 'windows' | 'appConfig' | 'config'>,
 ): Promise<void> {
   const win = services.windows;
+  // Header a TLS terminator puts the verified client certificate in (Node lower-cases header names).
+  const certHeader = services.config.windowsClientCertHeader?.toLowerCase();
   // The enrollment web pages answer in HTML, so they live in a plugin of their own.
   await app.register(
     windowsEnrollmentPages({
@@ -102,7 +104,12 @@ export async function registerWindowsRoutes(
       { config: { windowsFaultAction: Action.discoverResponse } },
       async (req, reply) => {
         await requireEnabled();
-        return sendExact(reply, syncmlContentType, await win.management.handle(body(req.body)));
+        const forwarded = certHeader ? req.headers[certHeader] : undefined;
+        return sendExact(
+          reply,
+          syncmlContentType,
+          await win.management.handle(body(req.body), typeof forwarded === 'string' ? forwarded : undefined),
+        );
       },
     );
   });

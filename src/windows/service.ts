@@ -13,7 +13,18 @@ import { WindowsCertificateRenewal } from './mde2/renewal.js';
 import { WstepRenewalStore } from './mde2/renewalStore.js';
 import { WindowsEnrollmentService, windowsPaths } from './mde2/service.js';
 import { WindowsMdmStore } from './store.js';
-import { ManagementSessionService } from './syncml/session.js';
+import { ManagementSessionService, type SessionContributor } from './syncml/session.js';
+import { HttpWnsClient, type WnsClient } from '../clients/wns/client.js';
+import { EnrollSecretStore } from '../teams/enrollSecretStore.js';
+import { certificatePems } from '../crypto/pemBundle.js';
+import { FleetdInstaller } from './fleetd/install.js';
+import { FleetdInstallStore } from './fleetd/store.js';
+import { ClientCertificateVerifier } from './mde2/clientCert.js';
+import { ClientCertificateStore } from './mde2/clientCertStore.js';
+import { windowsProviderId } from './mde2/provisioning.js';
+import { PushChannelReader } from './push/channel.js';
+import { WindowsPushService } from './push/service.js';
+import { WindowsPushStore } from './push/store.js';
 
 /** Wires the Windows MDM services: enrollment (MS-MDE2), management (SyncML) and commands. */
 export function createWindowsServices(deps: {
@@ -25,6 +36,8 @@ export function createWindowsServices(deps: {
   userStore: UserStore;
   activities: ActivityService;
   logger: Logger;
+  /** WNS client override (tests); by default built from the config when WNS is configured. */
+  wnsClient?: WnsClient;
 }) {
   const store = new WindowsMdmStore(deps.database.db);
   const lifecycle = new WindowsMdmLifecycle(deps.hostStore, deps.activities);
@@ -87,6 +100,23 @@ export function createWindowsServices(deps: {
     },
     log,
   );
+  const { push, contributors } = createWindowsPush(deps, store, serverUrl, log);
+  // Device certificates from a CA retired by `flotilla certs rotate-ca windows` stay valid.
+  const wstepCas = async () => {
+    const a = await deps.assets.get([AssetName.windowsWstepCert, AssetName.windowsPreviousCaCerts], {
+      maxAgeMs: 60_000,
+    });
+    const current = a[AssetName.windowsWstepCert]?.toString();
+    return [
+      ...(current ? [current] : []),
+      ...certificatePems(a[AssetName.windowsPreviousCaCerts]?.toString()),
+    ];
+  };
+  const clientCertificates = new ClientCertificateVerifier(
+    new ClientCertificateStore(deps.database.db),
+    wstepCas,
+    log,
+  );
   const management = new ManagementSessionService(
     store,
     lifecycle,
@@ -94,10 +124,12 @@ export function createWindowsServices(deps: {
       managementUrl: async () => (await serverUrl()) + windowsPaths.management,
       nonceTtlSeconds: deps.config.windowsDigestNonceTtlSeconds,
       lastSeen,
+      contributors,
+      clientCertificate: (forwarded, enrollment) => clientCertificates.verify(forwarded, enrollment),
     },
     log,
   );
-  const commands = new WindowsCommandService(store);
+  const commands = new WindowsCommandService(store, push);
 
   const enabled = async (): Promise<boolean> => (await settings()).enabled;
   return {
@@ -105,13 +137,90 @@ export function createWindowsServices(deps: {
     enrollment,
     management,
     commands,
+    /** WNS push: wakes PCs after commands are queued (`push`), re-push cron (`repushPending`). */
+    push,
     enabled,
     /** Forgets the cached switch and server URL (after a settings change, in tests). */
     invalidateEnabled: () => (settingsCache = undefined),
-    /** Writes buffered last-seen times now (shutdown, tests). */
-    flush: () => lastSeen.flush(),
+    /** Writes buffered last-seen times and sends coalesced pushes now (shutdown, tests). */
+    flush: async () => {
+      await lastSeen.flush();
+      await push.flush();
+    },
     mdmName: fleetMdmName,
   };
 }
 
 export type WindowsServices = ReturnType<typeof createWindowsServices>;
+
+/**
+ * WNS push and the session's server-initiated commands: the push channel reader (only when WNS
+ * and a PFN are configured) and the fleetd installer (only when an installer is configured).
+ */
+function createWindowsPush(
+  deps: { config: Config; database: Database; logger: Logger; wnsClient?: WnsClient },
+  store: WindowsMdmStore,
+  serverUrl: () => Promise<string>,
+  log: Logger,
+): { push: WindowsPushService; contributors: SessionContributor[] } {
+  const { config } = deps;
+  const db = deps.database.db;
+  const policy = {
+    allowedHosts: config.windowsWnsAllowedHosts
+      .split(',')
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+    allowHttp: config.windowsWnsAllowHttp,
+  };
+  const wnsConfigured = Boolean(config.windowsWnsPackageSid && config.windowsWnsClientSecret);
+  const client =
+    deps.wnsClient ??
+    (wnsConfigured
+      ? new HttpWnsClient({
+          ...policy,
+          packageSid: config.windowsWnsPackageSid as string,
+          clientSecret: config.windowsWnsClientSecret as string,
+          tokenUrl: config.windowsWnsTokenUrl,
+        })
+      : undefined);
+  const pushStore = new WindowsPushStore(db);
+  const push = new WindowsPushService(pushStore, client, log, {
+    coalesceMs: config.windowsWnsCoalesceMs,
+    batchSize: 500,
+    backoffBaseMs: config.windowsWnsRepushBackoffSeconds * 1000,
+    backoffMaxMs: config.windowsWnsRepushMaxBackoffSeconds * 1000,
+  });
+  const contributors: SessionContributor[] = [];
+  if (client && config.windowsWnsPfn) {
+    contributors.push(
+      new PushChannelReader(
+        pushStore,
+        {
+          pfn: config.windowsWnsPfn,
+          providerId: windowsProviderId,
+          maxAgeMs: config.windowsWnsChannelMaxAgeHours * 3600_000,
+          policy,
+        },
+        log,
+      ),
+    );
+  } else if (client) {
+    log.warn('windows push: WNS is configured without a PFN (FLOTILLA_WINDOWS_WNS_PFN); PCs cannot register');
+  }
+  const installerUrl = config.windowsFleetdInstallerUrl;
+  const installerSha = config.windowsFleetdInstallerSha256;
+  if (installerUrl && installerSha) {
+    contributors.push(
+      new FleetdInstaller(
+        new FleetdInstallStore(db),
+        store,
+        new EnrollSecretStore(db),
+        { installer: { url: installerUrl, sha256: installerSha }, serverUrl },
+        log,
+      ),
+    );
+  } else if (installerUrl || installerSha) {
+    log.warn('windows mdm: the fleetd installer needs both its URL and its SHA-256; not sending it');
+  }
+  return { push, contributors };
+}

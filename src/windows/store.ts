@@ -17,6 +17,7 @@ const enrollmentColumns = [
   'auth_nonce',
   'auth_nonce_expires_at',
   'last_seen_at',
+  'user_signed_in_at',
   'created_at',
 ] as const;
 
@@ -122,6 +123,9 @@ export class WindowsMdmStore {
         credentials_acknowledged: 1,
         auth_nonce: null,
         auth_nonce_expires_at: null,
+        // A user enrolling with their own credentials (no fleetd host behind it) from a running
+        // desktop is signed in; otherwise the device says so in its sessions (Alert 1224).
+        user_signed_in_at: e.host_uuid === '' && e.not_in_oobe ? now : null,
         updated_at: now,
       };
       const existing = await trx
@@ -262,6 +266,15 @@ export class WindowsMdmStore {
     return out;
   }
 
+  /** Whether a user is signed in on the enrollment: when one was seen signing in, or NULL. */
+  async setUserSignedIn(enrollmentId: number, at: string | null): Promise<void> {
+    await this.db
+      .updateTable('mdm_windows_enrollments')
+      .set({ user_signed_in_at: at })
+      .where('id', '=', enrollmentId)
+      .execute();
+  }
+
   async setNonce(enrollmentId: number, nonce: string, expiresAt: string): Promise<void> {
     await this.db
       .updateTable('mdm_windows_enrollments')
@@ -306,6 +319,7 @@ export class WindowsMdmStore {
       await trx.deleteFrom('windows_mdm_command_results').where('enrollment_id', '=', enrollmentId).execute();
       await trx.deleteFrom('windows_mdm_command_queue').where('enrollment_id', '=', enrollmentId).execute();
       await trx.deleteFrom('windows_mdm_responses').where('enrollment_id', '=', enrollmentId).execute();
+      await trx.deleteFrom('windows_mdm_push_channels').where('enrollment_id', '=', enrollmentId).execute();
       await trx.deleteFrom('mdm_windows_enrollments').where('id', '=', enrollmentId).execute();
     });
   }
@@ -411,6 +425,16 @@ export class WindowsMdmStore {
         .executeTakeFirst();
       if (Number(gone.numDeletedRows) === 0) continue; // another session already answered it
       await this.enqueue([enrollmentId], f, trx);
+      // The retry stands in for its original: a profile row waiting on the original now waits on
+      // the retry, so the profile's status follows the retry's answer (in the same commit).
+      await trx
+        .updateTable('host_mdm_windows_profiles')
+        .set({ command_uuid: f.commandUuid, updated_at: now })
+        .where('command_uuid', '=', f.replaces)
+        .where('host_uuid', '=', (eb) =>
+          eb.selectFrom('mdm_windows_enrollments').select('host_uuid').where('id', '=', enrollmentId),
+        )
+        .execute();
       queued.push(f);
     }
     const rest = results.map((r) => r.commandUuid).filter((u) => !followUps.some((f) => f.replaces === u));

@@ -25,6 +25,8 @@ export interface MdmWindowsEnrollmentsTable {
   auth_nonce: string | null;
   auth_nonce_expires_at: string | null;
   last_seen_at: string | null;
+  /** Migration 0032: a user signed in (LoginStatus `user`, or a user's own enrollment); NULL: none. */
+  user_signed_in_at: Generated<string | null>;
   created_at: string;
   updated_at: string;
 }

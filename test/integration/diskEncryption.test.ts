@@ -6,6 +6,7 @@ import { parse as parsePlist } from 'plist';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { SimulatedAppleDevice } from '../../src/apple/sim/device.js';
 import { createCertificateAuthority } from '../../src/crypto/certificateAuthority.js';
+import { cmsVerifyAttached } from '../../src/crypto/cms.js';
 import { sealBase64Envelope } from '../../src/crypto/escrowEnvelope.js';
 import { dbNow } from '../../src/db/dialect.js';
 import { api, setupAdmin } from '../helpers/api.js';
@@ -170,7 +171,9 @@ describeEachDialect(
       const installed = mac.profiles.get(fvIdentifier);
       expect(installed).toBeDefined();
       const dir = mkdtempSync(join(tmpdir(), 'fv-profile-'));
-      writeFileSync(join(dir, 'fv.mobileconfig'), installed!.payload);
+      // Sent signed by the server's SCEP CA (as Fleet signs every InstallProfile payload).
+      const signed = cmsVerifyAttached(installed!.payload);
+      writeFileSync(join(dir, 'fv.mobileconfig'), signed.content);
       const xml = execFileSync('plistutil', ['-i', join(dir, 'fv.mobileconfig'), '-f', 'xml']).toString();
       const p = parsePlist(xml) as Record<string, any>;
       expect(p).toMatchObject({
@@ -193,6 +196,7 @@ describeEachDialect(
       expect(byType.get('com.apple.MCX')!.dontAllowFDEDisable).toBe(true);
       const ca = await srv.app.services.appleScep.caCertificate();
       expect(Buffer.from(cert.PayloadContent).equals(ca.certDer)).toBe(true);
+      expect(signed.signerCertDer.equals(ca.certDer)).toBe(true);
     });
 
     it('escrows a key, verifies it, and lets an admin read it back (audited)', async () => {

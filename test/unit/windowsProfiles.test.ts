@@ -111,12 +111,15 @@ describe('Windows profile validation', () => {
     expect(
       refusal('Windows OS Updates', `<Replace>${item('./Device/Vendor/MSFT/Policy/Config/A/B')}</Replace>`),
     ).toMatch(/reserved/);
+    // Fleet variables and secrets are accepted here: the profile core checks them (src/mdm/variables).
     expect(
-      refusal(
+      parseWindowsProfile(
         'x',
-        `<Replace>${item('./Device/Vendor/MSFT/Policy/Config/A/B', '$FLEET_VAR_HOST_UUID', 'chr')}</Replace>`,
-      ),
-    ).toMatch(/Fleet variables/);
+        Buffer.from(
+          `<Replace>${item('./Device/Vendor/MSFT/Policy/Config/A/B', '$FLEET_VAR_HOST_UUID', 'chr')}</Replace>`,
+        ),
+      ).items[0].data,
+    ).toBe('$FLEET_VAR_HOST_UUID');
   });
 });
 

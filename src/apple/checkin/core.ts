@@ -191,7 +191,12 @@ export class CoreCheckinService implements CheckinAndCommandService {
     };
   }
 
-  /** No token service (com.apple.maid, watch pairing) is offered: validated, then refused. */
+  /**
+   * No token service (com.apple.maid, com.apple.watch.pairing) is offered, as in Fleet, which gives
+   * NanoMDM no GetToken handler: the message is validated, then refused with HTTP 500 as NanoMDM
+   * refuses it ("no GetToken handler"). The enrollment profile does not advertise
+   * `com.apple.mdm.token`, so devices should not ask.
+   */
   async getToken(_r: MdmRequest, m: GetTokenMessage): Promise<MdmReply | undefined> {
     if (m.tokenServiceType === 'com.apple.watch.pairing') {
       const p = m.tokenParameters;

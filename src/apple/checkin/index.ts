@@ -5,9 +5,10 @@ import type { Config } from '../../config.js';
 import type { DB } from '../../db/schema.js';
 import type { HostEvents } from '../../hosts/events.js';
 import type { HostStore } from '../../hosts/store.js';
-import { AppleCommandQueue } from '../commands/queue.js';
+import { AppleCommandQueue, type CommandPreparer } from '../commands/queue.js';
 import { CommandQueueStore } from '../commands/store.js';
 import { createScepRenewalCheckinHooks } from '../renewal/index.js';
+import { AppleFactsStore } from '../facts/store.js';
 import { AppleMdmEvents, type DeclarativeManagementHandler } from '../events.js';
 import { CertAuthService } from './certAuth.js';
 import { withHooks } from './chain.js';
@@ -23,6 +24,8 @@ import { EnrollmentClaims } from './enrollmentClaims.js';
 import { AppleCheckinHandler } from './handler.js';
 import { HostMdmStateStore } from './hostMdmStore.js';
 import { FleetLifecycleHooks, type DepEnrollmentPort } from './lifecycle.js';
+import { isDeviceChannel } from './messages.js';
+import type { CheckinHooks } from './service.js';
 import { EnrollmentStore } from './store.js';
 
 export interface AppleMdmDeps {
@@ -45,6 +48,8 @@ export interface AppleMdmDeps {
   declarativeManagement?: DeclarativeManagementHandler;
   /** ADE: DEP assignment and pending-host adoption at turn-on. */
   depEnrollment?: DepEnrollmentPort;
+  /** Builds at delivery the commands stored in another form, by subtype (e.g. ProfileWithSecrets). */
+  commandPreparers?: ReadonlyMap<string, CommandPreparer>;
 }
 
 /**
@@ -61,6 +66,7 @@ export function createAppleMdm(deps: AppleMdmDeps) {
     maxDeliveryAttempts: config.appleCommandMaxDeliveries,
     retentionDays: config.appleCommandRetentionDays,
     logger,
+    preparers: deps.commandPreparers,
   });
   const core = new CoreCheckinService(
     enrollmentStore,
@@ -79,6 +85,8 @@ export function createAppleMdm(deps: AppleMdmDeps) {
     logger,
     deps.activities,
     deps.depEnrollment,
+    // DeviceInformation vitals beyond name, model and OS (disk space, MAC, detail time).
+    new AppleFactsStore(db),
   );
   const claimStore = new EnrollmentClaimStore(db);
   const conflicts = new EnrollmentConflicts(claimStore, deps.hostStore, deps.activities, logger);
@@ -93,7 +101,16 @@ export function createAppleMdm(deps: AppleMdmDeps) {
     logger,
     queueStore,
   });
-  const chain = new CertAuthService(enrollmentStore, claims, withHooks(core, [lifecycle, renewal], logger), {
+  // A user channel's TokenUpdate: what waits for it (user-scope profiles) can now be delivered.
+  const userChannel: CheckinHooks = {
+    tokenUpdate: async (r) => {
+      const e = r.enrollment;
+      if (isDeviceChannel(e) || !r.notes.enrollmentEnabled) return;
+      await events.emitUserChannel({ hostUuid: e.deviceId, enrollmentId: e.id });
+    },
+  };
+  const hooks = [lifecycle, renewal, userChannel];
+  const chain = new CertAuthService(enrollmentStore, claims, withHooks(core, hooks, logger), {
     onAssociate: deps.onCertificateAssociated,
     onConflict: conflicts.record,
   });

@@ -3,6 +3,7 @@ import { dbNow } from '../../db/dialect.js';
 import type { ActivityService } from '../../admin/activityService.js';
 import type { HostRow, HostStore } from '../../hosts/store.js';
 import type { AppleMdmEvents } from '../events.js';
+import type { MdmVitals } from '../facts/store.js';
 import { parsePlistDict, type PlistValue } from '../plist/parse.js';
 import type { HostMdmStateStore } from './hostMdmStore.js';
 import {
@@ -29,6 +30,21 @@ const osName: Record<string, string> = { darwin: 'macOS', ios: 'iOS', ipados: 'i
 export interface DepEnrollmentPort {
   isDepAssigned(hostId: number): Promise<boolean>;
   adoptPlaceholder(hostId: number, uuid: string): Promise<void>;
+}
+
+/** Where the DeviceInformation vitals beyond name, model and OS go (the Apple facts store). */
+export interface MdmVitalsPort {
+  applyMdmVitals(hostId: number, vitals: MdmVitals): Promise<void>;
+}
+
+/** Fleet's host_mdm_commands type of a refetch DeviceInformation in flight. */
+const refetchDeviceCommandType = 'REFETCH-DEVICE-';
+
+/** A MAC address as DeviceInformation reports WiFiMAC (anything else is not stored). */
+const macAddress = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
+function num(v: PlistValue | undefined): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
 }
 
 /** How Fleet names a host in activities: computer name, else hostname, serial, UUID. */
@@ -58,6 +74,8 @@ export class FleetLifecycleHooks implements CheckinHooks {
     private readonly activities?: Pick<ActivityService, 'record'>,
     /** ADE: DEP assignment and pending-host adoption (without it no host counts as installed from ADE). */
     private readonly dep?: DepEnrollmentPort,
+    /** Disk space, MAC address and detail time from DeviceInformation (without it only name, model, OS). */
+    private readonly vitals?: MdmVitalsPort,
   ) {}
 
   private async mdmServerUrl(): Promise<string> {
@@ -212,6 +230,13 @@ export class FleetLifecycleHooks implements CheckinHooks {
     const result = report.dict;
     if (report.status === 'Acknowledged' && requestType === 'DeviceInformation') {
       await this.applyDeviceInformation(r, result);
+    } else if (
+      requestType === 'DeviceInformation' &&
+      (report.status === 'Error' || report.status === 'CommandFormatError')
+    ) {
+      // A refused refetch no longer counts as in flight: the refetcher may ask again.
+      const host = await this.hosts.findByUuid(r.enrollment.deviceId);
+      if (host) await this.hostMdm.clearCommand(host.id, refetchDeviceCommandType);
     }
     if (report.status === 'Acknowledged' && requestType === 'DisableLostMode') {
       await this.hostMdm.clearLostModeLock(r.enrollment.deviceId, false);
@@ -227,7 +252,12 @@ export class FleetLifecycleHooks implements CheckinHooks {
     });
   }
 
-  /** DeviceInformation answers update the host row: name, model, OS version, serial. */
+  /**
+   * DeviceInformation answers update the host row: name, model, OS version, serial; for a host
+   * without osquery also what Fleet's iPhone/iPad refetch writes: disk space (GB, and the share
+   * available), the Wi-Fi MAC as primary MAC, and the detail time that makes the host fresh. A Mac
+   * with osquery keeps those from osquery (its detail time schedules osquery's own refresh).
+   */
   private async applyDeviceInformation(r: MdmRequest, result: Record<string, PlistValue>): Promise<void> {
     const q = result.QueryResponses;
     if (!q || typeof q !== 'object' || Array.isArray(q) || Buffer.isBuffer(q) || q instanceof Date) return;
@@ -247,10 +277,23 @@ export class FleetLifecycleHooks implements CheckinHooks {
     const serial = str(qr.SerialNumber);
     if (serial) vitals.hardware_serial = serial;
     if (Object.keys(vitals).length) await this.hosts.updateVitals(host.id, vitals);
+    if (!host.osquery_host_id && this.vitals) {
+      const mdmVitals: MdmVitals = { detailUpdatedAt: dbNow() };
+      const mac = str(qr.WiFiMAC);
+      if (mac && macAddress.test(mac)) mdmVitals.primaryMac = mac;
+      const total = num(qr.DeviceCapacity);
+      const available = num(qr.AvailableDeviceCapacity);
+      if (total !== undefined && available !== undefined && total > 0 && available <= total) {
+        mdmVitals.gigsTotalDiskSpace = total;
+        mdmVitals.gigsDiskSpaceAvailable = available;
+        mdmVitals.percentDiskSpaceAvailable = (100 * available) / total;
+      }
+      await this.vitals.applyMdmVitals(host.id, mdmVitals);
+    }
     // A host with osquery finishes its refetch when osquery reports its details (as Fleet does);
     // clearing the flag here would stop osquery from ever being asked.
     if (!host.osquery_host_id) await this.hosts.setRefetchRequested(host.id, false);
-    await this.hostMdm.clearCommand(host.id, 'DeviceInformation');
+    await this.hostMdm.clearCommand(host.id, refetchDeviceCommandType);
     // An iPhone or iPad reporting Lost Mode off after an unlock was asked for is unlocked.
     if (qr.IsMDMLostModeEnabled === false && platform !== 'darwin') {
       await this.hostMdm.clearLostModeLock(r.enrollment.deviceId, true);

@@ -13,7 +13,36 @@ export interface EnqueueCommand {
   plist: Buffer;
   /** Higher runs first; 0 by default. */
   priority?: number;
+  /**
+   * How the stored bytes become what the device gets: `None` (the default) sends them as stored;
+   * any other subtype goes through the queue's preparer for it at delivery (e.g.
+   * `ProfileWithSecrets`: the stored bytes are a profile with secret placeholders).
+   */
+  subtype?: string;
 }
+
+/** A queued command as stored, handed to a preparer at delivery. */
+export interface StoredCommand {
+  enrollmentId: string;
+  commandUuid: string;
+  requestType: string;
+  subtype: string;
+  command: Buffer;
+}
+
+/** The bytes to send, or why the command cannot be sent to this enrollment. */
+export type PreparedCommand = { ok: true; command: Buffer } | { ok: false; detail: string };
+
+/**
+ * Builds, in memory and at delivery, the command a device gets from a command stored in another
+ * form. What it builds is never stored.
+ */
+export interface CommandPreparer {
+  prepare(c: StoredCommand): Promise<PreparedCommand>;
+}
+
+/** Subtype of InstallProfile commands whose profile keeps `$FLEET_SECRET_*` placeholders until delivery. */
+export const profileWithSecretsSubtype = 'ProfileWithSecrets';
 
 export interface AppleCommandResult {
   enrollmentId: string;
@@ -55,7 +84,13 @@ export class AppleCommandQueue {
 
   constructor(
     private readonly store: CommandQueueStore,
-    private readonly opts: { maxDeliveryAttempts: number; retentionDays: number; logger?: Logger },
+    private readonly opts: {
+      maxDeliveryAttempts: number;
+      retentionDays: number;
+      logger?: Logger;
+      /** Preparers by subtype, for commands not sent as stored. */
+      preparers?: ReadonlyMap<string, CommandPreparer>;
+    },
   ) {
     this.deliveries = new BatchWriter((items) => store.addDeliveryAttempts(items), {
       intervalMs: 1000,
@@ -120,12 +155,22 @@ export class AppleCommandQueue {
       const row = found.command;
       if (!found.associated || !row) return found;
       if (row.delivery_attempts < this.opts.maxDeliveryAttempts) {
+        const prepared = await this.prepare(enrollmentId, row);
+        if (!prepared.ok) {
+          // Settled with an Error result so the commands behind it go on (never sent as stored).
+          await this.store.giveUp(
+            enrollmentId,
+            row.command_uuid,
+            errorResult(enrollmentId, row.command_uuid, prepared.detail),
+          );
+          continue;
+        }
         this.rememberRequestType(row.command_uuid, row.request_type);
         this.deliveries.add(`${enrollmentId}\n${row.command_uuid}`, {
           id: enrollmentId,
           commandUuid: row.command_uuid,
         });
-        return found;
+        return { associated: true, command: { ...row, command: prepared.command } };
       }
       this.opts.logger?.warn(
         {
@@ -143,6 +188,28 @@ export class AppleCommandQueue {
       );
     }
     return { associated: true };
+  }
+
+  /** The bytes sent for a queued command: as stored, or built by the preparer of its subtype. */
+  private async prepare(enrollmentId: string, row: NextCommandRow): Promise<PreparedCommand> {
+    if (!row.subtype || row.subtype === 'None') return { ok: true, command: row.command };
+    const preparer = this.opts.preparers?.get(row.subtype);
+    const prepared = preparer
+      ? await preparer.prepare({
+          enrollmentId,
+          commandUuid: row.command_uuid,
+          requestType: row.request_type,
+          subtype: row.subtype,
+          command: row.command,
+        })
+      : { ok: false as const, detail: `This server cannot deliver ${row.subtype} commands.` };
+    if (!prepared.ok) {
+      this.opts.logger?.warn(
+        { enrollmentId, commandUuid: row.command_uuid, subtype: row.subtype, detail: prepared.detail },
+        'apple command could not be prepared for delivery; settled as failed',
+      );
+    }
+    return prepared;
   }
 
   /**
@@ -265,6 +332,15 @@ function safeParse(raw: Buffer): Record<string, PlistValue> {
 }
 
 function giveUpResult(enrollmentId: string, commandUuid: string, attempts: number): Buffer {
+  return errorResult(
+    enrollmentId,
+    commandUuid,
+    `The device did not answer this command after ${attempts} deliveries.`,
+  );
+}
+
+/** An Error result written by the server for a command it took out of the queue. */
+function errorResult(enrollmentId: string, commandUuid: string, description: string): Buffer {
   return buildPlist({
     CommandUUID: commandUuid,
     Status: 'Error',
@@ -273,8 +349,8 @@ function giveUpResult(enrollmentId: string, commandUuid: string, attempts: numbe
       {
         ErrorCode: 0,
         ErrorDomain: 'flotilla.delivery',
-        LocalizedDescription: `The device did not answer this command after ${attempts} deliveries.`,
-        USEnglishDescription: `The device did not answer this command after ${attempts} deliveries.`,
+        LocalizedDescription: description,
+        USEnglishDescription: description,
       },
     ],
   });

@@ -23,6 +23,8 @@ export interface NextCommandRow {
   command_uuid: string;
   request_type: string;
   command: Buffer;
+  /** `None`, or how the stored bytes are turned into what is sent (see AppleCommandQueue). */
+  subtype: string;
   delivery_attempts: number;
 }
 
@@ -30,6 +32,7 @@ interface NextCommandDbRow {
   command_uuid: string;
   request_type: string;
   command: Buffer | Uint8Array;
+  subtype: string;
   delivery_attempts: number | string;
 }
 
@@ -236,7 +239,7 @@ export class CommandQueueStore {
       .leftJoin('nano_command_results as r', (j) =>
         j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'),
       )
-      .select(['q.command_uuid', 'c.request_type', 'c.command', 'q.delivery_attempts'])
+      .select(['q.command_uuid', 'c.request_type', 'c.command', 'c.subtype', 'q.delivery_attempts'])
       .where('q.id', '=', enrollmentId)
       .where('q.active', '=', 1)
       .where((eb) =>

@@ -4,6 +4,16 @@ import { dbNow, fromDbTime } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
 import type { DeclarativeManagementRequest, DeclarativeManagementResponse } from '../events.js';
 
+/** Fills `$FLEET_SECRET_*` in a declaration (src/mdm/variables, ProfileExpander.expandSecrets). */
+export interface DeclarationSecrets {
+  expandSecrets(
+    text: string,
+    escape: 'json',
+  ): Promise<{ ok: true; text: string } | { ok: false; detail: string }>;
+}
+
+const secretVariable = /\$\{?FLEET_SECRET_\w/;
+
 /** A declaration as a host should see it now (install rows only). */
 interface HostDeclaration {
   declaration_uuid: string;
@@ -32,7 +42,11 @@ export function ddmTimestamp(d: Date): string {
  * first; one synthesised activation per configuration, named "<declaration_uuid>.activation".
  */
 export class DeclarativeManagementService {
-  constructor(private readonly db: Kysely<DB>) {}
+  constructor(
+    private readonly db: Kysely<DB>,
+    /** Without it, a declaration is served as stored. */
+    private readonly secrets?: DeclarationSecrets,
+  ) {}
 
   async handle(req: DeclarativeManagementRequest): Promise<DeclarativeManagementResponse> {
     if (!req.hostUuid) return json(400, { error: 'missing UDID' });
@@ -125,7 +139,9 @@ export class DeclarativeManagementService {
     if (type === 'configuration') {
       const d = decls.find((x) => x.identifier === id);
       if (!d) return json(404, { error: 'declaration not found' });
-      const doc = JSON.parse(d.raw_json) as Record<string, unknown>;
+      const raw = await this.withSecrets(hostUuid, d);
+      if (raw === undefined) return json(404, { error: 'declaration unavailable' });
+      const doc = JSON.parse(raw) as Record<string, unknown>;
       return json(200, { ...doc, ServerToken: d.token });
     }
     if (type === 'activation') {
@@ -140,6 +156,25 @@ export class DeclarativeManagementService {
       });
     }
     return json(404, { error: 'declaration not found' });
+  }
+
+  /**
+   * The declaration's JSON with its `$FLEET_SECRET_*` filled, in memory only (a secret change
+   * bumps secrets_updated_at and so the ServerToken, which makes the device fetch it again). A
+   * secret that no longer exists fails the host's row with Fleet's text: undefined.
+   */
+  private async withSecrets(hostUuid: string, d: HostDeclaration): Promise<string | undefined> {
+    if (!this.secrets || !secretVariable.test(d.raw_json)) return d.raw_json;
+    const filled = await this.secrets.expandSecrets(d.raw_json, 'json');
+    if (filled.ok) return filled.text;
+    await this.db
+      .updateTable('host_mdm_apple_declarations')
+      .set({ status: 'failed', detail: filled.detail, updated_at: dbNow() })
+      .where('host_uuid', '=', hostUuid)
+      .where('declaration_uuid', '=', d.declaration_uuid)
+      .where('operation_type', '=', 'install')
+      .execute();
+    return undefined;
   }
 
   /**

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { insertIgnore } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
 import {
   checkRowFor,
@@ -33,6 +34,8 @@ export type HostProfileWrite = {
   ignore_error: number;
   scope: string;
   secrets_updated_at: string | null;
+  /** When the per-host expansion of `$FLEET_VAR_*` was last sent (NULL for shared content). */
+  variables_updated_at: string | null;
   created_at: string;
   updated_at: string;
 };
@@ -177,6 +180,7 @@ export class HostStatusStore {
         'r.status',
         'r.command_uuid',
         'r.retries',
+        'r.scope',
         'r.updated_at',
         'p.payload_uuid',
       ])
@@ -235,6 +239,85 @@ export class HostStatusStore {
       WHERE h.platform IN ('darwin', 'ios', 'ipados')
       LIMIT ${opts.limit}`.execute(this.db);
     return res.rows;
+  }
+
+  /**
+   * Of these hosts, the enabled user channels of those with user-scope profiles to verify (their
+   * ProfileList is asked on the user channel, where user-scope profiles are installed).
+   */
+  async userChannelsToVerify(hostUuids: string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (let i = 0; i < hostUuids.length; i += CHUNK) {
+      const part = hostUuids.slice(i, i + CHUNK);
+      const rows = await this.db
+        .selectFrom('nano_enrollments as ne')
+        .select('ne.id')
+        .where('ne.device_id', 'in', part)
+        .where('ne.type', '=', 'User')
+        .where('ne.enabled', '=', 1)
+        .where((eb) =>
+          eb.exists(
+            eb
+              .selectFrom('host_mdm_apple_profiles as r')
+              .select('r.host_uuid')
+              .whereRef('r.host_uuid', '=', 'ne.device_id')
+              .where('r.scope', '=', 'User')
+              .where('r.operation_type', '=', 'install')
+              .where('r.status', 'in', ['verifying', 'verified']),
+          ),
+        )
+        .execute();
+      out.push(...rows.map((r) => r.id));
+    }
+    return out;
+  }
+
+  /**
+   * Starts a host's verification clock without asking anything now: a check row answered at `now`
+   * (none is written over an existing one), so the host is asked for its ProfileList one interval
+   * later. For hosts whose installs are verified on acknowledgement (iOS, iPadOS).
+   */
+  async startCheckClock(hostUuid: string, now: string): Promise<void> {
+    await insertIgnore(this.db, 'host_mdm_apple_profile_checks', {
+      host_uuid: hostUuid,
+      command_uuid: '',
+      requested_at: now,
+      answered_at: now,
+    });
+  }
+
+  /**
+   * A user channel appeared: user-scope installs that failed for want of one (never sent) go back
+   * to "decided, not yet queued" so the manager delivers them. Returns how many.
+   */
+  async reopenUserScopeFailures(hostUuid: string, now: string): Promise<number> {
+    const res = await this.db
+      .updateTable('host_mdm_apple_profiles')
+      .set({ status: null, detail: null, retries: 0, updated_at: now })
+      .where('host_uuid', '=', hostUuid)
+      .where('scope', '=', 'User')
+      .where('operation_type', '=', 'install')
+      .where('status', '=', 'failed')
+      .where('command_uuid', '=', '')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows);
+  }
+
+  /** A pending install that cannot be delivered (e.g. a secret gone at delivery) fails with `detail`. */
+  async failPendingInstall(
+    hostUuid: string,
+    commandUuid: string,
+    detail: string,
+    now: string,
+  ): Promise<number> {
+    return this.setProfileStatusByCommand(
+      hostUuid,
+      commandUuid,
+      'install',
+      ['pending'],
+      { status: 'failed', detail },
+      now,
+    );
   }
 
   async recordChecksRequested(

@@ -2,8 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, RawBuilder, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { buildCommandPlist } from '../commands/build.js';
-import { dbNow } from '../../db/dialect.js';
+import { dbNow, fromDbTime } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
+import type { AppleChannelStore } from './channels.js';
+import {
+  deliveryOf,
+  installProfileCommand,
+  isShared,
+  type InstallCommand,
+  type ProfileDelivery,
+  type ProfileVariableExpander,
+} from './delivery.js';
 import { type HostDeclarationWrite, type HostProfileWrite, type HostStatusStore } from './hostStatusStore.js';
 import type {
   InstallCandidate,
@@ -13,13 +22,14 @@ import type {
 } from '../../mdm/profiles/reconcileStore.js';
 import type { EntityTables } from '../../mdm/profiles/targeting.js';
 import { groupBy } from '../../util/groupBy.js';
+import type { ProfileSigner } from './signing.js';
 import { appleDeclarationTables, appleProfileTables } from './targeting.js';
 
 /** How the manager reaches the Apple command queue and APNs (provided by the Apple MDM area). */
 export interface AppleCommandPorts {
   enqueue(
     enrollmentIds: string[],
-    cmd: { commandUuid: string; requestType: string; plist: Buffer; priority?: number },
+    cmd: { commandUuid: string; requestType: string; plist: Buffer; priority?: number; subtype?: string },
     trx?: Transaction<DB>,
   ): Promise<void>;
   push(enrollmentIds: string[]): Promise<unknown>;
@@ -29,7 +39,7 @@ export interface AppleCommandPorts {
    * command with enrollment lists.
    */
   enqueueMany?(
-    cmds: { commandUuid: string; requestType: string; plist: Buffer }[],
+    cmds: { commandUuid: string; requestType: string; plist: Buffer; subtype?: string }[],
     targets: RawBuilder<unknown>,
     trx: Transaction<DB>,
   ): Promise<void>;
@@ -54,6 +64,33 @@ export interface ProfileManagerOptions {
   verifyGraceSeconds: number;
   /** Hosts asked for a ProfileList per tick. */
   verifyHostsPerTick: number;
+}
+
+/** What turns a profile into the commands a host gets: signing, variables and channels. */
+export interface ProfileDeliveryDeps {
+  signer: ProfileSigner;
+  variables: ProfileVariableExpander;
+  channels: AppleChannelStore;
+}
+
+/** Fleet waits this long after a Mac enrolled for its user channel before failing user-scope profiles. */
+export const userChannelWaitMs = 2 * 3600 * 1000;
+
+/** Fleet's texts for a user-scope profile on a host without a user channel. */
+export const noUserChannelDetail =
+  "This setting couldn't be enforced because the user channel doesn't exist for this host. Currently, Fleet creates the user channel for hosts that automatically enroll.";
+export const mobileUserChannelDetail =
+  "This setting couldn't be enforced because the user channel isn't available on iOS and iPadOS hosts.";
+
+const isMobile = (platform: string) => platform === 'ios' || platform === 'ipados';
+
+/** Commands and row outcomes for the installs of one profile that do not share one command. */
+interface HostSpecificPlan {
+  deliveries: { cmd: InstallCommand; targets: { i: InstallCandidate; enrollmentId: string }[] }[];
+  failed: { i: InstallCandidate; detail: string }[];
+  /** User-scope installs waiting for the host's user channel (rows stay status NULL). */
+  waiting: InstallCandidate[];
+  perHost: boolean;
 }
 
 export interface PassStats {
@@ -85,6 +122,7 @@ export class ProfileManager {
     private readonly reconcile: ReconcileStore,
     private readonly statuses: HostStatusStore,
     private readonly ports: AppleCommandPorts,
+    private readonly delivery: ProfileDeliveryDeps,
     private readonly opts: ProfileManagerOptions,
     private readonly logger?: Logger,
   ) {}
@@ -256,7 +294,13 @@ export class ProfileManager {
     }
   }
 
-  /** Reconciles Apple configuration profiles for one scope (a window of hosts, or given hosts). */
+  /**
+   * Reconciles Apple configuration profiles for one scope (a window of hosts, or given hosts).
+   * Profiles shared as they are (the common case) get one command per profile for every host;
+   * those with `$FLEET_VAR_*` one command per host, filled when queued; user-scope ones go down
+   * each host's user channel. Payloads are signed when queued, except profiles holding secret
+   * placeholders, which are filled and signed at delivery.
+   */
   async reconcileAppleProfiles(
     scope: ReconcileScope,
   ): Promise<{ installs: number; removals: number; commands: number }> {
@@ -304,11 +348,44 @@ export class ProfileManager {
       }
     }
 
+    // User-scope removals go down the user channel; without one there is nothing to remove from.
+    const removeEnrollment = new Map<RemoveCandidate, string>();
+    const userRemovals = toRemove.filter((r) => r.cur_scope === 'User');
+    const userChannels = userRemovals.length
+      ? await this.delivery.channels.userEnrollments([...new Set(userRemovals.map((r) => r.host_uuid))])
+      : new Map<string, string>();
+    for (const r of userRemovals) {
+      const id = userChannels.get(r.host_uuid);
+      if (id) removeEnrollment.set(r, id);
+    }
+    const removable: RemoveCandidate[] = [];
+    for (const r of toRemove) {
+      if (r.cur_scope !== 'User' || removeEnrollment.has(r)) removable.push(r);
+      else cleanup.push(r);
+    }
+
     const installGroups = groupBy(toInstall, (i) => i.def_uuid);
-    const removeGroups = groupBy(toRemove, (r) => r.def_uuid);
+    const removeGroups = groupBy(removable, (r) => r.def_uuid);
     const bytes = await this.mobileconfigs([...installGroups.keys()]);
+    const deliveries = new Map<string, ProfileDelivery>();
+    for (const [defUuid, group] of installGroups) {
+      const profile = bytes.get(defUuid);
+      if (profile) deliveries.set(defUuid, deliveryOf(profile, group[0].scope));
+    }
+    // Commands are built (filled, signed) before the transaction, which then only writes.
+    const sharedCommands = new Map<string, InstallCommand>();
+    const hostSpecific = new Map<string, HostSpecificPlan>();
+    for (const [defUuid, group] of installGroups) {
+      const profile = bytes.get(defUuid);
+      const d = deliveries.get(defUuid);
+      if (!profile || !d) continue; // deleted since the query; the next tick settles it
+      if (isShared(d))
+        sharedCommands.set(defUuid, await installProfileCommand(this.delivery.signer, profile, d.secrets));
+      else hostSpecific.set(defUuid, await this.planHostSpecific(defUuid, group, profile, d));
+    }
     const pushIds = new Set<string>();
     let commands = 0;
+    let waiting = 0;
 
     await this.db.transaction().execute(async (trx) => {
       await this.statuses.deleteProfileRows(
@@ -318,17 +395,13 @@ export class ProfileManager {
       if (copies.length) await this.statuses.upsertProfileRows(copies, trx);
       const superseded: { command: string; enrollment: string }[] = [];
       // Bulk path (the common case: no install was turned into a copy, so every candidate of the
-      // scope is sent): status rows and queue rows are written by INSERT ... SELECT in SQL.
-      if (copies.length === 0 && this.ports.enqueueMany && installGroups.size) {
-        const cmds: { commandUuid: string; requestType: string; plist: Buffer }[] = [];
+      // scope is sent): status rows and queue rows of the shared profiles are written by
+      // INSERT ... SELECT in SQL.
+      if (copies.length === 0 && this.ports.enqueueMany && sharedCommands.size) {
         const commandOf = new Map<string, string>();
-        for (const [defUuid, group] of installGroups) {
-          const payload = bytes.get(defUuid);
-          if (!payload) continue; // deleted since the query; the next tick settles it
-          const cmd = buildCommandPlist('InstallProfile', { Payload: payload }, randomUUID().toUpperCase());
-          cmds.push({ commandUuid: cmd.commandUuid, requestType: 'InstallProfile', plist: cmd.plist });
+        for (const [defUuid, cmd] of sharedCommands) {
           commandOf.set(defUuid, cmd.commandUuid);
-          for (const i of group) {
+          for (const i of installGroups.get(defUuid) ?? []) {
             if (i.cur_command && (i.cur_status === 'pending' || i.cur_status === null)) {
               superseded.push({ command: i.cur_command, enrollment: i.enrollment_id });
             }
@@ -338,29 +411,20 @@ export class ProfileManager {
         await this.reconcile.writeInstallsQueued(appleProfileTables, scope, commandOf, now, trx);
         await this.supersede(superseded.splice(0), trx);
         await this.ports.enqueueMany(
-          cmds,
+          [...sharedCommands.values()],
           this.reconcile.queueTargetsOf(appleProfileTables, scope, commandOf),
           trx,
         );
-        commands += cmds.length;
-        installGroups.clear();
+        commands += sharedCommands.size;
+        sharedCommands.clear();
       }
-      for (const [defUuid, group] of installGroups) {
-        const payload = bytes.get(defUuid);
-        if (!payload) continue; // deleted since the query; the next tick settles it
-        const cmd = buildCommandPlist('InstallProfile', { Payload: payload }, randomUUID().toUpperCase());
+      for (const [defUuid, cmd] of sharedCommands) {
+        const group = installGroups.get(defUuid) ?? [];
         const rows = group.map((i) => {
-          const sameContent = i.cur_exists && i.cur_op === 'install' && i.cur_content === i.content;
-          if (i.cur_command && (i.cur_status === 'pending' || i.cur_status === null)) {
-            superseded.push({ command: i.cur_command, enrollment: i.enrollment_id });
-          }
+          this.collectSuperseded(i, [i.enrollment_id], superseded);
           return this.installRow(
             i,
-            {
-              status: 'pending',
-              command_uuid: cmd.commandUuid,
-              retries: sameContent ? (i.cur_retries ?? 0) : 0,
-            },
+            { status: 'pending', command_uuid: cmd.commandUuid, retries: retriesKept(i) },
             now,
           );
         });
@@ -368,11 +432,50 @@ export class ProfileManager {
         await this.supersede(superseded.splice(0), trx);
         await this.ports.enqueue(
           group.map((i) => i.enrollment_id),
-          { commandUuid: cmd.commandUuid, requestType: 'InstallProfile', plist: cmd.plist },
+          cmd,
           trx,
         );
         group.forEach((i) => pushIds.add(i.enrollment_id));
         commands++;
+      }
+      for (const plan of hostSpecific.values()) {
+        const rows: HostProfileWrite[] = [];
+        const variablesAt = plan.perHost ? now : null;
+        for (const { cmd, targets } of plan.deliveries) {
+          for (const { i, enrollmentId } of targets) {
+            this.collectSuperseded(i, [i.enrollment_id, enrollmentId], superseded);
+            rows.push(
+              this.installRow(
+                i,
+                { status: 'pending', command_uuid: cmd.commandUuid, retries: retriesKept(i) },
+                now,
+                { variablesUpdatedAt: variablesAt },
+              ),
+            );
+          }
+        }
+        for (const { i, detail } of plan.failed) {
+          this.collectSuperseded(i, [i.enrollment_id], superseded);
+          rows.push(
+            this.installRow(i, { status: 'failed', command_uuid: '', retries: 0 }, now, {
+              detail,
+              variablesUpdatedAt: variablesAt,
+            }),
+          );
+        }
+        for (const i of plan.waiting) {
+          this.collectSuperseded(i, [i.enrollment_id], superseded);
+          rows.push(this.installRow(i, { status: null, command_uuid: '', retries: retriesKept(i) }, now));
+        }
+        waiting += plan.waiting.length;
+        await this.statuses.upsertProfileRows(rows, trx);
+        await this.supersede(superseded.splice(0), trx);
+        for (const { cmd, targets } of plan.deliveries) {
+          const ids = targets.map((t) => t.enrollmentId);
+          await this.ports.enqueue(ids, cmd, trx);
+          ids.forEach((id) => pushIds.add(id));
+          commands++;
+        }
       }
       for (const [defUuid, group] of removeGroups) {
         const cmd = buildCommandPlist(
@@ -380,9 +483,10 @@ export class ProfileManager {
           { Identifier: group[0].identifier },
           randomUUID().toUpperCase(),
         );
+        const target = (r: RemoveCandidate) => removeEnrollment.get(r) ?? r.enrollment_id;
         for (const r of group) {
           if (r.cur_command && (r.cur_status === 'pending' || r.cur_status === null)) {
-            superseded.push({ command: r.cur_command, enrollment: r.enrollment_id });
+            superseded.push({ command: r.cur_command, enrollment: target(r) });
           }
         }
         await this.supersede(superseded.splice(0), trx);
@@ -405,20 +509,107 @@ export class ProfileManager {
           );
         }
         await this.ports.enqueue(
-          group.map((r) => r.enrollment_id),
+          group.map(target),
           { commandUuid: cmd.commandUuid, requestType: 'RemoveProfile', plist: cmd.plist },
           trx,
         );
-        group.forEach((r) => pushIds.add(r.enrollment_id));
+        group.forEach((r) => pushIds.add(target(r)));
         commands++;
       }
     });
     await this.pushQuietly([...pushIds]);
     return {
-      installs: toInstall.length + copies.length,
-      removals: toRemove.length + cleanup.length,
+      // Installs waiting for a user channel are not progress (a loop until idle must not spin on them).
+      installs: toInstall.length - waiting + copies.length,
+      removals: removable.length + cleanup.length,
       commands,
     };
+  }
+
+  /**
+   * The installs of one profile that are not one shared command: user-scope ones routed to each
+   * host's user channel (waiting for it, or failed without it, with Fleet's rules and texts), and
+   * profiles with `$FLEET_VAR_*` filled for each host (a host whose value cannot be filled fails
+   * with the expander's text and gets nothing).
+   */
+  private async planHostSpecific(
+    defUuid: string,
+    group: InstallCandidate[],
+    profile: Buffer,
+    d: ProfileDelivery,
+  ): Promise<HostSpecificPlan> {
+    const plan: HostSpecificPlan = { deliveries: [], failed: [], waiting: [], perHost: d.perHost };
+    const channel = new Map<string, string>();
+    let ready: InstallCandidate[] = [];
+    if (d.userScope) {
+      const users = await this.delivery.channels.userEnrollments(group.map((i) => i.host_uuid));
+      const without = group.filter((i) => !users.has(i.host_uuid) && !isMobile(i.platform));
+      const enrolledAt = without.length
+        ? await this.delivery.channels.deviceEnrolledAt(without.map((i) => i.host_uuid))
+        : new Map<string, string>();
+      for (const i of group) {
+        const user = users.get(i.host_uuid);
+        if (user) {
+          channel.set(i.host_uuid, user);
+          ready.push(i);
+        } else if (isMobile(i.platform)) {
+          plan.failed.push({ i, detail: mobileUserChannelDetail });
+        } else if (
+          Date.now() - (fromDbTime(enrolledAt.get(i.host_uuid))?.getTime() ?? 0) <
+          userChannelWaitMs
+        ) {
+          plan.waiting.push(i);
+        } else {
+          this.logger?.warn(
+            { hostUuid: i.host_uuid, profileUuid: defUuid },
+            'host has no user channel; user-scope profile failed',
+          );
+          plan.failed.push({ i, detail: noUserChannelDetail });
+        }
+      }
+    } else {
+      ready = group;
+      for (const i of group) channel.set(i.host_uuid, i.enrollment_id);
+    }
+    if (ready.length === 0) return plan;
+    const signer = this.delivery.signer;
+    if (!d.perHost) {
+      const cmd = await installProfileCommand(signer, profile, d.secrets);
+      plan.deliveries.push({
+        cmd,
+        targets: ready.map((i) => ({ i, enrollmentId: channel.get(i.host_uuid)! })),
+      });
+      return plan;
+    }
+    const filled = await this.delivery.variables.expandForHosts(
+      defUuid,
+      profile.toString('utf8'),
+      ready.map((i) => ({ hostUuid: i.host_uuid, hostId: i.host_id, platform: i.platform })),
+      'xml',
+    );
+    for (const i of ready) {
+      const e = filled.get(i.host_uuid) ?? {
+        ok: false,
+        detail: "Fleet couldn't populate the profile's variables.",
+      };
+      if (!e.ok) {
+        plan.failed.push({ i, detail: e.detail });
+        continue;
+      }
+      const cmd = await installProfileCommand(signer, Buffer.from(e.text, 'utf8'), d.secrets);
+      plan.deliveries.push({ cmd, targets: [{ i, enrollmentId: channel.get(i.host_uuid)! }] });
+    }
+    return plan;
+  }
+
+  /** The host's previous command, if still unanswered, leaves the queues it may sit in. */
+  private collectSuperseded(
+    i: InstallCandidate,
+    enrollmentIds: string[],
+    into: { command: string; enrollment: string }[],
+  ): void {
+    if (!i.cur_command || (i.cur_status !== 'pending' && i.cur_status !== null)) return;
+    for (const enrollment of new Set(enrollmentIds)) into.push({ command: i.cur_command, enrollment });
   }
 
   /**
@@ -485,6 +676,9 @@ export class ProfileManager {
     if (hosts.length === 0) return 0;
     const cmd = buildCommandPlist('ProfileList', { ManagedOnly: true }, randomUUID().toUpperCase());
     const requestedAt = dbNow();
+    // User-scope profiles are listed by the user channel: the same command is asked there too.
+    const userChannels = await this.statuses.userChannelsToVerify(hosts.map((h) => h.host_uuid));
+    const enrollments = [...hosts.map((h) => h.enrollment_id), ...userChannels];
     await this.db.transaction().execute(async (trx) => {
       await this.statuses.recordChecksRequested(
         hosts.map((h) => h.host_uuid),
@@ -493,12 +687,12 @@ export class ProfileManager {
         trx,
       );
       await this.ports.enqueue(
-        hosts.map((h) => h.enrollment_id),
+        enrollments,
         { commandUuid: cmd.commandUuid, requestType: 'ProfileList', plist: cmd.plist },
         trx,
       );
     });
-    await this.pushQuietly(hosts.map((h) => h.enrollment_id));
+    await this.pushQuietly(enrollments);
     this.logger?.debug({ hosts: hosts.length, ms: Date.now() - now }, 'profile verification requested');
     return hosts.length;
   }
@@ -507,6 +701,7 @@ export class ProfileManager {
     i: InstallCandidate,
     s: { status: string | null; command_uuid: string; retries: number },
     now: string,
+    extra: { detail?: string; variablesUpdatedAt?: string | null } = {},
   ): HostProfileWrite {
     return {
       host_uuid: i.host_uuid,
@@ -515,13 +710,14 @@ export class ProfileManager {
       profile_name: i.name,
       status: s.status,
       operation_type: 'install',
-      detail: null,
+      detail: extra.detail ?? null,
       command_uuid: s.command_uuid,
       checksum: i.content,
       retries: s.retries,
       ignore_error: 0,
       scope: i.scope,
       secrets_updated_at: i.secrets_updated_at,
+      variables_updated_at: extra.variablesUpdatedAt ?? null,
       created_at: now,
       updated_at: now,
     };
@@ -580,6 +776,12 @@ export class ProfileManager {
       this.logger?.warn({ err, enrollments: ids.length }, 'push after enqueue failed');
     }
   }
+}
+
+/** A re-send of the same content keeps the retry count; new content starts again. */
+function retriesKept(i: InstallCandidate): number {
+  const sameContent = i.cur_exists && i.cur_op === 'install' && i.cur_content === i.content;
+  return sameContent ? (i.cur_retries ?? 0) : 0;
 }
 
 export function chunk<T>(items: T[], size: number): T[][] {

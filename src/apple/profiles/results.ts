@@ -12,6 +12,9 @@ export interface CommandResult {
   result: Record<string, unknown>;
 }
 
+/** Did this answer come over a user channel (`UDID:UserID`) rather than the device channel? */
+const isUserChannel = (r: { enrollmentId: string; hostUuid: string }) => r.enrollmentId !== r.hostUuid;
+
 /** The device's ErrorChain as Fleet shows it: "Domain (code): description", one per line. */
 export function formatErrorChain(result: Record<string, unknown>): string {
   const chain = Array.isArray(result.ErrorChain) ? (result.ErrorChain as Record<string, unknown>[]) : [];
@@ -59,17 +62,19 @@ export class ProfileResultHandler {
   private async installResult(r: CommandResult): Promise<void> {
     const now = dbNow();
     if (r.status === 'Acknowledged') {
-      // iOS and iPadOS have no agent to double-check, so an acknowledged install is verified.
+      // iOS and iPadOS have no agent to double-check, so an acknowledged install is verified (as
+      // Fleet shows it); their ProfileList is then asked at the verification interval.
       const platform = await this.platformOf(r.hostUuid);
-      const next = platform === 'ios' || platform === 'ipados' ? 'verified' : 'verifying';
-      await this.statuses.setProfileStatusByCommand(
+      const mobile = platform === 'ios' || platform === 'ipados';
+      const changed = await this.statuses.setProfileStatusByCommand(
         r.hostUuid,
         r.commandUuid,
         'install',
         ['pending'],
-        { status: next, detail: null },
+        { status: mobile ? 'verified' : 'verifying', detail: null },
         now,
       );
+      if (mobile && changed > 0) await this.statuses.startCheckClock(r.hostUuid, now);
       return;
     }
     if (r.status !== 'Error' && r.status !== 'CommandFormatError') return; // NotNow: the device retries later
@@ -129,7 +134,10 @@ export class ProfileResultHandler {
       if (typeof p.PayloadIdentifier === 'string')
         installed.set(p.PayloadIdentifier, String(p.PayloadUUID ?? ''));
     }
-    await this.verifyInstalled(r.hostUuid, installed, fromDbTime(check.requested_at)!.getTime());
+    // The device channel lists device profiles, a user channel that user's (where user-scope
+    // profiles are installed): each answer settles the rows of its own scope.
+    const scope = isUserChannel(r) ? 'User' : 'System';
+    await this.verifyInstalled(r.hostUuid, installed, fromDbTime(check.requested_at)!.getTime(), scope);
     await this.statuses.markCheckAnswered(r.hostUuid, r.commandUuid, dbNow());
   }
 
@@ -139,16 +147,20 @@ export class ProfileResultHandler {
    * its PayloadUUID ('' when the source does not report one: then presence is enough). Present →
    * verified; missing (or an older version) for a row acknowledged more than the grace period
    * before `observedAtMs` (when the list was taken) → re-sent, or failed once retries are exhausted.
+   * Only rows of `scope` are judged: a device-wide list (osquery, the device channel) says nothing
+   * about user-scope profiles, which a user channel's list covers.
    */
   async verifyInstalled(
     hostUuid: string,
     installed: ReadonlyMap<string, string>,
     observedAtMs: number,
+    scope: 'System' | 'User' = 'System',
   ): Promise<void> {
     const now = dbNow();
     const cutoff = observedAtMs - this.opts.verifyGraceSeconds * 1000;
     const rows = await this.statuses.installRowsForVerification(hostUuid);
     for (const row of rows) {
+      if ((row.scope === 'User' ? 'User' : 'System') !== scope) continue;
       if (row.status !== 'verifying' && row.status !== 'verified' && row.status !== 'failed') continue;
       const seen = installed.get(row.profile_identifier);
       const sameVersion = seen !== undefined && (!row.payload_uuid || !seen || seen === row.payload_uuid);

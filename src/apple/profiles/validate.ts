@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parse as parsePlist } from 'plist';
 import { cmsVerifyAttached } from '../../crypto/cms.js';
-import { invalid } from '../../http/errors.js';
+import { badRequest, invalid } from '../../http/errors.js';
 import { reservedNames } from '../../mdm/profiles/reservedNames.js';
 
 /**
@@ -121,6 +121,14 @@ export const fileVaultSettingsMessage =
 
 export function parseAppleProfile(bytes: Buffer): ParsedAppleProfile {
   const content = unwrapSigned(bytes);
+  if (content !== bytes) {
+    // Filling a variable would break the signature of a profile delivered as uploaded.
+    const text = content.toString('utf8');
+    if (/\$\{?FLEET_VAR_\w/.test(text))
+      throw profileError('a signed profile cannot contain Fleet variables ($FLEET_VAR_*)');
+    if (/\$\{?FLEET_SECRET_\w/.test(text))
+      throw profileError('a signed profile cannot contain secret variables ($FLEET_SECRET_*)');
+  }
   let root: unknown;
   try {
     // Silence the XML parser's own console noise; a bad document throws either way.
@@ -202,7 +210,8 @@ export function parseDeclaration(bytes: Buffer, filename: string): ParsedDeclara
     );
   }
   if (/\$\{?FLEET_VAR_/.test(text)) {
-    throw profileError("Couldn't add. Fleet variables ($FLEET_VAR_*) are not supported in DDM profiles.");
+    // Fleet's refusal, word for word (a 400): declarations take secrets, not Fleet variables.
+    throw badRequest('Fleet variables ($FLEET_VAR_*) are not currently supported in DDM profiles');
   }
   const name = fileBaseName(filename).trim();
   if (!name) throw profileError("Couldn't add. The file name must not be empty.");

@@ -75,6 +75,19 @@ export interface InstalledProfile {
   payload: Buffer;
 }
 
+/** What the device answers to SecurityInfo (tests change it to see the server pick it up). */
+export interface SimulatedSecurityState {
+  fdeEnabled: boolean;
+  sipEnabled: boolean;
+  firewallEnabled: boolean;
+  firewallBlockAllIncoming: boolean;
+  firewallStealthMode: boolean;
+  enrolledViaDep: boolean;
+  userApprovedEnrollment: boolean;
+  passcodePresent: boolean;
+  passcodeCompliant: boolean;
+}
+
 /** Answers a device can be told to give for a request type instead of carrying it out. */
 export type ForcedAnswer = 'Error' | 'NotNow' | 'CommandFormatError';
 
@@ -198,6 +211,12 @@ export class SimulatedAppleDevice {
   profileInfo?: EnrollmentProfileInfo;
   /** Installed configuration profiles by top-level PayloadIdentifier. */
   readonly profiles = new Map<string, InstalledProfile>();
+  /** The macOS user whose user channel is on (after connectUser), and that user's profiles. */
+  user?: { userId: string; shortName: string; longName: string };
+  readonly userProfiles = new Map<string, InstalledProfile>();
+  /** Commands received on the user channel, in order (they are in `received` too). */
+  readonly userReceived: ReceivedCommand[] = [];
+  readonly userPushToken = randomBytes(32);
   /** Every command received, in order. */
   readonly received: ReceivedCommand[] = [];
   /** Request types this device answers with a forced status instead of doing them. */
@@ -215,6 +234,20 @@ export class SimulatedAppleDevice {
   canRequestSoftwareUpdate = true;
   /** What AccountConfiguration asked for (the local account Setup Assistant will create). */
   accountConfiguration?: { fullName: string; userName: string; locked: boolean };
+  /** What SecurityInfo reports (FileVault, SIP, firewall, management status, passcode). */
+  readonly security: SimulatedSecurityState = {
+    fdeEnabled: false,
+    sipEnabled: true,
+    firewallEnabled: false,
+    firewallBlockAllIncoming: false,
+    firewallStealthMode: false,
+    enrolledViaDep: false,
+    userApprovedEnrollment: true,
+    passcodePresent: true,
+    passcodeCompliant: true,
+  };
+  /** When set, sent as the SecurityInfo dict as is (to test how the server takes a bad answer). */
+  securityInfoOverride?: Dict;
   /** Packages installed with InstallEnterpriseApplication: URL, size, SHA-256 (hex). */
   readonly installedPackages: { url: string; size: number; sha256: string }[] = [];
   /** How a new enrollment profile renews the identity: its SCEP challenge, or a RenewalReq. */
@@ -269,7 +302,7 @@ export class SimulatedAppleDevice {
   }
 
   /** Gets an identity certificate over SCEP with the profile's challenge and subject. */
-  async scepEnroll(opts: { subject?: Record<string, string> } = {}): Promise<void> {
+  async scepEnroll(opts: { subject?: Record<string, string>; keyPem?: string } = {}): Promise<void> {
     const info = this.profileInfo;
     if (!info) throw new Error('load an enrollment profile first');
     const subject = { ...(opts.subject ?? info.subject) };
@@ -280,6 +313,8 @@ export class SimulatedAppleDevice {
       challenge: info.challenge,
       subjectCN: cn,
       subject,
+      // A key made ahead (the load generator makes them off the event loop); a new one otherwise.
+      keyPem: opts.keyPem,
       fetchImpl: this.fetchImpl,
     });
     this.identity = { certPem: got.certPem, keyPem: got.keyPem };
@@ -465,6 +500,8 @@ export class SimulatedAppleDevice {
     }
     if (!res.ok) throw new DeviceHttpError(res.status, bytes.toString('utf8'));
     this.awaitingConfiguration = true;
+    // SecurityInfo's ManagementStatus reports an ADE enrollment from now on.
+    this.security.enrolledViaDep = true;
     await this.enroll(bytes);
   }
 
@@ -497,12 +534,8 @@ export class SimulatedAppleDevice {
   }
 
   /** Sends one report; returns the next command (undefined when the server has nothing). */
-  async report(report: Dict): Promise<ReceivedCommand | undefined> {
-    const res = await this.send(
-      this.serverUrl,
-      reportType,
-      buildPlist({ ...this.enrollmentKeys(), ...report }),
-    );
+  async report(report: Dict, keys: Dict = this.enrollmentKeys()): Promise<ReceivedCommand | undefined> {
+    const res = await this.send(this.serverUrl, reportType, buildPlist({ ...keys, ...report }));
     if (res.status !== 200) throw new DeviceHttpError(res.status, res.body.toString('utf8'));
     if (res.body.length === 0) return undefined;
     const cmd = parsePlistDict(res.body);
@@ -535,6 +568,50 @@ export class SimulatedAppleDevice {
       }
     }
     return handled;
+  }
+
+  /** The user channel's enrollment keys (macOS: the device's UDID plus the user's). */
+  private userKeys(): Dict {
+    const u = this.user;
+    if (!u) throw new Error('no user channel: call connectUser first');
+    return { UDID: this.udid, UserID: u.userId, UserShortName: u.shortName, UserLongName: u.longName };
+  }
+
+  /**
+   * A user logs in and the Mac turns on that user's channel, as macOS does: a TokenUpdate carrying
+   * the user's UserID, short and long name (on the device's identity) with the user's own token.
+   */
+  async connectUser(user: { userId?: string; shortName?: string; longName?: string } = {}): Promise<void> {
+    this.user = {
+      userId: user.userId ?? randomUUID().toUpperCase(),
+      shortName: user.shortName ?? 'sim',
+      longName: user.longName ?? 'Simulated User',
+    };
+    await this.checkin({
+      MessageType: 'TokenUpdate',
+      Topic: this.topic,
+      ...this.userKeys(),
+      Token: this.userPushToken,
+      PushMagic: this.pushMagic,
+    });
+  }
+
+  /** One session on the user channel: commands there act on the user's profiles. */
+  async connectUserChannel(): Promise<ReceivedCommand[]> {
+    const handled: ReceivedCommand[] = [];
+    let next = await this.report({ Status: 'Idle' }, this.userKeys());
+    while (next) {
+      handled.push(next);
+      this.userReceived.push(next);
+      if (handled.length > 1000) throw new Error('server keeps sending commands');
+      next = await this.report(this.answer(next, this.userProfiles), this.userKeys());
+    }
+    return handled;
+  }
+
+  /** The end user removes a profile on the device (it is gone from the next ProfileList). */
+  removeProfileLocally(identifier: string): boolean {
+    return this.profiles.delete(identifier);
   }
 
   /** The report for a command, including those that need the network (InstallEnterpriseApplication). */
@@ -619,7 +696,7 @@ export class SimulatedAppleDevice {
   }
 
   /** The report for a command: its result, or the forced answer for its request type. */
-  answer(cmd: ReceivedCommand): Dict {
+  answer(cmd: ReceivedCommand, profiles: Map<string, InstalledProfile> = this.profiles): Dict {
     const base = { CommandUUID: cmd.commandUuid };
     const forced = this.forcedAnswers.get(cmd.requestType);
     if (forced === 'NotNow') return { ...base, Status: 'NotNow' };
@@ -647,7 +724,7 @@ export class SimulatedAppleDevice {
           const p = parsePlistDict(xml);
           const identifier = String(p.PayloadIdentifier ?? '');
           if (!identifier) throw new Error('no PayloadIdentifier');
-          this.profiles.set(identifier, {
+          profiles.set(identifier, {
             identifier,
             uuid: String(p.PayloadUUID ?? ''),
             displayName: String(p.PayloadDisplayName ?? ''),
@@ -674,7 +751,7 @@ export class SimulatedAppleDevice {
           this.checkOutAfterReport = true;
           return { ...base, Status: 'Acknowledged' };
         }
-        if (!this.profiles.delete(id)) {
+        if (!profiles.delete(id)) {
           return {
             ...base,
             Status: 'Error',
@@ -693,7 +770,7 @@ export class SimulatedAppleDevice {
         return {
           ...base,
           Status: 'Acknowledged',
-          ProfileList: [...this.profiles.values()].map((p) => ({
+          ProfileList: [...profiles.values()].map((p) => ({
             PayloadIdentifier: p.identifier,
             PayloadUUID: p.uuid,
             PayloadDisplayName: p.displayName,
@@ -719,25 +796,54 @@ export class SimulatedAppleDevice {
         };
         return { ...base, Status: 'Acknowledged' };
       case 'SecurityInfo':
-        return {
-          ...base,
-          Status: 'Acknowledged',
-          SecurityInfo:
-            this.platform === 'macos'
-              ? {
-                  FDE_Enabled: false,
-                  SystemIntegrityProtectionEnabled: true,
-                  ManagementStatus: {
-                    EnrolledViaDEP: false,
-                    UserApprovedEnrollment: true,
-                    IsUserEnrollment: false,
-                  },
-                }
-              : { PasscodePresent: true, PasscodeCompliant: true, HardwareEncryptionCaps: 3 },
-        };
+        return { ...base, Status: 'Acknowledged', SecurityInfo: this.securityInfo() };
       default:
         return { ...base, Status: 'Acknowledged' };
     }
+  }
+
+  /** The SecurityInfo dict as a Mac or an iPhone/iPad reports it, from `security`. */
+  private securityInfo(): Dict {
+    if (this.securityInfoOverride) return this.securityInfoOverride;
+    const s = this.security;
+    const management: Dict = {
+      EnrolledViaDEP: s.enrolledViaDep,
+      UserApprovedEnrollment: s.userApprovedEnrollment,
+      IsUserEnrollment: Boolean(this.userEnrollment),
+    };
+    if (this.platform === 'macos') {
+      return {
+        FDE_Enabled: s.fdeEnabled,
+        FDE_HasPersonalRecoveryKey: s.fdeEnabled,
+        FDE_HasInstitutionalRecoveryKey: false,
+        SystemIntegrityProtectionEnabled: s.sipEnabled,
+        FirewallSettings: {
+          FirewallEnabled: s.firewallEnabled,
+          BlockAllIncoming: s.firewallBlockAllIncoming,
+          StealthMode: s.firewallStealthMode,
+          Applications: [],
+        },
+        SecureBoot: { SecureBootLevel: 'full', ExternalBootLevel: 'disallowed' },
+        ManagementStatus: management,
+      };
+    }
+    return {
+      HardwareEncryptionCaps: 3,
+      PasscodePresent: s.passcodePresent,
+      PasscodeCompliant: s.passcodeCompliant,
+      PasscodeCompliantWithProfiles: s.passcodeCompliant,
+      ManagementStatus: management,
+    };
+  }
+
+  /** Sends a GetToken check-in (`com.apple.maid`, `com.apple.watch.pairing`, …); returns the body. */
+  getToken(tokenServiceType: string, tokenParameters?: Dict): Promise<Buffer> {
+    return this.checkin({
+      MessageType: 'GetToken',
+      ...this.enrollmentKeys(),
+      TokenServiceType: tokenServiceType,
+      ...(tokenParameters ? { TokenParameters: tokenParameters } : {}),
+    });
   }
 
   private deviceInformation(queries: string[]): Dict {

@@ -25,7 +25,18 @@ export type PushListener = (push: RecordedPush) => void;
 
 export interface FakeApnsServerOptions {
   /** CA certificates (PEM) the client certificate must chain to, as Apple's CA for real push certs. */
-  trustedClientCaPem: string | string[];
+  trustedClientCaPem?: string | string[];
+  /**
+   * Instead: any client certificate is accepted (its UID must still match the topic, so a push
+   * without one is refused). For the load generator, which cannot know who signed the push
+   * certificate of the server under test.
+   */
+  acceptAnyClientCertificate?: boolean;
+  /** The TLS identity to present (the server under test trusts `caPem`); a fresh one when absent. */
+  tls?: { certPem: string; keyPem: string; caPem: string };
+  /** Where to listen; 127.0.0.1 on a free port when absent. */
+  host?: string;
+  port?: number;
   /** Delay before answering each push (lets tests see concurrency). */
   responseDelayMs?: number;
 }
@@ -58,22 +69,37 @@ export class FakeApnsServer {
   }
 
   static async start(opts: FakeApnsServerOptions): Promise<FakeApnsServer> {
-    const serverCa = createCertificateAuthority('Flotilla APNs stand-in CA');
-    const tls = issueLoopbackServerCertificate(serverCa);
+    let tls = opts.tls;
+    if (!tls) {
+      const serverCa = createCertificateAuthority('Flotilla APNs stand-in CA');
+      tls = { ...issueLoopbackServerCertificate(serverCa), caPem: serverCa.certPem };
+    }
+    const clientCas = opts.trustedClientCaPem === undefined ? undefined : [opts.trustedClientCaPem].flat();
+    if (!clientCas && !opts.acceptAnyClientCertificate)
+      throw new Error('FakeApnsServer: give trustedClientCaPem or acceptAnyClientCertificate');
     const server = http2.createSecureServer({
       cert: tls.certPem,
       key: tls.keyPem,
-      ca: Array.isArray(opts.trustedClientCaPem) ? opts.trustedClientCaPem : [opts.trustedClientCaPem],
+      ...(clientCas ? { ca: clientCas } : {}),
       requestCert: true,
-      rejectUnauthorized: true,
+      rejectUnauthorized: !!clientCas,
       allowHTTP1: false,
     });
     // Connections that fail the TLS handshake (no or untrusted client certificate) end here.
     server.on('tlsClientError', () => {});
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const host = opts.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : 0;
-    const fake = new FakeApnsServer(server, `https://127.0.0.1:${port}`, serverCa.certPem, opts);
+    const anyHost = host === '0.0.0.0' || host === '::';
+    const urlHost = anyHost ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+    const fake = new FakeApnsServer(server, `https://${urlHost}:${port}`, tls.caPem, opts);
     server.on('stream', (stream, headers) => fake.handle(stream, headers));
     server.on('sessionError', () => {});
     server.on('session', (session) => {

@@ -50,6 +50,8 @@ export interface RemoveCandidate {
   identifier: string;
   cur_status: string | null;
   cur_op: string;
+  /** The host row's scope (System / User): where a removal has to be sent. */
+  cur_scope: string;
   cur_command: string | null;
   cur_ignore_error: number | null;
 }
@@ -107,6 +109,9 @@ function statusKeyOrder(t: EntityTables): RawBuilder<unknown> {
   return t.statusKeyOrder === 'definition_host' ? sql`ORDER BY ${def}, h.uuid` : sql`ORDER BY h.uuid, ${def}`;
 }
 
+/** A secret the definition uses changed after the host row was queued: its content changed too. */
+const secretsNewer = sql`(p.secrets_updated_at IS NOT NULL AND (cur.secrets_updated_at IS NULL OR cur.secrets_updated_at < p.secrets_updated_at))`;
+
 /** FROM and WHERE of the install candidates: desired pairs missing, edited, re-arriving or marked NULL. */
 function installSource(t: EntityTables, scope: ReconcileScope): RawBuilder<unknown> {
   const p = (c: string) => sql.ref(`p.${c}`);
@@ -117,8 +122,7 @@ function installSource(t: EntityTables, scope: ReconcileScope): RawBuilder<unkno
       LEFT JOIN ${sql.table(t.hostTable)} cur ON cur.host_uuid = h.uuid AND ${cur(t.hostKey)} = ${p(t.defKey)}
       WHERE ${platformFilter(t)} AND ${hostFilter(scope)} AND ${defFilter(t, 'p', t.defKey, scope)}
         AND (cur.host_uuid IS NULL OR cur.operation_type <> 'install' OR cur.status IS NULL
-          OR ${cur(t.contentCol)} <> ${p(t.contentCol)}
-          OR (p.secrets_updated_at IS NOT NULL AND (cur.secrets_updated_at IS NULL OR cur.secrets_updated_at < p.secrets_updated_at)))
+          OR ${cur(t.contentCol)} <> ${p(t.contentCol)} OR ${secretsNewer})
         AND ${targeting(t, scope)}`;
 }
 
@@ -274,7 +278,7 @@ export class ReconcileStore {
     const res = await sql<RemoveCandidate>`
       SELECT h.id AS host_id, h.uuid AS host_uuid, h.platform AS platform, ne.id AS enrollment_id,
         ${cur(t.hostKey)} AS def_uuid, ${cur(t.hostIdentifierCol)} AS identifier,
-        cur.status AS cur_status, cur.operation_type AS cur_op, ${cmdCols}
+        cur.status AS cur_status, cur.operation_type AS cur_op, cur.scope AS cur_scope, ${cmdCols}
       FROM ${sql.table(t.hostTable)} cur
       JOIN hosts h ON h.uuid = cur.host_uuid
       ${t.enrollmentJoin}
@@ -313,7 +317,7 @@ export class ReconcileStore {
       LEFT JOIN ${sql.table(t.hostTable)} cur ON cur.host_uuid = h.uuid AND ${cur(t.hostKey)} = ${p(t.defKey)}
       WHERE ${platformFilter(t)} AND ${hostFilter(scope)} AND ${defFilter(t, 'p', t.defKey, scope)}
         AND (cur.host_uuid IS NULL OR cur.operation_type <> 'install'
-          OR (cur.status IS NOT NULL AND ${cur(t.contentCol)} <> ${p(t.contentCol)}))
+          OR (cur.status IS NOT NULL AND (${cur(t.contentCol)} <> ${p(t.contentCol)} OR ${secretsNewer})))
         AND ${targeting(t, scope)}
       ${statusKeyOrder(t)}
       ${onConflict}`.execute(db);

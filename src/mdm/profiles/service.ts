@@ -12,6 +12,7 @@ import type {
   StatusCounts,
 } from '../platform.js';
 import type { ProfileScopeStore } from './store.js';
+import type { ProfileVariableChecker } from '../variables/uploadChecks.js';
 
 export interface LabelSelection {
   labels_include_all?: string[];
@@ -57,8 +58,15 @@ export class ProfileService {
     private readonly store: ProfileScopeStore,
     private readonly platforms: readonly Platform[],
     private readonly activities: ActivityService,
+    /** `$FLEET_VAR_*` / `$FLEET_SECRET_*` checks at upload and their record (absent: none). */
+    private readonly variables?: ProfileVariableChecker,
   ) {
     this.adapters = platforms.map((p) => p.profiles);
+  }
+
+  /** The family (`Platform.family`) whose adapter this is: how variable rules are looked up. */
+  private familyOf(adapter: PlatformProfiles): string {
+    return this.platforms.find((p) => p.profiles === adapter)?.family ?? '';
   }
 
   teamIdByName(name: string): Promise<number | undefined> {
@@ -143,13 +151,20 @@ export class ProfileService {
   ): Promise<string> {
     const teamName = await this.checkTeam(teamId);
     const adapter = this.adapterForUpload(file.filename, file.bytes);
+    const family = this.familyOf(adapter);
+    // As Fleet: secrets named must exist before the file is validated, Fleet variables after.
+    await this.variables?.checkSecrets(family, file.bytes);
     const parsed = await adapter.parse(file.filename, file.bytes, { batch: false });
+    const fleetVariables = (await this.variables?.checkFleetVariables(family, file.bytes)) ?? [];
     const labels = await this.resolveLabels(sel);
     let uuid: string;
     try {
       uuid = await this.store.db.transaction().execute(async (trx) => {
         if (await this.nameInUse(trx, teamId, parsed.name)) throw conflict409(SAME_NAME);
-        return adapter.insert(trx, teamId, parsed, labels, dbNow());
+        const now = dbNow();
+        const id = await adapter.insert(trx, teamId, parsed, labels, now);
+        await this.variables?.record(trx, id, fleetVariables, now);
+        return id;
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict409(SAME_NAME);
@@ -187,7 +202,10 @@ export class ProfileService {
     const { json, teamId } = await this.get(uuid);
     const adapter = this.adapterOf(uuid)!;
     const teamName = teamId ? ((await this.store.teamName(teamId)) ?? null) : null;
-    await this.store.db.transaction().execute((trx) => adapter.delete(trx, uuid, dbNow()));
+    await this.store.db.transaction().execute(async (trx) => {
+      await adapter.delete(trx, uuid, dbNow());
+      await this.variables?.forget(trx);
+    });
     const activity = adapter.deletedActivity(json);
     await this.activities.record(actor, activity.type, {
       ...activity.details,
@@ -204,7 +222,10 @@ export class ProfileService {
       let p: ParsedProfile;
       try {
         adapter = this.adapterForUpload(item.name, item.profile);
+        const family = this.familyOf(adapter);
+        await this.variables?.checkSecrets(family, item.profile);
         p = await adapter.parse(item.name, item.profile, { batch: true, assumeEnabled });
+        await this.variables?.checkFleetVariables(family, item.profile);
       } catch (err) {
         throw itemError(err, idx, item.name);
       }
@@ -250,11 +271,23 @@ export class ProfileService {
         const mine = parsed.filter((x) => x.adapter === adapter);
         out.push({ adapter, ...(await adapter.replaceTeamSet(trx, teamId, mine, now)) });
       }
+      await this.variables?.recordTeam(trx, teamId, now);
       return out;
     });
     for (const r of results) if (r.pending.length) await r.adapter.markPending({ profileUuids: r.pending });
     for (const type of results.flatMap((r) => r.edited)) {
       await this.activities.record(actor, type, { team_id: teamId || null, team_name: teamName });
+    }
+  }
+
+  /**
+   * Definitions whose content changed outside an upload (a secret they use got a new value): their
+   * hosts get them again. Each platform marks its own (by UUID prefix).
+   */
+  async markDefinitionsPending(profileUuids: string[]): Promise<void> {
+    for (const adapter of this.adapters) {
+      const mine = profileUuids.filter((u) => this.adapterOf(u) === adapter);
+      if (mine.length) await adapter.markPending({ profileUuids: mine });
     }
   }
 

@@ -76,11 +76,14 @@ export function commandTargets(rawCommand: string): Map<string, { verb: string; 
   return out;
 }
 
-/** LocURIs a removal may delete: Replace/Add targets (not Exec) outside the server's own areas. */
-export function deletableLocUris(rawInstallCommand: string): string[] {
+/**
+ * LocURIs a removal may delete: Replace/Add targets (not Exec) of the install command outside the
+ * server's own areas, or the targets of a Delete sent before (a removal held and sent again).
+ */
+export function deletableLocUris(rawCommand: string): string[] {
   const out: string[] = [];
-  for (const t of commandTargets(rawInstallCommand).values()) {
-    if (t.verb !== 'Replace' && t.verb !== 'Add') continue;
+  for (const t of commandTargets(rawCommand).values()) {
+    if (t.verb !== 'Replace' && t.verb !== 'Add' && t.verb !== 'Delete') continue;
     for (const u of t.locUris) if (u && !isProtectedLocUri(u) && !out.includes(u)) out.push(u);
   }
   return out;

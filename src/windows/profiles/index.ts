@@ -8,7 +8,9 @@ import { WindowsProfiles } from './adapter.js';
 import { isProfileCommandUuid } from './commands.js';
 import { WindowsProfileManager } from './manager.js';
 import { WindowsProfileResults } from './results.js';
+import { WindowsProfileSecretDelivery } from './secretDelivery.js';
 import { WindowsProfileStore } from './store.js';
+import type { ProfileVariables } from './variables.js';
 
 /**
  * Wires Windows configuration profiles: store, manager (cron), result handling (a listener on the
@@ -18,7 +20,9 @@ export function createWindowsProfiles(deps: {
   config: Config;
   db: Kysely<DB>;
   logger: Logger;
-  windows: Pick<WindowsServices, 'store' | 'management' | 'enabled'>;
+  windows: Pick<WindowsServices, 'store' | 'management' | 'enabled' | 'push'>;
+  /** Fleet variables and secrets (the MDM core's ProfileExpander). */
+  variables: ProfileVariables;
 }) {
   const { config, db } = deps;
   const log = deps.logger.child({ area: 'windows-profiles' });
@@ -28,7 +32,13 @@ export function createWindowsProfiles(deps: {
     db,
     new ReconcileStore(db),
     store,
-    { enqueue: (ids, cmd, trx) => deps.windows.store.enqueue(ids, cmd, trx) },
+    {
+      // Queued inside the manager's transaction; the WNS push is coalesced and goes out shortly after.
+      enqueue: async (ids, cmd, trx) => {
+        await deps.windows.store.enqueue(ids, cmd, trx);
+        deps.windows.push.push(ids);
+      },
+    },
     enabled,
     {
       batchHosts: config.profileManagerBatchHosts,
@@ -37,6 +47,7 @@ export function createWindowsProfiles(deps: {
       verifyHostsPerTick: config.profileVerifyHostsPerTick,
       wrapInAtomic: config.windowsProfileWrapInAtomic,
     },
+    deps.variables,
     log,
   );
   const results = new WindowsProfileResults(
@@ -51,6 +62,14 @@ export function createWindowsProfiles(deps: {
   deps.windows.management.onAnswersSaved(async (a) => {
     const mine = a.results.filter((r) => isProfileCommandUuid(r.commandUuid));
     if (mine.length) await results.handle({ ...a, results: mine });
+  });
+
+  // Secrets are filled only as a command leaves for the device; never stored, never logged.
+  const secrets = new WindowsProfileSecretDelivery(store, deps.variables, log);
+  deps.windows.management.renderSecretsWith((e, cmd) => secrets.render(e, cmd));
+  // A user signing in releases the ./User/ profiles held for that PC at once.
+  deps.windows.management.onUserSignedIn(async (e) => {
+    if (e.host_uuid && (await enabled())) await manager.reconcileHost(e.host_uuid);
   });
 
   /** The cron job: settle answers a listener missed, then one bounded manager tick. */

@@ -19,8 +19,11 @@ import {
   deletableLocUris,
   newProfileCommandUuid,
 } from './commands.js';
+import { readBackItems } from './readBack.js';
+import { isScepProfile, resolveScepCertificateId } from './scep.js';
 import type { HostWindowsProfileWrite, WindowsProfileStore } from './store.js';
-import { profileItems } from './validate.js';
+import { isUserLocUri, profileItems } from './validate.js';
+import { hasFleetVariables, unfilledDetail, type ProfileVariables } from './variables.js';
 
 /**
  * Windows profiles described for the shared reconcile SQL (targeting, ideal vs current): a host
@@ -60,6 +63,17 @@ export interface WindowsProfileManagerOptions {
 const CURSOR = 'windows_profiles';
 
 /**
+ * What one reconcile pass does with the install candidates of one definition: one command shared
+ * by the hosts, one command per host (Fleet variables), a failed row (a variable the host has no
+ * value for), or nothing yet (a user-scoped profile on a PC where no user is signed in).
+ */
+type InstallPlan =
+  | { kind: 'shared'; rows: InstallCandidate[]; cmd: PreparedCommand }
+  | { kind: 'host'; row: InstallCandidate; cmd: PreparedCommand }
+  | { kind: 'failed'; row: InstallCandidate; detail: string }
+  | { kind: 'held'; rows: InstallCandidate[] };
+
+/**
  * The Windows profile manager (cron `mdm_windows_profile_manager`): level-triggered reconciliation
  * of Windows profiles with the same SQL as Apple's (team, label include-all/any, exclude-any,
  * unknown membership, broken labels). Installs share one command per profile; removals send
@@ -74,6 +88,7 @@ export class WindowsProfileManager {
     private readonly queue: WindowsQueuePort,
     private readonly enabled: () => Promise<boolean>,
     private readonly opts: WindowsProfileManagerOptions,
+    private readonly variables: ProfileVariables,
     private readonly logger?: Logger,
   ) {}
 
@@ -130,6 +145,12 @@ export class WindowsProfileManager {
     }
   }
 
+  /** Reconciles one host now (a user signed in on it). */
+  async reconcileHost(hostUuid: string): Promise<void> {
+    const hostIds = await this.reconcile.hostIdsOf([hostUuid]);
+    if (hostIds.length) await this.reconcileScope({ hostIds });
+  }
+
   /** Reconciles one scope: install what is missing or edited, remove what no longer applies. */
   async reconcileScope(
     scope: ReconcileScope,
@@ -155,42 +176,36 @@ export class WindowsProfileManager {
       const def = defs.get(defUuid);
       if (!def) return;
       const set = keptUris.get(host) ?? new Set<string>();
-      for (const it of profileItems(def.syncml)) set.add(it.locUri);
+      for (const it of profileItems(resolveScepCertificateId(def.syncml, defUuid))) set.add(it.locUri);
       keptUris.set(host, set);
     };
     for (const s of staying) keep(s.host_uuid, s.profile_uuid);
     for (const i of installs) if (removalHosts.includes(i.host_uuid)) keep(i.host_uuid, i.def_uuid);
     const raw = await this.store.rawCommands([...new Set(sent.map((r) => r.cur_command as string))]);
+    // ./User/ settings reach a PC only while a user is signed in on it (Alert 1224 LoginStatus).
+    const signedIn = await this.store.signedInEnrollments([
+      ...new Set([
+        ...installs.filter((i) => i.scope === 'User').map((i) => Number(i.enrollment_id)),
+        ...sent.map((r) => Number(r.enrollment_id)),
+      ]),
+    ]);
     const deletions: { r: RemoveCandidate; uris: string[] }[] = [];
+    const heldRemovals: RemoveCandidate[] = [];
     const cleanup: RemoveCandidate[] = [...neverSent];
     for (const r of sent) {
       const kept = keptUris.get(r.host_uuid) ?? new Set<string>();
       const uris = deletableLocUris(raw.get(r.cur_command as string) ?? '').filter((u) => !kept.has(u));
       if (uris.length === 0) cleanup.push(r);
+      else if (uris.some(isUserLocUri) && !signedIn.has(Number(r.enrollment_id))) heldRemovals.push(r);
       else deletions.push({ r, uris });
     }
+    const plans = await this.planInstalls(installGroups, defs, signedIn);
 
     let commands = 0;
     await this.db.transaction().execute(async (trx) => {
       for (const c of cleanup) await this.store.deleteHostRow(c.host_uuid, c.def_uuid, trx);
-      for (const [defUuid, group] of installGroups) {
-        const def = defs.get(defUuid);
-        if (!def) continue; // deleted since the query; the next tick settles it
-        const cmd = buildInstallCommand(def.syncml, newProfileCommandUuid(), {
-          wrapInAtomic: this.opts.wrapInAtomic,
-        });
-        await this.supersede(group, trx);
-        await this.store.upsertHostRows(
-          group.map((i) => this.installRow(i, cmd.commandUuid, now)),
-          trx,
-        );
-        await this.queue.enqueue(
-          group.map((i) => Number(i.enrollment_id)),
-          cmd,
-          trx,
-        );
-        commands++;
-      }
+      for (const r of heldRemovals) await this.store.holdRemoval(r.host_uuid, r.def_uuid, now, trx);
+      for (const plan of plans) commands += await this.applyInstallPlan(plan, now, trx);
       for (const list of groupBy(deletions, (d) => d.uris.join('\n')).values()) {
         const cmd = buildDeleteCommand(list[0].uris, newProfileCommandUuid());
         await this.supersede(
@@ -220,6 +235,82 @@ export class WindowsProfileManager {
       }
     });
     return { installs: installs.length, removals: removes.length, commands };
+  }
+
+  /**
+   * Decides, before the write transaction (expansion reads the database), what each definition's
+   * candidates get: user-scoped ones wait for a signed-in user; a profile with Fleet variables is
+   * expanded per host (its SCEP certificate ID is the profile UUID for every host, Fleet's rule).
+   */
+  private async planInstalls(
+    groups: Map<string, InstallCandidate[]>,
+    defs: Map<string, { profile_uuid: string; syncml: string }>,
+    signedIn: Set<number>,
+  ): Promise<InstallPlan[]> {
+    const plans: InstallPlan[] = [];
+    for (const [defUuid, group] of groups) {
+      const def = defs.get(defUuid);
+      if (!def) continue; // deleted since the query; the next tick settles it
+      const held = group.filter((i) => i.scope === 'User' && !signedIn.has(Number(i.enrollment_id)));
+      const heldSet = new Set(held);
+      const ready = held.length ? group.filter((i) => !heldSet.has(i)) : group;
+      if (held.length) plans.push({ kind: 'held', rows: held });
+      if (ready.length === 0) continue;
+      const text = resolveScepCertificateId(def.syncml, defUuid);
+      const build = (syncml: string) =>
+        buildInstallCommand(syncml, newProfileCommandUuid(), {
+          // SCEP profiles go in one Atomic so a failed enrollment leaves no half-made node.
+          wrapInAtomic: this.opts.wrapInAtomic || isScepProfile(profileItems(syncml).map((it) => it.locUri)),
+        });
+      if (!hasFleetVariables(text)) {
+        plans.push({ kind: 'shared', rows: ready, cmd: build(text) });
+        continue;
+      }
+      const expanded = await this.variables.expandForHosts(
+        defUuid,
+        text,
+        ready.map((i) => ({ hostUuid: i.host_uuid, hostId: i.host_id, platform: i.platform })),
+        'xml',
+      );
+      for (const row of ready) {
+        const e = expanded.get(row.host_uuid) ?? { ok: false as const, detail: unfilledDetail };
+        plans.push(
+          e.ok ? { kind: 'host', row, cmd: build(e.text) } : { kind: 'failed', row, detail: e.detail },
+        );
+      }
+    }
+    return plans;
+  }
+
+  /** Writes one plan's rows and queues its command; returns the number of commands queued. */
+  private async applyInstallPlan(plan: InstallPlan, now: string, trx: Transaction<DB>): Promise<number> {
+    switch (plan.kind) {
+      case 'held':
+        await this.store.holdInstallRows(plan.rows, now, trx);
+        return 0;
+      case 'failed':
+        await this.supersede([plan.row], trx);
+        await this.store.upsertHostRows(
+          [{ ...this.installRow(plan.row, '', now), status: 'failed', detail: plan.detail }],
+          trx,
+        );
+        return 0;
+      case 'shared':
+      case 'host': {
+        const rows = plan.kind === 'shared' ? plan.rows : [plan.row];
+        await this.supersede(rows, trx);
+        await this.store.upsertHostRows(
+          rows.map((i) => this.installRow(i, plan.cmd.commandUuid, now)),
+          trx,
+        );
+        await this.queue.enqueue(
+          rows.map((i) => Number(i.enrollment_id)),
+          plan.cmd,
+          trx,
+        );
+        return 1;
+      }
+    }
   }
 
   /** A command still waiting for a host that a newer one replaces is taken out of its queue. */
@@ -262,8 +353,9 @@ export class WindowsProfileManager {
 
   /**
    * Verification: one Get per LocURI of the host's verifying (and, periodically, verified)
-   * profiles, in one command per host. ./User LocURIs are not read back (no user may be signed
-   * in); a profile made only of them is verified on acknowledgement.
+   * profiles, in one command per host, as the host received them (Fleet variables filled in).
+   * What readBackItems leaves out is not read back; a profile with nothing left is verified on
+   * acknowledgement.
    */
   async requestVerification(): Promise<number> {
     const hosts = await this.store.hostsDueVerification({
@@ -274,11 +366,11 @@ export class WindowsProfileManager {
     });
     let asked = 0;
     for (const h of hosts) {
-      const rows = (await this.store.rowsToVerify(h.host_uuid)).filter((r) => r.checksum === r.def_checksum);
+      const rows = await this.store.currentRowsToVerify(h.host_uuid);
       const uris = new Set<string>();
       const now = dbNow();
       for (const r of rows) {
-        const items = profileItems(r.syncml).filter((it) => !it.locUri.startsWith('./User/'));
+        const items = readBackItems(profileItems(r.syncml));
         if (items.length === 0 && r.status === 'verifying') {
           await this.store.setRowCas(r, { status: 'verified', detail: null }, now);
         }

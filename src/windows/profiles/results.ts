@@ -2,8 +2,9 @@ import type { Logger } from 'pino';
 import { dbNow, fromDbTime } from '../../db/dialect.js';
 import type { SavedAnswers } from '../answers.js';
 import { commandTargets, isAdmxValue, readAnswers, valuesMatch, type CommandAnswers } from './commands.js';
+import { readBackItems } from './readBack.js';
 import type { HostWindowsProfileRow, WindowsProfileStore } from './store.js';
-import { profileItems } from './validate.js';
+import { isUserLocUri, profileItems } from './validate.js';
 
 /** Delete answers that mean "gone": 2xx, 404 not found, 405 not deletable, 500 (Windows' answer for non-deletable nodes). */
 const removedCodes = new Set(['404', '405', '500']);
@@ -46,9 +47,11 @@ export class WindowsProfileResults {
       if (row.status !== 'pending') continue;
       const answers = readAnswers(byCommand.get(row.command_uuid) ?? '');
       if (answers.statuses.length === 0) continue;
-      const targets = commandTargets(raw.get(row.command_uuid) ?? '');
-      if (row.operation_type === 'install') await this.settleInstall(row, answers, targets);
-      else if (row.operation_type === 'remove') await this.settleRemove(row, answers, targets);
+      const rawCommand = raw.get(row.command_uuid) ?? '';
+      const targets = commandTargets(rawCommand);
+      if (row.operation_type === 'install') await this.settleInstall(row, answers, targets, rawCommand);
+      else if (row.operation_type === 'remove')
+        await this.settleRemove(row, answers, targets, a.enrollmentId);
     }
     for (const [commandUuid, rawResult] of byCommand) {
       const check = await this.store.checkFor(a.hostUuid, commandUuid);
@@ -79,11 +82,14 @@ export class WindowsProfileResults {
     row: HostWindowsProfileRow,
     a: CommandAnswers,
     targets: ReturnType<typeof commandTargets>,
+    rawCommand: string,
   ) {
     const now = dbNow();
     const failing = a.statuses.filter((s) => !ok(s.code));
     if (failing.length === 0) {
-      await this.store.setRowCas(row, { status: 'verifying', detail: null }, now);
+      // Nothing to read back (user-scoped, SCEP, only secrets): acknowledged is verified, as Fleet does.
+      const verified = readBackItems(profileItems(rawCommand)).length === 0;
+      await this.store.setRowCas(row, { status: verified ? 'verified' : 'verifying', detail: null }, now);
       return;
     }
     // An Atomic that failed because of a child lists the child; the Atomic's own 507 only when alone.
@@ -103,7 +109,17 @@ export class WindowsProfileResults {
     row: HostWindowsProfileRow,
     a: CommandAnswers,
     targets: ReturnType<typeof commandTargets>,
+    enrollmentId: number,
   ) {
+    // A ./User/ node answered "not found" when no user is signed in says nothing about the user's
+    // settings: the removal waits (status NULL) and is sent again once a user signs in.
+    const userMiss = a.statuses.some(
+      (s) => removedCodes.has(s.code) && (targets.get(s.cmdRef)?.locUris ?? []).some(isUserLocUri),
+    );
+    if (userMiss && !(await this.store.signedInEnrollments([enrollmentId])).has(enrollmentId)) {
+      await this.store.setRowCas(row, { status: null, detail: null }, dbNow());
+      return;
+    }
     const failing = a.statuses.filter((s) => !ok(s.code) && !removedCodes.has(s.code));
     if (failing.length === 0 || Number(row.ignore_error) === 1) {
       await this.store.deleteRowCas(row);
@@ -131,14 +147,13 @@ export class WindowsProfileResults {
   }
 
   /**
-   * The LocURIs a read-back of the host covers: every item, outside ./User, of its verifying and
-   * verified profiles (current versions only), once each.
+   * The LocURIs a read-back of the host covers: the readBackItems of its verifying and verified
+   * profiles (current versions, as the host received them), once each.
    */
   async readBackLocUris(hostUuid: string): Promise<string[]> {
     const uris = new Set<string>();
-    for (const row of await this.store.rowsToVerify(hostUuid)) {
-      if (row.checksum !== row.def_checksum) continue;
-      for (const it of profileItems(row.syncml)) if (!it.locUri.startsWith('./User/')) uris.add(it.locUri);
+    for (const row of await this.store.currentRowsToVerify(hostUuid)) {
+      for (const it of readBackItems(profileItems(row.syncml))) uris.add(it.locUri);
     }
     return [...uris];
   }
@@ -150,9 +165,8 @@ export class WindowsProfileResults {
    */
   async verifyReadBack(hostUuid: string, read: ReadonlyMap<string, ReadBack>): Promise<void> {
     const now = dbNow();
-    for (const row of await this.store.rowsToVerify(hostUuid)) {
-      if (row.checksum !== row.def_checksum) continue;
-      const items = profileItems(row.syncml).filter((it) => !it.locUri.startsWith('./User/'));
+    for (const row of await this.store.currentRowsToVerify(hostUuid)) {
+      const items = readBackItems(profileItems(row.syncml));
       if (items.length === 0 || items.some((it) => !read.has(it.locUri))) continue;
       const problems: string[] = [];
       for (const it of items) {

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Selectable, type Transaction } from 'kysely';
+import { upsert } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
 import {
   checkRowFor,
@@ -17,6 +18,8 @@ import {
   installCommandsOf,
   markInstallRowsForRemoval,
 } from '../../mdm/profiles/retireHostRows.js';
+import { resolveScepCertificateId } from './scep.js';
+import { hasFleetVariables } from './variables.js';
 
 type Db = Kysely<DB> | Transaction<DB>;
 const CHUNK = 500;
@@ -142,6 +145,99 @@ export class WindowsProfileStore extends DocumentProfileStore<WindowsProfileRow>
       .where('command_uuid', '=', row.command_uuid)
       .where('operation_type', '=', row.operation_type)
       .execute();
+  }
+
+  /**
+   * Pairs the manager holds back (user-scoped, no user signed in): shown as pending (status NULL)
+   * and left out of the queue. Rows already held are not rewritten.
+   */
+  async holdInstallRows(
+    rows: {
+      host_uuid: string;
+      def_uuid: string;
+      name: string;
+      identifier: string;
+      scope: string;
+      cur_exists: number;
+      cur_op: string | null;
+      cur_status: string | null;
+    }[],
+    now: string,
+    db: Db = this.db,
+  ): Promise<void> {
+    const fresh = rows.filter((r) => !(r.cur_exists && r.cur_op === 'install' && r.cur_status === null));
+    for (let i = 0; i < fresh.length; i += CHUNK) {
+      await upsert(
+        db,
+        'host_mdm_windows_profiles',
+        fresh.slice(i, i + CHUNK).map((r) => ({
+          host_uuid: r.host_uuid,
+          profile_uuid: r.def_uuid,
+          profile_name: r.name,
+          profile_identifier: r.identifier,
+          status: null,
+          operation_type: 'install',
+          detail: null,
+          scope: r.scope,
+          created_at: now,
+          updated_at: now,
+        })),
+        ['host_uuid', 'profile_uuid'],
+        ['status', 'operation_type', 'detail', 'updated_at'],
+      );
+    }
+  }
+
+  /** A removal held back (its ./User/ settings need a signed-in user): pending, not sent. */
+  async holdRemoval(hostUuid: string, profileUuid: string, now: string, db: Db = this.db): Promise<void> {
+    await db
+      .updateTable('host_mdm_windows_profiles')
+      .set({ operation_type: 'remove', status: null, updated_at: now })
+      .where('host_uuid', '=', hostUuid)
+      .where('profile_uuid', '=', profileUuid)
+      .where((eb) => eb.or([eb('operation_type', '=', 'install'), eb('status', 'is not', null)]))
+      .execute();
+  }
+
+  /**
+   * A command that could not be handed to the host (a secret it uses is gone): its rows fail
+   * with the reason, and the command leaves the host's queue.
+   */
+  async failUndeliverable(
+    hostUuid: string,
+    enrollmentId: number,
+    commandUuid: string,
+    detail: string,
+    now: string,
+  ): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('host_mdm_windows_profiles')
+        .set({ status: 'failed', detail, updated_at: now })
+        .where('host_uuid', '=', hostUuid)
+        .where('command_uuid', '=', commandUuid)
+        .execute();
+      await trx
+        .deleteFrom('windows_mdm_command_queue')
+        .where('enrollment_id', '=', enrollmentId)
+        .where('command_uuid', '=', commandUuid)
+        .execute();
+    });
+  }
+
+  /** Of these enrollments, those on which a user is signed in. */
+  async signedInEnrollments(enrollmentIds: number[], db: Db = this.db): Promise<Set<number>> {
+    const out = new Set<number>();
+    for (let i = 0; i < enrollmentIds.length; i += CHUNK) {
+      const rows = await db
+        .selectFrom('mdm_windows_enrollments')
+        .select('id')
+        .where('id', 'in', enrollmentIds.slice(i, i + CHUNK))
+        .where('user_signed_in_at', 'is not', null)
+        .execute();
+      for (const r of rows) out.add(Number(r.id));
+    }
+    return out;
   }
 
   async resetForResend(hostUuid: string, profileUuid: string, now: string): Promise<number> {
@@ -282,6 +378,21 @@ export class WindowsProfileStore extends DocumentProfileStore<WindowsProfileRow>
       .where('r.operation_type', '=', 'install')
       .where('r.status', 'in', ['verifying', 'verified'])
       .execute();
+  }
+
+  /**
+   * The current versions of a host's verifying and verified install rows, each with the SyncML
+   * the host received: a profile filled in per host (Fleet variables, SCEP certificate ID) is
+   * read from the host's own command.
+   */
+  async currentRowsToVerify(hostUuid: string) {
+    const rows = (await this.rowsToVerify(hostUuid)).filter((r) => r.checksum === r.def_checksum);
+    const perHost = rows.filter((r) => hasFleetVariables(r.syncml));
+    const raw = await this.rawCommands(perHost.map((r) => r.command_uuid));
+    return rows.map((r) => ({
+      ...r,
+      syncml: raw.get(r.command_uuid) ?? resolveScepCertificateId(r.syncml, r.profile_uuid),
+    }));
   }
 
   async recordCheck(hostUuid: string, commandUuid: string, now: string, db: Db = this.db): Promise<void> {

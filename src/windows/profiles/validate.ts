@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { HttpError, invalid } from '../../http/errors.js';
 import { reservedNames } from '../../mdm/profiles/reservedNames.js';
 import { parseXml, textAt, XmlError, type XmlNode } from '../xml.js';
+import { ScepProfileCheck } from './scep.js';
 
 /**
  * Upload validation of Windows configuration profiles, as Fleet does it: a fragment of top-level
@@ -23,6 +24,8 @@ export interface ParsedWindowsProfile {
   checksum: string;
   scope: 'System' | 'User';
   items: ProfileItem[];
+  /** A ClientCertificateInstall/SCEP profile (sent in one Atomic, verified on acknowledgement). */
+  scep: boolean;
 }
 
 /** LocURI areas the server manages itself: refused at upload, never deleted. */
@@ -65,7 +68,16 @@ export function reservedReason(locUri: string): string | undefined {
   return reservedLocUris.find((r) => locUri.includes(r.fragment))?.reason;
 }
 
-function readItems(cmd: XmlNode, into: ProfileItem[]): void {
+/**
+ * A LocURI's scope: `./User/...` is the signed-in user's, everything else (`./Device/...`, or a
+ * bare `./Vendor/...`, which Windows reads as the device) the device's.
+ */
+export const isUserLocUri = (locUri: string): boolean => locUri.trim().startsWith('./User/');
+
+/** One profile is delivered as a whole, so it is either the device's or the user's, never both. */
+const mixedScope = 'All <LocURI> elements in the profile must start either with "./Device" or "./User".';
+
+function readItems(cmd: XmlNode, into: ProfileItem[], scep: ScepProfileCheck): void {
   for (const c of cmd.children) {
     if (!commandChildren.has(c.name))
       throw fail(`Couldn't add. <${c.name}> is not allowed inside <${cmd.name}>.`);
@@ -80,8 +92,11 @@ function readItems(cmd: XmlNode, into: ProfileItem[]): void {
     if (!locUri) throw fail(`Couldn't add. Each <Item> of <${cmd.name}> must include <Target><LocURI>.`);
     if (locUri.startsWith('/'))
       throw fail(`Couldn't add. LocURI ${locUri} must not start with "/" (use ./Device/... or ./User/...).`);
+    scep.add(locUri, cmd.name === 'Exec');
     const reason = reservedReason(locUri);
     if (reason) throw fail(reason);
+    // An Exec's item (SCEP's Install/Enroll) carries no setting: no format, nothing to read back.
+    if (cmd.name === 'Exec') continue;
     const format = textAt(item, 'Meta', 'Format');
     if (!format)
       throw fail(
@@ -138,38 +153,33 @@ export function parseWindowsProfile(name: string, bytes: Buffer): ParsedWindowsP
     throw xmlFail(err instanceof XmlError ? err.message : 'parse error');
   }
   if (root.text.trim()) throw xmlFail('text outside of elements.');
-  if (/\$\{?FLEET_VAR_/.test(text))
-    throw fail(
-      "Couldn't add. Fleet variables ($FLEET_VAR_*) are not supported in Windows profiles by this server.",
-    );
-  if (/\$\{?FLEET_SECRET_/.test(text))
-    throw fail(
-      "Couldn't add. Secret variables ($FLEET_SECRET_*) are not supported in Windows profiles by this server.",
-    );
+  // $FLEET_VAR_* and $FLEET_SECRET_* are checked by the profile core's variable checks (src/mdm/variables).
   const nodes = root.children;
   if (nodes.length === 0) throw fail("Couldn't add. The file should include valid XML.");
   const items: ProfileItem[] = [];
+  const scepCheck = new ScepProfileCheck();
   const onlyTop = 'Windows configuration profiles can only have <Replace> or <Add> top level elements.';
   nodes.forEach((n, i) => {
     if (!topLevel.has(n.name)) throw fail(onlyTop);
-    if (n.name === 'Exec') throw fail('Only SCEP profiles can include <Exec> elements.');
     if (n.name === 'Atomic') {
       if (i > 0 || nodes.length > 1)
         throw fail('<Atomic> element must wrap all the elements in a Windows configuration profile.');
       const kids = n.children.filter((c) => c.name !== 'CmdID' && c.name !== 'Meta');
       if (kids.length === 0) throw fail('<Atomic> must include <Replace> or <Add> elements.');
       for (const k of kids) {
-        if (k.name === 'Exec') throw fail('Only SCEP profiles can include <Exec> elements.');
-        if (k.name !== 'Replace' && k.name !== 'Add')
+        if (k.name !== 'Replace' && k.name !== 'Add' && k.name !== 'Exec')
           throw fail(
             `Windows configuration profiles can only have <Replace> or <Add> elements inside <Atomic> (found <${k.name}>).`,
           );
-        readItems(k, items);
+        readItems(k, items, scepCheck);
       }
       return;
     }
-    readItems(n, items);
+    readItems(n, items, scepCheck);
   });
-  const scope = items.every((it) => it.locUri.startsWith('./User/')) ? 'User' : 'System';
-  return { name: trimmedName, syncml: text, checksum: md5Hex(text), scope, items };
+  const scep = scepCheck.finish();
+  const userItems = items.filter((it) => isUserLocUri(it.locUri)).length;
+  if (userItems > 0 && userItems < items.length) throw fail(mixedScope);
+  const scope = items.length > 0 && userItems === items.length ? 'User' : 'System';
+  return { name: trimmedName, syncml: text, checksum: md5Hex(text), scope, items, scep };
 }

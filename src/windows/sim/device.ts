@@ -1,5 +1,6 @@
-import { generateKeyPairSync, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
+import { createPrivateKey, generateKeyPairSync, randomBytes, randomUUID, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
+import { buildCsr } from '../../crypto/csr.js';
 import {
   buildSyncMessage,
   parseSyncMessage,
@@ -38,6 +39,16 @@ export interface SimulatedWindowsDeviceOptions {
   hwDevId?: string;
   /** RSA key size for the device certificate (2048 like Windows; smaller speeds up load tests). */
   keyBits?: number;
+  /** A user is signed in from the start (default true); see signIn / signOut. */
+  userSignedIn?: boolean;
+  /** An RSA key (PKCS#1 PEM) for every CSR instead of a new one each (the load generator shares a few). */
+  keyPem?: string;
+  /** Every HTTP request goes through it (the load generator measures them). */
+  fetchImpl?: typeof fetch;
+  /** WNS: how this PC registers a push channel for a PFN (a stand-in's `registerChannel`); absent: no push. */
+  wns?: { registerChannel(pfn: string, onPush: () => void): string };
+  /** Header the TLS terminator in front of the server forwards this PC's client certificate in. */
+  clientCertHeader?: string;
 }
 
 export interface SessionSummary {
@@ -74,6 +85,12 @@ export class SimulatedWindowsDevice {
   private nonce?: Buffer;
   private sessionCounter = 0;
   readonly tree = new Map<string, TreeValue>();
+  /** The signed-in user's `./User/` settings (kept across sign-outs, like the user's profile on disk). */
+  readonly userTree = new Map<string, TreeValue>();
+  /** Whether the enrolled user is signed in: LoginStatus `user` (else `none`) in each session's Alert 1224. */
+  userSignedIn: boolean;
+  /** Status codes this PC answers for `"<verb> <LocURI>"` (e.g. `Replace ./Device/X` → 405, a read-only node). */
+  readonly refusals = new Map<string, string>();
   /** Values another authority (a local group policy) keeps on this PC: Add/Replace answer 200 but these win. */
   readonly enforced = new Map<string, TreeValue>();
   /** Every Exec the server asked for, in order. */
@@ -82,6 +99,10 @@ export class SimulatedWindowsDevice {
   readonly received: string[] = [];
   /** Every management message this PC sent, raw, in order (for tests). */
   readonly sent: string[] = [];
+  /** Certificate (PEM) forwarded in `clientCertHeader` instead of this PC's own (tests). */
+  forwardedCertificatePem?: string;
+  /** Sessions this PC started because WNS woke it, in order. */
+  readonly pushedSessions: Promise<SessionSummary>[] = [];
   /** The session (or unenroll) running now: like Windows' DM client, one at a time. */
   private running: Promise<unknown> = Promise.resolve();
 
@@ -92,6 +113,17 @@ export class SimulatedWindowsDevice {
     this.hwDevId = opts.hwDevId ?? randomBytes(32).toString('hex').toUpperCase();
     this.tree.set('./DevDetail/Ext/Microsoft/SMBIOSSerialNumber', { data: this.hardwareSerial });
     this.tree.set('./DevInfo/DevId', { data: this.deviceId });
+    this.userSignedIn = opts.userSignedIn ?? true;
+  }
+
+  /** The enrolled user signs in: the next session's Alert 1224 says `user`, ./User/ settings apply. */
+  signIn(): void {
+    this.userSignedIn = true;
+  }
+
+  /** The user signs out: LoginStatus `none`, and ./User/ settings cannot be reached. */
+  signOut(): void {
+    this.userSignedIn = false;
   }
 
   private async post(
@@ -99,13 +131,17 @@ export class SimulatedWindowsDevice {
     contentType: string,
     body: string,
   ): Promise<{ status: number; text: string }> {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': contentType }, body });
+    const f = this.opts.fetchImpl ?? fetch;
+    const headers: Record<string, string> = { 'content-type': contentType };
+    const cert = this.forwardedCertificatePem ?? this.certificate?.toString();
+    if (this.opts.clientCertHeader && cert) headers[this.opts.clientCertHeader] = encodeURIComponent(cert);
+    const res = await f(url, { method: 'POST', headers, body });
     return { status: res.status, text: await res.text() };
   }
 
   /** fleetd: `POST /api/fleet/orbit/enroll`. */
   async orbitEnroll(): Promise<string> {
-    const res = await fetch(`${this.opts.serverUrl}/api/fleet/orbit/enroll`, {
+    const res = await (this.opts.fetchImpl ?? fetch)(`${this.opts.serverUrl}/api/fleet/orbit/enroll`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -129,7 +165,7 @@ export class SimulatedWindowsDevice {
 
   /** fleetd: `POST /api/fleet/orbit/config`. */
   async orbitConfig(): Promise<{ notifications: Record<string, unknown> }> {
-    const res = await fetch(`${this.opts.serverUrl}/api/fleet/orbit/config`, {
+    const res = await (this.opts.fetchImpl ?? fetch)(`${this.opts.serverUrl}/api/fleet/orbit/config`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ orbit_node_key: this.orbitNodeKey }),
@@ -147,6 +183,23 @@ export class SimulatedWindowsDevice {
 
   /** What fleetd does on `needs_programmatic_windows_mdm_enrollment`: discovery, policy, enroll. */
   async enrollProgrammatically(discoveryUrl?: string): Promise<void> {
+    await this.enroll(securityHeader(this.programmaticToken()), false, discoveryUrl);
+  }
+
+  /**
+   * What a signed-in user does in Settings > Access work or school with on-premise credentials:
+   * discovery, policy and enrollment with a WS-Security UsernameToken, outside the OOBE.
+   */
+  async enrollWithPassword(username: string, password: string): Promise<void> {
+    const security =
+      `<wsse:Security s:mustUnderstand="1"><wsse:UsernameToken u:Id="uuid-${randomUUID()}-1">` +
+      `<wsse:Username>${escapeXml(username)}</wsse:Username>` +
+      `<wsse:Password wsse:Type="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordText">${escapeXml(password)}</wsse:Password>` +
+      `</wsse:UsernameToken></wsse:Security>`;
+    await this.enroll(security, true);
+  }
+
+  private async enroll(security: string, notInOobe: boolean, discoveryUrl?: string): Promise<void> {
     const url = discoveryUrl ?? `${this.opts.serverUrl}/api/mdm/microsoft/discovery`;
     const disc = await this.soap(url, Action.discover, discoverBody());
     const result = child(disc, 'DiscoverResult');
@@ -154,9 +207,8 @@ export class SimulatedWindowsDevice {
     const enrollUrl = textAt(result, 'EnrollmentServiceUrl');
     if (!policyUrl || !enrollUrl) throw new Error('discovery returned no service URLs');
     this.enrollmentServiceUrl = enrollUrl;
-    const token = this.programmaticToken();
-    await this.soap(this.local(policyUrl), Action.getPolicies, getPoliciesBody(), securityHeader(token));
-    const rstr = await this.soap(this.local(enrollUrl), Action.rst, this.rstBody(), securityHeader(token));
+    await this.soap(this.local(policyUrl), Action.getPolicies, getPoliciesBody(), security);
+    const rstr = await this.soap(this.local(enrollUrl), Action.rst, this.rstBody(notInOobe), security);
     const bst = child(
       child(child(rstr, 'RequestSecurityTokenResponse'), 'RequestedSecurityToken'),
       'BinarySecurityToken',
@@ -200,19 +252,16 @@ export class SimulatedWindowsDevice {
 
   /** A new key and a PKCS#10 request as Windows makes them: CN `{GUID}!{DeviceID}`, SHA-256, RSA. */
   private newKeyAndCsr(): { keyPem: string; csrDer: Buffer } {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: this.opts.keyBits ?? 2048 });
-    const keyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
-    const key = forge.pki.privateKeyFromPem(keyPem);
-    const csr = forge.pki.createCertificationRequest();
-    csr.publicKey = forge.pki.setRsaPublicKey(key.n, key.e);
-    csr.setSubject([
-      { name: 'commonName', value: `${randomUUID().toUpperCase().slice(0, 30)}!${this.deviceId}` },
-    ]);
-    csr.sign(key, forge.md.sha256.create());
-    const csrDer = Buffer.from(
-      forge.asn1.toDer(forge.pki.certificationRequestToAsn1(csr)).getBytes(),
-      'binary',
-    );
+    const keyPem =
+      this.opts.keyPem ??
+      generateKeyPairSync('rsa', { modulusLength: this.opts.keyBits ?? 2048 })
+        .privateKey.export({ type: 'pkcs1', format: 'pem' })
+        .toString();
+    // Signed by OpenSSL: node-forge's pure-JS RSA takes ~0.1 s per CSR, which stalls the load generator.
+    const csrDer = buildCsr({
+      privateKey: createPrivateKey(keyPem),
+      subject: { CN: `${randomUUID().toUpperCase().slice(0, 30)}!${this.deviceId}` },
+    });
     return { keyPem, csrDer };
   }
 
@@ -281,7 +330,7 @@ export class SimulatedWindowsDevice {
     return this.certificate as X509Certificate;
   }
 
-  private rstBody(): string {
+  private rstBody(notInOobe = false): string {
     const ctx: [string, string][] = [
       ['UXInitiated', 'false'],
       ['HWDevID', this.hwDevId],
@@ -295,7 +344,7 @@ export class SimulatedWindowsDevice {
       ['DeviceType', 'CIMClient_Windows'],
       ['OSVersion', '10.0.22631.2861'],
       ['ApplicationVersion', '10.0.22631.2861'],
-      ['NotInOobe', 'false'],
+      ['NotInOobe', String(notInOobe)],
       ['RequestVersion', '5.0'],
     ];
     return (
@@ -425,7 +474,7 @@ export class SimulatedWindowsDevice {
     let msgId = 1;
     const first = [
       `<Alert><CmdID>1</CmdID><Data>1201</Data></Alert>`,
-      `<Alert><CmdID>2</CmdID><Data>1224</Data><Item><Meta><Type xmlns="syncml:metinf">com.microsoft/MDM/LoginStatus</Type></Meta><Data>user</Data></Item></Alert>`,
+      `<Alert><CmdID>2</CmdID><Data>1224</Data><Item><Meta><Type xmlns="syncml:metinf">com.microsoft/MDM/LoginStatus</Type></Meta><Data>${this.userSignedIn ? 'user' : 'none'}</Data></Item></Alert>`,
       `<Replace><CmdID>3</CmdID>` +
         [
           ['./DevInfo/DevId', this.deviceId],
@@ -483,12 +532,14 @@ export class SimulatedWindowsDevice {
       out.push(statusXml({ cmdId: String(++id), msgRef, cmdRef: c.cmdId, cmd: c.verb, code }));
     for (const c of commands) {
       if (c.verb === 'Atomic') {
-        const snapshot = new Map(this.tree);
+        const snapshots = [this.tree, this.userTree].map((t) => [t, new Map(t)] as const);
         const codes = c.children.map((k) => this.apply(k));
         const failed = codes.some((r) => !r.code.startsWith('2'));
         if (failed) {
-          this.tree.clear();
-          for (const [k, v] of snapshot) this.tree.set(k, v);
+          for (const [t, snapshot] of snapshots) {
+            t.clear();
+            for (const [k, v] of snapshot) t.set(k, v);
+          }
         }
         status(c, failed ? '507' : '200');
         c.children.forEach((k, i) =>
@@ -503,43 +554,75 @@ export class SimulatedWindowsDevice {
     return out;
   }
 
+  /**
+   * The settings a command's LocURIs live in: `./User/` ones in the signed-in user's store, the
+   * rest in the device's tree. undefined when they are the user's and nobody is signed in.
+   */
+  /** DMClient Push/PFN written: Windows registers a WNS channel for it and reports it in Push/ChannelURI. */
+  private registerPush(c: SyncCommand): void {
+    const wns = this.opts.wns;
+    if (!wns) return;
+    for (const i of c.items) {
+      const m = /^(\.\/Vendor\/MSFT\/DMClient\/Provider\/[^/]+\/Push)\/PFN$/.exec(i.target ?? '');
+      if (!m) continue;
+      const uri = wns.registerChannel((i.data ?? '').trim(), () => this.woken());
+      this.tree.set(`${m[1]}/ChannelURI`, { data: uri, format: 'chr' });
+      this.tree.set(`${m[1]}/Status`, { data: '0', format: 'int' });
+    }
+  }
+
+  /** A WNS push arrived: a session starts now (after the one in progress, if any). */
+  private woken(): void {
+    const session = this.runSession();
+    session.catch(() => undefined);
+    this.pushedSessions.push(session);
+  }
+
+  private treeFor(uris: string[]): Map<string, TreeValue> | undefined {
+    if (!uris.some((u) => u.startsWith('./User/'))) return this.tree;
+    return this.userSignedIn ? this.userTree : undefined;
+  }
+
   private apply(c: SyncCommand): {
     code: string;
     results?: { locUri: string; data: string; format?: string }[];
   } {
     const uris = c.items.map((i) => i.target ?? '');
     if (uris.some((u) => !u)) return { code: '400' };
+    const refused = uris.map((u) => this.refusals.get(`${c.verb} ${u}`)).find((code) => code !== undefined);
+    if (refused) return { code: refused };
+    const tree = this.treeFor(uris);
+    // No user context: Windows fails an Add of a ./User/ node (500) and finds no other (404).
+    if (!tree && c.verb !== 'Exec') return { code: c.verb === 'Add' ? '500' : '404' };
+    const set = (i: SyncCommand['items'][number]) =>
+      tree?.set(
+        i.target as string,
+        this.enforced.get(i.target as string) ?? { data: i.data ?? '', format: i.metaFormat },
+      );
+    const subtree = (uri: string) =>
+      [...(tree?.keys() ?? [])].filter((k) => k === uri || k.startsWith(`${uri}/`));
     switch (c.verb) {
       case 'Add':
-        if (uris.some((u) => this.tree.has(u))) return { code: '418' };
-        c.items.forEach((i) =>
-          this.tree.set(
-            i.target as string,
-            this.enforced.get(i.target as string) ?? { data: i.data ?? '', format: i.metaFormat },
-          ),
-        );
+        if (uris.some((u) => tree?.has(u))) return { code: '418' };
+        c.items.forEach(set);
         return { code: '200' };
       case 'Replace':
-        c.items.forEach((i) =>
-          this.tree.set(
-            i.target as string,
-            this.enforced.get(i.target as string) ?? { data: i.data ?? '', format: i.metaFormat },
-          ),
-        );
+        c.items.forEach(set);
+        this.registerPush(c);
         return { code: '200' };
       case 'Delete': {
-        const present = uris.filter((u) => this.subtree(u).length > 0);
+        const present = uris.filter((u) => subtree(u).length > 0);
         if (present.length === 0) return { code: '404' };
-        for (const u of uris) for (const k of this.subtree(u)) this.tree.delete(k);
+        for (const u of uris) for (const k of subtree(u)) tree?.delete(k);
         return { code: '200' };
       }
       case 'Get': {
         const results: { locUri: string; data: string; format?: string }[] = [];
         for (const u of uris) {
-          const v = this.tree.get(u);
+          const v = tree?.get(u);
           if (v) results.push({ locUri: u, data: v.data, format: v.format });
           else {
-            const kids = this.subtree(u).map((k) => k.slice(u.length + 1).split('/')[0]);
+            const kids = subtree(u).map((k) => k.slice(u.length + 1).split('/')[0]);
             if (kids.length === 0) return { code: '404' };
             results.push({ locUri: u, data: [...new Set(kids)].join('/'), format: 'node' });
           }
@@ -552,10 +635,6 @@ export class SimulatedWindowsDevice {
       default:
         return { code: '406' };
     }
-  }
-
-  private subtree(uri: string): string[] {
-    return [...this.tree.keys()].filter((k) => k === uri || k.startsWith(`${uri}/`));
   }
 }
 

@@ -31,17 +31,55 @@ import { digestMatches } from './digest.js';
 export class ManagementFault extends Error {}
 
 export const unenrollAlertType = 'com.microsoft:mdm.unenrollment.userrequest';
+export const loginStatusType = 'com.microsoft/MDM/LoginStatus';
+
+/** Fills a queued command's secrets for one device, or undefined when it must not be sent. */
+export type QueuedCommandRenderer = (e: WindowsEnrollment, cmd: QueuedCommand) => Promise<string | undefined>;
+
+/**
+ * The UUID of a retried command (an Add answered 418, re-sent as Replace): the original's prefix
+ * (`profile-`) and a fresh UUID, so listeners that pick answers by prefix see the retry's too.
+ */
+export function retryCommandUuid(original: string): string {
+  const prefix = original.match(/^(.*?)[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
+  return `${prefix ? prefix[1] : ''}${randomUUID()}`;
+}
 
 export interface ManagementLifecycle {
   /** The device sent the user-unenroll alert: MDM is off for its host. */
   unenrolled(enrollment: WindowsEnrollment): Promise<void>;
 }
 
+/** One authenticated device message, as the session's contributors see it. */
+export interface SessionMessage {
+  enrollment: WindowsEnrollment;
+  commands: SyncCommand[];
+  /** The message opens a session (Alert 1201 client- or 1200 server-initiated). */
+  sessionStart: boolean;
+}
+
+/**
+ * Adds server-initiated commands to a session (push channel read, fleetd install) and reads the
+ * answers to them. Called after the message's answers are stored; a failure is logged and the
+ * session goes on without its commands.
+ */
+export interface SessionContributor {
+  /** Raw SyncML commands to append to this answer (none: []). */
+  contribute(m: SessionMessage): Promise<string[]>;
+}
+
+/** Checks a client certificate forwarded by a TLS terminator for an enrollment; throws ManagementFault. */
+export type ClientCertificateCheck = (forwarded: string, enrollment: WindowsEnrollment) => Promise<void>;
+
 export interface ManagementOptions {
   managementUrl: () => Promise<string>;
   nonceTtlSeconds: number;
   /** Buffer that writes last-seen times in batches (absent: not recorded). */
   lastSeen?: BatchWriter<number>;
+  /** Server-initiated commands (push channel, fleetd install), in this order. */
+  contributors?: SessionContributor[];
+  /** Verifies a forwarded client certificate; a verified one authenticates the message instead of the digest. */
+  clientCertificate?: ClientCertificateCheck;
 }
 
 /**
@@ -53,6 +91,8 @@ export interface ManagementOptions {
  * the answer's SyncHdr Status carries the next one in a `Chal`, which the device uses for its
  * next message, in this session or the next. A captured message (the first of a session or any
  * later one) therefore never authenticates twice, and there is no server-side session to hijack.
+ * Where a TLS terminator forwards the device's client certificate, a certificate our WSTEP CA
+ * issued to this very enrollment authenticates the message instead (no nonce is then consumed).
  */
 export class ManagementSessionService {
   constructor(
@@ -71,7 +111,57 @@ export class ManagementSessionService {
   }
   // ---- end of answer listeners ----
 
-  async handle(xml: string): Promise<string> {
+  // ---- outgoing commands and sign-in (Windows profiles: secrets, ./User/ settings) ----
+  private readonly secretRenderers: QueuedCommandRenderer[] = [];
+  private readonly signInListeners: ((e: WindowsEnrollment) => Promise<void>)[] = [];
+
+  /**
+   * Registers the step a queued command naming a `$FLEET_SECRET_` passes as it is handed to the
+   * device (secrets are never stored expanded); undefined means "do not send it".
+   */
+  renderSecretsWith(fn: QueuedCommandRenderer): void {
+    this.secretRenderers.push(fn);
+  }
+
+  /** Registers a listener told when a user signs in on an enrollment (LoginStatus becomes `user`). */
+  onUserSignedIn(fn: (e: WindowsEnrollment) => Promise<void>): void {
+    this.signInListeners.push(fn);
+  }
+
+  private async outgoing(e: WindowsEnrollment, cmd: QueuedCommand): Promise<string | undefined> {
+    let xml: string | undefined = cmd.raw_command;
+    if (!xml.includes('FLEET_SECRET_')) return xml;
+    for (const fn of this.secretRenderers) {
+      xml = await fn(e, { ...cmd, raw_command: xml });
+      if (xml === undefined) break;
+    }
+    return xml;
+  }
+
+  /**
+   * Alert 1224 (`com.microsoft/MDM/LoginStatus`): `user` when the enrolled user is signed in,
+   * `others` or `none` otherwise. Written only when it changes (the enrollment row read with the
+   * queue carries the current value), so a session costs no extra query.
+   */
+  private async noteLoginStatus(e: WindowsEnrollment, commands: SyncCommand[]): Promise<void> {
+    const item = commands
+      .filter((c) => c.verb === 'Alert' && (c.data ?? '').trim() === '1224')
+      .flatMap((c) => c.items)
+      .find((i) => (i.metaType ?? '').trim() === loginStatusType);
+    if (!item) return;
+    const loginStatus = unescapeXml(item.data ?? '').trim();
+    const signedIn = loginStatus.toLowerCase() === 'user';
+    if (signedIn === Boolean(e.user_signed_in_at)) return;
+    await this.store.setUserSignedIn(e.id, signedIn ? dbNow() : null);
+    if (!signedIn) return;
+    for (const fn of this.signInListeners) {
+      await fn(e).catch((err) => this.log.error({ err }, 'windows mdm: sign-in listener failed'));
+    }
+  }
+  // ---- end of outgoing commands and sign-in ----
+
+  /** `forwardedCert`: the client certificate a TLS terminator passed on (URL-escaped PEM), if any. */
+  async handle(xml: string, forwardedCert?: string): Promise<string> {
     let msg: SyncMessage;
     try {
       msg = parseSyncMessage(xml);
@@ -95,14 +185,17 @@ export class ManagementSessionService {
     const hdrStatus = (code: string, nextNonceB64?: string) =>
       statusXml({ cmdId: '1', msgRef: h.msgId, cmdRef: '0', cmd: 'SyncHdr', code, nextNonceB64 });
 
-    // Authentication: MD5 digest over the credentials handed out in the provisioning document.
-    const auth = await this.authenticate(enrollment, msg);
-    if ('challenge' in auth) return answer([hdrStatus(auth.code, auth.challenge)]);
-    const nonce: NonceRotation = {
-      used: auth.nonce,
-      next: randomUUID(),
-      expiresAt: dbNow(this.opts.nonceTtlSeconds * 1000),
-    };
+    // Authentication: a forwarded client certificate issued to this enrollment when the terminator
+    // passes one (as Fleet trusts the TLS certificate), else the MD5 digest over the credentials
+    // handed out in the provisioning document.
+    let nonce: NonceRotation | undefined;
+    if (forwardedCert !== undefined && this.opts.clientCertificate) {
+      await this.opts.clientCertificate(forwardedCert, enrollment);
+    } else {
+      const auth = await this.authenticate(enrollment, msg);
+      if ('challenge' in auth) return answer([hdrStatus(auth.code, auth.challenge)]);
+      nonce = { used: auth.nonce, next: randomUUID(), expiresAt: dbNow(this.opts.nonceTtlSeconds * 1000) };
+    }
     // The nonce was good when read but another message has used it since (a concurrent replay).
     const replayed = async () => {
       this.log.info({ enrollmentId: enrollment.id }, 'windows mdm: digest nonce already used');
@@ -117,13 +210,13 @@ export class ManagementSessionService {
         c.items.some((i) => (i.metaType ?? '').trim() === unenrollAlertType),
     );
     if (unenroll) {
-      if (!(await this.store.consumeNonce(enrollment.id, nonce))) return replayed();
+      if (nonce && !(await this.store.consumeNonce(enrollment.id, nonce))) return replayed();
       await this.store.deleteEnrollment(enrollment.id);
       await this.lifecycle.unenrolled(enrollment);
       return answer([hdrStatus('200')]);
     }
 
-    const body = [hdrStatus('200', Buffer.from(nonce.next).toString('base64'))];
+    const body = [hdrStatus('200', nonce && Buffer.from(nonce.next).toString('base64'))];
     let statusId = 1;
     // Statuses for the device's own commands (not Alert/Status/Results), in document order.
     for (const c of msg.commands) {
@@ -138,9 +231,35 @@ export class ManagementSessionService {
     // Last-seen is informational: buffered and written in batches, never inside the message.
     this.opts.lastSeen?.add(String(enrollment.id), enrollment.id);
     // What is still owed: the queue as read, minus what this message answered, plus follow-ups.
-    for (const cmd of state.queued) if (!settled.answered.has(cmd.command_uuid)) body.push(cmd.raw_command);
-    for (const f of settled.followUps) body.push(f.rawCommand);
+    await this.noteLoginStatus(enrollment, msg.commands);
+    const owed = [
+      ...state.queued.filter((cmd) => !settled.answered.has(cmd.command_uuid)),
+      ...settled.followUps.map((f) => ({ command_uuid: f.commandUuid, raw_command: f.rawCommand })),
+    ];
+    for (const cmd of owed) {
+      const xml = await this.outgoing(enrollment, cmd);
+      if (xml !== undefined) body.push(xml);
+    }
+    body.push(...(await this.contributions(enrollment, msg.commands)));
     return answer(body);
+  }
+
+  /** Server-initiated commands for this message; a failing contributor only loses its own. */
+  private async contributions(enrollment: WindowsEnrollment, commands: SyncCommand[]): Promise<string[]> {
+    const contributors = this.opts.contributors ?? [];
+    if (contributors.length === 0) return [];
+    const sessionStart = commands.some(
+      (c) => c.verb === 'Alert' && ['1200', '1201'].includes((c.data ?? '').trim()),
+    );
+    const out: string[] = [];
+    for (const c of contributors) {
+      try {
+        out.push(...(await c.contribute({ enrollment, commands, sessionStart })));
+      } catch (err) {
+        this.log.error({ err, enrollmentId: enrollment.id }, 'windows mdm: session contributor failed');
+      }
+    }
+    return out;
   }
 
   /**
@@ -188,7 +307,7 @@ export class ManagementSessionService {
     rawMessage: string,
     commands: SyncCommand[],
     queuedCommands: QueuedCommand[],
-    nonce: NonceRotation,
+    nonce: NonceRotation | undefined,
   ): Promise<{ answered: Set<string>; followUps: FollowUpCommand[] } | undefined> {
     const answers = new Map<string, SyncCommand[]>();
     const collect = (list: SyncCommand[]) => {
@@ -219,7 +338,7 @@ export class ManagementSessionService {
       const statusCode = unescapeXml(own?.data ?? '').trim() || '200';
       results.push({ commandUuid: q.command_uuid, rawResult: group.map(commandXml).join(''), statusCode });
       if (statuses.some((s) => (s.data ?? '').trim() === '418') && /<Add[\s>]/.test(q.raw_command)) {
-        const fresh = randomUUID();
+        const fresh = retryCommandUuid(q.command_uuid);
         const rawCommand = q.raw_command
           .split(q.command_uuid)
           .join(fresh)
