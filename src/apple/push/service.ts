@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { ApnsClient, ApnsPushResult } from '../../clients/apns/client.js';
 import { toDbTime } from '../../db/dialect.js';
 import type { ApnsCertificateService } from './certificates.js';
-import { deadTokenReasons, type ApplePushStore, type PushOutcomeUpdate } from './store.js';
+import { PushBackoff, type PushOutcome } from '../../mdm/push/backoff.js';
+import { deadTokenReasons, type ApplePushStore } from './store.js';
 
 export interface EnrollmentPushResult {
   enrollmentId: string;
@@ -27,6 +28,8 @@ export interface ApplePushOptions {
  * the re-push cron with exponential back-off.
  */
 export class ApplePushService {
+  private readonly backoff: PushBackoff;
+
   constructor(
     private readonly store: ApplePushStore,
     private readonly certificates: ApnsCertificateService,
@@ -34,7 +37,9 @@ export class ApplePushService {
     private readonly logger: Logger,
     private readonly opts: ApplePushOptions,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.backoff = new PushBackoff(opts);
+  }
 
   /** Pushes now (after new commands were queued): resets the back-off of these enrollments. */
   async pushEnrollments(enrollmentIds: string[]): Promise<EnrollmentPushResult[]> {
@@ -43,7 +48,7 @@ export class ApplePushService {
 
   /** Delay before the next re-push after `failures` unanswered pushes. */
   backoffMs(failures: number): number {
-    return Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** Math.min(failures, 30));
+    return this.backoff.delayMs(failures);
   }
 
   /**
@@ -51,24 +56,12 @@ export class ApplePushService {
    * and whose back-off has run out, batch by batch. Returns how many were pushed and how many failed.
    */
   async repushPending(): Promise<{ pushed: number; failed: number }> {
-    let afterId = '';
-    let pushed = 0;
-    let failed = 0;
     const now = toDbTime(this.clock());
-    for (;;) {
-      const due = await this.store.dueForRepush(now, this.opts.batchSize, afterId);
-      if (due.length === 0) break;
-      const failuresById = new Map(due.map((d) => [d.id, d.push_failures]));
-      const results = await this.pushAndRecord(
-        due.map((d) => d.id),
-        (id) => (failuresById.get(id) ?? 0) + 1,
-      );
-      pushed += results.filter((r) => r.ok).length;
-      failed += results.filter((r) => !r.ok).length;
-      afterId = due[due.length - 1].id;
-      if (due.length < this.opts.batchSize) break;
-    }
-    return { pushed, failed };
+    return this.backoff.repushDue(
+      '',
+      (afterId, limit) => this.store.dueForRepush(now, limit, afterId),
+      (ids, failuresAfter) => this.pushAndRecord(ids, failuresAfter),
+    );
   }
 
   private async pushAndRecord(
@@ -114,24 +107,12 @@ export class ApplePushService {
       );
     }
 
-    // Group the outcome updates so each group is one UPDATE.
-    const groups = new Map<string, PushOutcomeUpdate>();
+    const outcomes: PushOutcome<string>[] = [];
     sendable.forEach((t, i) => {
       const a = answers[i];
       const error = a.ok ? null : (a.reason ?? `HTTP ${a.status ?? '?'}`).slice(0, 255);
       const dead = error !== null && (deadTokenReasons as readonly string[]).includes(error);
-      const failures = failuresAfter(t.id);
-      const nextPushAt = dead ? null : toDbTime(new Date(at.getTime() + this.backoffMs(failures)));
-      const key = `${error}\u0000${failures}`;
-      const g = groups.get(key) ?? {
-        ids: [],
-        lastPushAt: toDbTime(at),
-        lastPushError: error,
-        pushFailures: failures,
-        nextPushAt,
-      };
-      g.ids.push(t.id);
-      groups.set(key, g);
+      outcomes.push({ id: t.id, error, dead, failures: failuresAfter(t.id) });
       results.set(t.id, {
         enrollmentId: t.id,
         ok: a.ok,
@@ -139,7 +120,7 @@ export class ApplePushService {
         reason: a.ok ? undefined : (error ?? undefined),
       });
     });
-    await this.store.recordOutcomes([...groups.values()]);
+    await this.store.recordOutcomes(this.backoff.group(outcomes, at));
 
     const failed = sendable.length - answers.filter((a) => a.ok).length;
     if (failed > 0) {

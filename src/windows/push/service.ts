@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { WnsClient, WnsPushOutcome } from '../../clients/wns/client.js';
 import { BatchWriter } from '../../db/batchWriter.js';
 import { toDbTime } from '../../db/dialect.js';
-import type { PushOutcomeUpdate, WindowsPushStore } from './store.js';
+import { PushBackoff, type PushOutcome } from '../../mdm/push/backoff.js';
+import type { WindowsPushStore } from './store.js';
 
 /** What other Windows features call after queueing commands: wake these enrollments soon. */
 export interface WindowsPush {
@@ -43,6 +44,7 @@ const errorText = (s: string) => s.slice(0, 255);
  */
 export class WindowsPushService implements WindowsPush {
   private readonly pending: BatchWriter<number>;
+  private readonly backoff: PushBackoff;
 
   constructor(
     private readonly store: WindowsPushStore,
@@ -51,6 +53,7 @@ export class WindowsPushService implements WindowsPush {
     private readonly opts: WindowsPushOptions,
     private readonly clock: () => Date = () => new Date(),
   ) {
+    this.backoff = new PushBackoff(opts);
     this.pending = new BatchWriter<number>(
       async (ids) => {
         await this.pushEnrollments(ids);
@@ -80,30 +83,18 @@ export class WindowsPushService implements WindowsPush {
 
   /** Delay before the next re-push after `failures` unanswered pushes. */
   backoffMs(failures: number): number {
-    return Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** Math.min(failures, 30));
+    return this.backoff.delayMs(failures);
   }
 
   /** The cron's work: pushes every enrollment with queued commands whose back-off has run out. */
   async repushPending(): Promise<{ pushed: number; failed: number }> {
     if (!this.client) return { pushed: 0, failed: 0 };
-    let afterId = 0;
-    let pushed = 0;
-    let failed = 0;
     const now = toDbTime(this.clock());
-    for (;;) {
-      const due = await this.store.dueForRepush(now, this.opts.batchSize, afterId);
-      if (due.length === 0) break;
-      const failuresById = new Map(due.map((d) => [d.id, d.push_failures]));
-      const results = await this.pushAndRecord(
-        due.map((d) => d.id),
-        (id) => (failuresById.get(id) ?? 0) + 1,
-      );
-      pushed += results.filter((r) => r.ok).length;
-      failed += results.filter((r) => !r.ok).length;
-      afterId = due[due.length - 1].id;
-      if (due.length < this.opts.batchSize) break;
-    }
-    return { pushed, failed };
+    return this.backoff.repushDue(
+      0,
+      (afterId, limit) => this.store.dueForRepush(now, limit, afterId),
+      (ids, failuresAfter) => this.pushAndRecord(ids, failuresAfter),
+    );
   }
 
   private async pushAndRecord(
@@ -133,25 +124,12 @@ export class WindowsPushService implements WindowsPush {
       const slice = sendable.slice(i, i + maxInFlight);
       answers.push(...(await Promise.all(slice.map((s) => client.sendRaw(s.channelUri)))));
     }
-    // Group the outcome updates so each group is one UPDATE.
-    const groups = new Map<string, PushOutcomeUpdate>();
+    const outcomes: PushOutcome<number>[] = [];
     sendable.forEach((s, i) => {
       const a = answers[i];
       const error = a.ok ? null : errorText(a.reason);
       const dead = !a.ok && (a.channelExpired === true || a.refused === true);
-      const failures = failuresAfter(s.enrollmentId);
-      const nextPushAt = dead ? null : toDbTime(new Date(at.getTime() + this.backoffMs(failures)));
-      const key = `${error}\u0000${failures}\u0000${dead}`;
-      const g = groups.get(key) ?? {
-        ids: [],
-        lastPushAt: toDbTime(at),
-        lastPushError: error,
-        pushFailures: failures,
-        nextPushAt,
-        clearChannel: dead,
-      };
-      g.ids.push(s.enrollmentId);
-      groups.set(key, g);
+      outcomes.push({ id: s.enrollmentId, error, dead, failures: failuresAfter(s.enrollmentId) });
       results.set(s.enrollmentId, {
         enrollmentId: s.enrollmentId,
         ok: a.ok,
@@ -159,7 +137,10 @@ export class WindowsPushService implements WindowsPush {
         reason: a.ok ? undefined : (error ?? undefined),
       });
     });
-    await this.store.recordOutcomes([...groups.values()]);
+    // A dead target is a channel WNS expired: forget it until the PC reports a new one.
+    await this.store.recordOutcomes(
+      this.backoff.group(outcomes, at).map((g) => ({ ...g, clearChannel: g.dead })),
+    );
 
     const failed = answers.filter((a) => !a.ok);
     if (failed.length > 0) {
