@@ -7,10 +7,9 @@ import type { ReceivedCommand, SimulatedAppleDevice } from '../../src/apple/sim/
 import { parsePlistDict } from '../../src/apple/plist/parse.js';
 import { createCertificateAuthority } from '../../src/crypto/certificateAuthority.js';
 import { cmsSign } from '../../src/crypto/cms.js';
-import { dbNow } from '../../src/db/dialect.js';
 import { api, setupAdmin } from '../helpers/api.js';
 import { enrolledDevice } from '../helpers/appleDevice.js';
-import { appleHostRows, uploadProfile } from '../helpers/profiles.js';
+import { appleHostRows, teamOfDevices, uploadProfile } from '../helpers/profiles.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-apple-vars-'));
@@ -39,25 +38,6 @@ function profileWith(identifier: string, name: string, value: string): Buffer {
 <key>PayloadUUID</key><string>${identifier}-uuid</string>
 <key>PayloadVersion</key><integer>1</integer>
 </dict></plist>`);
-}
-
-/** A new team holding the given devices' hosts (so each test's profiles reach only its devices). */
-async function teamOf(srv: TestServer, name: string, devices: SimulatedAppleDevice[]): Promise<number> {
-  const { db } = srv.app.services.database;
-  const now = dbNow();
-  const t = await db
-    .insertInto('teams')
-    .values({ name, config: '{}', created_at: now, updated_at: now })
-    .executeTakeFirstOrThrow();
-  const teamId = Number(t.insertId);
-  const uuids = devices.map((d) => d.udid);
-  await db.updateTable('hosts').set({ team_id: teamId }).where('uuid', 'in', uuids).execute();
-  const hosts = await db.selectFrom('hosts').select('id').where('uuid', 'in', uuids).execute();
-  await srv.app.services.hostEvents.emitHostsTransferred(
-    hosts.map((h) => Number(h.id)),
-    teamId,
-  );
-  return teamId;
 }
 
 /** The profile an InstallProfile carries, checked by openssl against the server's SCEP CA. */
@@ -114,7 +94,7 @@ describeEachDialect(
       const { db } = srv.app.services.database;
       // The third Mac reports no serial (as a host can).
       await db.updateTable('hosts').set({ hardware_serial: '' }).where('uuid', '=', c.udid).execute();
-      const teamId = await teamOf(srv, 'Serials', [a, b, c]);
+      const teamId = await teamOfDevices(srv, 'Serials', [a, b, c]);
 
       const up = await uploadProfile(
         srv,
@@ -226,7 +206,7 @@ describeEachDialect(
         });
       expect((await put(first)).status).toBe(200);
       const mac = await enrolledDevice(srv);
-      const teamId = await teamOf(srv, 'Secrets', [mac]);
+      const teamId = await teamOfDevices(srv, 'Secrets', [mac]);
       const up = await uploadProfile(
         srv,
         token,
@@ -309,7 +289,7 @@ describeEachDialect(
         });
       expect((await put('vanishing-value-1')).status).toBe(200);
       const mac = await enrolledDevice(srv);
-      const teamId = await teamOf(srv, 'Vanishing', [mac]);
+      const teamId = await teamOfDevices(srv, 'Vanishing', [mac]);
       const up = await uploadProfile(
         srv,
         token,

@@ -3,7 +3,7 @@ import type { SimulatedAppleDevice } from '../../src/apple/sim/device.js';
 import { dbNow } from '../../src/db/dialect.js';
 import { api, setupAdmin } from '../helpers/api.js';
 import { enrolledDevice } from '../helpers/appleDevice.js';
-import { appleHostRows, uploadProfile } from '../helpers/profiles.js';
+import { appleHostRows, teamOfDevices, uploadProfile } from '../helpers/profiles.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
 
 const noUserChannel =
@@ -30,24 +30,6 @@ function userProfile(identifier: string, name: string): Buffer {
 <key>PayloadUUID</key><string>${identifier}-uuid</string>
 <key>PayloadVersion</key><integer>1</integer>
 </dict></plist>`);
-}
-
-async function teamOf(srv: TestServer, name: string, devices: SimulatedAppleDevice[]): Promise<number> {
-  const { db } = srv.app.services.database;
-  const now = dbNow();
-  const t = await db
-    .insertInto('teams')
-    .values({ name, config: '{}', created_at: now, updated_at: now })
-    .executeTakeFirstOrThrow();
-  const teamId = Number(t.insertId);
-  const uuids = devices.map((d) => d.udid);
-  await db.updateTable('hosts').set({ team_id: teamId }).where('uuid', 'in', uuids).execute();
-  const hosts = await db.selectFrom('hosts').select('id').where('uuid', 'in', uuids).execute();
-  await srv.app.services.hostEvents.emitHostsTransferred(
-    hosts.map((h) => Number(h.id)),
-    teamId,
-  );
-  return teamId;
 }
 
 async function loginToken(srv: TestServer): Promise<string> {
@@ -84,7 +66,7 @@ describeEachDialect('Apple user-scope profiles', (server) => {
     const srv = server();
     const token = await loginToken(srv);
     const mac = await enrolledDevice(srv);
-    const teamId = await teamOf(srv, 'Users', [mac]);
+    const teamId = await teamOfDevices(srv, 'Users', [mac]);
     const up = await uploadProfile(
       srv,
       token,
@@ -154,7 +136,7 @@ describeEachDialect('Apple user-scope profiles', (server) => {
     const oldMac = await enrolledDevice(srv);
     const phone = await enrolledDevice(srv, { platform: 'ios' });
     await enrolledAgo(srv, oldMac, 3);
-    const teamId = await teamOf(srv, 'Late users', [oldMac, phone]);
+    const teamId = await teamOfDevices(srv, 'Late users', [oldMac, phone]);
     const up = await uploadProfile(
       srv,
       token,

@@ -3,26 +3,8 @@ import type { SimulatedAppleDevice } from '../../src/apple/sim/device.js';
 import { dbNow } from '../../src/db/dialect.js';
 import { api, setupAdmin } from '../helpers/api.js';
 import { enrolledDevice } from '../helpers/appleDevice.js';
-import { appleHostRows, mobileconfig, uploadProfile } from '../helpers/profiles.js';
+import { appleHostRows, mobileconfig, teamOfDevices, uploadProfile } from '../helpers/profiles.js';
 import { describeEachDialect, type TestServer } from '../helpers/testServer.js';
-
-async function teamOf(srv: TestServer, name: string, devices: SimulatedAppleDevice[]): Promise<number> {
-  const { db } = srv.app.services.database;
-  const now = dbNow();
-  const t = await db
-    .insertInto('teams')
-    .values({ name, config: '{}', created_at: now, updated_at: now })
-    .executeTakeFirstOrThrow();
-  const teamId = Number(t.insertId);
-  const uuids = devices.map((d) => d.udid);
-  await db.updateTable('hosts').set({ team_id: teamId }).where('uuid', 'in', uuids).execute();
-  const hosts = await db.selectFrom('hosts').select('id').where('uuid', 'in', uuids).execute();
-  await srv.app.services.hostEvents.emitHostsTransferred(
-    hosts.map((h) => Number(h.id)),
-    teamId,
-  );
-  return teamId;
-}
 
 /** Moves the last verification and the install back in time, as if the interval had passed. */
 async function intervalPassed(srv: TestServer, devices: SimulatedAppleDevice[]): Promise<void> {
@@ -49,7 +31,7 @@ describeEachDialect('iOS and iPadOS profiles are verified again at the verificat
     const token = await setupAdmin(srv);
     const dropper = await enrolledDevice(srv, { platform: 'ios' });
     const keeper = await enrolledDevice(srv, { platform: 'ipados' });
-    const teamId = await teamOf(srv, 'Phones', [dropper, keeper]);
+    const teamId = await teamOfDevices(srv, 'Phones', [dropper, keeper]);
     const up = await uploadProfile(
       srv,
       token,

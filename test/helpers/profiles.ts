@@ -1,4 +1,5 @@
 import type { SimulatedAppleDevice } from '../../src/apple/sim/device.js';
+import { dbNow } from '../../src/db/dialect.js';
 import type { TestServer } from './testServer.js';
 
 /** A minimal .mobileconfig with one payload of the given type; `version` changes its content. */
@@ -61,4 +62,27 @@ export async function converge(srv: TestServer, devices: SimulatedAppleDevice[],
     await srv.app.services.profileManager.tick();
     for (const d of devices) await d.connect();
   }
+}
+
+/** A new team holding the given devices' hosts (so a test's profiles reach only its devices). */
+export async function teamOfDevices(
+  srv: TestServer,
+  name: string,
+  devices: SimulatedAppleDevice[],
+): Promise<number> {
+  const { db } = srv.app.services.database;
+  const now = dbNow();
+  const t = await db
+    .insertInto('teams')
+    .values({ name, config: '{}', created_at: now, updated_at: now })
+    .executeTakeFirstOrThrow();
+  const teamId = Number(t.insertId);
+  const uuids = devices.map((d) => d.udid);
+  await db.updateTable('hosts').set({ team_id: teamId }).where('uuid', 'in', uuids).execute();
+  const hosts = await db.selectFrom('hosts').select('id').where('uuid', 'in', uuids).execute();
+  await srv.app.services.hostEvents.emitHostsTransferred(
+    hosts.map((h) => Number(h.id)),
+    teamId,
+  );
+  return teamId;
 }
