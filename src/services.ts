@@ -30,7 +30,7 @@ import { TeamStore } from './teams/store.js';
 import type { Database } from './db/database.js';
 import { registerCronJobs } from './cron/jobs.js';
 import { createAppleProfileDelivery, createAppleProfiles } from './apple/profiles/index.js';
-import { createWindowsProfiles } from './windows/profiles/index.js';
+import { createWindowsProfileSecrets, createWindowsProfiles } from './windows/profiles/index.js';
 import { WindowsScepCertificateIdVariable } from './windows/profiles/scepVariable.js';
 import { createApplePush } from './apple/push/index.js';
 import { createApplePlatform } from './apple/platform.js';
@@ -131,26 +131,6 @@ export function createServices(config: Config, database: Database, serverKey: st
   const lifecycle = createUserLifecycle({ config, db, logger, appConfig, userStore, teamStore, activities });
   // Apple push: APNs client, push certificate and push service.
   const applePushParts = createApplePush({ config, db, assets, appConfig, logger });
-  // Windows MDM (MS-MDE2 enrollment, SyncML management, commands).
-  const windows = createWindowsServices({
-    config,
-    database,
-    appConfig,
-    assets,
-    hostStore,
-    userStore,
-    activities,
-    logger,
-  });
-  // Apple SCEP server and enrollment profiles.
-  const appleScep = new AppleScepService(
-    assets,
-    new ScepStore(db),
-    config.appleScepChallenge,
-    config.appleScepChallengeTtlSeconds,
-    logger,
-  );
-  const appleEnrollment = new AppleEnrollmentService(appleScep, applePushParts.certificates, appConfig);
   // Fleet variables and secrets: `$FLEET_VAR_*` filled per host by the variable sources,
   // `$FLEET_SECRET_*` from secrets sealed at rest; the expander the profile managers deliver with.
   const secretVariableStore = new SecretVariableStore(db, box);
@@ -176,6 +156,29 @@ export function createServices(config: Config, database: Database, serverKey: st
     new ProfileVariableStore(db),
     variableUploadRules,
   );
+  // Windows profile secrets: filled only as a queued command leaves for the PC, never stored.
+  const windowsProfileSecrets = createWindowsProfileSecrets({ db, variables: profileExpander, logger });
+  // Windows MDM (MS-MDE2 enrollment, SyncML management, commands).
+  const windows = createWindowsServices({
+    renderSecrets: (e, cmd) => windowsProfileSecrets.render(e, cmd),
+    config,
+    database,
+    appConfig,
+    assets,
+    hostStore,
+    userStore,
+    activities,
+    logger,
+  });
+  // Apple SCEP server and enrollment profiles.
+  const appleScep = new AppleScepService(
+    assets,
+    new ScepStore(db),
+    config.appleScepChallenge,
+    config.appleScepChallengeTtlSeconds,
+    logger,
+  );
+  const appleEnrollment = new AppleEnrollmentService(appleScep, applePushParts.certificates, appConfig);
   // Apple profile delivery: the signer (the SCEP CA, as Fleet signs) and the preparer the command
   // queue fills and signs ProfileWithSecrets commands with at delivery.
   const appleProfileDelivery = createAppleProfileDelivery({

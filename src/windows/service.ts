@@ -13,7 +13,11 @@ import { WindowsCertificateRenewal } from './mde2/renewal.js';
 import { WstepRenewalStore } from './mde2/renewalStore.js';
 import { WindowsEnrollmentService, windowsPaths } from './mde2/service.js';
 import { WindowsMdmStore } from './store.js';
-import { ManagementSessionService, type SessionContributor } from './syncml/session.js';
+import {
+  ManagementSessionService,
+  type QueuedCommandRenderer,
+  type SessionContributor,
+} from './syncml/session.js';
 import { HttpWnsClient, type WnsClient } from '../clients/wns/client.js';
 import { EnrollSecretStore } from '../teams/enrollSecretStore.js';
 import { certificatePems } from '../crypto/pemBundle.js';
@@ -36,6 +40,8 @@ export function createWindowsServices(deps: {
   userStore: UserStore;
   activities: ActivityService;
   logger: Logger;
+  /** Fills `$FLEET_SECRET_*` in a queued command as it leaves for the PC (Windows profiles). */
+  renderSecrets?: QueuedCommandRenderer;
   /** WNS client override (tests); by default built from the config when WNS is configured. */
   wnsClient?: WnsClient;
 }) {
@@ -126,6 +132,7 @@ export function createWindowsServices(deps: {
       lastSeen,
       contributors,
       clientCertificate: (forwarded, enrollment) => clientCertificates.verify(forwarded, enrollment),
+      renderSecrets: deps.renderSecrets,
     },
     log,
   );

@@ -13,6 +13,20 @@ import { WindowsProfileStore } from './store.js';
 import type { ProfileVariables } from './variables.js';
 
 /**
+ * The step a queued profile command naming a `$FLEET_SECRET_` passes as the SyncML session hands it
+ * to the PC (secrets are filled only then; never stored, never logged). Built before the Windows
+ * services, which take it at construction.
+ */
+export function createWindowsProfileSecrets(deps: {
+  db: Kysely<DB>;
+  variables: ProfileVariables;
+  logger: Logger;
+}) {
+  const log = deps.logger.child({ area: 'windows-profiles' });
+  return new WindowsProfileSecretDelivery(new WindowsProfileStore(deps.db), deps.variables, log);
+}
+
+/**
  * Wires Windows configuration profiles: store, manager (cron), result handling (a listener on the
  * SyncML session) and the adapter the MDM core's profiles API calls.
  */
@@ -64,9 +78,6 @@ export function createWindowsProfiles(deps: {
     if (mine.length) await results.handle({ ...a, results: mine });
   });
 
-  // Secrets are filled only as a command leaves for the device; never stored, never logged.
-  const secrets = new WindowsProfileSecretDelivery(store, deps.variables, log);
-  deps.windows.management.renderSecretsWith((e, cmd) => secrets.render(e, cmd));
   // A user signing in releases the ./User/ profiles held for that PC at once.
   deps.windows.management.onUserSignedIn(async (e) => {
     if (e.host_uuid && (await enabled())) await manager.reconcileHost(e.host_uuid);

@@ -80,6 +80,11 @@ export interface ManagementOptions {
   contributors?: SessionContributor[];
   /** Verifies a forwarded client certificate; a verified one authenticates the message instead of the digest. */
   clientCertificate?: ClientCertificateCheck;
+  /**
+   * The step a queued command naming a `$FLEET_SECRET_` passes as it is handed to the device
+   * (secrets are never stored expanded); undefined means "do not send it".
+   */
+  renderSecrets?: QueuedCommandRenderer;
 }
 
 /**
@@ -112,16 +117,7 @@ export class ManagementSessionService {
   // ---- end of answer listeners ----
 
   // ---- outgoing commands and sign-in (Windows profiles: secrets, ./User/ settings) ----
-  private readonly secretRenderers: QueuedCommandRenderer[] = [];
   private readonly signInListeners: ((e: WindowsEnrollment) => Promise<void>)[] = [];
-
-  /**
-   * Registers the step a queued command naming a `$FLEET_SECRET_` passes as it is handed to the
-   * device (secrets are never stored expanded); undefined means "do not send it".
-   */
-  renderSecretsWith(fn: QueuedCommandRenderer): void {
-    this.secretRenderers.push(fn);
-  }
 
   /** Registers a listener told when a user signs in on an enrollment (LoginStatus becomes `user`). */
   onUserSignedIn(fn: (e: WindowsEnrollment) => Promise<void>): void {
@@ -129,13 +125,8 @@ export class ManagementSessionService {
   }
 
   private async outgoing(e: WindowsEnrollment, cmd: QueuedCommand): Promise<string | undefined> {
-    let xml: string | undefined = cmd.raw_command;
-    if (!xml.includes('FLEET_SECRET_')) return xml;
-    for (const fn of this.secretRenderers) {
-      xml = await fn(e, { ...cmd, raw_command: xml });
-      if (xml === undefined) break;
-    }
-    return xml;
+    if (!cmd.raw_command.includes('FLEET_SECRET_') || !this.opts.renderSecrets) return cmd.raw_command;
+    return this.opts.renderSecrets(e, cmd);
   }
 
   /**
