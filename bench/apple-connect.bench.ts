@@ -5,7 +5,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { createConnection } from 'mysql2/promise';
 import * as plist from 'plist';
 import { buildCommandPlist, buildPlist } from '../src/apple/commands/build.js';
 import { microNow } from '../src/apple/commands/store.js';
@@ -19,7 +20,8 @@ import { encodeName } from '../src/crypto/name.js';
 import { SecretBox } from '../src/crypto/secretbox.js';
 import { dbNow } from '../src/db/dialect.js';
 import type { DB } from '../src/db/schema.js';
-import { mysqlReachable } from './lib/database.js';
+import { startCpuMeter } from './lib/cpu.js';
+import { benchMysqlUrl, mysqlReachable } from './lib/database.js';
 import { reportFigure } from './lib/load.js';
 import { benchServerKey, startBenchServer } from './lib/server.js';
 
@@ -35,8 +37,12 @@ import { benchServerKey, startBenchServer } from './lib/server.js';
  */
 const deviceCount = Number(process.env.BENCH_APPLE_DEVICES ?? 1000);
 const rounds = Number(process.env.BENCH_APPLE_ROUNDS ?? 6);
+/** Answered commands per device in the second MySQL run (0 skips it). */
+const historyPerDevice = Number(process.env.BENCH_APPLE_HISTORY ?? 300);
 const durationMs = Number(process.env.BENCH_DURATION_MS ?? 5000);
 const concurrency = 32;
+/** Requests sent before measuring: the Idle round, so every measured request is a report plus the next command. */
+const warmupRequests = deviceCount;
 const benchDir = dirname(fileURLToPath(import.meta.url));
 
 interface BenchDevice {
@@ -61,11 +67,16 @@ const devices: BenchDevice[] = Array.from({ length: deviceCount }, (_, i) => ({
 }));
 const commands = Array.from({ length: rounds + 1 }, () => buildCommandPlist('SecurityInfo', {}));
 
+interface SignedRequest {
+  body: Buffer;
+  signature: string;
+  udid: string;
+  round: number;
+}
+
 /** Round k: Idle for k = 0, else Acknowledged for command k-1. Each body signed by its device. */
-function signedRequests(
-  key: KeyObject,
-): { body: Buffer; signature: string; udid: string; round: number }[][] {
-  const out: { body: Buffer; signature: string; udid: string; round: number }[][] = [];
+function signedRequests(key: KeyObject): SignedRequest[][] {
+  const out: SignedRequest[][] = [];
   for (let k = 0; k <= rounds - 1; k++) {
     out.push(
       devices.map((d) => {
@@ -185,11 +196,7 @@ function put(url: string, body: Buffer, signature: string): Promise<{ status: nu
  * Sends the pre-signed requests round by round with `concurrency` in flight, until they run out
  * or the duration ends; every answer must be 200 and carry a command.
  */
-async function drive(
-  url: string,
-  requests: ReturnType<typeof signedRequests>,
-): Promise<{ perSecond: number; sent: number }> {
-  const flat = requests.flat();
+async function drive(url: string, flat: SignedRequest[]): Promise<{ perSecond: number; sent: number }> {
   let next = 0;
   let sent = 0;
   let bad = 0;
@@ -231,14 +238,175 @@ async function startEcho(caFile: string): Promise<{ url: string; close(): Promis
   };
 }
 
-/** CPU time (user + system) a process has used so far, in ms, from /proc; undefined elsewhere. */
-function processCpuMs(pid: number): number | undefined {
+/**
+ * The database user the bench server connects as: MariaDB's per-user statistics (`userstat`)
+ * then give the statements, rows and CPU time of the server's own connections, whatever else the
+ * shared database server is doing.
+ */
+const benchDbUser = 'flotilla_apple_bench';
+const benchDbPassword = randomUUID();
+
+async function adminQuery(query: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const c = await createConnection({ uri: benchMysqlUrl });
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks, 100 per second
-  } catch {
-    return undefined;
+    const [rows] = await c.query(query, params);
+    return rows as Record<string, unknown>[];
+  } finally {
+    await c.end();
   }
+}
+
+interface UserStatistics {
+  cpuMs: number;
+  statements: number;
+  rowsRead: number;
+  rowsWritten: number;
+  commits: number;
+}
+
+const noStatistics: UserStatistics = { cpuMs: 0, statements: 0, rowsRead: 0, rowsWritten: 0, commits: 0 };
+
+async function userStatistics(): Promise<UserStatistics | undefined> {
+  const [row] = await adminQuery(
+    'SELECT CPU_TIME, SELECT_COMMANDS, UPDATE_COMMANDS, OTHER_COMMANDS, ROWS_READ, ROWS_INSERTED, ROWS_UPDATED, ROWS_DELETED, COMMIT_TRANSACTIONS FROM information_schema.USER_STATISTICS WHERE USER = ?',
+    [benchDbUser],
+  );
+  if (!row) return undefined;
+  const n = (k: string) => Number(row[k] ?? 0);
+  return {
+    cpuMs: n('CPU_TIME') * 1000,
+    statements: n('SELECT_COMMANDS') + n('UPDATE_COMMANDS') + n('OTHER_COMMANDS'),
+    rowsRead: n('ROWS_READ'),
+    rowsWritten: n('ROWS_INSERTED') + n('ROWS_UPDATED') + n('ROWS_DELETED'),
+    commits: n('COMMIT_TRANSACTIONS'),
+  };
+}
+
+/** Each device's answered commands (queue rows taken out of the active queue, results stored). */
+async function seedHistory(db: Kysely<DB>, perDevice: number): Promise<void> {
+  const now = dbNow();
+  const answered = Array.from({ length: perDevice }, () => buildCommandPlist('SecurityInfo', {}));
+  for (let i = 0; i < answered.length; i += 500) {
+    await db
+      .insertInto('nano_commands')
+      .values(
+        answered.slice(i, i + 500).map((c) => ({
+          command_uuid: c.commandUuid,
+          request_type: 'SecurityInfo',
+          command: c.plist,
+          created_at: microNow(),
+          updated_at: now,
+        })),
+      )
+      .execute();
+  }
+  const result = (udid: string, uuid: string) =>
+    buildPlist({
+      UDID: udid,
+      Status: 'Acknowledged',
+      CommandUUID: uuid,
+      SecurityInfo: { FDE_Enabled: true },
+    });
+  const pairs = devices.flatMap((d) => answered.map((c) => ({ udid: d.udid, uuid: c.commandUuid })));
+  for (let i = 0; i < pairs.length; i += 2000) {
+    const batch = pairs.slice(i, i + 2000);
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('nano_enrollment_queue')
+        .values(
+          batch.map((p) => ({
+            id: p.udid,
+            command_uuid: p.uuid,
+            active: 0,
+            created_at: microNow(),
+            updated_at: now,
+          })),
+        )
+        .execute();
+      await trx
+        .insertInto('nano_command_results')
+        .values(
+          batch.map((p) => ({
+            id: p.udid,
+            command_uuid: p.uuid,
+            status: 'Acknowledged',
+            result: result(p.udid, p.uuid),
+            created_at: now,
+            updated_at: now,
+          })),
+        )
+        .execute();
+    });
+  }
+}
+
+/**
+ * One MySQL run: a fresh database with `history` answered commands per device, the server
+ * connecting as the bench user, the pre-signed requests driven through it; prints the rate and
+ * the CPU (server, whole MariaDB, MariaDB for the server's connections) and statements per round trip.
+ */
+async function connectFigures(suffix: string, history: number): Promise<void> {
+  const env: Record<string, string> = {};
+  const server = await startBenchServer({
+    dialect: 'mysql',
+    // Read when the server is spawned, after the seed has named the database.
+    env,
+    seed: async (db) => {
+      await seed(db);
+      if (history > 0) {
+        process.stderr.write(`apple-connect: seeding ${history} answered commands per device...\n`);
+        await seedHistory(db, history);
+      }
+      const url = new URL(benchMysqlUrl);
+      const name = await sqlDatabaseName(db);
+      await adminQuery(`CREATE USER IF NOT EXISTS '${benchDbUser}'@'%' IDENTIFIED BY '${benchDbPassword}'`);
+      await adminQuery(`ALTER USER '${benchDbUser}'@'%' IDENTIFIED BY '${benchDbPassword}'`);
+      await adminQuery(`GRANT ALL ON \`${name}\`.* TO '${benchDbUser}'@'%'`);
+      url.username = benchDbUser;
+      url.password = benchDbPassword;
+      url.pathname = `/${name}`;
+      env.FLOTILLA_DATABASE_URL = url.toString();
+    },
+  });
+  const userstatWas = (await adminQuery("SHOW GLOBAL VARIABLES LIKE 'userstat'"))[0]?.Value;
+  await adminQuery('SET GLOBAL userstat = 1');
+  try {
+    // The Idle round warms the server's JIT and caches and is not measured.
+    const flat = requests.flat();
+    await drive(server.url, flat.slice(0, warmupRequests));
+    await adminQuery('FLUSH USER_STATISTICS');
+    const statsBefore = (await userStatistics()) ?? noStatistics;
+    const cpu = startCpuMeter(server.child.pid);
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    const { perSecond, sent } = await drive(server.url, flat.slice(warmupRequests));
+    const spent = cpu();
+    const statsAfter = await userStatistics();
+    process.stderr.write(
+      `apple-connect${suffix}: ${sent} round trips on MySQL (load average before: ${load})\n`,
+    );
+    reportFigure(`apple_connect${suffix}_round_trips_per_second_mysql`, perSecond, 'requests/s');
+    // CPU per round trip: steadier than the rate on a shared machine (Linux only).
+    reportFigure(`apple_connect${suffix}_server_cpu_ms_per_round_trip`, spent.serverMs / sent, 'ms');
+    if (spent.mysqlMs !== undefined)
+      reportFigure(`apple_connect${suffix}_mysql_cpu_ms_per_round_trip`, spent.mysqlMs / sent, 'ms');
+    if (statsAfter) {
+      const per = (k: keyof UserStatistics) => (statsAfter[k] - statsBefore[k]) / sent;
+      // Only the server's own connections: robust to other users of the database server.
+      reportFigure(`apple_connect${suffix}_mysql_connection_cpu_ms_per_round_trip`, per('cpuMs'), 'ms');
+      reportFigure(`apple_connect${suffix}_statements_per_round_trip`, per('statements'), 'statements');
+      reportFigure(`apple_connect${suffix}_rows_read_per_round_trip`, per('rowsRead'), 'rows');
+      reportFigure(`apple_connect${suffix}_rows_written_per_round_trip`, per('rowsWritten'), 'rows');
+      reportFigure(`apple_connect${suffix}_commits_per_round_trip`, per('commits'), 'commits');
+    }
+  } finally {
+    if (userstatWas === 'OFF') await adminQuery('SET GLOBAL userstat = 0');
+    await server.close();
+    await adminQuery(`DROP USER IF EXISTS '${benchDbUser}'@'%'`);
+  }
+}
+
+async function sqlDatabaseName(db: Kysely<DB>): Promise<string> {
+  return (await sql<{ d: string }>`SELECT DATABASE() AS d`.execute(db)).rows[0]?.d ?? '';
 }
 
 function plistFigures(): void {
@@ -282,33 +450,17 @@ process.stderr.write(`apple-connect: signing ${deviceCount * rounds} requests...
 const requests = signedRequests(privateKey);
 
 if (await mysqlReachable()) {
-  const server = await startBenchServer({ dialect: 'mysql', seed });
-  try {
-    const cpuBefore = processCpuMs(server.child.pid!);
-    const { perSecond, sent } = await drive(server.url, requests);
-    const cpuAfter = processCpuMs(server.child.pid!);
-    process.stderr.write(`apple-connect: ${sent} round trips on MySQL\n`);
-    reportFigure('apple_connect_round_trips_per_second_mysql', perSecond, 'requests/s');
-    // Server CPU per round trip: steadier than the rate on a shared machine (Linux only).
-    if (cpuBefore !== undefined && cpuAfter !== undefined) {
-      reportFigure(
-        'apple_connect_server_cpu_us_per_round_trip_mysql',
-        ((cpuAfter - cpuBefore) * 1000) / sent,
-        'µs/request',
-      );
-    }
-  } finally {
-    await server.close();
-  }
+  await connectFigures('', 0);
+  if (historyPerDevice > 0) await connectFigures('_history', historyPerDevice);
 } else {
-  process.stderr.write('apple-connect: MySQL is unreachable; skipping the MySQL figure\n');
+  process.stderr.write('apple-connect: MySQL is unreachable; skipping the MySQL figures\n');
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-ca-'));
 writeFileSync(join(dir, 'ca.pem'), ca.certPem);
 const echo = await startEcho(join(dir, 'ca.pem'));
 try {
-  const { perSecond } = await drive(echo.url, requests);
+  const { perSecond } = await drive(echo.url, requests.flat());
   reportFigure('apple_connect_round_trips_per_second_no_database', perSecond, 'requests/s');
 } finally {
   await echo.close();

@@ -275,30 +275,44 @@ export class CoreCheckinService implements CheckinAndCommandService {
   }
 
   /**
-   * The connect hot path: at most one statement to store the report (INSERT ... SELECT from the
-   * queue row) and one to fetch the next command. When the certificate link asked for it
-   * (`notes.certificateAssociation`), both statements also require the device certificate to be
+   * The connect hot path. A report on a command goes to the queue's group commit: stored, its
+   * queue row settled and the next command read in one transaction shared with the other devices'
+   * reports, answered once durable. An Idle (or a report the certificate link did not vouch for)
+   * costs one statement: the next command. When the certificate link asked for it
+   * (`notes.certificateAssociation`), the statements also require the device certificate to be
    * bound to the device, so a deleted host's device is refused at once by every process.
    */
   async commandAndReportResults(r: MdmRequest, report: CommandReport): Promise<Buffer | undefined> {
     const id = r.enrollment.id;
     const association = r.notes.certificateAssociation;
-    if (report.status !== 'Idle' && report.commandUuid) {
-      const uuid = report.commandUuid;
-      const stored = await this.queue.storeReport({
+    if (report.status !== 'Idle' && report.commandUuid && association) {
+      const done = await this.queue.reportAndNext({
         enrollmentId: id,
-        commandUuid: uuid,
+        commandUuid: report.commandUuid,
         status: report.status,
         raw: r.raw,
         association,
       });
-      if (!stored) {
-        // A result for a command this enrollment was never sent (or that was deleted): dropped,
-        // and the device carries on with its queue.
+      // A result for a command this enrollment was never sent (or that was deleted) is dropped,
+      // and the device carries on with its queue.
+      if (!done.stored) r.notes.reportDropped = true;
+      else r.notes.reportedRequestType = done.requestType;
+      if (!done.associated) {
         r.notes.reportDropped = true;
-      } else {
-        r.notes.reportedRequestType = await this.queue.requestTypeOf(uuid);
+        throw new MdmRequestError('certificate is not associated with this enrollment');
       }
+      this.markSeen(id);
+      return done.command;
+    }
+    if (report.status !== 'Idle' && report.commandUuid) {
+      const stored = await this.queue.storeReport({
+        enrollmentId: id,
+        commandUuid: report.commandUuid,
+        status: report.status,
+        raw: r.raw,
+      });
+      if (!stored) r.notes.reportDropped = true;
+      else r.notes.reportedRequestType = await this.queue.requestTypeOf(report.commandUuid);
     }
     // NotNow'd commands wait until the device reports Idle again (its next session), so a NotNow
     // never bounces back and forth within one session.

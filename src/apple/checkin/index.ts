@@ -6,6 +6,7 @@ import type { DB } from '../../db/schema.js';
 import type { HostEvents } from '../../hosts/events.js';
 import type { HostStore } from '../../hosts/store.js';
 import { AppleCommandQueue, type CommandPreparer } from '../commands/queue.js';
+import { ReportBatchStore } from '../commands/reportBatchStore.js';
 import { CommandQueueStore } from '../commands/store.js';
 import { createScepRenewalCheckinHooks } from '../renewal/index.js';
 import { AppleFactsStore } from '../facts/store.js';
@@ -67,6 +68,8 @@ export function createAppleMdm(deps: AppleMdmDeps) {
     retentionDays: config.appleCommandRetentionDays,
     logger,
     preparers: deps.commandPreparers,
+    // One transaction per batch of reports; one at a time, so a busy server writes big batches.
+    reportBatches: { store: new ReportBatchStore(db), maxBatch: 200, maxConcurrent: 1 },
   });
   const core = new CoreCheckinService(
     enrollmentStore,

@@ -5,6 +5,8 @@ import type { DB } from '../../db/schema.js';
 import { BatchWriter } from '../../db/batchWriter.js';
 import { parsePlistDict, type PlistValue } from '../plist/parse.js';
 import { buildPlist } from './build.js';
+import type { BatchedReportOutcome, ReportBatchStore } from './reportBatchStore.js';
+import { ReportGroupCommit } from './reportGroupCommit.js';
 import type { CertificateAssociation, CommandQueueStore, NextCommandRow, QueuedCommandRow } from './store.js';
 
 export interface EnqueueCommand {
@@ -67,6 +69,16 @@ export interface AppleQueuedCommand {
   updatedAt: string;
 }
 
+/** A report stored together with reading the next command (see AppleCommandQueue.reportAndNext). */
+export interface ReportAndNext {
+  /** False when the device certificate is no longer bound to the device. */
+  associated: boolean;
+  /** False when the command was never queued for this enrollment (nothing stored). */
+  stored: boolean;
+  requestType?: string;
+  command?: Buffer;
+}
+
 /** Statuses after which a command is not sent again. */
 export const finalStatuses = new Set(['Acknowledged', 'Error', 'CommandFormatError']);
 
@@ -81,6 +93,7 @@ export class AppleCommandQueue {
   private readonly deactivations: BatchWriter<{ id: string; commandUuid: string }>;
   /** Request types of commands handed out lately, so a report's type needs no query (immutable data). */
   private readonly requestTypes = new Map<string, string>();
+  private readonly groupCommit?: ReportGroupCommit;
 
   constructor(
     private readonly store: CommandQueueStore,
@@ -90,8 +103,12 @@ export class AppleCommandQueue {
       logger?: Logger;
       /** Preparers by subtype, for commands not sent as stored. */
       preparers?: ReadonlyMap<string, CommandPreparer>;
+      /** Group commit of reports (see reportAndNext); without it each report is written alone. */
+      reportBatches?: { store: ReportBatchStore; maxBatch: number; maxConcurrent: number };
     },
   ) {
+    if (opts.reportBatches)
+      this.groupCommit = new ReportGroupCommit(opts.reportBatches.store, opts.reportBatches);
     this.deliveries = new BatchWriter((items) => store.addDeliveryAttempts(items), {
       intervalMs: 1000,
       maxItems: 1000,
@@ -236,6 +253,70 @@ export class AppleCommandQueue {
       await this.store.resetDeliveryAttempts(r.enrollmentId, r.commandUuid);
     }
     return true;
+  }
+
+  /**
+   * The connect hot path for a report on a queued command: stores it and returns the enrollment's
+   * next command, through the group commit (one transaction shared with the other reports that
+   * arrive meanwhile) when there is one. Resolves only once the report is durable. Anything the
+   * batch cannot settle by itself (a command to prepare or to give up on, a failed batch) takes
+   * the one-at-a-time path, which applies the same rules.
+   */
+  async reportAndNext(r: {
+    enrollmentId: string;
+    commandUuid: string;
+    status: string;
+    raw: Buffer;
+    association: CertificateAssociation;
+  }): Promise<ReportAndNext> {
+    if (!this.groupCommit) return this.reportAndNextAlone(r);
+    let outcome: BatchedReportOutcome;
+    try {
+      outcome = await this.groupCommit.submit(r);
+    } catch (err) {
+      // The whole batch rolled back (a deadlock with another process, a host deleted meanwhile).
+      this.opts.logger?.warn({ err }, 'apple report group commit failed; writing the report alone');
+      return this.reportAndNextAlone(r);
+    }
+    if (outcome.stored && outcome.requestType) this.rememberRequestType(r.commandUuid, outcome.requestType);
+    if (!outcome.associated) return { associated: false, stored: false };
+    const row = outcome.next;
+    const plain = row && (!row.subtype || row.subtype === 'None');
+    if (row && (!plain || row.delivery_attempts >= this.opts.maxDeliveryAttempts)) {
+      const next = await this.next(r.enrollmentId, false, r.association);
+      return {
+        associated: next.associated,
+        stored: outcome.stored,
+        requestType: outcome.requestType,
+        command: next.command?.command,
+      };
+    }
+    if (row) {
+      this.rememberRequestType(row.command_uuid, row.request_type);
+      this.deliveries.add(`${r.enrollmentId}\n${row.command_uuid}`, {
+        id: r.enrollmentId,
+        commandUuid: row.command_uuid,
+      });
+    }
+    return {
+      associated: true,
+      stored: outcome.stored,
+      requestType: outcome.requestType,
+      command: row?.command,
+    };
+  }
+
+  private async reportAndNextAlone(r: {
+    enrollmentId: string;
+    commandUuid: string;
+    status: string;
+    raw: Buffer;
+    association: CertificateAssociation;
+  }): Promise<ReportAndNext> {
+    const stored = await this.storeReport(r);
+    const requestType = stored ? await this.requestTypeOf(r.commandUuid) : undefined;
+    const next = await this.next(r.enrollmentId, false, r.association);
+    return { associated: next.associated, stored, requestType, command: next.command?.command };
   }
 
   private rememberRequestType(commandUuid: string, requestType: string): void {

@@ -1,0 +1,233 @@
+import { sql, type Expression, type Kysely, type SqlBool, type Transaction } from 'kysely';
+import { dbNow, dialectOf, insertedValue } from '../../db/dialect.js';
+import type { DB } from '../../db/schema.js';
+import { finalStatuses } from './queue.js';
+import { microNow, type CertificateAssociation, type NextCommandRow } from './store.js';
+
+/** One device report taking part in a group commit. */
+export interface BatchedReport {
+  enrollmentId: string;
+  commandUuid: string;
+  status: string;
+  raw: Buffer;
+  association: CertificateAssociation;
+}
+
+/** What a group commit did with one report, and what the device gets next. */
+export interface BatchedReportOutcome {
+  /** False when the device certificate is no longer bound to the device (nothing stored). */
+  associated: boolean;
+  /** False when the command was never queued for this enrollment (nothing stored). */
+  stored: boolean;
+  /** The reported command's request type, when stored. */
+  requestType?: string;
+  /** The enrollment's next command after this report, when associated. */
+  next?: NextCommandRow;
+}
+
+interface NextDbRow {
+  enrollment_id: string;
+  command_uuid: string;
+  request_type: string;
+  command: Buffer | Uint8Array;
+  subtype: string;
+  delivery_attempts: number | string;
+}
+
+/**
+ * Group commit of Apple command reports: many devices' reports stored, their queue rows settled
+ * and their next commands read in one transaction of a few statements, however many reports it
+ * carries. Same rules as CommandQueueStore.storeReport, for a whole batch.
+ */
+export class ReportBatchStore {
+  constructor(readonly db: Kysely<DB>) {}
+
+  /**
+   * In one transaction: which certificates are still bound (read with a shared lock, so a host
+   * deletion in another process waits for this commit rather than slipping between check and
+   * write), which reported commands are queued for their enrollments, one multi-row upsert of
+   * the results, one UPDATE taking answered commands out of the active queue, and one SELECT of
+   * each enrollment's next command (reading this transaction's own writes, so an answered command
+   * is never the next one). Outcomes come back in the order of `reports`.
+   */
+  async storeReportsAndReadNext(reports: BatchedReport[]): Promise<BatchedReportOutcome[]> {
+    if (reports.length === 0) return [];
+    return this.db.transaction().execute(async (trx) => {
+      const bound = await this.boundCertificates(trx, reports);
+      const isBound = (r: BatchedReport) => bound.has(key(r.association.deviceId, r.association.sha256));
+      const candidates = reports.filter(isBound);
+      const queued = await this.queuedCommands(trx, candidates);
+      const stored = candidates.filter((r) => queued.has(key(r.enrollmentId, r.commandUuid)));
+      await this.upsertResults(trx, stored);
+      await this.settleQueueRows(trx, stored);
+      const next = await this.nextCommands(trx, [...new Set(candidates.map((r) => r.enrollmentId))]);
+      return reports.map((r) => {
+        if (!isBound(r)) return { associated: false, stored: false };
+        const requestType = queued.get(key(r.enrollmentId, r.commandUuid));
+        return {
+          associated: true,
+          stored: requestType !== undefined,
+          requestType,
+          next: next.get(r.enrollmentId),
+        };
+      });
+    });
+  }
+
+  private async boundCertificates(trx: Transaction<DB>, reports: BatchedReport[]): Promise<Set<string>> {
+    const pairs = uniquePairs(reports.map((r) => [r.association.deviceId, r.association.sha256]));
+    const q = trx
+      .selectFrom('nano_cert_auth_associations')
+      .select(['id', 'sha256'])
+      .where((eb) => eb.or(pairs.map(([id, sha]) => eb.and([eb('id', '=', id), eb('sha256', '=', sha)]))));
+    const rows = await (dialectOf(trx) === 'mysql' ? q.modifyEnd(sql`LOCK IN SHARE MODE`) : q).execute();
+    return new Set(rows.map((r) => key(r.id, r.sha256)));
+  }
+
+  /** Request types of the reported commands queued for their enrollments, by enrollment and command. */
+  private async queuedCommands(trx: Transaction<DB>, reports: BatchedReport[]): Promise<Map<string, string>> {
+    if (reports.length === 0) return new Map();
+    const pairs = uniquePairs(reports.map((r) => [r.enrollmentId, r.commandUuid]));
+    const rows = await trx
+      .selectFrom('nano_enrollment_queue as q')
+      .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
+      .select(['q.id', 'q.command_uuid', 'c.request_type'])
+      .where((eb) => pairsMatch(eb, 'q.id', 'q.command_uuid', pairs))
+      .execute();
+    return new Map(rows.map((r) => [key(r.id, r.command_uuid), r.request_type]));
+  }
+
+  /** One multi-row upsert; a later status overwrites an earlier one and NotNows are counted. */
+  private async upsertResults(trx: Transaction<DB>, reports: BatchedReport[]): Promise<void> {
+    if (reports.length === 0) return;
+    const dialect = dialectOf(trx);
+    const now = dbNow();
+    const set = {
+      status: insertedValue(dialect, 'status'),
+      result: insertedValue(dialect, 'result'),
+      not_now_at: sql`COALESCE(nano_command_results.not_now_at, ${insertedValue(dialect, 'not_now_at')})`,
+      not_now_tally: sql`nano_command_results.not_now_tally + ${insertedValue(dialect, 'not_now_tally')}`,
+      updated_at: insertedValue(dialect, 'updated_at'),
+    } as Record<string, any>;
+    // Two reports for one command in a batch: the later one wins, as it would one at a time.
+    const rows = [...new Map(reports.map((r) => [key(r.enrollmentId, r.commandUuid), r])).values()].map(
+      (r) => {
+        const notNow = r.status === 'NotNow';
+        return {
+          id: r.enrollmentId,
+          command_uuid: r.commandUuid,
+          status: r.status,
+          result: r.raw,
+          not_now_at: notNow ? now : null,
+          not_now_tally: notNow ? 1 : 0,
+          created_at: now,
+          updated_at: now,
+        };
+      },
+    );
+    const base = trx.insertInto('nano_command_results').values(rows);
+    if (dialect === 'mysql') await base.onDuplicateKeyUpdate(set).execute();
+    else await base.onConflict((oc) => oc.columns(['id', 'command_uuid']).doUpdateSet(set)).execute();
+  }
+
+  /** Final answers leave the active queue; a NotNow starts the delivery count again. */
+  private async settleQueueRows(trx: Transaction<DB>, reports: BatchedReport[]): Promise<void> {
+    const final = uniquePairs(
+      reports.filter((r) => finalStatuses.has(r.status)).map((r) => [r.enrollmentId, r.commandUuid]),
+    );
+    if (final.length) {
+      await trx
+        .updateTable('nano_enrollment_queue')
+        .set({ active: 0, updated_at: microNow() })
+        .where((eb) => pairsMatch(eb, 'id', 'command_uuid', final))
+        .where('active', '=', 1)
+        .execute();
+    }
+    const notNow = uniquePairs(
+      reports.filter((r) => r.status === 'NotNow').map((r) => [r.enrollmentId, r.commandUuid]),
+    );
+    if (notNow.length) {
+      await trx
+        .updateTable('nano_enrollment_queue')
+        .set({ delivery_attempts: 0, updated_at: microNow() })
+        .where((eb) => pairsMatch(eb, 'id', 'command_uuid', notNow))
+        .execute();
+    }
+  }
+
+  /**
+   * Each enrollment's next command (active, unanswered, highest priority then oldest), as one
+   * UNION ALL of per-enrollment walks of the covering index (each stops at its first row).
+   * NotNow'd commands wait for the device's next Idle, as in CommandQueueStore.nextCommand.
+   */
+  private async nextCommands(
+    trx: Transaction<DB>,
+    enrollmentIds: string[],
+  ): Promise<Map<string, NextCommandRow>> {
+    if (enrollmentIds.length === 0) return new Map();
+    const one = (id: string) =>
+      trx
+        .selectFrom('nano_enrollment_queue as q')
+        .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
+        .leftJoin('nano_command_results as r', (j) =>
+          j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'),
+        )
+        .select([
+          'q.id as enrollment_id',
+          'q.command_uuid',
+          'c.request_type',
+          'c.command',
+          'c.subtype',
+          'q.delivery_attempts',
+        ])
+        .where('q.id', '=', id)
+        .where('q.active', '=', 1)
+        .where('r.status', 'is', null)
+        .orderBy('q.priority', 'desc')
+        .orderBy('q.created_at', 'asc')
+        .limit(1);
+    // MySQL takes each member's ORDER BY ... LIMIT inside parentheses; SQLite allows neither, so
+    // there each member is a derived table.
+    const rows =
+      dialectOf(trx) === 'mysql'
+        ? (
+            await sql<NextDbRow>`${sql.join(
+              enrollmentIds.map((id) => sql`(${one(id)})`),
+              sql` UNION ALL `,
+            )}`.execute(trx)
+          ).rows
+        : ((await enrollmentIds
+            .map((id, i) => trx.selectFrom(one(id).as(`n${i}`)).selectAll())
+            .reduce((u, q) => u.unionAll(q))
+            .execute()) as NextDbRow[]);
+    return new Map(
+      rows.map((r) => [
+        r.enrollment_id,
+        {
+          command_uuid: r.command_uuid,
+          request_type: r.request_type,
+          command: Buffer.from(r.command),
+          subtype: r.subtype,
+          delivery_attempts: Number(r.delivery_attempts),
+        },
+      ]),
+    );
+  }
+}
+
+function key(a: string, b: string): string {
+  return `${a}\n${b}`;
+}
+
+function uniquePairs(pairs: [string, string][]): [string, string][] {
+  return [...new Map(pairs.map((p) => [key(p[0], p[1]), p])).values()];
+}
+
+/**
+ * `(a = ? AND b = ?) OR ...`: an OR of equalities on both key columns, which both databases
+ * turn into point lookups on the primary key (row-value IN lists are not planned as well by every
+ * MariaDB version).
+ */
+function pairsMatch(eb: any, first: string, second: string, pairs: [string, string][]): Expression<SqlBool> {
+  return eb.or(pairs.map(([a, b]) => eb.and([eb(first, '=', a), eb(second, '=', b)])));
+}
