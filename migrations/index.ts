@@ -29,6 +29,7 @@ import * as m0029 from './0029_certificate_authorities.js';
 import * as m0030 from './0030_apple_device_facts.js';
 import * as m0031 from './0031_windows_push.js';
 import * as m0032 from './0032_windows_user_sign_in.js';
+import * as m0034 from './0034_profile_status_write_path.js';
 
 /** Every migration, in order. Names never change once released; new ones go at the end. */
 export const migrations: Record<string, Migration> = {
@@ -62,4 +63,5 @@ export const migrations: Record<string, Migration> = {
   '0030_apple_device_facts': m0030,
   '0031_windows_push': m0031,
   '0032_windows_user_sign_in': m0032,
+  '0034_profile_status_write_path': m0034,
 };

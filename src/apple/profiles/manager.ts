@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, RawBuilder, Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import { buildCommandPlist } from '../commands/build.js';
-import { dbNow, fromDbTime } from '../../db/dialect.js';
+import { dbNow, dialectOf, fromDbTime } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
 import type { AppleChannelStore } from './channels.js';
 import {
@@ -220,11 +220,18 @@ export class ProfileManager {
     for (const def of dirty) {
       let after = '';
       for (;;) {
-        const uuids = await this.reconcile.dirtyHostUuids(t, def, after, this.opts.batchHosts);
-        if (uuids.length === 0) break;
-        const hostIds = await this.reconcile.hostIdsOf(uuids);
-        if (hostIds.length) add(await step({ hostIds, defUuids, labeled }));
-        after = uuids[uuids.length - 1];
+        const batches: number[][] = [];
+        while (batches.length < this.parallelWindows) {
+          const uuids = await this.reconcile.dirtyHostUuids(t, def, after, this.opts.batchHosts);
+          if (uuids.length === 0) break;
+          batches.push(await this.reconcile.hostIdsOf(uuids));
+          after = uuids[uuids.length - 1];
+        }
+        if (batches.length === 0) break;
+        const steps = batches
+          .filter((ids) => ids.length)
+          .map((hostIds) => () => step({ hostIds, defUuids, labeled }));
+        for (const r of await this.concurrently(steps)) add(r);
         if (Date.now() >= deadline) return false;
       }
     }
@@ -237,7 +244,11 @@ export class ProfileManager {
     return !done || done.value < dbNow(-this.opts.sweepIntervalSeconds * 1000);
   }
 
-  /** Continues the sweep from its cursor until the end of the hosts (true) or the deadline (false). */
+  /**
+   * Continues the sweep from its cursor until the end of the hosts (true) or the deadline (false).
+   * On MySQL two windows run at once on two connections (the work is SQL writes: the server can
+   * use a core per statement); their hosts are disjoint, so they touch disjoint rows.
+   */
   private async walk(
     cursorName: string,
     step: Step,
@@ -247,20 +258,58 @@ export class ProfileManager {
     let cursor = await this.reconcile.getCursor(cursorName);
     let done = false;
     for (;;) {
-      const window = await this.reconcile.nextHostWindow(cursor, this.opts.batchHosts);
-      if (!window) {
+      const windows: { lo: number; hi: number }[] = [];
+      for (let after = cursor; windows.length < this.parallelWindows;) {
+        const window = await this.reconcile.nextHostWindow(after, this.opts.batchHosts);
+        if (!window) break;
+        windows.push(window);
+        after = window.hi;
+      }
+      if (windows.length === 0) {
         cursor = 0;
         done = true;
         break;
       }
-      onWindow(await step({ window }));
-      cursor = window.hi;
+      for (const r of await this.concurrently(windows.map((window) => () => step({ window })))) onWindow(r);
+      cursor = windows[windows.length - 1].hi;
       if (Date.now() >= deadline) break;
     }
     const now = dbNow();
     await this.reconcile.setCursor(cursorName, cursor, now);
     if (done) await this.reconcile.setState(sweepDoneKey(cursorName), now, now);
     return done;
+  }
+
+  /**
+   * The transaction of one window's writes. READ COMMITTED: the INSERT ... SELECT statements then
+   * read their source without locking it and take no gap locks, so two windows writing next to
+   * each other in the same indexes do not wait for (or deadlock with) each other. Every row they
+   * write is decided by the SELECT itself, so no read needs repeating within the transaction.
+   */
+  private windowTransaction() {
+    return this.db.transaction().setIsolationLevel('read committed');
+  }
+
+  /** How many windows run at once: two on MySQL, one on SQLite (one writer at a time). */
+  private get parallelWindows(): number {
+    return dialectOf(this.db) === 'mysql' ? 2 : 1;
+  }
+
+  /**
+   * Runs the steps at once and returns their results in order. A step that lost a deadlock runs
+   * again on its own once the others are done (each step is one transaction, so nothing of it
+   * was kept); any other failure is thrown after every step has settled.
+   */
+  private async concurrently<T>(steps: (() => Promise<T>)[]): Promise<T[]> {
+    const settled = await Promise.allSettled(steps.map((s) => s()));
+    const out: T[] = [];
+    for (let i = 0; i < settled.length; i++) {
+      const r = settled[i];
+      if (r.status === 'fulfilled') out.push(r.value);
+      else if (isDeadlock(r.reason)) out.push(await steps[i]());
+      else throw r.reason;
+    }
+    return out;
   }
 
   /** Marks pairs affected by a scope change as pending at once (before the cron sends anything). */
@@ -387,7 +436,7 @@ export class ProfileManager {
     let commands = 0;
     let waiting = 0;
 
-    await this.db.transaction().execute(async (trx) => {
+    await this.windowTransaction().execute(async (trx) => {
       await this.statuses.deleteProfileRows(
         cleanup.map((c) => ({ host_uuid: c.host_uuid, def_uuid: c.def_uuid })),
         trx,
@@ -639,7 +688,7 @@ export class ProfileManager {
     }));
     const enrollmentIds = [...new Set([...installs, ...removes].map((x) => x.enrollment_id))];
     const cmd = buildCommandPlist('DeclarativeManagement', {}, randomUUID().toUpperCase());
-    await this.db.transaction().execute(async (trx) => {
+    await this.windowTransaction().execute(async (trx) => {
       await this.statuses.upsertDeclarationRows(rows, trx);
       for (const [defUuid, list] of groupBy(removes, (r) => r.def_uuid)) {
         for (const part of chunk(list, 500)) {
@@ -776,6 +825,11 @@ export class ProfileManager {
       this.logger?.warn({ err, enrollments: ids.length }, 'push after enqueue failed');
     }
   }
+}
+
+/** MySQL's "Deadlock found when trying to get lock" (the transaction was rolled back). */
+function isDeadlock(err: unknown): boolean {
+  return (err as { errno?: number } | null)?.errno === 1213;
 }
 
 /** A re-send of the same content keeps the retry count; new content starts again. */
