@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
-import { createHash, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,19 +11,18 @@ import * as plist from 'plist';
 import { buildCommandPlist, buildPlist } from '../src/apple/commands/build.js';
 import { microNow } from '../src/apple/commands/store.js';
 import { parsePlistDict } from '../src/apple/plist/parse.js';
-import { AssetName, ConfigAssetService } from '../src/configassets/service.js';
-import { ConfigAssetStore } from '../src/configassets/store.js';
+
 import { createCertificateAuthority } from '../src/crypto/certificateAuthority.js';
 import { buildSignedData } from '../src/crypto/cms.js';
 import { issueFromSpki, issuingCa } from '../src/crypto/issue.js';
 import { encodeName } from '../src/crypto/name.js';
-import { SecretBox } from '../src/crypto/secretbox.js';
 import { dbNow } from '../src/db/dialect.js';
 import type { DB } from '../src/db/schema.js';
 import { startCpuMeter } from './lib/cpu.js';
 import { benchMysqlUrl, mysqlReachable } from './lib/database.js';
+import { seedQueuedAppleDevices } from './lib/appleSeed.js';
 import { reportFigure } from './lib/load.js';
-import { benchServerKey, startBenchServer } from './lib/server.js';
+import { startBenchServer } from './lib/server.js';
 
 /**
  * Apple connect round trips per second: a device reports Acknowledged for its last command and
@@ -98,76 +97,13 @@ function signedRequests(key: KeyObject): SignedRequest[][] {
   return out;
 }
 
-async function seed(db: Kysely<DB>): Promise<void> {
-  const assets = new ConfigAssetService(new ConfigAssetStore(db), new SecretBox(benchServerKey));
-  await assets.set({ [AssetName.appleScepCaCert]: ca.certPem, [AssetName.appleScepCaKey]: ca.keyPem });
-  const now = dbNow();
-  for (const c of commands) {
-    await db
-      .insertInto('nano_commands')
-      .values({
-        command_uuid: c.commandUuid,
-        request_type: 'SecurityInfo',
-        command: c.plist,
-        created_at: microNow(),
-        updated_at: now,
-      })
-      .execute();
-  }
-  for (let i = 0; i < devices.length; i += 500) {
-    const batch = devices.slice(i, i + 500);
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('nano_devices')
-        .values(
-          batch.map((d) => ({
-            id: d.udid,
-            authenticate: '<plist/>',
-            authenticate_at: now,
-            platform: 'darwin',
-            created_at: now,
-            updated_at: now,
-          })),
-        )
-        .execute();
-      await trx
-        .insertInto('nano_enrollments')
-        .values(
-          batch.map((d) => ({
-            id: d.udid,
-            device_id: d.udid,
-            type: 'Device',
-            topic: 'com.apple.mgmt.External.bench',
-            push_magic: randomUUID(),
-            token_hex: createHash('sha256').update(d.udid).digest('hex'),
-            last_seen_at: now,
-            created_at: now,
-            updated_at: now,
-          })),
-        )
-        .execute();
-      await trx
-        .insertInto('nano_cert_auth_associations')
-        .values(
-          batch.map((d) => ({
-            id: d.udid,
-            sha256: createHash('sha256').update(d.certDer).digest('hex'),
-            created_at: now,
-            updated_at: now,
-          })),
-        )
-        .execute();
-      for (const c of commands) {
-        const at = microNow();
-        await trx
-          .insertInto('nano_enrollment_queue')
-          .values(
-            batch.map((d) => ({ id: d.udid, command_uuid: c.commandUuid, created_at: at, updated_at: at })),
-          )
-          .execute();
-      }
-    });
-  }
+function seed(db: Kysely<DB>): Promise<void> {
+  return seedQueuedAppleDevices(
+    db,
+    ca,
+    devices,
+    commands.map((c) => ({ ...c, requestType: 'SecurityInfo' })),
+  );
 }
 
 // The load generator shares the machine with the server, so it uses node:http with keep-alive:

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -9,9 +9,7 @@ import type { Kysely } from 'kysely';
 import { AppConfigService } from '../src/appconfig/service.js';
 import { AppConfigStore } from '../src/appconfig/store.js';
 import { buildCommandPlist, buildPlist } from '../src/apple/commands/build.js';
-import { microNow } from '../src/apple/commands/store.js';
-import { AssetName, ConfigAssetService } from '../src/configassets/service.js';
-import { ConfigAssetStore } from '../src/configassets/store.js';
+
 import { createCertificateAuthority } from '../src/crypto/certificateAuthority.js';
 import { buildSignedData } from '../src/crypto/cms.js';
 import { issueFromSpki, issuingCa } from '../src/crypto/issue.js';
@@ -28,6 +26,7 @@ import { credentialsHash, digestFromHash } from '../src/windows/syncml/digest.js
 import { freePort, haproxyBinary, startBalancer } from './lib/balancer.js';
 import { localMysqlPid, processCpuMs, processPeakRssMb } from './lib/cpu.js';
 import { createBenchDatabase, mysqlReachable, type BenchDatabase } from './lib/database.js';
+import { seedQueuedAppleDevices } from './lib/appleSeed.js';
 import { reportFigure } from './lib/load.js';
 import { benchAdminPassword, benchServerKey } from './lib/server.js';
 
@@ -203,80 +202,13 @@ function makeAppleDevices(key: KeyObject): AppleDevice[] {
   });
 }
 
-async function seedApple(db: Kysely<DB>, devices: AppleDevice[]): Promise<void> {
-  const assets = new ConfigAssetService(new ConfigAssetStore(db), new SecretBox(benchServerKey));
-  await assets.set({
-    [AssetName.appleScepCaCert]: appleCa.certPem,
-    [AssetName.appleScepCaKey]: appleCa.keyPem,
-  });
-  const now = dbNow();
-  for (const c of appleCommandList) {
-    await db
-      .insertInto('nano_commands')
-      .values({
-        command_uuid: c.commandUuid,
-        request_type: 'SecurityInfo',
-        command: c.plist,
-        created_at: microNow(),
-        updated_at: now,
-      })
-      .execute();
-  }
-  for (let i = 0; i < devices.length; i += 500) {
-    const batch = devices.slice(i, i + 500);
-    await db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('nano_devices')
-        .values(
-          batch.map((d) => ({
-            id: d.udid,
-            authenticate: '<plist/>',
-            authenticate_at: now,
-            platform: 'darwin',
-            created_at: now,
-            updated_at: now,
-          })),
-        )
-        .execute();
-      await trx
-        .insertInto('nano_enrollments')
-        .values(
-          batch.map((d) => ({
-            id: d.udid,
-            device_id: d.udid,
-            type: 'Device',
-            topic: 'com.apple.mgmt.External.bench',
-            push_magic: randomUUID(),
-            token_hex: createHash('sha256').update(d.udid).digest('hex'),
-            last_seen_at: now,
-            created_at: now,
-            updated_at: now,
-          })),
-        )
-        .execute();
-      await trx
-        .insertInto('nano_cert_auth_associations')
-        .values(
-          batch.map((d) => ({
-            id: d.udid,
-            sha256: createHash('sha256').update(d.certDer).digest('hex'),
-            created_at: now,
-            updated_at: now,
-          })),
-        )
-        .execute();
-      // One command at a time with a later timestamp, so the queue hands them out in list order.
-      for (const c of appleCommandList) {
-        const at = microNow();
-        await trx
-          .insertInto('nano_enrollment_queue')
-          .values(
-            batch.map((d) => ({ id: d.udid, command_uuid: c.commandUuid, created_at: at, updated_at: at })),
-          )
-          .execute();
-      }
-    });
-  }
+function seedApple(db: Kysely<DB>, devices: AppleDevice[]): Promise<void> {
+  return seedQueuedAppleDevices(
+    db,
+    appleCa,
+    devices,
+    appleCommandList.map((c) => ({ ...c, requestType: 'SecurityInfo' })),
+  );
 }
 
 /** What the Apple devices saw. */

@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import type { Kysely } from 'kysely';
@@ -6,20 +6,19 @@ import { buildPlist } from '../src/apple/commands/build.js';
 import { parsePlistDict } from '../src/apple/plist/parse.js';
 import { newAppleProfileRow } from '../src/apple/profiles/adapter.js';
 import { parseAppleProfile } from '../src/apple/profiles/validate.js';
-import { AssetName, ConfigAssetService } from '../src/configassets/service.js';
-import { ConfigAssetStore } from '../src/configassets/store.js';
+
 import { createCertificateAuthority } from '../src/crypto/certificateAuthority.js';
 import { buildSignedData } from '../src/crypto/cms.js';
 import { issueFromSpki, issuingCa } from '../src/crypto/issue.js';
 import { encodeName } from '../src/crypto/name.js';
-import { SecretBox } from '../src/crypto/secretbox.js';
 import { openDatabase } from '../src/db/database.js';
 import { dbNow } from '../src/db/dialect.js';
 import type { DB } from '../src/db/schema.js';
 import { processPeakRssMb } from './lib/cpu.js';
 import { mysqlReachable } from './lib/database.js';
+import { insertAppleEnrollments, storeAppleIdentityCa } from './lib/appleSeed.js';
 import { reportFigure } from './lib/load.js';
-import { benchServerKey, startBenchServer } from './lib/server.js';
+import { startBenchServer } from './lib/server.js';
 
 /**
  * Memory soak: a bounded run (BENCH_SOAK_MS, default 10 minutes) of one server process with its
@@ -98,8 +97,7 @@ function mobileconfig(identifier: string, name: string): Buffer {
 
 /** The CA the server trusts for device identities, the enrolled devices as hosts, the team's profiles. */
 async function seed(db: Kysely<DB>): Promise<void> {
-  const assets = new ConfigAssetService(new ConfigAssetStore(db), new SecretBox(benchServerKey));
-  await assets.set({ [AssetName.appleScepCaCert]: ca.certPem, [AssetName.appleScepCaKey]: ca.keyPem });
+  await storeAppleIdentityCa(db, ca);
   const now = dbNow();
   const team = await db
     .insertInto('teams')
@@ -109,46 +107,7 @@ async function seed(db: Kysely<DB>): Promise<void> {
   for (let i = 0; i < devices.length; i += 1000) {
     const batch = devices.slice(i, i + 1000);
     await db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('nano_devices')
-        .values(
-          batch.map((d) => ({
-            id: d.udid,
-            authenticate: '<plist/>',
-            authenticate_at: now,
-            platform: 'darwin',
-            created_at: now,
-            updated_at: now,
-          })),
-        )
-        .execute();
-      await trx
-        .insertInto('nano_enrollments')
-        .values(
-          batch.map((d) => ({
-            id: d.udid,
-            device_id: d.udid,
-            type: 'Device',
-            topic: 'com.apple.mgmt.External.soak',
-            push_magic: randomUUID(),
-            token_hex: createHash('sha256').update(d.udid).digest('hex'),
-            last_seen_at: now,
-            created_at: now,
-            updated_at: now,
-          })),
-        )
-        .execute();
-      await trx
-        .insertInto('nano_cert_auth_associations')
-        .values(
-          batch.map((d) => ({
-            id: d.udid,
-            sha256: createHash('sha256').update(d.certDer).digest('hex'),
-            created_at: now,
-            updated_at: now,
-          })),
-        )
-        .execute();
+      await insertAppleEnrollments(trx, batch, 'com.apple.mgmt.External.soak', now);
       await trx
         .insertInto('hosts')
         .values(
