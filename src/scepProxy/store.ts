@@ -28,6 +28,22 @@ function batches<T>(items: T[]): T[][] {
 }
 
 /** `scep_proxy_challenges` and `host_mdm_managed_certificates`: the SCEP proxy's state. */
+type ManagedCertificateWrite = ManagedCertificateKey & { type: string; challengeRetrievedAt: string | null };
+
+/** `host_mdm_managed_certificates` rows for these writes, stamped now. */
+function managedCertificateRows(rows: ManagedCertificateWrite[]) {
+  const now = dbNow();
+  return rows.map((r) => ({
+    host_uuid: r.hostUuid,
+    profile_uuid: r.profileUuid,
+    ca_name: r.caName,
+    type: r.type,
+    challenge_retrieved_at: r.challengeRetrievedAt,
+    created_at: now,
+    updated_at: now,
+  }));
+}
+
 export class ScepProxyStore {
   constructor(private readonly db: Kysely<DB>) {}
 
@@ -79,23 +95,12 @@ export class ScepProxyStore {
    * BulkUpsertMDMManagedCertificates). `challengeRetrievedAt` is set for NDES, whose challenge
    * expires; the facts of a certificate already issued stay until the next one replaces them.
    */
-  async upsertManagedCertificates(
-    rows: (ManagedCertificateKey & { type: string; challengeRetrievedAt: string | null })[],
-  ): Promise<void> {
-    const now = dbNow();
-    for (const part of batches(rows)) {
+  async upsertManagedCertificates(rows: ManagedCertificateWrite[]): Promise<void> {
+    for (const part of batches(managedCertificateRows(rows))) {
       await upsert(
         this.db,
         'host_mdm_managed_certificates',
-        part.map((r) => ({
-          host_uuid: r.hostUuid,
-          profile_uuid: r.profileUuid,
-          ca_name: r.caName,
-          type: r.type,
-          challenge_retrieved_at: r.challengeRetrievedAt,
-          created_at: now,
-          updated_at: now,
-        })),
+        part,
         ['host_uuid', 'profile_uuid', 'ca_name'],
         ['type', 'challenge_retrieved_at', 'updated_at'],
       );
@@ -103,24 +108,9 @@ export class ScepProxyStore {
   }
 
   /** Like upsertManagedCertificates, but leaves rows that already exist as they are. */
-  async addManagedCertificates(
-    rows: (ManagedCertificateKey & { type: string; challengeRetrievedAt: string | null })[],
-  ): Promise<void> {
-    const now = dbNow();
-    for (const part of batches(rows)) {
-      await insertIgnore(
-        this.db,
-        'host_mdm_managed_certificates',
-        part.map((r) => ({
-          host_uuid: r.hostUuid,
-          profile_uuid: r.profileUuid,
-          ca_name: r.caName,
-          type: r.type,
-          challenge_retrieved_at: r.challengeRetrievedAt,
-          created_at: now,
-          updated_at: now,
-        })),
-      );
+  async addManagedCertificates(rows: ManagedCertificateWrite[]): Promise<void> {
+    for (const part of batches(managedCertificateRows(rows))) {
+      await insertIgnore(this.db, 'host_mdm_managed_certificates', part);
     }
   }
 
