@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -16,18 +16,19 @@ import { issueFromSpki, issuingCa } from '../src/crypto/issue.js';
 import { encodeName } from '../src/crypto/name.js';
 import { SecretBox } from '../src/crypto/secretbox.js';
 import { openDatabase } from '../src/db/database.js';
-import { dbNow, fromDbTime } from '../src/db/dialect.js';
+import { fromDbTime } from '../src/db/dialect.js';
 import { migrateToLatest } from '../src/db/migrator.js';
 import type { DB } from '../src/db/schema.js';
 import { prepareCommand } from '../src/windows/commands.js';
-import { WindowsMdmStore, enrolledState } from '../src/windows/store.js';
+import { WindowsMdmStore } from '../src/windows/store.js';
 import { buildSyncMessage, statusXml } from '../src/windows/syncml/codec.js';
-import { credentialsHash, digestFromHash } from '../src/windows/syncml/digest.js';
+import { digestFromHash } from '../src/windows/syncml/digest.js';
 import { freePort, haproxyBinary, startBalancer } from './lib/balancer.js';
 import { localMysqlPid, processCpuMs, processPeakRssMb } from './lib/cpu.js';
 import { createBenchDatabase, mysqlReachable, type BenchDatabase } from './lib/database.js';
 import { seedQueuedAppleDevices } from './lib/appleSeed.js';
 import { reportFigure } from './lib/load.js';
+import { seedWindowsEnrollments } from './lib/windowsSeed.js';
 import { benchAdminPassword, benchServerKey } from './lib/server.js';
 
 /**
@@ -308,37 +309,7 @@ async function seedWindows(
     server_settings: { server_url: serverUrl },
     mdm: { windows_enabled_and_configured: true },
   });
-  const devices: WindowsDevice[] = [];
-  const now = dbNow();
-  const nonceExpires = dbNow(3_600_000);
-  for (let i = 0; i < windowsDevices; i += 500) {
-    const rows = [];
-    for (let j = i; j < Math.min(windowsDevices, i + 500); j++) {
-      const deviceId = randomBytes(16).toString('hex').toUpperCase();
-      const password = randomUUID();
-      const nonce = randomUUID();
-      const hash = credentialsHash(deviceId, password);
-      devices.push({ deviceId, hash, nonce: Buffer.from(nonce) });
-      rows.push({
-        mdm_device_id: deviceId,
-        mdm_hardware_id: randomBytes(32).toString('hex').toUpperCase(),
-        device_state: enrolledState,
-        device_type: 'CIMClient_Windows',
-        device_name: `MPBENCH-${j}`,
-        enroll_type: 'Full',
-        enroll_user_id: randomBytes(8).toString('hex'),
-        enroll_proto_version: '5.0',
-        enroll_client_version: '10.0',
-        host_uuid: randomUUID().toUpperCase(),
-        credentials_hash: hash,
-        auth_nonce: nonce,
-        auth_nonce_expires_at: nonceExpires,
-        created_at: now,
-        updated_at: now,
-      });
-    }
-    await db.insertInto('mdm_windows_enrollments').values(rows).execute();
-  }
+  const devices: WindowsDevice[] = await seedWindowsEnrollments(db, windowsDevices, 'MPBENCH-');
   const store = new WindowsMdmStore(db);
   const ids = (await db.selectFrom('mdm_windows_enrollments').select('id').execute()).map((r) => r.id);
   for (const c of commands) await store.enqueue(ids, c);

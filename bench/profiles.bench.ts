@@ -16,6 +16,7 @@ import { parseAppleProfile } from '../src/apple/profiles/validate.js';
 import { createMdm } from '../src/mdm/index.js';
 import { createBenchDatabase, mysqlReachable } from './lib/database.js';
 import { ownPeakRssMb } from './lib/cpu.js';
+import { benchMobileconfig } from './lib/appleSeed.js';
 import { reportFigure } from './lib/load.js';
 
 /**
@@ -30,25 +31,6 @@ import { reportFigure } from './lib/load.js';
 const hostCount = Number(process.env.BENCH_PROFILE_HOSTS ?? 100_000);
 const profileCount = Number(process.env.BENCH_PROFILES ?? 20);
 const SEED_BATCH = 5000;
-
-export function benchMobileconfig(identifier: string, name: string): Buffer {
-  return Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-<key>PayloadContent</key><array><dict>
-<key>PayloadType</key><string>com.apple.dock</string>
-<key>PayloadIdentifier</key><string>${identifier}.p</string>
-<key>PayloadUUID</key><string>${randomUUID()}</string>
-<key>PayloadVersion</key><integer>1</integer>
-<key>orientation</key><string>bottom</string>
-</dict></array>
-<key>PayloadDisplayName</key><string>${name}</string>
-<key>PayloadIdentifier</key><string>${identifier}</string>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadUUID</key><string>${randomUUID()}</string>
-<key>PayloadVersion</key><integer>1</integer>
-</dict></plist>`);
-}
 
 /** Enrolled Macs: hosts, host_mdm, nano_devices and device-channel nano_enrollments, in batches. */
 async function seedEnrolledMacs(db: Kysely<DB>, count: number, teamId: number): Promise<void> {

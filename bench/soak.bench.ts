@@ -16,7 +16,7 @@ import { dbNow } from '../src/db/dialect.js';
 import type { DB } from '../src/db/schema.js';
 import { processPeakRssMb } from './lib/cpu.js';
 import { mysqlReachable } from './lib/database.js';
-import { insertAppleEnrollments, storeAppleIdentityCa } from './lib/appleSeed.js';
+import { benchMobileconfig, insertAppleEnrollments, storeAppleIdentityCa } from './lib/appleSeed.js';
 import { reportFigure } from './lib/load.js';
 import { startBenchServer } from './lib/server.js';
 
@@ -76,25 +76,6 @@ const devices: SoakDevice[] = Array.from({ length: deviceCount }, (_, i) => ({
   busy: false,
 }));
 
-function mobileconfig(identifier: string, name: string): Buffer {
-  return Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0"><dict>
-<key>PayloadContent</key><array><dict>
-<key>PayloadType</key><string>com.apple.dock</string>
-<key>PayloadIdentifier</key><string>${identifier}.p</string>
-<key>PayloadUUID</key><string>${randomUUID()}</string>
-<key>PayloadVersion</key><integer>1</integer>
-<key>orientation</key><string>bottom</string>
-</dict></array>
-<key>PayloadDisplayName</key><string>${name}</string>
-<key>PayloadIdentifier</key><string>${identifier}</string>
-<key>PayloadType</key><string>Configuration</string>
-<key>PayloadUUID</key><string>${randomUUID()}</string>
-<key>PayloadVersion</key><integer>1</integer>
-</dict></plist>`);
-}
-
 /** The CA the server trusts for device identities, the enrolled devices as hosts, the team's profiles. */
 async function seed(db: Kysely<DB>): Promise<void> {
   await storeAppleIdentityCa(db, ca);
@@ -124,7 +105,7 @@ async function seed(db: Kysely<DB>): Promise<void> {
     });
   }
   const profiles = Array.from({ length: profileCount }, (_, i) =>
-    parseAppleProfile(mobileconfig(`com.bench.soak.p${i}`, `Soak ${i}`)),
+    parseAppleProfile(benchMobileconfig(`com.bench.soak.p${i}`, `Soak ${i}`)),
   );
   await db
     .insertInto('mdm_apple_configuration_profiles')

@@ -1,4 +1,3 @@
-import { randomBytes, randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { sql, type Kysely } from 'kysely';
@@ -6,15 +5,15 @@ import { AppConfigService } from '../src/appconfig/service.js';
 import { AppConfigStore } from '../src/appconfig/store.js';
 import { SecretBox } from '../src/crypto/secretbox.js';
 import { openDatabase } from '../src/db/database.js';
-import { dbNow } from '../src/db/dialect.js';
 import type { DB } from '../src/db/schema.js';
 import { prepareCommand } from '../src/windows/commands.js';
-import { WindowsMdmStore, enrolledState } from '../src/windows/store.js';
+import { WindowsMdmStore } from '../src/windows/store.js';
 import { buildSyncMessage, statusXml } from '../src/windows/syncml/codec.js';
-import { credentialsHash, digestFromHash } from '../src/windows/syncml/digest.js';
+import { digestFromHash } from '../src/windows/syncml/digest.js';
 import { createConnection } from 'mysql2/promise';
 import { benchMysqlUrl, mysqlReachable } from './lib/database.js';
 import { reportFigure } from './lib/load.js';
+import { seedWindowsEnrollments } from './lib/windowsSeed.js';
 import { benchServerKey, startBenchServer } from './lib/server.js';
 
 /**
@@ -227,37 +226,7 @@ async function main(): Promise<void> {
     });
     const url = new URL(`${server.url}/api/mdm/microsoft/management`);
     const store = new WindowsMdmStore(conn.db);
-    const devices: BenchDevice[] = [];
-    const now = dbNow();
-    const nonceExpires = dbNow(3_600_000);
-    for (let i = 0; i < deviceCount; i += 500) {
-      const rows = [];
-      for (let j = i; j < Math.min(deviceCount, i + 500); j++) {
-        const deviceId = randomBytes(16).toString('hex').toUpperCase();
-        const password = randomUUID();
-        const nonce = randomUUID();
-        const hash = credentialsHash(deviceId, password);
-        devices.push({ deviceId, hash, nonce: Buffer.from(nonce) });
-        rows.push({
-          mdm_device_id: deviceId,
-          mdm_hardware_id: randomBytes(32).toString('hex').toUpperCase(),
-          device_state: enrolledState,
-          device_type: 'CIMClient_Windows',
-          device_name: `BENCH-${j}`,
-          enroll_type: 'Full',
-          enroll_user_id: randomBytes(8).toString('hex'),
-          enroll_proto_version: '5.0',
-          enroll_client_version: '10.0',
-          host_uuid: randomUUID().toUpperCase(),
-          credentials_hash: hash,
-          auth_nonce: nonce,
-          auth_nonce_expires_at: nonceExpires,
-          created_at: now,
-          updated_at: now,
-        });
-      }
-      await conn.db.insertInto('mdm_windows_enrollments').values(rows).execute();
-    }
+    const devices: BenchDevice[] = await seedWindowsEnrollments(conn.db, deviceCount, 'BENCH-');
     const ids = (await conn.db.selectFrom('mdm_windows_enrollments').select('id').execute()).map((r) => r.id);
     // Warm-up: one session per device with nothing queued (JIT, connection pools, buffer pool).
     await runAll(url, devices, 0, undefined);

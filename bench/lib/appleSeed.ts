@@ -109,3 +109,23 @@ export async function seedQueuedAppleDevices(
     });
   }
 }
+
+/** A small Dock profile with fresh payload UUIDs, as the benches upload by the thousand. */
+export function benchMobileconfig(identifier: string, name: string): Buffer {
+  return Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0"><dict>
+<key>PayloadContent</key><array><dict>
+<key>PayloadType</key><string>com.apple.dock</string>
+<key>PayloadIdentifier</key><string>${identifier}.p</string>
+<key>PayloadUUID</key><string>${randomUUID()}</string>
+<key>PayloadVersion</key><integer>1</integer>
+<key>orientation</key><string>bottom</string>
+</dict></array>
+<key>PayloadDisplayName</key><string>${name}</string>
+<key>PayloadIdentifier</key><string>${identifier}</string>
+<key>PayloadType</key><string>Configuration</string>
+<key>PayloadUUID</key><string>${randomUUID()}</string>
+<key>PayloadVersion</key><integer>1</integer>
+</dict></plist>`);
+}
