@@ -36,6 +36,7 @@ import {
 import { registerAndroidPubsubRoutes } from './android/pubsub/routes.js';
 import { registerCertificateAuthorityRoutes } from './certificateAuthorities/routes.js';
 import { redactScepProxyPath, registerScepProxyRoutes } from './scepProxy/routes.js';
+import { registerConsoleRoutes } from './web/routes.js';
 
 export interface BuildAppOptions {
   config: Config;
@@ -169,5 +170,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
       }),
     (s) => registerSecretVariableRoutes(s, { secretVariables: services.secretVariables }),
   ]);
+  // The admin console: static pages over the admin API above, no routes of its own.
+  if (config.consoleEnabled) {
+    await registerConsoleRoutes(server, { setupRequired: () => services.sessions.setupRequired() });
+  }
   return { server, services };
 }

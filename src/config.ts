@@ -34,6 +34,11 @@ export const configSchema = z
      * Required on MySQL; on SQLite it is generated into the data directory when absent.
      */
     serverPrivateKey: z.string().min(32, 'must be at least 32 characters').optional(),
+    /**
+     * Serve the admin console at `/` (built into dist/web by `npm run build`, which `npm start` runs).
+     * Off leaves only the API and the device endpoints.
+     */
+    consoleEnabled: bool.default(true),
     /** Admin sessions expire after this many seconds without use. */
     sessionDurationSeconds: z.coerce
       .number()

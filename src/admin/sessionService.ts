@@ -33,6 +33,11 @@ export class SessionService {
     return loadTeamObjects(this.users, roles);
   }
 
+  /** True until the first user exists (the console then opens on setup). */
+  async setupRequired(): Promise<boolean> {
+    return (await this.users.countUsers()) === 0;
+  }
+
   /**
    * Creates the first admin and, as Fleet's setup does, a global enroll secret (random); refused
    * once any user exists.
