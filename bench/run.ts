@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseRun, type Figure, type SavedRun } from './lib/report.js';
 import { machineInfo, writeReport } from './lib/reportWrite.js';
+import { readmeBlock, spliceReadme } from './lib/reportReadme.js';
 
 /**
  * Runs every `bench/*.bench.ts` in its own process, one after another, passing their output
@@ -72,6 +73,12 @@ function runCollecting(
   return new Promise((res) => child.once('close', (code) => res({ ok: code === 0, figures })));
 }
 
+/** The README's benchmark section, rewritten from the report's figures. */
+function updateReadme(run: SavedRun): void {
+  const readme = join(benchDir, '..', 'README.md');
+  writeFileSync(readme, spliceReadme(readFileSync(readme, 'utf8'), readmeBlock(run)));
+}
+
 async function runReport(filter: string): Promise<string[]> {
   const files = benchFiles(filter);
   if (files.length === 0) throw new Error(`no benchmark matches "${filter}"`);
@@ -105,8 +112,9 @@ async function runReport(filter: string): Promise<string[]> {
     [JSON.stringify({ machine }), ...run.figures.map((f) => JSON.stringify(f))].join('\n') + '\n',
   );
   const written = writeReport(run, reportDir);
+  updateReadme(run);
   process.stderr.write(
-    `report: ${['figures.jsonl', ...written].map((f) => join('bench/report', f)).join(', ')}\n`,
+    `report: ${['figures.jsonl', ...written].map((f) => join('bench/report', f)).join(', ')}, README.md\n`,
   );
   return failed;
 }
@@ -118,7 +126,8 @@ async function main(): Promise<number> {
     // Plain bench output carries no machine line: describe this machine, as of now.
     run.machine ??= await machineInfo();
     const written = writeReport(run, reportDir);
-    process.stderr.write(`report: ${written.map((f) => join('bench/report', f)).join(', ')}\n`);
+    updateReadme(run);
+    process.stderr.write(`report: ${written.map((f) => join('bench/report', f)).join(', ')}, README.md\n`);
     return 0;
   }
   let failed: string[];

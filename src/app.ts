@@ -172,7 +172,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<App> {
   ]);
   // The admin console: static pages over the admin API above, no routes of its own.
   if (config.consoleEnabled) {
-    await registerConsoleRoutes(server, { setupRequired: () => services.sessions.setupRequired() });
+    await registerConsoleRoutes(server, {
+      setupRequired: () => services.sessions.setupRequired(),
+      assetsDir: config.consoleDir,
+    });
   }
   return { server, services };
 }

@@ -39,6 +39,8 @@ export const configSchema = z
      * Off leaves only the API and the device endpoints.
      */
     consoleEnabled: bool.default(true),
+    /** Where the built console is (index.html and assets/); unset: the package's dist/web. */
+    consoleDir: z.string().min(1).optional(),
     /** Admin sessions expire after this many seconds without use. */
     sessionDurationSeconds: z.coerce
       .number()

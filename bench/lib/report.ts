@@ -3,6 +3,7 @@
  * with the bench file, the sweep size and the load average) turned into a Markdown page, and the
  * series the charts draw.
  */
+import { targetsMarkdown } from './reportTargets.js';
 
 /** One figure as a bench prints it, plus what the report run knows about where it came from. */
 export interface Figure {
@@ -89,6 +90,7 @@ export function renderMarkdown(run: SavedRun, charts: { fleetSize: boolean; proc
     lines.push(`- Load average at start (1, 5, 15 min): ${m.load.join(', ')}`);
     lines.push('');
   }
+  lines.push('## Targets', '', ...targetsMarkdown(run.figures), '', '## Every figure', '');
   lines.push('| bench | figure | value | unit | date | load (1 min) |');
   lines.push('| --- | --- | ---: | --- | --- | ---: |');
   for (const f of run.figures) {
