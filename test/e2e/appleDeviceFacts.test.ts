@@ -317,7 +317,7 @@ describeEachDialect(
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatchObject({
         level: 40,
-        hostId,
+        hostUuid: phone.udid,
         commandUuid: cmd.commandUuid,
         invalidKeys: ['PasscodePresent', 'ManagementStatus.EnrolledViaDEP'],
       });

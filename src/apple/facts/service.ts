@@ -179,22 +179,21 @@ export class AppleFactsService {
    */
   async handleCommandResult(e: AppleCommandResultEvent): Promise<void> {
     if (e.requestType !== 'SecurityInfo') return;
-    const host = await this.store.hostByUuid(e.hostUuid);
-    if (!host) return;
-    if (e.status === 'Error' || e.status === 'CommandFormatError') {
-      await this.store.clearInFlight(host.id, inFlightCommandType.security);
-      return;
-    }
-    if (e.status !== 'Acknowledged') return;
-    const parsed = parseSecurityInfo(e.result as Record<string, PlistValue>);
-    if (!parsed.ok) {
+    // Everything that needs no database is decided first: this runs inside every device report.
+    const failed = e.status === 'Error' || e.status === 'CommandFormatError';
+    if (!failed && e.status !== 'Acknowledged') return;
+    const parsed = failed ? undefined : parseSecurityInfo(e.result as Record<string, PlistValue>);
+    if (parsed && !parsed.ok) {
       this.logger?.warn(
-        { hostId: host.id, commandUuid: e.commandUuid, invalidKeys: parsed.problems },
+        { hostUuid: e.hostUuid, commandUuid: e.commandUuid, invalidKeys: parsed.problems },
         'SecurityInfo answer ignored: keys of the wrong type',
       );
       return;
     }
-    await this.store.saveSecurityInfo(host.id, host.platform, parsed.facts);
+    const host = await this.store.hostByUuid(e.hostUuid);
+    if (!host) return;
+    if (!parsed) await this.store.clearInFlight(host.id, inFlightCommandType.security);
+    else await this.store.saveSecurityInfo(host.id, host.platform, parsed.facts);
   }
 
   /** The host detail's `mdm.security_info`: the last answer, or all null before the first one. */
