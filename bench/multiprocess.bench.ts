@@ -171,7 +171,10 @@ interface AppleDevice {
   requests: { body: Buffer; signature: string }[];
 }
 
-const appleCommandList = Array.from({ length: appleCommands }, () => buildCommandPlist('SecurityInfo', {}));
+// A command type no listener acts on: the figures are the queue's and the balancer's cost.
+const appleCommandList = Array.from({ length: appleCommands }, () =>
+  buildCommandPlist('InstalledApplicationList', {}),
+);
 
 function makeAppleDevices(key: KeyObject): AppleDevice[] {
   const issuer = issuingCa(appleCa);
@@ -208,7 +211,7 @@ function seedApple(db: Kysely<DB>, devices: AppleDevice[]): Promise<void> {
     db,
     appleCa,
     devices,
-    appleCommandList.map((c) => ({ ...c, requestType: 'SecurityInfo' })),
+    appleCommandList.map((c) => ({ ...c, requestType: 'InstalledApplicationList' })),
   );
 }
 
