@@ -57,7 +57,11 @@ export async function openConsole(
     if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on('requestfailed', (r) => {
+    // A navigation cancels the previous page's requests still in flight: not a failure of either.
+    if (r.failure()?.errorText === 'net::ERR_ABORTED') return;
+    problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+  });
   return { context, page, problems };
 }
 
@@ -71,7 +75,8 @@ export async function logIn(
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+  // The log-out button shows at every width (the navigation folds behind a menu on phones).
+  await page.getByRole('button', { name: 'Log out' }).waitFor();
 }
 
 /** Saves a full-page PNG named `<name>.png` in screenshotDir and returns its path. */
