@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { toApiTime } from '../db/dialect.js';
 import { adminQuery, authorize, paging, queryNumberField, viewerOf } from '../http/adminApi.js';
 import type { Services } from '../services.js';
+import { activityJson } from './activityJson.js';
 import { idParam } from './routeParams.js';
 
 const listQuery = adminQuery({
@@ -12,29 +12,6 @@ const listQuery = adminQuery({
   order_direction: z.enum(['asc', 'desc']).optional(),
   activity_type: z.string().optional(),
 });
-
-type ActivityRow = Awaited<ReturnType<Services['activities']['list']>>[number];
-
-/** Fleet's activity object. */
-function activityJson(a: ActivityRow) {
-  let details: unknown = {};
-  try {
-    details = JSON.parse(a.details);
-  } catch {
-    details = {};
-  }
-  return {
-    id: a.id,
-    created_at: toApiTime(a.created_at),
-    actor_full_name: a.user_name,
-    actor_id: a.user_id,
-    actor_gravatar: '',
-    actor_email: a.user_email,
-    type: a.activity_type,
-    fleet_initiated: a.user_id === null,
-    details,
-  };
-}
 
 /** The audit log: globally and per host, newest first, with Fleet's paging meta. */
 export function registerActivityRoutes(

@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
+import { adminTeamIds } from '../../admin/roles.js';
 import { consolePages } from '../paths.js';
 import { Link, useLocation } from './router.js';
 import { useSession } from './session.js';
@@ -15,7 +16,12 @@ export function Layout(props: { children: ComponentChildren }) {
     { href: consolePages.osSettings, label: 'OS settings', show: session.can('profile', 'read') },
     { href: consolePages.labels, label: 'Labels', show: session.can('label', 'read', null) },
     { href: consolePages.teams, label: 'Teams', show: session.can('team', 'read') },
-    { href: consolePages.users, label: 'Users', show: session.can('user', 'read') },
+    // Team admins manage their own teams' users, though users are not a team resource.
+    {
+      href: consolePages.users,
+      label: 'Users',
+      show: session.can('user', 'read') || adminTeamIds(session.principal).length > 0,
+    },
     { href: consolePages.activities, label: 'Activities', show: session.can('activity', 'read') },
     { href: consolePages.settings, label: 'Settings', show: session.can('app_config', 'write') },
   ];

@@ -1,7 +1,7 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { consolePages } from '../../paths.js';
 import { api } from '../api/client.js';
-import type { HostDetailResponse } from '../api/host.js';
+import type { HostDetailResponse, HostProfile } from '../api/host.js';
 import { ErrorText, Loading, StatusBadge } from '../components/feedback.js';
 import { useApi } from '../components/useApi.js';
 import { Link } from '../router.js';
@@ -13,6 +13,10 @@ import { Profiles } from './host/Profiles.js';
 import { Vitals } from './host/Vitals.js';
 import { platformName } from './host/format.js';
 import './host/host.css';
+
+/** How often the page asks again while the device still has work in flight. */
+const refreshWhileBusyMs = 5000;
+const busyDeviceStates = new Set(['locking', 'unlocking', 'wiping']);
 
 /**
  * One host: its vitals, MDM enrollment and lock state, profiles, commands and activity, and the
@@ -29,6 +33,21 @@ export function HostPage(props: { params: Record<string, string> }) {
     setVersion((v) => v + 1);
   };
   const host = detail.data?.host;
+  // While a profile is on its way (pending, verifying) or a lock or wipe is under way, the page asks
+  // again every few seconds, so the admin watches it settle without reloading; not in a hidden tab.
+  const busy =
+    !!host &&
+    ((host.mdm.profiles ?? []).some(
+      (p: HostProfile) => !p.status || p.status === 'pending' || p.status === 'verifying',
+    ) ||
+      busyDeviceStates.has(host.mdm.device_status));
+  useEffect(() => {
+    if (!busy) return;
+    const timer = setInterval(() => {
+      if (document.visibilityState === 'visible') changed();
+    }, refreshWhileBusyMs);
+    return () => clearInterval(timer);
+  }, [busy, id]);
 
   return (
     <section class="host-page">
@@ -53,6 +72,11 @@ export function HostPage(props: { params: Record<string, string> }) {
             </p>
           </header>
           <ErrorText error={detail.error} />
+          {busy && (
+            <p class="muted" role="status">
+              Changes are under way on this device; this page updates itself every few seconds.
+            </p>
+          )}
           <HostActions host={host} onChanged={changed} />
           <div class="host-grid">
             <Vitals host={host} />
