@@ -227,6 +227,8 @@ export const hostOrderKeys = [
   'updated_at',
   'detail_updated_at',
   'last_enrolled_at',
+  // The list's `seen_time` (hostSeenAt), as Fleet's console sorts its "Last seen" column.
+  'seen_time',
 ] as const;
 
 type AnyDb = Kysely<DB> | Transaction<DB>;
@@ -795,7 +797,7 @@ export class HostStore {
     let q = this.applyFilter(this.select(), f);
     const key = opts.orderKey === 'display_name' ? 'computer_name' : (opts.orderKey ?? 'id');
     const dir = opts.desc ? 'desc' : 'asc';
-    q = q.orderBy(`hosts.${key}` as 'hosts.id', dir);
+    q = key === 'seen_time' ? q.orderBy(lastSeenSql, dir) : q.orderBy(`hosts.${key}` as 'hosts.id', dir);
     if (key !== 'id') q = q.orderBy('hosts.id', dir);
     if (opts.limit !== undefined) q = q.limit(opts.limit).offset(opts.offset ?? 0);
     return (await q.execute()).map(toHost);
@@ -904,6 +906,10 @@ export class HostStore {
 
 const mdmPlatforms = ['darwin', 'windows', 'ios', 'ipados'];
 
+/** `hostSeenAt` in SQL: the agent's seen_time, else the later of detail_updated_at and created_at. */
+const lastSeenSql = sql`(CASE WHEN hosts.seen_time IS NOT NULL THEN hosts.seen_time
+    WHEN hosts.detail_updated_at > hosts.created_at THEN hosts.detail_updated_at ELSE hosts.created_at END)`;
+
 /**
  * Fleet's host status buckets at `now`, with the same last-seen time and online windows as
  * `hostSeenAt` / `hostStatusAt`: an agent's seen_time and interval when the host has an agent,
@@ -911,8 +917,7 @@ const mdmPlatforms = ['darwin', 'windows', 'ios', 'ipados'];
  */
 function statusCondition(status: HostStatusFilter, now: Date, dialect: DialectName): Expression<SqlBool> {
   const at = (offsetMs: number) => toDbTime(new Date(now.getTime() - offsetMs));
-  const seen = sql`(CASE WHEN hosts.seen_time IS NOT NULL THEN hosts.seen_time
-    WHEN hosts.detail_updated_at > hosts.created_at THEN hosts.detail_updated_at ELSE hosts.created_at END)`;
+  const seen = lastSeenSql;
   const agentWindow = sql`(CASE WHEN hosts.distributed_interval < hosts.config_tls_refresh
     THEN hosts.distributed_interval ELSE hosts.config_tls_refresh END) + ${onlineIntervalBufferSeconds}`;
   const onlineSince = sql`(CASE WHEN hosts.seen_time IS NOT NULL

@@ -82,7 +82,8 @@ async function request<T>(method: string, path: string, opts: RequestOptions = {
     } catch {
       errBody = { message: res.statusText };
     }
-    if (res.status === 401 && token) {
+    // Only the first of several calls refused together reports the loss (the token is gone after it).
+    if (res.status === 401 && token && storedToken() === token) {
       storeToken(null);
       onSessionLost?.();
     }
