@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
-import { api, adminPassword } from '../helpers/api.js';
+import { api, adminPassword, setupAdmin } from '../helpers/api.js';
 import { launchChromium, logIn, openConsole, screenshot } from '../helpers/browser.js';
 import { describeEachDialect } from '../helpers/testServer.js';
 
@@ -67,6 +67,54 @@ describeEachDialect('console: setup, login, logout and session expiry in Chromiu
     await page.getByLabel('Password').fill(adminPassword);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.waitForURL('**/dashboard');
+
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+});
+
+describeEachDialect('console: keyboard only', (server) => {
+  it('logs in, skips to the content, opens a page from the menu and leaves a dialog with Escape, without a mouse', async () => {
+    const srv = server();
+    const token = await setupAdmin(srv);
+    const label = await api(srv, 'POST', '/api/latest/fleet/labels', {
+      token,
+      body: { name: 'Kiosks', query: 'SELECT 1;' },
+    });
+    expect(label.status).toBe(200);
+    const { page, context, problems } = await openConsole(browser, srv);
+    await page.goto('/login');
+    await page.getByLabel('Email').waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('name'))).toBe('email');
+    await page.keyboard.type('admin@example.com');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(adminPassword);
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Log out' }).waitFor();
+
+    // The first Tab reaches "Skip to content", which moves focus to the page itself.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+
+    // The menu's links are reachable with Tab and open with Enter.
+    await page.getByRole('link', { name: 'Labels' }).focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL('**/labels/manage');
+    await page.getByText('Kiosks').first().waitFor();
+
+    // A dialog takes the focus and Escape closes it, leaving the label in place.
+    await page.getByRole('button', { name: 'Delete Kiosks' }).focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    expect(await dialog.evaluate((d) => d.contains(document.activeElement))).toBe(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    const labels = await api(srv, 'GET', '/api/latest/fleet/labels', { token });
+    expect(labels.body.labels.map((l: { name: string }) => l.name)).toContain('Kiosks');
 
     expect(problems).toEqual([]);
     await context.close();

@@ -13,6 +13,14 @@ import { useApi } from '../../components/useApi.js';
 import { formatTime } from './format.js';
 import { prettyXml } from './xml.js';
 
+/**
+ * A command's name: Apple's RequestType, or for Windows the LocURI it targets (Fleet's
+ * request_type); a Windows command for several LocURIs (a profile's Atomic) targets none.
+ */
+function commandName(c: { request_type: string }): string {
+  return c.request_type || 'SyncML command (several settings)';
+}
+
 const perPage = 10;
 
 /** Fleet's command statuses as badge classes (Acknowledged reads as done, Error as failed). */
@@ -63,7 +71,7 @@ function CommandDetail(props: { command: CommandListItem; hostUuid: string; onCl
     <section class="card host-command" aria-labelledby="host-command-title">
       <div class="row host-command-head">
         <h3 id="host-command-title" ref={heading} tabIndex={-1}>
-          Result of {command.request_type}
+          Result of {commandName(command)}
         </h3>
         <button type="button" onClick={props.onClose}>
           Close result
@@ -123,7 +131,7 @@ export function Commands(props: { hostUuid: string; version: number }) {
             rows={rows}
             empty="No MDM commands have been sent to this host."
             columns={[
-              { key: 'request_type', title: 'Command', render: (c) => c.request_type },
+              { key: 'request_type', title: 'Command', render: (c) => commandName(c) },
               { key: 'status', title: 'Status', render: (c) => <CommandStatus status={c.status} /> },
               { key: 'updated_at', title: 'Updated', render: (c) => formatTime(c.updated_at) },
               {
@@ -132,7 +140,7 @@ export function Commands(props: { hostUuid: string; version: number }) {
                 render: (c) => (
                   <button
                     type="button"
-                    aria-label={`Show result of ${c.request_type}`}
+                    aria-label={`Show result of ${commandName(c)}`}
                     aria-pressed={shown?.command_uuid === c.command_uuid}
                     onClick={() => setShown(c)}
                   >
