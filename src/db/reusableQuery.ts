@@ -28,8 +28,44 @@ export class ReusableQuery<Args extends unknown[], Row> {
   }
 
   async execute(...args: Args): Promise<QueryResult<Row>> {
+    return this.executeOn(this.db, ...args);
+  }
+
+  /** The same, on another executor of the same database (a transaction). */
+  async executeOn(executor: QueryExecutorLike, ...args: Args): Promise<QueryResult<Row>> {
     const c = (this.compiled ??= this.compile());
     const parameters = c.slots.map((slot, i) => (slot === undefined ? c.parameters[i] : args[slot]));
-    return this.db.executeQuery<Row>(CompiledQuery.raw(c.sql, parameters));
+    return executor.executeQuery<Row>(CompiledQuery.raw(c.sql, parameters));
+  }
+}
+
+/** What runs a compiled query: the database or one of its transactions. */
+export type QueryExecutorLike = Pick<Kysely<any>, 'executeQuery'>;
+
+/**
+ * Statements whose SQL depends only on a count (the rows of a batch, the pairs of an OR list): one
+ * ReusableQuery per count, built on first use. Batches of the Apple group commit hold a handful of
+ * reports, so a few sizes cover them; sizes above `maxCached` are compiled each time, which keeps
+ * the cache small.
+ */
+export class ReusableQueriesBySize<Row> {
+  private readonly bySize = new Map<number, ReusableQuery<unknown[], Row>>();
+
+  constructor(
+    private readonly db: Kysely<any>,
+    /** The statement for `size`, with `markers[i]` wherever argument i goes. */
+    private readonly build: (size: number, markers: unknown[]) => Compilable<Row>,
+    /** How many arguments the statement for `size` takes. */
+    private readonly arityOf: (size: number) => number,
+    private readonly maxCached = 64,
+  ) {}
+
+  execute(executor: QueryExecutorLike, size: number, args: unknown[]): Promise<QueryResult<Row>> {
+    let q = this.bySize.get(size);
+    if (!q) {
+      q = new ReusableQuery<unknown[], Row>(this.db, (...m) => this.build(size, m), this.arityOf(size));
+      if (size <= this.maxCached) this.bySize.set(size, q);
+    }
+    return q.executeOn(executor, ...args);
   }
 }
