@@ -71,9 +71,9 @@ const targets: Target[] = [
           ? `; the same path with no database tops out at ${fmt(ceiling)} round trips/s on these 2 cores, shared with the driver`
           : '') +
         '. A CPU profile of the server in one 1,000-device run (`BENCH_SERVER_NODE_ARGS=--cpu-prof`, busy ' +
-        "samples only, 2026-12-06) put 32 % under Kysely building and compiling each batch's statements, " +
-        "23 % under the reports' signature checks (OpenSSL's verify alone 11 %), 18 % in mysql2 and 13 % in " +
-        'socket writes: statements compiled once per batch size and a cheaper identity check are the next steps.'
+        "samples only, 2026-12-06) put 32 % under Kysely building and compiling each batch's statements " +
+        "(since then compiled once per batch size), 23 % under the reports' signature checks (OpenSSL's " +
+        'verify alone 11 %), 18 % in mysql2 and 13 % in socket writes; a cheaper identity check is the next step.'
       );
     },
   },

@@ -123,7 +123,7 @@ describeEachDialect('Apple report batches with statements compiled once per size
       [true, cmds[b][2]],
     ]);
 
-    const sorted = (rows: { id: string; command_uuid: string }[]) =>
+    const sorted = <T extends { id: string; command_uuid: string }>(rows: T[]) =>
       [...rows].sort((x, y) => (x.id + x.command_uuid < y.id + y.command_uuid ? -1 : 1));
     const after = await stored(srv, [a, b, c]);
     expect(after.results).toEqual(
