@@ -104,16 +104,3 @@ export async function downloadProfile(p: ConfigurationProfile): Promise<{ blob: 
     filename: dispositionFilename(res.headers.get('content-disposition'), p.name),
   };
 }
-
-/** Hands a downloaded file to the browser's downloads, as a link to a Blob would. */
-export function saveBlob(blob: Blob, filename: string): void {
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = filename;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  // The click has started the download by the time the next task runs.
-  setTimeout(() => URL.revokeObjectURL(url), 0);
-}

@@ -44,28 +44,9 @@ export interface AndroidSignupUrlResponse {
   android_enterprise_signup_url: string;
 }
 
-/** Offers `bytes` to the browser as a download named `fileName`. */
-export function saveFile(fileName: string, bytes: BlobPart, type = 'application/octet-stream'): void {
-  const url = URL.createObjectURL(new Blob([bytes], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = fileName;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  // The download has started from the URL by now; a later revoke keeps slow browsers safe.
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
 /** The text behind a base64 answer (the server sends PEM files base64-encoded, as Fleet does). */
 export function fromBase64(b64: string): string {
   return atob(b64);
-}
-
-/** A new enroll secret as the server makes its own: 24 random bytes, base64. */
-export function newEnrollSecret(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(24));
-  return btoa(String.fromCharCode(...bytes));
 }
 
 /** Whole days from now until `iso` (negative once it has passed). */

@@ -4,7 +4,8 @@ import { api } from '../api/client.js';
 import type { LabelResponse, LabelsResponse } from '../api/admin.js';
 import type { Label } from '../api/shapes.js';
 import { DataTable, Pager } from '../components/DataTable.js';
-import { ConfirmDialog, ErrorText, Loading } from '../components/feedback.js';
+import { DeleteDialog } from '../components/DeleteDialog.js';
+import { ErrorText, Loading } from '../components/feedback.js';
 import { useApi } from '../components/useApi.js';
 import { Link, useQueryParams } from '../router.js';
 import { useSession } from '../session.js';
@@ -121,44 +122,21 @@ export function LabelsPage(_props: { params: Record<string, string> }) {
         />
       )}
       {deleting && (
-        <DeleteLabel
-          label={deleting}
+        <DeleteDialog
+          title={`Delete ${deleting.name}`}
+          confirmLabel="Delete label"
+          remove={() => api.delete<LabelResponse>(`/labels/id/${deleting.id}`)}
           onDone={(deleted) => {
             setDeleting(undefined);
             if (deleted) labels.reload();
           }}
-        />
+        >
+          <p>
+            The label goes; its {deleting.count} hosts stay, without it. Profiles scoped to this label stop
+            applying to them.
+          </p>
+        </DeleteDialog>
       )}
     </section>
-  );
-}
-
-function DeleteLabel(props: { label: Label; onDone: (deleted: boolean) => void }) {
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
-  return (
-    <ConfirmDialog
-      title={`Delete ${props.label.name}`}
-      confirmLabel="Delete label"
-      danger
-      busy={busy}
-      error={error}
-      onCancel={() => props.onDone(false)}
-      onConfirm={async () => {
-        setBusy(true);
-        try {
-          await api.delete<LabelResponse>(`/labels/id/${props.label.id}`);
-          props.onDone(true);
-        } catch (e) {
-          setError(e as Error);
-          setBusy(false);
-        }
-      }}
-    >
-      <p>
-        The label goes; its {props.label.count} hosts stay, without it. Profiles scoped to this label stop
-        applying to them.
-      </p>
-    </ConfirmDialog>
   );
 }

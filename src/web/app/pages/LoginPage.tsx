@@ -3,6 +3,7 @@ import { consolePages } from '../../paths.js';
 import { api, storeToken } from '../api/client.js';
 import type { LoginResponse, MeResponse } from '../api/shapes.js';
 import { ErrorText } from '../components/feedback.js';
+import { useAction } from '../components/useAction.js';
 import { navigate } from '../router.js';
 
 /** Only paths inside the console may follow a login (no open redirect through ?next=). */
@@ -16,22 +17,15 @@ function nextPath(): string {
 export function LoginPage(props: { notice?: string; onSignedIn: (me: MeResponse) => void }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
+  const { busy, error, run } = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       const res = await api.post<LoginResponse>('/login', { email, password });
       storeToken(res.token);
       props.onSignedIn({ user: res.user, available_teams: res.available_teams });
       navigate(nextPath(), { replace: true });
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <main class="auth-page" id="main">

@@ -3,6 +3,7 @@ import { consolePages } from '../../paths.js';
 import { api, storeToken } from '../api/client.js';
 import type { MeResponse, User } from '../api/shapes.js';
 import { ErrorText } from '../components/feedback.js';
+import { useAction } from '../components/useAction.js';
 import { navigate } from '../router.js';
 
 interface SetupResponse {
@@ -20,17 +21,14 @@ export function SetupPage(props: { onSignedIn: (me: MeResponse) => void }) {
     org_name: '',
     server_url: location.origin,
   });
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const field = (key: keyof typeof form) => ({
     value: form[key],
     onInput: (e: { currentTarget: HTMLInputElement }) => setForm({ ...form, [key]: e.currentTarget.value }),
   });
-  const submit = async (e: Event) => {
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       const res = await api.post<SetupResponse>('/api/v1/setup', {
         admin: {
           name: form.name,
@@ -44,11 +42,7 @@ export function SetupPage(props: { onSignedIn: (me: MeResponse) => void }) {
       storeToken(res.token);
       props.onSignedIn({ user: res.admin, available_teams: [] });
       navigate(consolePages.dashboard, { replace: true });
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <main class="auth-page" id="main">

@@ -3,7 +3,9 @@ import { api } from '../api/client.js';
 import type { TeamResponse, TeamsResponse } from '../api/admin.js';
 import type { Team } from '../api/shapes.js';
 import { DataTable } from '../components/DataTable.js';
+import { DeleteDialog } from '../components/DeleteDialog.js';
 import { ConfirmDialog, ErrorText, Loading } from '../components/feedback.js';
+import { useAction } from '../components/useAction.js';
 import { useApi } from '../components/useApi.js';
 import { useQueryParams } from '../router.js';
 import { useSession } from '../session.js';
@@ -93,8 +95,10 @@ export function TeamsPage(_props: { params: Record<string, string> }) {
         />
       )}
       {deleting && (
-        <DeleteTeam
-          team={deleting}
+        <DeleteDialog
+          title={`Delete ${deleting.name}`}
+          confirmLabel="Delete team"
+          remove={() => api.delete(`/teams/${deleting.id}`)}
           onDone={(deleted) => {
             setDeleting(undefined);
             if (deleted) {
@@ -102,7 +106,12 @@ export function TeamsPage(_props: { params: Record<string, string> }) {
               teams.reload();
             }
           }}
-        />
+        >
+          <p>
+            Its {deleting.host_count} hosts move to “No team”, its enroll secrets stop working and its{' '}
+            {deleting.user_count} users lose their role in it. This cannot be undone.
+          </p>
+        </DeleteDialog>
       )}
     </section>
   );
@@ -111,17 +120,14 @@ export function TeamsPage(_props: { params: Record<string, string> }) {
 function CreateTeam(props: { onCreated: (team: Team) => void }) {
   const [name, setName] = useState('');
   const [description, setDescription] = useState('');
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   return (
     <form
       class="card row teams-create"
       aria-label="Create team"
-      onSubmit={async (e) => {
+      onSubmit={(e) => {
         e.preventDefault();
-        setBusy(true);
-        setError(undefined);
-        try {
+        void run(async () => {
           const res = await api.post<TeamResponse>('/teams', {
             name: name.trim(),
             ...(description.trim() ? { description: description.trim() } : {}),
@@ -129,11 +135,7 @@ function CreateTeam(props: { onCreated: (team: Team) => void }) {
           setName('');
           setDescription('');
           props.onCreated(res.team);
-        } catch (err) {
-          setError(err as Error);
-        } finally {
-          setBusy(false);
-        }
+        });
       }}
     >
       <label>
@@ -155,19 +157,12 @@ function CreateTeam(props: { onCreated: (team: Team) => void }) {
 function RenameTeam(props: { team: Team; onDone: (changed: boolean) => void }) {
   const [name, setName] = useState(props.team.name);
   const [description, setDescription] = useState(props.team.description ?? '');
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
-  const save = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const { busy, error, run } = useAction();
+  const save = () =>
+    run(async () => {
       await api.patch<TeamResponse>(`/teams/${props.team.id}`, { name: name.trim(), description });
       props.onDone(true);
-    } catch (e) {
-      setError(e as Error);
-      setBusy(false);
-    }
-  };
+    });
   return (
     <ConfirmDialog
       title={`Rename ${props.team.name}`}
@@ -187,36 +182,6 @@ function RenameTeam(props: { team: Team; onDone: (changed: boolean) => void }) {
           <input value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
         </label>
       </div>
-    </ConfirmDialog>
-  );
-}
-
-function DeleteTeam(props: { team: Team; onDone: (deleted: boolean) => void }) {
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
-  return (
-    <ConfirmDialog
-      title={`Delete ${props.team.name}`}
-      confirmLabel="Delete team"
-      danger
-      busy={busy}
-      error={error}
-      onCancel={() => props.onDone(false)}
-      onConfirm={async () => {
-        setBusy(true);
-        try {
-          await api.delete(`/teams/${props.team.id}`);
-          props.onDone(true);
-        } catch (e) {
-          setError(e as Error);
-          setBusy(false);
-        }
-      }}
-    >
-      <p>
-        Its {props.team.host_count} hosts move to “No team”, its enroll secrets stop working and its{' '}
-        {props.team.user_count} users lose their role in it. This cannot be undone.
-      </p>
     </ConfirmDialog>
   );
 }

@@ -5,6 +5,7 @@ import type { TeamsResponse, UserResponse, UsersResponse } from '../api/admin.js
 import type { Team, User } from '../api/shapes.js';
 import { DataTable, Pager } from '../components/DataTable.js';
 import { ConfirmDialog, ErrorText, Loading } from '../components/feedback.js';
+import { useAction } from '../components/useAction.js';
 import { useApi } from '../components/useApi.js';
 import { useQueryParams } from '../router.js';
 import { useSession } from '../session.js';
@@ -168,24 +169,21 @@ function CreateUser(props: { teams: Team[]; allowGlobal: boolean; onCreated: () 
     globalRole: 'observer',
     teams: [],
   });
-  const [error, setError] = useState<Error | string>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const [created, setCreated] = useState<string>();
   return (
     <form
       class="card stack users-create"
       aria-label="Create user"
-      onSubmit={async (e) => {
+      onSubmit={(e) => {
         e.preventDefault();
-        setError(undefined);
         setCreated(undefined);
         const body = rolesBody(props.allowGlobal ? roles : { ...roles, scope: 'teams' });
         if (!body.global_role && body.teams.length === 0) {
           setError('Choose a global role or a role in at least one team.');
           return;
         }
-        setBusy(true);
-        try {
+        void run(async () => {
           const res = await api.post<UserResponse>('/users/admin', {
             name: name.trim(),
             email: email.trim(),
@@ -197,11 +195,7 @@ function CreateUser(props: { teams: Team[]; allowGlobal: boolean; onCreated: () 
           setEmail('');
           setPassword('');
           props.onCreated();
-        } catch (err) {
-          setError(err as Error);
-        } finally {
-          setBusy(false);
-        }
+        });
       }}
     >
       <h2>New user</h2>
@@ -264,26 +258,20 @@ function UserAction(props: {
 }) {
   const { kind, user } = props.pending;
   const [roles, setRoles] = useState<RoleChoice>(roleChoiceOf(user));
-  const [error, setError] = useState<Error | string>();
-  const [busy, setBusy] = useState(false);
-  const run = async () => {
-    setError(undefined);
+  const { busy, error, setError, run } = useAction();
+  const confirm = () => {
     const body = rolesBody(roles);
     if (kind === 'roles' && !body.global_role && body.teams.length === 0) {
       setError('Choose a global role or a role in at least one team.');
       return;
     }
-    setBusy(true);
-    try {
+    void run(async () => {
       if (kind === 'roles') await api.patch<UserResponse>(`/users/${user.id}`, body);
       else if (kind === 'reset')
         await api.post<UserResponse>(`/users/${user.id}/require_password_reset`, { require: true });
       else await api.delete(`/users/${user.id}`);
       props.onDone(true);
-    } catch (e) {
-      setError(e as Error);
-      setBusy(false);
-    }
+    });
   };
   const titles = {
     roles: `Edit roles of ${user.name}`,
@@ -299,7 +287,7 @@ function UserAction(props: {
       busy={busy}
       error={error}
       onCancel={() => props.onDone(false)}
-      onConfirm={() => void run()}
+      onConfirm={confirm}
     >
       {kind === 'roles' && (
         <RoleEditor

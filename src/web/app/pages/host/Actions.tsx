@@ -9,6 +9,7 @@ import {
   type UnlockResponse,
 } from '../../api/host.js';
 import { ConfirmDialog, ErrorText } from '../../components/feedback.js';
+import { useAction } from '../../components/useAction.js';
 import { useSession } from '../../session.js';
 
 type Host = HostDetailResponse['host'];
@@ -38,8 +39,7 @@ export function HostActions(props: { host: Host; onChanged: () => void }) {
   const mdm = host.mdm;
   const session = useSession();
   const [open, setOpen] = useState<Action>();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<Error | string>();
+  const { busy, error, setError, run } = useAction();
   const [outcome, setOutcome] = useState<Outcome>();
   const [refetchError, setRefetchError] = useState<Error>();
   const [typedName, setTypedName] = useState('');
@@ -75,7 +75,7 @@ export function HostActions(props: { host: Host; onChanged: () => void }) {
     }
   };
 
-  const run = async (action: Action): Promise<Outcome> => {
+  const send = async (action: Action): Promise<Outcome> => {
     switch (action) {
       case 'restart': {
         const res = await api.post<RunCommandResult>('/commands/run', {
@@ -112,17 +112,11 @@ export function HostActions(props: { host: Host; onChanged: () => void }) {
       setError(`Type the host name, ${name}, to confirm.`);
       return;
     }
-    setBusy(true);
-    setError(undefined);
-    try {
-      setOutcome(await run(open));
+    await run(async () => {
+      setOutcome(await send(open));
       close();
       props.onChanged();
-    } catch (e) {
-      setError(e as Error);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const anyAction = Object.values(actions).some(Boolean);

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../../api/client.js';
 import type { EncryptionKeyResponse, HostDetailResponse } from '../../api/host.js';
 import { ConfirmDialog, StatusBadge } from '../../components/feedback.js';
+import { useAction } from '../../components/useAction.js';
 import { useSession } from '../../session.js';
 import { formatTime, orDash } from './format.js';
 
@@ -16,26 +17,18 @@ export function MdmCard(props: { host: Host; onKeyRead: () => void }) {
   const mdm = host.mdm;
   const { canLockWipe, user } = useSession();
   const [asking, setAsking] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<Error>();
+  const { busy, error, setError, run } = useAction();
   const [key, setKey] = useState<EncryptionKeyResponse['encryption_key']>();
   const encryption = mdm.os_settings?.disk_encryption?.status ?? null;
   const mayReadKey = canLockWipe(host.team_id);
 
-  const reveal = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const reveal = () =>
+    run(async () => {
       const res = await api.get<EncryptionKeyResponse>(`/hosts/${host.id}/encryption_key`);
       setKey(res.encryption_key);
       setAsking(false);
       props.onKeyRead();
-    } catch (e) {
-      setError(e as Error);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <section class="card" aria-labelledby="host-mdm">

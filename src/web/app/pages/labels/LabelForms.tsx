@@ -3,6 +3,7 @@ import { api } from '../../api/client.js';
 import type { LabelResponse } from '../../api/admin.js';
 import type { HostListItem, Label } from '../../api/shapes.js';
 import { ConfirmDialog, ErrorText } from '../../components/feedback.js';
+import { useAction } from '../../components/useAction.js';
 
 /** The platforms a dynamic label's query may be limited to (Fleet's label platforms). */
 const platforms = [
@@ -28,20 +29,17 @@ export function CreateLabel(props: { onCreated: () => void }) {
   const [query, setQuery] = useState('');
   const [platform, setPlatform] = useState('');
   const [hosts, setHosts] = useState('');
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const [created, setCreated] = useState<string>();
 
   return (
     <form
       class="card stack labels-create"
       aria-label="Create label"
-      onSubmit={async (e) => {
+      onSubmit={(e) => {
         e.preventDefault();
-        setBusy(true);
-        setError(undefined);
         setCreated(undefined);
-        try {
+        void run(async () => {
           const body =
             kind === 'dynamic'
               ? { name: name.trim(), description, query, ...(platform ? { platform } : {}) }
@@ -53,11 +51,7 @@ export function CreateLabel(props: { onCreated: () => void }) {
           setQuery('');
           setHosts('');
           props.onCreated();
-        } catch (err) {
-          setError(err as Error);
-        } finally {
-          setBusy(false);
-        }
+        });
       }}
     >
       <h2>New label</h2>
@@ -142,8 +136,7 @@ export function EditLabel(props: { label: Label; onDone: (changed: boolean) => v
   const [name, setName] = useState(l.name);
   const [description, setDescription] = useState(l.description ?? '');
   const [hosts, setHosts] = useState<string>();
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
 
   // The label lists host ids; the API takes identifiers, so the member hosts are loaded for theirs.
   useEffect(() => {
@@ -161,21 +154,16 @@ export function EditLabel(props: { label: Label; onDone: (changed: boolean) => v
       busy={busy || (manual && hosts === undefined)}
       error={error}
       onCancel={() => props.onDone(false)}
-      onConfirm={async () => {
-        setBusy(true);
-        setError(undefined);
-        try {
+      onConfirm={() =>
+        void run(async () => {
           await api.patch<LabelResponse>(`/labels/${l.id}`, {
             name: name.trim(),
             description,
             ...(manual && hosts !== undefined ? { hosts: identifiers(hosts) } : {}),
           });
           props.onDone(true);
-        } catch (e) {
-          setError(e as Error);
-          setBusy(false);
-        }
-      }}
+        })
+      }
     >
       <div class="stack">
         <label>

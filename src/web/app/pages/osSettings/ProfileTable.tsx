@@ -5,13 +5,13 @@ import {
   downloadProfile,
   platformText,
   profileStatuses,
-  saveBlob,
   targetingText,
   type ConfigurationProfile,
   type ProfileStatus,
   type ProfileStatusCounts,
 } from '../../api/profiles.js';
 import { DataTable, type Column } from '../../components/DataTable.js';
+import { saveBlob } from '../../components/download.js';
 import { ConfirmDialog, ErrorText } from '../../components/feedback.js';
 import { Link } from '../../router.js';
 

@@ -3,13 +3,14 @@ import { api } from '../../api/client.js';
 import type { Team } from '../../api/shapes.js';
 import {
   fromBase64,
-  saveFile,
   type AbmPublicKeyResponse,
   type AbmToken,
   type AbmTokenResponse,
   type AbmTokensResponse,
 } from '../../api/settings.js';
+import { saveBlob } from '../../components/download.js';
 import { ConfirmDialog, ErrorText, Loading } from '../../components/feedback.js';
+import { useAction } from '../../components/useAction.js';
 import { useApi } from '../../components/useApi.js';
 import { useSession } from '../../session.js';
 import { RenewDate } from './ApnsSection.js';
@@ -42,7 +43,7 @@ export function AbmSection() {
     setKeyError(undefined);
     try {
       const { public_key } = await api.get<AbmPublicKeyResponse>('/mdm/apple/abm_public_key');
-      saveFile('flotilla_abm.pem', fromBase64(public_key), 'application/x-pem-file');
+      saveBlob(new Blob([fromBase64(public_key)], { type: 'application/x-pem-file' }), 'flotilla_abm.pem');
       setNotice('Saved flotilla_abm.pem.');
     } catch (err) {
       setKeyError(err as Error);
@@ -266,12 +267,9 @@ function TeamsDialog(props: { token: AbmToken; onDone: (updated?: AbmToken) => v
     ios: props.token.ios_team.team_id,
     ipados: props.token.ipados_team.team_id,
   });
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<Error>();
-  const save = async () => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const { busy, error, run } = useAction();
+  const save = () =>
+    run(async () => {
       // Team id 0 is Fleet's "No team", sent as null.
       const teamOrNull = (id: number) => (id === 0 ? null : id);
       const { abm_token } = await api.patch<AbmTokenResponse>(`/abm_tokens/${props.token.id}/teams`, {
@@ -280,11 +278,7 @@ function TeamsDialog(props: { token: AbmToken; onDone: (updated?: AbmToken) => v
         ipados_team_id: teamOrNull(chosen.ipados),
       });
       props.onDone(abm_token);
-    } catch (err) {
-      setError(err as Error);
-      setBusy(false);
-    }
-  };
+    });
   return (
     <ConfirmDialog
       title={`Default teams for ${props.token.org_name}`}

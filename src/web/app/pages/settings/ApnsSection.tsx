@@ -5,10 +5,10 @@ import {
   fromBase64,
   isoDay,
   renewWarningDays,
-  saveFile,
   type ApnsStatus,
   type CsrResponse,
 } from '../../api/settings.js';
+import { saveBlob } from '../../components/download.js';
 import { ConfirmDialog, ErrorText, Loading } from '../../components/feedback.js';
 import { useApi } from '../../components/useApi.js';
 import { useSession } from '../../session.js';
@@ -63,7 +63,7 @@ export function ApnsSection() {
     setCsrSaved(false);
     try {
       const { csr } = await api.get<CsrResponse>('/mdm/apple/request_csr');
-      saveFile('flotilla-apns.csr', fromBase64(csr), 'application/pkcs10');
+      saveBlob(new Blob([fromBase64(csr)], { type: 'application/pkcs10' }), 'flotilla-apns.csr');
       setCsrSaved(true);
     } catch (err) {
       setCsrError(err as Error);

@@ -1,12 +1,9 @@
 import { useState } from 'preact/hooks';
 import { api } from '../../api/client.js';
-import {
-  isoDay,
-  newEnrollSecret,
-  type EnrollSecret,
-  type EnrollSecretSpecResponse,
-} from '../../api/settings.js';
+import { isoDay, type EnrollSecret, type EnrollSecretSpecResponse } from '../../api/settings.js';
 import { ConfirmDialog, ErrorText, Loading } from '../../components/feedback.js';
+import { copyToClipboard, newEnrollSecret, useRevealed } from '../../components/secrets.js';
+import { useAction } from '../../components/useAction.js';
 import { useApi } from '../../components/useApi.js';
 import { useSession } from '../../session.js';
 
@@ -24,45 +21,28 @@ export function EnrollSecretsSection() {
     () => api.get<EnrollSecretSpecResponse>('/spec/enroll_secret').then((r) => r.spec.secrets),
     [],
   );
-  const [revealed, setRevealed] = useState<Set<string>>(new Set());
+  const { isRevealed, toggle } = useRevealed();
   const [copied, setCopied] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<Error>();
+  const { busy, error, setError, run } = useAction();
   const [deleting, setDeleting] = useState<EnrollSecret>();
 
   if (!secrets.data)
     return secrets.error ? <ErrorText error={secrets.error} /> : <Loading what="enroll secrets" />;
   const list = secrets.data;
 
-  const replace = async (next: string[]) => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const replace = (next: string[]) =>
+    run(async () => {
       await api.post('/spec/enroll_secret', { spec: { secrets: next.map((secret) => ({ secret })) } });
       setDeleting(undefined);
       secrets.reload();
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
-  const toggle = (secret: string) => {
-    const next = new Set(revealed);
-    if (next.has(secret)) next.delete(secret);
-    else next.add(secret);
-    setRevealed(next);
-  };
-
-  const copy = async (secret: string, index: number) => {
-    try {
-      await navigator.clipboard.writeText(secret);
-      setCopied(`Secret ${index + 1} copied.`);
-    } catch {
-      setCopied(`Could not copy: reveal secret ${index + 1} and copy it by hand.`);
-    }
-  };
+  const copy = async (secret: string, index: number) =>
+    setCopied(
+      (await copyToClipboard(secret))
+        ? `Secret ${index + 1} copied.`
+        : `Could not copy: reveal secret ${index + 1} and copy it by hand.`,
+    );
 
   return (
     <div class="card stack">
@@ -76,7 +56,7 @@ export function EnrollSecretsSection() {
       ) : (
         <ul class="secrets" aria-label="Enroll secrets">
           {list.map((s, i) => {
-            const shown = revealed.has(s.secret);
+            const shown = isRevealed(s.secret);
             return (
               <li class="secret-row" key={s.secret}>
                 <div>

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api } from '../../api/client.js';
 import type { ConfigDocument } from '../../api/settings.js';
 import { ErrorText, Loading } from '../../components/feedback.js';
+import { useAction } from '../../components/useAction.js';
 import { useApi } from '../../components/useApi.js';
 import { useSession } from '../../session.js';
 
@@ -12,8 +13,7 @@ export function OrganizationSection() {
   const config = useApi(() => api.get<ConfigDocument>('/config'), []);
   const [orgName, setOrgName] = useState('');
   const [serverUrl, setServerUrl] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<Error>();
+  const { busy, error, run } = useAction();
   const [saved, setSaved] = useState(false);
 
   useEffect(() => {
@@ -24,23 +24,17 @@ export function OrganizationSection() {
 
   if (!config.data) return config.error ? <ErrorText error={config.error} /> : <Loading what="settings" />;
 
-  const save = async (e: Event) => {
+  const save = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
     setSaved(false);
-    try {
+    void run(async () => {
       await api.patch('/config', {
         org_info: { org_name: orgName },
         server_settings: { server_url: serverUrl },
       });
       setSaved(true);
       config.reload();
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   if (!mayEdit) {

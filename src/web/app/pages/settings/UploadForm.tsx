@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useRef, useState } from 'preact/hooks';
 import { ErrorText } from '../../components/feedback.js';
+import { useAction } from '../../components/useAction.js';
 
 /**
  * A file picker and an upload button. `upload` sends the chosen file; its error (the server's
@@ -15,22 +16,15 @@ export function UploadForm(props: {
 }) {
   const input = useRef<HTMLInputElement>(null);
   const [file, setFile] = useState<File>();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<Error>();
-  const submit = async (e: Event) => {
+  const { busy, error, setError, run } = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
     if (!file) return;
-    setBusy(true);
-    setError(undefined);
-    try {
+    void run(async () => {
       await props.upload(file);
       setFile(undefined);
       if (input.current) input.current.value = '';
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <form class="stack" onSubmit={submit}>

@@ -2,6 +2,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../../api/client.js';
 import type { ConfigDocument } from '../../api/settings.js';
 import { ConfirmDialog, ErrorText, Loading } from '../../components/feedback.js';
+import { useAction } from '../../components/useAction.js';
 import { useApi } from '../../components/useApi.js';
 import { useSession } from '../../session.js';
 
@@ -11,25 +12,17 @@ export function WindowsSection() {
   const mayEdit = session.can('app_config', 'write', null);
   const config = useApi(() => api.get<ConfigDocument>('/config'), []);
   const [confirmingOff, setConfirmingOff] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<Error>();
+  const { busy, error, setError, run } = useAction();
 
   if (!config.data) return config.error ? <ErrorText error={config.error} /> : <Loading what="settings" />;
   const on = config.data.mdm.windows_enabled_and_configured;
 
-  const turn = async (next: boolean) => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const turn = (next: boolean) =>
+    run(async () => {
       await api.patch('/config', { mdm: { windows_enabled_and_configured: next } });
       setConfirmingOff(false);
       config.reload();
-    } catch (err) {
-      setError(err as Error);
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
 
   return (
     <div class="card stack">

@@ -3,6 +3,7 @@ import { api } from '../../api/client.js';
 import type { TeamMember, TeamResponse, UsersResponse } from '../../api/admin.js';
 import { ConfirmDialog, ErrorText } from '../../components/feedback.js';
 import { DataTable } from '../../components/DataTable.js';
+import { useAction } from '../../components/useAction.js';
 import { useApi } from '../../components/useApi.js';
 import { roleLabel, roles } from '../users/roleText.js';
 
@@ -26,30 +27,20 @@ export function TeamMembers(props: {
   );
   const [userId, setUserId] = useState('');
   const [role, setRole] = useState<string>('observer');
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const [removing, setRemoving] = useState<TeamMember>();
 
   const memberIds = new Set(members.map((m) => m.id));
   const addable = (candidates.data?.users ?? []).filter((u) => !u.global_role && !memberIds.has(u.id));
 
-  const run = async (call: () => Promise<unknown>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const change = (call: () => Promise<unknown>) =>
+    run(async () => {
       await call();
       setRemoving(undefined);
       props.onChanged();
-      return true;
-    } catch (e) {
-      setError(e as Error);
-      return false;
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   const setMemberRole = (id: number, nextRole: string) =>
-    run(() => api.patch<TeamResponse>(`/teams/${teamId}/users`, { users: [{ id, role: nextRole }] }));
+    change(() => api.patch<TeamResponse>(`/teams/${teamId}/users`, { users: [{ id, role: nextRole }] }));
 
   return (
     <section aria-labelledby="team-members-title">
@@ -147,7 +138,7 @@ export function TeamMembers(props: {
             setError(undefined);
           }}
           onConfirm={() =>
-            void run(() =>
+            void change(() =>
               api.delete<TeamResponse>(`/teams/${teamId}/users`, { users: [{ id: removing.id }] }),
             )
           }

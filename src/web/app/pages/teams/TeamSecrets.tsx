@@ -2,9 +2,12 @@ import { useState } from 'preact/hooks';
 import { api } from '../../api/client.js';
 import type { SecretsResponse } from '../../api/admin.js';
 import { ConfirmDialog, ErrorText, Loading } from '../../components/feedback.js';
+import { copyToClipboard, useRevealed } from '../../components/secrets.js';
+import { useAction } from '../../components/useAction.js';
 import { useApi } from '../../components/useApi.js';
 import { useSession } from '../../session.js';
-import { maskSecret, newEnrollSecret } from './secrets.js';
+import { maskSecret } from './secrets.js';
+import { newEnrollSecret } from '../../components/secrets.js';
 
 /**
  * A team's enroll secrets: masked until revealed, copyable, and (for who may write them) added,
@@ -14,43 +17,25 @@ export function TeamSecrets(props: { teamId: number; teamName: string }) {
   const { can } = useSession();
   const mayWrite = can('enroll_secret', 'write', props.teamId);
   const secrets = useApi(() => api.get<SecretsResponse>(`/teams/${props.teamId}/secrets`), [props.teamId]);
-  const [revealed, setRevealed] = useState<Set<string>>(new Set());
+  const { isRevealed, toggle, reveal } = useRevealed();
   const [copied, setCopied] = useState<string>();
-  const [error, setError] = useState<Error>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const [pending, setPending] = useState<{ kind: 'rotate' | 'remove'; secret: string }>();
 
   const list = secrets.data?.secrets ?? [];
-  const save = async (next: string[]) => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const save = (next: string[]) =>
+    run(async () => {
       await api.patch<SecretsResponse>(`/teams/${props.teamId}/secrets`, {
         secrets: next.map((secret) => ({ secret })),
       });
       setPending(undefined);
       secrets.reload();
-    } catch (e) {
-      setError(e as Error);
-    } finally {
-      setBusy(false);
-    }
-  };
-  const toggle = (secret: string) => {
-    const next = new Set(revealed);
-    if (next.has(secret)) next.delete(secret);
-    else next.add(secret);
-    setRevealed(next);
-  };
+    });
   const copy = async (secret: string) => {
-    try {
-      await navigator.clipboard.writeText(secret);
-      setCopied(secret);
-    } catch {
-      // Clipboard access can be refused (plain http, permissions): reveal it for a manual copy.
-      setRevealed(new Set(revealed).add(secret));
-      setCopied(undefined);
-    }
+    const ok = await copyToClipboard(secret);
+    // Refused: reveal it for a manual copy.
+    if (!ok) reveal(secret);
+    setCopied(ok ? secret : undefined);
   };
 
   return (
@@ -64,10 +49,10 @@ export function TeamSecrets(props: { teamId: number; teamName: string }) {
         {list.map((s, i) => (
           <li key={s.secret}>
             <code aria-label={`Enroll secret ${i + 1}`}>
-              {revealed.has(s.secret) ? s.secret : maskSecret(s.secret)}
+              {isRevealed(s.secret) ? s.secret : maskSecret(s.secret)}
             </code>
             <button type="button" onClick={() => toggle(s.secret)}>
-              {revealed.has(s.secret) ? 'Hide' : 'Reveal'}
+              {isRevealed(s.secret) ? 'Hide' : 'Reveal'}
             </button>
             <button type="button" onClick={() => void copy(s.secret)}>
               Copy
