@@ -74,6 +74,15 @@ function diskEncryptionTotal(c: DiskEncryptionCounts[keyof DiskEncryptionCounts]
   return c.macos + c.windows + c.linux;
 }
 
+/** The MDM status card's counts: label, field of the summary, and the hosts filter it links to. */
+const mdmStatusCounts = [
+  ['On (manual)', 'enrolled_manual_hosts_count', 'manual'],
+  ['On (automatic)', 'enrolled_automated_hosts_count', 'automatic'],
+  ['On (personal)', 'enrolled_personal_hosts_count', 'personal'],
+  ['Pending', 'pending_hosts_count', 'pending'],
+  ['Off', 'unenrolled_hosts_count', 'unenrolled'],
+] as const;
+
 /**
  * The dashboard: how many hosts there are (by platform and MDM status), how their OS settings and
  * disk encryption stand, and what needs renewing soon. Every count links to the hosts it counts.
@@ -134,31 +143,14 @@ export function DashboardPage(_props: { params: Record<string, string> }) {
               const s = m.mobile_device_management_enrollment_status;
               return (
                 <ul class="counts">
-                  <CountLink
-                    label="On (manual)"
-                    count={s.enrolled_manual_hosts_count}
-                    href={hostsLink(teamId, { mdm_enrollment_status: 'manual' })}
-                  />
-                  <CountLink
-                    label="On (automatic)"
-                    count={s.enrolled_automated_hosts_count}
-                    href={hostsLink(teamId, { mdm_enrollment_status: 'automatic' })}
-                  />
-                  <CountLink
-                    label="On (personal)"
-                    count={s.enrolled_personal_hosts_count}
-                    href={hostsLink(teamId, { mdm_enrollment_status: 'personal' })}
-                  />
-                  <CountLink
-                    label="Pending"
-                    count={s.pending_hosts_count}
-                    href={hostsLink(teamId, { mdm_enrollment_status: 'pending' })}
-                  />
-                  <CountLink
-                    label="Off"
-                    count={s.unenrolled_hosts_count}
-                    href={hostsLink(teamId, { mdm_enrollment_status: 'unenrolled' })}
-                  />
+                  {mdmStatusCounts.map(([label, field, status]) => (
+                    <CountLink
+                      key={status}
+                      label={label}
+                      count={s[field]}
+                      href={hostsLink(teamId, { mdm_enrollment_status: status })}
+                    />
+                  ))}
                 </ul>
               );
             }}
