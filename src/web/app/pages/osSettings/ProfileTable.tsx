@@ -13,6 +13,7 @@ import {
 import { DataTable, type Column } from '../../components/DataTable.js';
 import { saveBlob } from '../../components/download.js';
 import { ConfirmDialog, ErrorText } from '../../components/feedback.js';
+import { useAction } from '../../components/useAction.js';
 import { Link } from '../../router.js';
 
 /** A listed profile with its hosts per status. */
@@ -54,8 +55,7 @@ export function ProfileTable(props: {
   const [actionError, setActionError] = useState<Error>();
   const [downloading, setDownloading] = useState<string>();
   const [deleting, setDeleting] = useState<ConfigurationProfile>();
-  const [deleteBusy, setDeleteBusy] = useState(false);
-  const [deleteError, setDeleteError] = useState<Error>();
+  const deletion = useAction();
 
   const download = async (p: ConfigurationProfile) => {
     setActionError(undefined);
@@ -72,17 +72,11 @@ export function ProfileTable(props: {
 
   const confirmDelete = async () => {
     if (!deleting) return;
-    setDeleteBusy(true);
-    setDeleteError(undefined);
-    try {
+    await deletion.run(async () => {
       await api.delete(`/configuration_profiles/${encodeURIComponent(deleting.profile_uuid)}`);
       setDeleting(undefined);
       props.onDeleted();
-    } catch (err) {
-      setDeleteError(err as Error);
-    } finally {
-      setDeleteBusy(false);
-    }
+    });
   };
 
   const columns: Column<ProfileRow>[] = [
@@ -131,7 +125,7 @@ export function ProfileTable(props: {
               class="os-delete"
               aria-label={`Delete ${profile.name}`}
               onClick={() => {
-                setDeleteError(undefined);
+                deletion.setError(undefined);
                 setDeleting(profile);
               }}
             >
@@ -158,8 +152,8 @@ export function ProfileTable(props: {
           title="Delete profile?"
           confirmLabel="Delete"
           danger
-          busy={deleteBusy}
-          error={deleteError}
+          busy={deletion.busy}
+          error={deletion.error}
           onConfirm={() => void confirmDelete()}
           onCancel={() => setDeleting(undefined)}
         >

@@ -29,28 +29,19 @@ export function AbmSection() {
   const session = useSession();
   const mayEdit = session.can('mdm_apple_setup', 'write');
   const tokens = useApi(() => api.get<AbmTokensResponse>('/abm_tokens').then((r) => r.abm_tokens), []);
-  const [keyBusy, setKeyBusy] = useState(false);
-  const [keyError, setKeyError] = useState<Error>();
+  const keyDownload = useAction();
   const [notice, setNotice] = useState('');
   const [renewing, setRenewing] = useState<AbmToken>();
   const [editingTeams, setEditingTeams] = useState<AbmToken>();
   const [deleting, setDeleting] = useState<AbmToken>();
-  const [deleteBusy, setDeleteBusy] = useState(false);
-  const [deleteError, setDeleteError] = useState<Error>();
+  const deletion = useAction();
 
-  const downloadKey = async () => {
-    setKeyBusy(true);
-    setKeyError(undefined);
-    try {
+  const downloadKey = () =>
+    keyDownload.run(async () => {
       const { public_key } = await api.get<AbmPublicKeyResponse>('/mdm/apple/abm_public_key');
       saveBlob(new Blob([fromBase64(public_key)], { type: 'application/x-pem-file' }), 'flotilla_abm.pem');
       setNotice('Saved flotilla_abm.pem.');
-    } catch (err) {
-      setKeyError(err as Error);
-    } finally {
-      setKeyBusy(false);
-    }
-  };
+    });
 
   const upload = async (file: File) => {
     setNotice('');
@@ -70,20 +61,13 @@ export function AbmSection() {
     tokens.reload();
   };
 
-  const remove = async (token: AbmToken) => {
-    setDeleteBusy(true);
-    setDeleteError(undefined);
-    try {
+  const remove = (token: AbmToken) =>
+    deletion.run(async () => {
       await api.delete(`/abm_tokens/${token.id}`);
       setDeleting(undefined);
       setNotice(`Token for ${token.org_name} deleted.`);
       tokens.reload();
-    } catch (err) {
-      setDeleteError(err as Error);
-    } finally {
-      setDeleteBusy(false);
-    }
-  };
+    });
 
   return (
     <>
@@ -122,10 +106,10 @@ export function AbmSection() {
                 Download this server's public key and upload it in ABM as the key of a new MDM server
                 (Preferences → Your MDM Servers).
               </p>
-              <button type="button" disabled={keyBusy} onClick={() => void downloadKey()}>
-                {keyBusy ? 'Preparing…' : 'Download public key'}
+              <button type="button" disabled={keyDownload.busy} onClick={() => void downloadKey()}>
+                {keyDownload.busy ? 'Preparing…' : 'Download public key'}
               </button>
-              <ErrorText error={keyError} />
+              <ErrorText error={keyDownload.error} />
             </li>
             <li>Download the server token (.p7m) ABM makes for that MDM server.</li>
             <li>
@@ -176,12 +160,12 @@ export function AbmSection() {
           title={`Delete the token for ${deleting.org_name}?`}
           confirmLabel="Delete token"
           danger
-          busy={deleteBusy}
-          error={deleteError}
+          busy={deletion.busy}
+          error={deletion.error}
           onConfirm={() => void remove(deleting)}
           onCancel={() => {
             setDeleting(undefined);
-            setDeleteError(undefined);
+            deletion.setError(undefined);
           }}
         >
           <p>

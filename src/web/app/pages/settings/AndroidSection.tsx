@@ -6,6 +6,7 @@ import type {
   AndroidSignupUrlResponse,
 } from '../../api/settings.js';
 import { ConfirmDialog, ErrorText, Loading } from '../../components/feedback.js';
+import { useAction } from '../../components/useAction.js';
 import { useApi } from '../../components/useApi.js';
 import { UploadForm } from './UploadForm.js';
 
@@ -37,29 +38,21 @@ export function AndroidSection() {
     [],
   );
   const [signupUrl, setSignupUrl] = useState('');
-  const [connectBusy, setConnectBusy] = useState(false);
-  const [connectError, setConnectError] = useState<Error>();
+  const connection = useAction();
   const [disconnecting, setDisconnecting] = useState(false);
-  const [disconnectBusy, setDisconnectBusy] = useState(false);
-  const [disconnectError, setDisconnectError] = useState<Error>();
+  const disconnection = useAction();
   const [notice, setNotice] = useState('');
 
   if (!state.data)
     return state.error ? <ErrorText error={state.error} /> : <Loading what="Android Enterprise" />;
   const { enterprise, serviceAccount } = state.data;
 
-  const connect = async () => {
-    setConnectBusy(true);
-    setConnectError(undefined);
+  const connect = () => {
     setSignupUrl('');
-    try {
+    return connection.run(async () => {
       const res = await api.get<AndroidSignupUrlResponse>('/android_enterprise/signup_url');
       setSignupUrl(res.android_enterprise_signup_url);
-    } catch (err) {
-      setConnectError(err as Error);
-    } finally {
-      setConnectBusy(false);
-    }
+    });
   };
 
   const uploadServiceAccount = async (file: File) => {
@@ -74,20 +67,13 @@ export function AndroidSection() {
     state.reload();
   };
 
-  const disconnect = async () => {
-    setDisconnectBusy(true);
-    setDisconnectError(undefined);
-    try {
+  const disconnect = () =>
+    disconnection.run(async () => {
       await api.delete('/android_enterprise');
       setDisconnecting(false);
       setNotice('Android Enterprise disconnected. Android MDM is off.');
       state.reload();
-    } catch (err) {
-      setDisconnectError(err as Error);
-    } finally {
-      setDisconnectBusy(false);
-    }
-  };
+    });
 
   return (
     <>
@@ -124,14 +110,14 @@ export function AndroidSection() {
               that URL must be public HTTPS.
             </p>
             <div class="actions">
-              <button type="button" class="primary" disabled={connectBusy} onClick={() => void connect()}>
-                {connectBusy ? 'Asking Google…' : 'Connect Android Enterprise'}
+              <button type="button" class="primary" disabled={connection.busy} onClick={() => void connect()}>
+                {connection.busy ? 'Asking Google…' : 'Connect Android Enterprise'}
               </button>
               <button type="button" onClick={() => state.reload()}>
                 Check status
               </button>
             </div>
-            <ErrorText error={connectError} />
+            <ErrorText error={connection.error} />
             {signupUrl && (
               <p class="notice">
                 <a href={signupUrl} target="_blank" rel="noopener noreferrer">
@@ -177,12 +163,12 @@ export function AndroidSection() {
           title="Disconnect Android Enterprise?"
           confirmLabel="Disconnect"
           danger
-          busy={disconnectBusy}
-          error={disconnectError}
+          busy={disconnection.busy}
+          error={disconnection.error}
           onConfirm={() => void disconnect()}
           onCancel={() => {
             setDisconnecting(false);
-            setDisconnectError(undefined);
+            disconnection.setError(undefined);
           }}
         >
           <p>

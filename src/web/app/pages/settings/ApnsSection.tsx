@@ -10,6 +10,7 @@ import {
 } from '../../api/settings.js';
 import { saveBlob } from '../../components/download.js';
 import { ConfirmDialog, ErrorText, Loading } from '../../components/feedback.js';
+import { useAction } from '../../components/useAction.js';
 import { useApi } from '../../components/useApi.js';
 import { useSession } from '../../session.js';
 import { fileForm, UploadForm } from './UploadForm.js';
@@ -49,27 +50,19 @@ export function ApnsSection() {
   const session = useSession();
   const mayEdit = session.can('mdm_apple_setup', 'write');
   const status = useApi(loadStatus, []);
-  const [csrBusy, setCsrBusy] = useState(false);
-  const [csrError, setCsrError] = useState<Error>();
+  const csrDownload = useAction();
   const [csrSaved, setCsrSaved] = useState(false);
   const [deleting, setDeleting] = useState(false);
-  const [deleteBusy, setDeleteBusy] = useState(false);
-  const [deleteError, setDeleteError] = useState<Error>();
+  const deletion = useAction();
   const [notice, setNotice] = useState('');
 
-  const downloadCsr = async () => {
-    setCsrBusy(true);
-    setCsrError(undefined);
+  const downloadCsr = () => {
     setCsrSaved(false);
-    try {
+    return csrDownload.run(async () => {
       const { csr } = await api.get<CsrResponse>('/mdm/apple/request_csr');
       saveBlob(new Blob([fromBase64(csr)], { type: 'application/pkcs10' }), 'flotilla-apns.csr');
       setCsrSaved(true);
-    } catch (err) {
-      setCsrError(err as Error);
-    } finally {
-      setCsrBusy(false);
-    }
+    });
   };
 
   const upload = async (file: File) => {
@@ -79,20 +72,13 @@ export function ApnsSection() {
     status.reload();
   };
 
-  const remove = async () => {
-    setDeleteBusy(true);
-    setDeleteError(undefined);
-    try {
+  const remove = () =>
+    deletion.run(async () => {
       await api.delete('/mdm/apple/apns_certificate');
       setDeleting(false);
       setNotice('Certificate deleted. Apple MDM is off.');
       status.reload();
-    } catch (err) {
-      setDeleteError(err as Error);
-    } finally {
-      setDeleteBusy(false);
-    }
-  };
+    });
 
   const current = status.data;
   return (
@@ -148,12 +134,12 @@ export function ApnsSection() {
                 is for the same key.
               </p>
               <div class="actions">
-                <button type="button" onClick={() => void downloadCsr()} disabled={csrBusy}>
-                  {csrBusy ? 'Preparing…' : 'Download CSR'}
+                <button type="button" onClick={() => void downloadCsr()} disabled={csrDownload.busy}>
+                  {csrDownload.busy ? 'Preparing…' : 'Download CSR'}
                 </button>
                 <span aria-live="polite">{csrSaved ? 'Saved flotilla-apns.csr.' : ''}</span>
               </div>
-              <ErrorText error={csrError} />
+              <ErrorText error={csrDownload.error} />
             </li>
             <li>
               Have the CSR signed by an MDM vendor certificate, then upload it at Apple's Push Certificates
@@ -180,12 +166,12 @@ export function ApnsSection() {
           title="Delete the push certificate?"
           confirmLabel="Delete certificate"
           danger
-          busy={deleteBusy}
-          error={deleteError}
+          busy={deletion.busy}
+          error={deletion.error}
           onConfirm={() => void remove()}
           onCancel={() => {
             setDeleting(false);
-            setDeleteError(undefined);
+            deletion.setError(undefined);
           }}
         >
           <p>
