@@ -1,9 +1,15 @@
 import { sql, type Compilable, type Expression, type Kysely, type SqlBool, type Transaction } from 'kysely';
 import { ReusableQueriesBySize } from '../../db/reusableQuery.js';
-import { dbNow, dialectOf, insertedValue } from '../../db/dialect.js';
+import { dbNow, dialectOf } from '../../db/dialect.js';
 import type { DB } from '../../db/schema.js';
 import { finalStatuses } from './queue.js';
-import { microNow, type CertificateAssociation, type NextCommandRow } from './store.js';
+import {
+  microNow,
+  nextCommandSelect,
+  resultUpsertSet,
+  type CertificateAssociation,
+  type NextCommandRow,
+} from './store.js';
 
 /** One device report taking part in a group commit. */
 export interface BatchedReport {
@@ -77,13 +83,7 @@ export class ReportBatchStore {
           .where((eb) => pairsMatch(eb, 'q.id', 'q.command_uuid', markerPairs(m, 0, n))),
       pairs,
     );
-    const set = {
-      status: insertedValue(dialect, 'status'),
-      result: insertedValue(dialect, 'result'),
-      not_now_at: sql`COALESCE(nano_command_results.not_now_at, ${insertedValue(dialect, 'not_now_at')})`,
-      not_now_tally: sql`nano_command_results.not_now_tally + ${insertedValue(dialect, 'not_now_tally')}`,
-      updated_at: insertedValue(dialect, 'updated_at'),
-    } as Record<string, any>;
+    const set = resultUpsertSet(dialect);
     this.upsert = new ReusableQueriesBySize(
       db,
       (n, m) => {
@@ -118,27 +118,8 @@ export class ReportBatchStore {
           .where((eb) => pairsMatch(eb, 'id', 'command_uuid', markerPairs(m, 1, n))),
       (n) => 1 + 2 * n,
     );
-    const one = (id: unknown) =>
-      db
-        .selectFrom('nano_enrollment_queue as q')
-        .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
-        .leftJoin('nano_command_results as r', (j) =>
-          j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'),
-        )
-        .select([
-          'q.id as enrollment_id',
-          'q.command_uuid',
-          'c.request_type',
-          'c.command',
-          'c.subtype',
-          'q.delivery_attempts',
-        ])
-        .where('q.id', '=', id as string)
-        .where('q.active', '=', 1)
-        .where('r.status', 'is', null)
-        .orderBy('q.priority', 'desc')
-        .orderBy('q.created_at', 'asc')
-        .limit(1);
+    // The one-report path's rule (nextCommandSelect), plus whose command each row is.
+    const one = (id: unknown) => nextCommandSelect(db, id as string, false).select('q.id as enrollment_id');
     // MySQL takes each member's ORDER BY ... LIMIT inside parentheses; SQLite allows neither, so
     // there each member is a derived table.
     this.next = new ReusableQueriesBySize<NextDbRow>(

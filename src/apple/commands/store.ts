@@ -210,13 +210,7 @@ export class CommandQueueStore {
     const now = dbNow();
     const notNow = status === 'NotNow';
     const dialect = dialectOf(db);
-    const set = {
-      status: insertedValue(dialect, 'status'),
-      result: insertedValue(dialect, 'result'),
-      not_now_at: sql`COALESCE(not_now_at, ${insertedValue(dialect, 'not_now_at')})`,
-      not_now_tally: sql`not_now_tally + ${insertedValue(dialect, 'not_now_tally')}`,
-      updated_at: insertedValue(dialect, 'updated_at'),
-    } as Record<string, any>;
+    const set = resultUpsertSet(dialect);
     const base = db.insertInto('nano_command_results').values({
       id: enrollmentId,
       command_uuid: commandUuid,
@@ -233,23 +227,7 @@ export class CommandQueueStore {
 
   /** The next-command SELECT (see nextCommand); `enrollmentId` may be a ReusableQuery marker. */
   private nextCommandQuery(enrollmentId: string, includeNotNow: boolean) {
-    return this.db
-      .selectFrom('nano_enrollment_queue as q')
-      .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
-      .leftJoin('nano_command_results as r', (j) =>
-        j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'),
-      )
-      .select(['q.command_uuid', 'c.request_type', 'c.command', 'c.subtype', 'q.delivery_attempts'])
-      .where('q.id', '=', enrollmentId)
-      .where('q.active', '=', 1)
-      .where((eb) =>
-        includeNotNow
-          ? eb.or([eb('r.status', 'is', null), eb('r.status', '=', 'NotNow')])
-          : eb('r.status', 'is', null),
-      )
-      .orderBy('q.priority', 'desc')
-      .orderBy('q.created_at', 'asc')
-      .limit(1);
+    return nextCommandSelect(this.db, enrollmentId, includeNotNow);
   }
 
   /** The same, returning a row only while the device certificate is bound to the device. */
@@ -625,4 +603,47 @@ export class CommandQueueStore {
       .execute();
     return total;
   }
+}
+
+/**
+ * What a result upsert sets on an existing row: the new status, result and time; the first NotNow
+ * time is kept and NotNows are counted. Shared by the one-report and the batched writes.
+ */
+export function resultUpsertSet(dialect: ReturnType<typeof dialectOf>): Record<string, any> {
+  return {
+    status: insertedValue(dialect, 'status'),
+    result: insertedValue(dialect, 'result'),
+    not_now_at: sql`COALESCE(nano_command_results.not_now_at, ${insertedValue(dialect, 'not_now_at')})`,
+    not_now_tally: sql`nano_command_results.not_now_tally + ${insertedValue(dialect, 'not_now_tally')}`,
+    updated_at: insertedValue(dialect, 'updated_at'),
+  };
+}
+
+/**
+ * An enrollment's next command: active, unanswered (or NotNow'd, when `includeNotNow`), highest
+ * priority then oldest. `enrollmentId` may be a ReusableQuery marker. Shared by the one-report
+ * path and the group commit, so both serve commands by the same rule.
+ */
+export function nextCommandSelect(
+  db: Kysely<DB> | Transaction<DB>,
+  enrollmentId: string,
+  includeNotNow: boolean,
+) {
+  return db
+    .selectFrom('nano_enrollment_queue as q')
+    .innerJoin('nano_commands as c', 'c.command_uuid', 'q.command_uuid')
+    .leftJoin('nano_command_results as r', (j) =>
+      j.onRef('r.id', '=', 'q.id').onRef('r.command_uuid', '=', 'q.command_uuid'),
+    )
+    .select(['q.command_uuid', 'c.request_type', 'c.command', 'c.subtype', 'q.delivery_attempts'])
+    .where('q.id', '=', enrollmentId)
+    .where('q.active', '=', 1)
+    .where((eb) =>
+      includeNotNow
+        ? eb.or([eb('r.status', 'is', null), eb('r.status', '=', 'NotNow')])
+        : eb('r.status', 'is', null),
+    )
+    .orderBy('q.priority', 'desc')
+    .orderBy('q.created_at', 'asc')
+    .limit(1);
 }
